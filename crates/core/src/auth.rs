@@ -1,0 +1,169 @@
+//! How API requests get their credentials: the [`AuthFlow`] trait, the two
+//! flows that need no token endpoint, and the authorize-send-retry helper.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::header::{HeaderName, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Adds credentials to outgoing API requests.
+///
+/// Implementations cache what they fetch: `authorize` is called for every
+/// request and must be cheap when a valid credential is at hand.
+#[async_trait]
+pub trait AuthFlow: Send + Sync + fmt::Debug {
+    /// Adds credentials to `request`, fetching a token first if none is cached
+    /// or the cached one is about to expire.
+    async fn authorize(&self, request: &mut reqwest::Request) -> Result<()>;
+
+    /// Tells the flow that the API answered 401 to `request`, which it
+    /// authorized, so that the next `authorize` fetches a new token. Flows
+    /// must ignore the call when the rejected credential is no longer the
+    /// cached one, so that concurrent 401s cause a single refresh.
+    async fn on_unauthorized(&self, request: &reqwest::Request) {
+        let _ = request;
+    }
+
+    /// Fetches a new token now, whatever the cache holds, and describes it.
+    /// Flows without a token endpoint return `Ok(None)`.
+    async fn refresh_now(&self) -> Result<Option<TokenInfo>> {
+        Ok(None)
+    }
+}
+
+/// What a token endpoint granted, without the token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenInfo {
+    /// The token type, `Bearer`.
+    pub token_type: String,
+    /// Lifetime from when it was issued; `None` means until rejected.
+    pub expires_in: Option<Duration>,
+    /// The scope the endpoint reported, if any.
+    pub scope: Option<String>,
+    /// Whether the endpoint issued a new refresh token.
+    pub refresh_token_rotated: bool,
+}
+
+impl TokenInfo {
+    /// Describes a granted token.
+    pub fn new(
+        token_type: impl Into<String>,
+        expires_in: Option<Duration>,
+        scope: Option<String>,
+        refresh_token_rotated: bool,
+    ) -> Self {
+        Self {
+            token_type: token_type.into(),
+            expires_in,
+            scope,
+            refresh_token_rotated,
+        }
+    }
+}
+
+/// Sends requests as they are.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAuth;
+
+#[async_trait]
+impl AuthFlow for NoAuth {
+    async fn authorize(&self, _request: &mut reqwest::Request) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Adds one fixed header to every request: `AuthHeader` + `SecurityToken`
+/// (tenant IDs, API keys), or `Authorization: Bearer <SecurityToken>`.
+#[derive(Clone)]
+pub struct StaticHeaderAuth {
+    name: HeaderName,
+    value: SecretString,
+}
+
+impl StaticHeaderAuth {
+    /// A flow that sends `name: value` with every request. The header name
+    /// must be a valid HTTP header name (the error names `AuthHeader`), and
+    /// the value a valid header value (the error names `SecurityToken`
+    /// without showing it).
+    pub fn new(name: &str, value: SecretString) -> Result<Self> {
+        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+            Error::invalid_property("AuthHeader", "an HTTP header name", Some(name))
+        })?;
+        HeaderValue::from_str(value.expose_secret()).map_err(|_| {
+            Error::invalid_property("SecurityToken", "a value valid in an HTTP header", None)
+        })?;
+        Ok(Self { name, value })
+    }
+
+    /// A flow that sends `Authorization: Bearer <token>`.
+    pub fn bearer(token: SecretString) -> Result<Self> {
+        let value = SecretString::from(format!("Bearer {}", token.expose_secret()));
+        Self::new("Authorization", value)
+    }
+
+    /// The header this flow sets.
+    pub fn header_name(&self) -> &HeaderName {
+        &self.name
+    }
+
+    /// Adds the header to `request`, replacing any value of that name.
+    pub fn apply(&self, request: &mut reqwest::Request) {
+        // Validated in `new`, so this cannot fail.
+        if let Ok(mut value) = HeaderValue::from_str(self.value.expose_secret()) {
+            value.set_sensitive(true);
+            request.headers_mut().insert(self.name.clone(), value);
+        }
+    }
+}
+
+impl fmt::Debug for StaticHeaderAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticHeaderAuth")
+            .field("name", &self.name)
+            .field("value", &"***")
+            .finish()
+    }
+}
+
+#[async_trait]
+impl AuthFlow for StaticHeaderAuth {
+    async fn authorize(&self, request: &mut reqwest::Request) -> Result<()> {
+        self.apply(request);
+        Ok(())
+    }
+}
+
+/// Authorizes `request`, sends it and, on 401, tells the flow, authorizes
+/// again and retries once. A second 401 is returned as the response: the
+/// caller decides what it means. Requests whose body cannot be cloned are
+/// not retried.
+pub async fn send_authorized(
+    client: &reqwest::Client,
+    auth: &dyn AuthFlow,
+    mut request: reqwest::Request,
+) -> Result<reqwest::Response> {
+    let retry = request.try_clone();
+    auth.authorize(&mut request).await?;
+    let sent = request.try_clone();
+    let response = client.execute(request).await.map_err(network_error)?;
+    if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+        return Ok(response);
+    }
+    let (Some(sent), Some(mut retry)) = (sent, retry) else {
+        return Ok(response);
+    };
+    auth.on_unauthorized(&sent).await;
+    auth.authorize(&mut retry).await?;
+    client.execute(retry).await.map_err(network_error)
+}
+
+/// Classifies a transport error (connect, timeout, body) as an API error,
+/// without the URL's query string, which may carry credentials.
+pub fn network_error(err: reqwest::Error) -> Error {
+    Error::connector(ErrorKind::Api, err.without_url())
+}

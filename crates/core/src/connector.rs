@@ -1,0 +1,220 @@
+//! The [`Connector`] trait and the types of a scan.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use async_trait::async_trait;
+use futures::Stream;
+
+use crate::auth::AuthFlow;
+use crate::error::Result;
+
+/// The record batches of a scan, one or more per fetched page.
+pub type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch>> + Send>>;
+
+/// A data source seen as tables.
+#[async_trait]
+pub trait Connector: Send + Sync + fmt::Debug {
+    /// The tables this source offers.
+    async fn tables(&self) -> Result<Vec<TableInfo>>;
+
+    /// The columns of `table` (matched case-insensitively) as an Arrow schema.
+    async fn schema(&self, table: &str) -> Result<SchemaRef>;
+
+    /// Reads `table`. Batches arrive page by page, so memory is bounded by
+    /// the page size rather than the table size.
+    async fn scan(&self, table: &str, request: ScanRequest) -> Result<Scan>;
+
+    /// The flow that authorizes this connector's requests.
+    fn auth_flow(&self) -> Arc<dyn AuthFlow>;
+}
+
+/// A table as listed by [`Connector::tables`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TableInfo {
+    /// The table name, as the source spells it.
+    pub name: String,
+    /// A short description, when the source gives one.
+    pub description: Option<String>,
+}
+
+impl TableInfo {
+    /// A table with no description.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            description: None,
+        }
+    }
+
+    /// Adds a description.
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+}
+
+/// What to read: columns, row filters and a row limit.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ScanRequest {
+    /// Columns to return, in this order; `None` for all.
+    pub projection: Option<Vec<String>>,
+    /// Row filters, all of which must hold.
+    pub filters: Vec<Filter>,
+    /// The most rows to return; paging stops once it is reached.
+    pub limit: Option<usize>,
+}
+
+impl ScanRequest {
+    /// All columns, all rows.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only these columns.
+    pub fn with_projection<I, S>(mut self, columns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.projection = Some(columns.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Adds a filter.
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filters.push(filter);
+        self
+    }
+
+    /// At most `limit` rows.
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+}
+
+/// A simple row filter: `column op literal`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    /// The column compared.
+    pub column: String,
+    /// The comparison.
+    pub op: FilterOp,
+    /// The value compared with.
+    pub value: Literal,
+}
+
+impl Filter {
+    /// `column op value`.
+    pub fn new(column: impl Into<String>, op: FilterOp, value: impl Into<Literal>) -> Self {
+        Self {
+            column: column.into(),
+            op,
+            value: value.into(),
+        }
+    }
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FilterOp {
+    /// Equal.
+    Eq,
+    /// Not equal.
+    Ne,
+    /// Greater than.
+    Gt,
+    /// Greater than or equal.
+    Ge,
+    /// Less than.
+    Lt,
+    /// Less than or equal.
+    Le,
+}
+
+/// A literal value in a [`Filter`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Literal {
+    /// SQL NULL.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// Text.
+    String(String),
+}
+
+impl From<bool> for Literal {
+    fn from(v: bool) -> Self {
+        Literal::Bool(v)
+    }
+}
+impl From<i64> for Literal {
+    fn from(v: i64) -> Self {
+        Literal::Int(v)
+    }
+}
+impl From<f64> for Literal {
+    fn from(v: f64) -> Self {
+        Literal::Float(v)
+    }
+}
+impl From<&str> for Literal {
+    fn from(v: &str) -> Self {
+        Literal::String(v.to_owned())
+    }
+}
+impl From<String> for Literal {
+    fn from(v: String) -> Self {
+        Literal::String(v)
+    }
+}
+
+/// The outcome of [`Connector::scan`]: the batches, and the filters the
+/// source could not apply (the caller must apply those itself).
+#[non_exhaustive]
+pub struct Scan {
+    /// The schema every batch has (after projection).
+    pub schema: SchemaRef,
+    /// The record batches.
+    pub batches: BatchStream,
+    /// Filters that were not pushed down to the source.
+    pub unapplied_filters: Vec<Filter>,
+}
+
+impl Scan {
+    /// A scan whose filters were all applied.
+    pub fn new(schema: SchemaRef, batches: BatchStream) -> Self {
+        Self {
+            schema,
+            batches,
+            unapplied_filters: Vec::new(),
+        }
+    }
+
+    /// Records filters the source did not apply.
+    pub fn with_unapplied_filters(mut self, filters: Vec<Filter>) -> Self {
+        self.unapplied_filters = filters;
+        self
+    }
+}
+
+impl fmt::Debug for Scan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scan")
+            .field("schema", &self.schema)
+            .field("unapplied_filters", &self.unapplied_filters)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,63 @@
+use connectkit_core::{AuthFlow, NoAuth, SecretString, StaticHeaderAuth, send_authorized};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[tokio::test]
+async fn static_header_is_sent_with_every_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/x"))
+        .and(header("X-Tenant", "t-123"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let flow = StaticHeaderAuth::new("X-Tenant", SecretString::from("t-123")).unwrap();
+    let client = reqwest::Client::new();
+    for _ in 0..2 {
+        let req = client.get(format!("{}/x", server.uri())).build().unwrap();
+        let resp = send_authorized(&client, &flow, req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn bearer_flow_and_no_auth() {
+    let server = MockServer::start().await;
+    Mock::given(header("Authorization", "Bearer tok"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = reqwest::Client::new();
+    let flow = StaticHeaderAuth::bearer(SecretString::from("tok")).unwrap();
+    let mut req = client.get(server.uri()).build().unwrap();
+    flow.authorize(&mut req).await.unwrap();
+    assert_eq!(client.execute(req).await.unwrap().status(), 200);
+
+    let mut req = client.get(server.uri()).build().unwrap();
+    NoAuth.authorize(&mut req).await.unwrap();
+    assert!(req.headers().is_empty());
+    assert_eq!(client.execute(req).await.unwrap().status(), 404);
+    assert_eq!(NoAuth.refresh_now().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn unauthorized_is_retried_once_then_returned() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let client = reqwest::Client::new();
+    let req = client.get(server.uri()).build().unwrap();
+    let resp = send_authorized(&client, &NoAuth, req).await.unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+#[test]
+fn invalid_header_name_names_auth_header() {
+    let err = StaticHeaderAuth::new("Bad Header", SecretString::from("x")).unwrap_err();
+    assert!(err.to_string().contains("AuthHeader"), "{err}");
+}

@@ -1,0 +1,16 @@
+//! Integration tests of connectkit-core (one binary, one module per concept).
+#![allow(missing_docs)]
+
+mod auth;
+mod parse;
+mod props;
+mod redaction;
+mod registry;
+
+use std::path::PathBuf;
+
+/// Reads a file under the workspace `fixtures/` folder.
+pub fn fixture(path: &str) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    std::fs::read_to_string(root.join(path)).unwrap()
+}
