@@ -1,0 +1,316 @@
+//! [`RefreshTokenFlowBuilder`]: configuration from code or from connection
+//! properties, checked once at `build`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use connectkit_core::{Error as CoreError, Properties, StaticHeaderAuth, TokenInfo};
+use secrecy::SecretString;
+
+use crate::config::{ClientCredentialsMode, TokenMethod, TokenUri};
+use crate::error::Error;
+use crate::flow::{Inner, RefreshTokenFlow};
+use crate::retry::RetryConfig;
+use crate::store::{MemoryStore, TokenStore};
+
+/// Called with every new token set, after a rotated refresh token was saved.
+pub type TokenCallback = Arc<dyn Fn(&TokenInfo) + Send + Sync>;
+
+/// Builds a [`RefreshTokenFlow`]. Setter names mirror the DataDirect properties.
+#[derive(Default)]
+pub struct RefreshTokenFlowBuilder {
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_secret: Option<SecretString>,
+    pub(crate) refresh_token: Option<SecretString>,
+    pub(crate) access_token: Option<SecretString>,
+    pub(crate) token_uri: Option<TokenUri>,
+    pub(crate) scope: Option<String>,
+    pub(crate) mode: ClientCredentialsMode,
+    pub(crate) auth_header: Option<StaticHeaderAuth>,
+    pub(crate) force_post: bool,
+    pub(crate) skew: Option<Duration>,
+    pub(crate) retry: RetryConfig,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) allow_insecure_http: bool,
+    pub(crate) store: Option<Arc<dyn TokenStore>>,
+    pub(crate) on_change: Option<TokenCallback>,
+    pub(crate) client: Option<reqwest::Client>,
+}
+
+fn secret_prop(props: &Properties, name: &str) -> Option<SecretString> {
+    props.secret(name)
+}
+
+fn required(props: &Properties, name: &str) -> Result<(), CoreError> {
+    if props.contains(name) {
+        Ok(())
+    } else {
+        Err(CoreError::MissingProperty {
+            name: name.to_owned(),
+        })
+    }
+}
+
+impl RefreshTokenFlowBuilder {
+    /// A builder with the defaults: GET TokenURI unless prefixed, ClientCredentialsMode
+    /// All, 60 s skew, 3 retries, 10 s connect and 30 s read timeouts.
+    pub fn new() -> Self {
+        Self {
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(30)),
+            ..Self::default()
+        }
+    }
+
+    /// Reads ClientID, ClientSecret, RefreshToken and TokenURI (all required),
+    /// and Scope, ClientCredentialsMode, AuthHeader with SecurityToken, and
+    /// AccessToken (optional).
+    pub fn from_properties(props: &Properties) -> Result<Self, CoreError> {
+        for name in ["ClientID", "ClientSecret", "RefreshToken", "TokenURI"] {
+            required(props, name)?;
+        }
+        let mut b = Self::new()
+            .client_id(
+                props
+                    .get("ClientID")
+                    .map(|v| v.expose().to_owned())
+                    .unwrap_or_default(),
+            )
+            .token_uri(
+                props
+                    .get("TokenURI")
+                    .map(|v| v.expose())
+                    .unwrap_or_default(),
+            )?;
+        b.client_secret = secret_prop(props, "ClientSecret");
+        b.refresh_token = secret_prop(props, "RefreshToken");
+        b.access_token = secret_prop(props, "AccessToken");
+        if let Some(scope) = props.get_str("Scope") {
+            b = b.scope(scope);
+        }
+        if let Some(mode) = props.get_str("ClientCredentialsMode") {
+            b = b.client_credentials_mode(mode.parse::<ClientCredentialsMode>()?);
+        }
+        match (
+            props.get_str("AuthHeader"),
+            secret_prop(props, "SecurityToken"),
+        ) {
+            (Some(name), Some(value)) => b = b.auth_header(name, value)?,
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(CoreError::MissingProperty {
+                    name: "SecurityToken".into(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(CoreError::MissingProperty {
+                    name: "AuthHeader".into(),
+                });
+            }
+        }
+        Ok(b)
+    }
+
+    /// `ClientID`.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+
+    /// `ClientSecret`.
+    pub fn client_secret(mut self, secret: impl Into<SecretString>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// `RefreshToken`: used when the token store holds none.
+    pub fn refresh_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.refresh_token = Some(token.into());
+        self
+    }
+
+    /// `AccessToken`: an initial access token, used until rejected.
+    pub fn access_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.access_token = Some(token.into());
+        self
+    }
+
+    /// `TokenURI`: `[GET |POST ]<url>`, prefix case-insensitive.
+    pub fn token_uri(mut self, uri: &str) -> Result<Self, CoreError> {
+        self.token_uri = Some(uri.parse()?);
+        Ok(self)
+    }
+
+    /// `Scope`: a space-separated list, sent as given.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// `ClientCredentialsMode`.
+    pub fn client_credentials_mode(mut self, mode: ClientCredentialsMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// `AuthHeader` and `SecurityToken`: an extra header for every API request.
+    pub fn auth_header(
+        mut self,
+        name: &str,
+        value: impl Into<SecretString>,
+    ) -> Result<Self, CoreError> {
+        self.auth_header = Some(StaticHeaderAuth::new(name, value.into())?);
+        Ok(self)
+    }
+
+    /// Always POST the token request, whatever TokenURI's prefix (Dynamics 365).
+    pub fn force_post(mut self, yes: bool) -> Self {
+        self.force_post = yes;
+        self
+    }
+
+    /// Refresh when less than this is left of the token's life (default 60 s).
+    pub fn expiry_skew(mut self, skew: Duration) -> Self {
+        self.skew = Some(skew);
+        self
+    }
+
+    /// Retries of the token request on 429 and 5xx.
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Connect timeout of the token request (`None`: no limit).
+    pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Read timeout of the token request (`None`: no limit).
+    pub fn read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Allows a plain-http TokenURI on a non-loopback host (tests and labs only).
+    pub fn allow_insecure_http(mut self, yes: bool) -> Self {
+        self.allow_insecure_http = yes;
+        self
+    }
+
+    /// Where refresh tokens are loaded from and saved to (default: memory).
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Called with every new token set (after a rotated refresh token is saved).
+    pub fn on_token_change(mut self, f: impl Fn(&TokenInfo) + Send + Sync + 'static) -> Self {
+        self.on_change = Some(Arc::new(f));
+        self
+    }
+
+    /// The HTTP client for token requests. The default follows no redirects,
+    /// so client credentials never reach another host.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Checks the configuration and builds the flow.
+    pub fn build(self) -> Result<RefreshTokenFlow, CoreError> {
+        let mut uri = self.token_uri.ok_or_else(|| CoreError::MissingProperty {
+            name: "TokenURI".into(),
+        })?;
+        let refresh_token = self
+            .refresh_token
+            .ok_or_else(|| CoreError::MissingProperty {
+                name: "RefreshToken".into(),
+            })?;
+        if self.force_post {
+            uri.method = TokenMethod::Post;
+        }
+        if uri.url.scheme() == "http" && !uri.is_loopback() && !self.allow_insecure_http {
+            return Err(Error::config(
+                "TokenURI",
+                "an https URL (plain http is allowed only on loopback hosts)",
+            )
+            .into());
+        }
+        if self.mode == ClientCredentialsMode::Post && uri.method == TokenMethod::Get {
+            return Err(Error::config(
+                "ClientCredentialsMode and TokenURI",
+                "ClientCredentialsMode=Post needs a POST token request: prefix TokenURI with `POST `",
+            )
+            .into());
+        }
+        if self.mode != ClientCredentialsMode::Url
+            && self.mode != ClientCredentialsMode::Post
+            && self.client_id.is_none()
+        {
+            return Err(CoreError::MissingProperty {
+                name: "ClientID".into(),
+            });
+        }
+        if let Some(h) = &self.auth_header {
+            if h.header_name() == reqwest::header::AUTHORIZATION {
+                return Err(Error::config(
+                    "AuthHeader",
+                    "a header other than Authorization, which carries the grant's bearer token",
+                )
+                .into());
+            }
+        }
+        let client = match self.client {
+            Some(c) => c,
+            None => {
+                let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+                if let Some(t) = self.connect_timeout {
+                    b = b.connect_timeout(t);
+                }
+                if let Some(t) = self.read_timeout {
+                    b = b.read_timeout(t);
+                }
+                b.build().map_err(|e| {
+                    Error::config("TokenURI", format!("cannot build an HTTP client: {e}"))
+                })?
+            }
+        };
+        Ok(RefreshTokenFlow::from_inner(Inner {
+            client,
+            uri,
+            mode: self.mode,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            scope: self.scope,
+            extra_header: self.auth_header,
+            skew: self.skew.unwrap_or(Duration::from_secs(60)),
+            retry: self.retry,
+            store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+            on_change: self.on_change,
+            initial_access_token: self.access_token,
+            refresh_token: tokio::sync::Mutex::new(refresh_token),
+            loaded: tokio::sync::OnceCell::new(),
+            cache: Default::default(),
+        }))
+    }
+}
+
+impl fmt::Debug for RefreshTokenFlowBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshTokenFlowBuilder")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "***"))
+            .field(
+                "token_uri",
+                &self.token_uri.as_ref().map(ToString::to_string),
+            )
+            .field("scope", &self.scope)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}

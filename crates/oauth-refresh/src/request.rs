@@ -1,0 +1,102 @@
+//! Building the token request (RFC 6749 section 6) for every method and
+//! `ClientCredentialsMode`.
+
+use base64::Engine;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use url::form_urlencoded;
+
+use crate::config::{ClientCredentialsMode, TokenMethod, TokenUri};
+
+/// Everything a token request is made of.
+pub(crate) struct TokenRequestParts<'a> {
+    pub uri: &'a TokenUri,
+    pub mode: ClientCredentialsMode,
+    pub client_id: Option<&'a str>,
+    pub client_secret: Option<&'a SecretString>,
+    pub refresh_token: &'a SecretString,
+    pub scope: Option<&'a str>,
+}
+
+impl TokenRequestParts<'_> {
+    pub(crate) fn build(&self, client: &reqwest::Client) -> reqwest::Request {
+        let mut url = self.uri.url.clone();
+        let mut grant: Vec<(&str, &str)> = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", self.refresh_token.expose_secret()),
+        ];
+        if let Some(scope) = self.scope {
+            grant.push(("scope", scope));
+        }
+        let mut creds: Vec<(&str, &str)> = Vec::new();
+        if let Some(id) = self.client_id {
+            creds.push(("client_id", id));
+        }
+        if let Some(secret) = self.client_secret {
+            creds.push(("client_secret", secret.expose_secret()));
+        }
+        let creds_in_query = matches!(
+            self.mode,
+            ClientCredentialsMode::All | ClientCredentialsMode::Url
+        );
+        let creds_in_body = self.mode == ClientCredentialsMode::Post;
+
+        let mut body: Vec<(&str, &str)> = Vec::new();
+        {
+            let mut query: Vec<(&str, &str)> = Vec::new();
+            match self.uri.method {
+                TokenMethod::Get => query.extend(&grant),
+                TokenMethod::Post => body.extend(&grant),
+            }
+            if creds_in_query {
+                query.extend(&creds);
+            }
+            if creds_in_body {
+                body.extend(&creds);
+            }
+            if !query.is_empty() {
+                url.query_pairs_mut().extend_pairs(query);
+            }
+        }
+
+        let method = match self.uri.method {
+            TokenMethod::Get => reqwest::Method::GET,
+            TokenMethod::Post => reqwest::Method::POST,
+        };
+        let mut request = client
+            .request(method, url)
+            .header(ACCEPT, "application/json");
+        if self.uri.method == TokenMethod::Post {
+            let encoded = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(body)
+                .finish();
+            request = request
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(encoded);
+        }
+        let mut request = request
+            .build()
+            .expect("a parsed URL and static headers always build");
+        if self.mode.sends_basic() {
+            if let Some(value) = self.basic_header() {
+                request.headers_mut().insert(AUTHORIZATION, value);
+            }
+        }
+        request
+    }
+
+    /// `Basic base64(urlencode(id):urlencode(secret))`, as RFC 6749 section 2.3.1 says.
+    fn basic_header(&self) -> Option<HeaderValue> {
+        let id = self.client_id?;
+        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let secret = self
+            .client_secret
+            .map(|s| enc(s.expose_secret()))
+            .unwrap_or_default();
+        let raw = format!("{}:{}", enc(id), secret);
+        let token = base64::engine::general_purpose::STANDARD.encode(raw);
+        let mut value = HeaderValue::from_str(&format!("Basic {token}")).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}

@@ -1,0 +1,303 @@
+//! Parsing token endpoint answers: JSON or form-encoded bodies, RFC 6749
+//! section 5.2 errors, and bodies that are neither.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, OAuthError, OAuthErrorCode};
+
+/// Tokens that live longer than this are treated as living this long, so
+/// that a bogus `expires_in` cannot overflow an `Instant`.
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// A successful token response.
+#[derive(Clone, Debug)]
+pub(crate) struct TokenResponse {
+    pub access_token: SecretString,
+    pub token_type: String,
+    pub expires_in: Option<Duration>,
+    pub refresh_token: Option<SecretString>,
+    pub scope: Option<String>,
+}
+
+/// Masks known secret values in text that came from the token endpoint.
+pub(crate) struct Redactor<'a> {
+    pub secrets: Vec<&'a str>,
+}
+
+impl Redactor<'_> {
+    pub(crate) fn mask(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for s in &self.secrets {
+            if s.len() >= 4 {
+                out = out.replace(s, "***");
+            }
+        }
+        out
+    }
+
+    /// The start of a body, white space folded, secrets masked.
+    pub(crate) fn excerpt(&self, body: &[u8]) -> String {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return "(empty body)".to_owned();
+        }
+        let text = String::from_utf8_lossy(body);
+        let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let masked = self.mask(&folded);
+        let mut cut: String = masked.chars().take(160).collect();
+        if cut.len() < masked.len() {
+            cut.push('…');
+        }
+        cut
+    }
+}
+
+/// Parses the fields of a body, JSON or `key=value&...`; `None` when it is neither.
+fn fields(content_type: Option<&str>, body: &[u8]) -> Option<Map<String, Value>> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    if text.starts_with('{') {
+        return match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => Some(map),
+            _ => None,
+        };
+    }
+    let formish = content_type.is_some_and(|ct| {
+        let ct = ct.to_ascii_lowercase();
+        ct.starts_with("application/x-www-form-urlencoded") || ct.starts_with("text/plain")
+    });
+    if text.is_empty() || text.starts_with('<') || !(formish || text.contains('=')) {
+        return None;
+    }
+    let map: Map<String, Value> = url::form_urlencoded::parse(text.as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    map.keys()
+        .all(|k| !k.is_empty() && !k.contains(char::is_whitespace))
+        .then_some(map)
+}
+
+fn string_field(map: &Map<String, Value>, key: &str) -> Option<String> {
+    match map.get(key) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    }
+}
+
+fn oauth_error(
+    status: u16,
+    map: &Map<String, Value>,
+    redactor: &Redactor<'_>,
+) -> Option<OAuthError> {
+    let code = string_field(map, "error")?;
+    Some(OAuthError {
+        code: OAuthErrorCode::parse(&redactor.mask(&code)),
+        description: string_field(map, "error_description").map(|d| redactor.mask(&d)),
+        uri: string_field(map, "error_uri").map(|u| redactor.mask(&u)),
+        status,
+    })
+}
+
+/// Interprets a non-success answer: an OAuth error when the body is one.
+pub(crate) fn error_response(
+    status: u16,
+    attempts: u32,
+    content_type: Option<&str>,
+    body: &[u8],
+    redactor: &Redactor<'_>,
+) -> Error {
+    if let Some(e) = fields(content_type, body).and_then(|m| oauth_error(status, &m, redactor)) {
+        return Error::OAuth(e);
+    }
+    Error::UnexpectedResponse {
+        status,
+        attempts,
+        excerpt: redactor.excerpt(body),
+    }
+}
+
+/// Interprets a 2xx answer.
+pub(crate) fn success_response(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    redactor: &Redactor<'_>,
+) -> Result<TokenResponse, Error> {
+    let Some(map) = fields(content_type, body) else {
+        return Err(Error::UnexpectedResponse {
+            status,
+            attempts: 1,
+            excerpt: redactor.excerpt(body),
+        });
+    };
+    if let Some(e) = oauth_error(status, &map, redactor) {
+        return Err(Error::OAuth(e));
+    }
+    let access_token = match map.get("access_token") {
+        Some(Value::String(s)) if !s.is_empty() => SecretString::from(s.clone()),
+        _ => {
+            return Err(Error::InvalidToken(
+                "no access_token in the response".into(),
+            ));
+        }
+    };
+    let token_type = match string_field(&map, "token_type") {
+        None => "Bearer".to_owned(),
+        Some(t) if t.eq_ignore_ascii_case("bearer") => "Bearer".to_owned(),
+        Some(t) => {
+            return Err(Error::InvalidToken(format!(
+                "token_type {:?} is not supported, expected Bearer",
+                redactor.mask(&t)
+            )));
+        }
+    };
+    let expires_in = expires_in(map.get("expires_in"))?;
+    let refresh_token = match map.get("refresh_token") {
+        Some(Value::String(s)) if !s.is_empty() => Some(SecretString::from(s.clone())),
+        _ => None,
+    };
+    let scope = string_field(&map, "scope");
+    // The access token must not echo into logs through the scope field.
+    let scope = scope.map(|s| s.replace(access_token.expose_secret(), "***"));
+    Ok(TokenResponse {
+        access_token,
+        token_type,
+        expires_in,
+        refresh_token,
+        scope,
+    })
+}
+
+fn expires_in(value: Option<&Value>) -> Result<Option<Duration>, Error> {
+    let secs: f64 = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::MAX),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+        Some(Value::String(s)) => s.trim().parse::<f64>().map_err(|_| {
+            Error::InvalidToken(format!("expires_in {s:?} is not a number of seconds"))
+        })?,
+        Some(other) => {
+            return Err(Error::InvalidToken(format!(
+                "expires_in {other} is not a number of seconds"
+            )));
+        }
+    };
+    if secs.is_nan() {
+        return Err(Error::InvalidToken("expires_in is not a number".into()));
+    }
+    let secs = secs.clamp(0.0, MAX_EXPIRES_IN.as_secs_f64());
+    Ok(Some(Duration::from_secs_f64(secs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(ct: Option<&str>, body: &str) -> Result<TokenResponse, Error> {
+        success_response(
+            200,
+            ct,
+            body.as_bytes(),
+            &Redactor {
+                secrets: vec!["s3cret"],
+            },
+        )
+    }
+
+    #[test]
+    fn expires_in_forms() {
+        let e = |b: &str| ok(None, b).map(|t| t.expires_in);
+        assert_eq!(
+            e(r#"{"access_token":"a","expires_in":3600}"#).unwrap(),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            e(r#"{"access_token":"a","expires_in":"3600"}"#).unwrap(),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            e(r#"{"access_token":"a","expires_in":1.5}"#).unwrap(),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            e(r#"{"access_token":"a","expires_in":null}"#).unwrap(),
+            None
+        );
+        assert_eq!(e(r#"{"access_token":"a"}"#).unwrap(), None);
+        assert_eq!(
+            e(r#"{"access_token":"a","expires_in":1e300}"#).unwrap(),
+            Some(MAX_EXPIRES_IN)
+        );
+        assert_eq!(
+            e(r#"{"access_token":"a","expires_in":-5}"#).unwrap(),
+            Some(Duration::ZERO)
+        );
+        let err = e(r#"{"access_token":"a","expires_in":"abc"}"#).unwrap_err();
+        assert!(err.to_string().contains("expires_in \"abc\""), "{err}");
+    }
+
+    #[test]
+    fn form_bodies_and_token_types() {
+        let t = ok(
+            Some("text/plain"),
+            "access_token=a%2Bb&token_type=bearer&expires_in=60&scope=x+y",
+        )
+        .unwrap();
+        assert_eq!(t.access_token.expose_secret(), "a+b");
+        assert_eq!(t.token_type, "Bearer");
+        assert_eq!(t.scope.as_deref(), Some("x y"));
+        let err = ok(None, r#"{"access_token":"a","token_type":"mac"}"#).unwrap_err();
+        assert!(err.to_string().contains("\"mac\""), "{err}");
+        assert!(matches!(
+            ok(None, r#"{"token_type":"bearer"}"#),
+            Err(Error::InvalidToken(_))
+        ));
+        assert!(matches!(
+            ok(None, "<html>hi</html>"),
+            Err(Error::UnexpectedResponse { .. })
+        ));
+        assert!(matches!(
+            ok(None, "   "),
+            Err(Error::UnexpectedResponse { .. })
+        ));
+    }
+
+    #[test]
+    fn error_bodies_are_typed_and_masked() {
+        let r = Redactor {
+            secrets: vec!["s3cret"],
+        };
+        let e = error_response(400, 1, None, br#"{"error":"invalid_grant","error_description":"token s3cret revoked","error_uri":"https://e/x"}"#, &r);
+        let Error::OAuth(o) = &e else { panic!("{e:?}") };
+        assert_eq!(o.code, OAuthErrorCode::InvalidGrant);
+        assert_eq!(o.description.as_deref(), Some("token *** revoked"));
+        assert!(e.to_string().contains("refresh token expired or revoked"));
+        let e = error_response(
+            400,
+            1,
+            Some("application/x-www-form-urlencoded"),
+            b"error=invalid_scope",
+            &r,
+        );
+        assert!(matches!(
+            e,
+            Error::OAuth(OAuthError {
+                code: OAuthErrorCode::InvalidScope,
+                ..
+            })
+        ));
+        let e = error_response(
+            500,
+            3,
+            None,
+            b"<html><body>Internal s3cret Error</body></html>",
+            &r,
+        );
+        assert_eq!(
+            e.to_string(),
+            "token endpoint answered HTTP 500 after 3 attempts: <html><body>Internal *** Error</body></html>"
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! Bounded retries of the token request: capped exponential backoff that
+//! honours `Retry-After` (seconds or an HTTP date).
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// How the token request is retried on 429 and 5xx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryConfig {
+    /// Retries after the first attempt (default 3).
+    pub max_retries: u32,
+    /// The first backoff (default 100 ms), doubled after each retry.
+    pub initial_backoff: Duration,
+    /// The longest backoff, and the longest `Retry-After` honoured (default 30 s).
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryConfig {
+    /// Whether an answer with `status` is worth another attempt.
+    pub fn is_retryable(status: StatusCode) -> bool {
+        status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+    }
+
+    /// How long to wait before retry number `retry` (0-based): the server's
+    /// `Retry-After` when it gives one, else the exponential backoff; capped.
+    pub fn delay(&self, retry: u32, headers: &HeaderMap) -> Duration {
+        let backoff = self
+            .initial_backoff
+            .saturating_mul(2u32.saturating_pow(retry.min(16)));
+        retry_after(headers)
+            .unwrap_or(backoff)
+            .min(self.max_backoff)
+    }
+}
+
+/// Parses `Retry-After` as delta-seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn delays() {
+        let c = RetryConfig::default();
+        let none = HeaderMap::new();
+        assert_eq!(c.delay(0, &none), Duration::from_millis(100));
+        assert_eq!(c.delay(2, &none), Duration::from_millis(400));
+        assert_eq!(c.delay(30, &none), Duration::from_secs(30));
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(c.delay(0, &h), Duration::from_secs(7));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("100000"));
+        assert_eq!(c.delay(0, &h), Duration::from_secs(30));
+        let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(20));
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&date).unwrap());
+        let d = c.delay(0, &h);
+        assert!(
+            d <= Duration::from_secs(20) && d >= Duration::from_secs(18),
+            "{d:?}"
+        );
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(c.delay(1, &h), Duration::from_millis(200));
+    }
+}
