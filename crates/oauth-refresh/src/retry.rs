@@ -29,6 +29,24 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
+    /// Sets the number of retries after the first attempt.
+    pub fn with_max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Sets the first backoff.
+    pub fn with_initial_backoff(mut self, d: Duration) -> Self {
+        self.initial_backoff = d;
+        self
+    }
+
+    /// Sets the longest backoff and the longest `Retry-After` honoured.
+    pub fn with_max_backoff(mut self, d: Duration) -> Self {
+        self.max_backoff = d;
+        self
+    }
+
     /// Whether an answer with `status` is worth another attempt.
     pub fn is_retryable(status: StatusCode) -> bool {
         status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()

@@ -1,0 +1,138 @@
+//! Integration tests of the refresh token grant, against wiremock on 127.0.0.1.
+#![allow(missing_docs)]
+
+mod cache;
+mod errors;
+mod modes;
+mod redaction;
+mod rotation;
+mod seeds;
+mod unauthorized;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use connectkit_oauth_refresh::{RefreshTokenFlow, RefreshTokenFlowBuilder};
+use serde::Serialize;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// The seed's values (Autonomous REST example).
+pub const CLIENT_ID: &str = "1234567898-a1bc2de3fgh4ij567klmn8opqr9stu.apps.googleusercontent.com";
+pub const CLIENT_SECRET: &str = "FaZBFRsGXTaR";
+pub const REFRESH_TOKEN: &str = "1/abCD0F1GHijkLmNOPqrs_T2VWx3Y-Zabc45dE6FGh";
+
+pub fn token_json(access: &str, expires_in: u64) -> serde_json::Value {
+    serde_json::json!({"access_token": access, "token_type": "Bearer", "expires_in": expires_in})
+}
+
+/// A builder with the seed's credentials pointed at `server`'s `/token`.
+pub fn builder(server: &MockServer, prefix: &str) -> RefreshTokenFlowBuilder {
+    RefreshTokenFlow::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(CLIENT_SECRET)
+        .refresh_token(REFRESH_TOKEN)
+        .token_uri(&format!("{prefix}{}/token", server.uri()))
+        .unwrap()
+}
+
+/// Answers token requests with `at-1`, `at-2`, ... and counts them.
+#[derive(Clone, Default)]
+pub struct CountingIssuer {
+    pub count: Arc<AtomicUsize>,
+    pub expires_in: u64,
+    pub rotate: bool,
+    pub delay_ms: u64,
+}
+
+impl Respond for CountingIssuer {
+    fn respond(&self, _req: &Request) -> ResponseTemplate {
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut body = token_json(&format!("at-{n}"), self.expires_in);
+        if self.rotate {
+            body["refresh_token"] = format!("rt-{n}").into();
+        }
+        ResponseTemplate::new(200)
+            .set_body_json(body)
+            .set_delay(std::time::Duration::from_millis(self.delay_ms))
+    }
+}
+
+impl CountingIssuer {
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    pub async fn mount(&self, server: &MockServer) {
+        self.mount_at(server, "/token").await;
+    }
+
+    pub async fn mount_at(&self, server: &MockServer, at: &str) {
+        Mock::given(path(at))
+            .respond_with(self.clone())
+            .mount(server)
+            .await;
+    }
+}
+
+/// What a token endpoint received, in a form fit for snapshots.
+#[derive(Serialize, Debug)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub authorization: Option<String>,
+    pub accept: Option<String>,
+    pub content_type: Option<String>,
+    pub form: Vec<(String, String)>,
+}
+
+pub fn received(req: &Request) -> Received {
+    let header = |n: &str| req.headers.get(n).map(|v| v.to_str().unwrap().to_owned());
+    Received {
+        method: req.method.to_string(),
+        path: req.url.path().to_owned(),
+        query: req
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+        authorization: header("authorization"),
+        accept: header("accept"),
+        content_type: header("content-type"),
+        form: url::form_urlencoded::parse(&req.body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    }
+}
+
+pub async fn token_requests(server: &MockServer) -> Vec<Received> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/token")
+        .map(received)
+        .collect()
+}
+
+/// An API at `/api` that accepts only `Bearer <token>`.
+pub async fn api_accepting(server: &MockServer, token: &str) {
+    Mock::given(method("GET"))
+        .and(path("/api"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            format!("Bearer {token}").as_str(),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api"))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(10)
+        .mount(server)
+        .await;
+}

@@ -1,0 +1,170 @@
+use base64::Engine;
+use connectkit_oauth_refresh::ClientCredentialsMode;
+use wiremock::MockServer;
+
+use crate::{CountingIssuer, builder, token_requests};
+
+async fn one_request(
+    mode: ClientCredentialsMode,
+    prefix: &str,
+    scope: Option<&str>,
+) -> crate::Received {
+    let server = MockServer::start().await;
+    CountingIssuer {
+        expires_in: 3600,
+        ..Default::default()
+    }
+    .mount(&server)
+    .await;
+    let mut b = builder(&server, prefix).client_credentials_mode(mode);
+    if let Some(s) = scope {
+        b = b.scope(s);
+    }
+    let flow = b.build().unwrap();
+    flow.access_token().await.unwrap();
+    let mut reqs = token_requests(&server).await;
+    assert_eq!(reqs.len(), 1);
+    reqs.remove(0)
+}
+
+#[tokio::test]
+async fn every_mode_with_get_and_post() {
+    use ClientCredentialsMode::*;
+    for (mode, name) in [(All, "all"), (Basic, "basic"), (Url, "url"), (Post, "post")] {
+        for (prefix, m) in [("", "get"), ("POST ", "post")] {
+            if mode == Post && prefix.is_empty() {
+                continue; // a configuration error, tested below
+            }
+            let r = one_request(
+                mode,
+                prefix,
+                Some("https://www.googleapis.com/auth/analytics.readonly"),
+            )
+            .await;
+            insta::assert_yaml_snapshot!(format!("mode_{name}_{m}"), r);
+        }
+    }
+}
+
+#[tokio::test]
+async fn scope_absent_is_not_sent_and_prefix_is_case_insensitive() {
+    let r = one_request(ClientCredentialsMode::Basic, "post ", None).await;
+    assert_eq!(r.method, "POST");
+    assert!(!r.form.iter().any(|(k, _)| k == "scope"), "{r:?}");
+    let r = one_request(ClientCredentialsMode::Basic, "Get ", None).await;
+    assert_eq!(r.method, "GET");
+    assert!(!r.query.iter().any(|(k, _)| k == "scope"), "{r:?}");
+}
+
+#[tokio::test]
+async fn basic_credentials_are_form_urlencoded_before_base64() {
+    let server = MockServer::start().await;
+    CountingIssuer {
+        expires_in: 3600,
+        ..Default::default()
+    }
+    .mount(&server)
+    .await;
+    let flow = builder(&server, "POST ")
+        .client_id("id:with space")
+        .client_secret("p@ss+/=")
+        .client_credentials_mode(ClientCredentialsMode::Basic)
+        .build()
+        .unwrap();
+    flow.access_token().await.unwrap();
+    let r = token_requests(&server).await.remove(0);
+    let b64 = r
+        .authorization
+        .unwrap()
+        .strip_prefix("Basic ")
+        .unwrap()
+        .to_owned();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(raw).unwrap(),
+        "id%3Awith+space:p%40ss%2B%2F%3D"
+    );
+}
+
+#[tokio::test]
+async fn force_post_overrides_the_get_default() {
+    let server = MockServer::start().await;
+    CountingIssuer {
+        expires_in: 3600,
+        ..Default::default()
+    }
+    .mount(&server)
+    .await;
+    let flow = builder(&server, "")
+        .force_post(true)
+        .client_credentials_mode(ClientCredentialsMode::Post)
+        .build()
+        .unwrap();
+    flow.access_token().await.unwrap();
+    let r = token_requests(&server).await.remove(0);
+    assert_eq!(r.method, "POST");
+    assert!(r.query.is_empty());
+    assert!(
+        r.form
+            .contains(&("client_secret".into(), crate::CLIENT_SECRET.into()))
+    );
+}
+
+#[tokio::test]
+async fn configuration_errors_name_the_property() {
+    let server = MockServer::start().await;
+    let err = builder(&server, "")
+        .client_credentials_mode(ClientCredentialsMode::Post)
+        .build()
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("ClientCredentialsMode") && msg.contains("TokenURI"),
+        "{msg}"
+    );
+
+    let err = connectkit_oauth_refresh::RefreshTokenFlow::builder()
+        .token_uri("PUT https://h/t")
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("TokenURI") && err.to_string().contains("PUT"),
+        "{err}"
+    );
+    let err = connectkit_oauth_refresh::RefreshTokenFlow::builder()
+        .token_uri("ftp://h/t")
+        .unwrap_err();
+    assert!(err.to_string().contains("TokenURI"), "{err}");
+    let err = connectkit_oauth_refresh::RefreshTokenFlow::builder()
+        .refresh_token("x")
+        .client_id("c")
+        .token_uri("http://example.com/token")
+        .unwrap()
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("TokenURI") && err.to_string().contains("https"),
+        "{err}"
+    );
+    connectkit_oauth_refresh::RefreshTokenFlow::builder()
+        .refresh_token("x")
+        .client_id("c")
+        .token_uri("http://example.com/token")
+        .unwrap()
+        .allow_insecure_http(true)
+        .build()
+        .unwrap();
+    let err = "Sometimes".parse::<ClientCredentialsMode>().unwrap_err();
+    assert!(err.to_string().contains("ClientCredentialsMode"), "{err}");
+    assert_eq!(
+        "bAsIc".parse::<ClientCredentialsMode>().unwrap(),
+        ClientCredentialsMode::Basic
+    );
+    let err = builder(&server, "")
+        .auth_header("Authorization", "x")
+        .unwrap()
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("AuthHeader"), "{err}");
+}

@@ -1,0 +1,97 @@
+use connectkit_core::send_authorized;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::{CountingIssuer, api_accepting, builder};
+
+#[tokio::test]
+async fn a_401_refreshes_once_and_retries() {
+    let server = MockServer::start().await;
+    let issuer = CountingIssuer {
+        expires_in: 3600,
+        ..Default::default()
+    };
+    issuer.mount(&server).await;
+    api_accepting(&server, "at-2").await; // at-1 is rejected
+    let flow = builder(&server, "").build().unwrap();
+    let client = reqwest::Client::new();
+    let req = client.get(format!("{}/api", server.uri())).build().unwrap();
+    let resp = send_authorized(&client, &flow, req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(issuer.count(), 2);
+    let api_calls: Vec<_> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/api")
+        .collect();
+    let sent: Vec<_> = api_calls
+        .iter()
+        .map(|r| r.headers["authorization"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sent, ["Bearer at-1", "Bearer at-2"]);
+}
+
+#[tokio::test]
+async fn a_second_401_is_returned_not_looped() {
+    let server = MockServer::start().await;
+    let issuer = CountingIssuer {
+        expires_in: 3600,
+        ..Default::default()
+    };
+    issuer.mount(&server).await;
+    api_accepting(&server, "never").await;
+    let flow = builder(&server, "").build().unwrap();
+    let client = reqwest::Client::new();
+    let req = client.get(format!("{}/api", server.uri())).build().unwrap();
+    let resp = send_authorized(&client, &flow, req).await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(issuer.count(), 2);
+    let api_calls = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/api")
+        .count();
+    assert_eq!(api_calls, 2);
+}
+
+#[tokio::test]
+async fn middleware_authorizes_adds_auth_header_and_retries_once() {
+    let server = MockServer::start().await;
+    let issuer = CountingIssuer {
+        expires_in: 3600,
+        ..Default::default()
+    };
+    issuer.mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api"))
+        .and(header("authorization", "Bearer at-2"))
+        .and(header("x-tenant", "tenant-42"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api"))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let flow = builder(&server, "")
+        .auth_header("X-Tenant", "tenant-42")
+        .unwrap()
+        .build()
+        .unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(flow)
+        .build();
+    let resp = client
+        .get(format!("{}/api", server.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(issuer.count(), 2);
+}
