@@ -66,7 +66,7 @@ impl RefreshTokenFlowBuilder {
 
     /// Reads ClientID, ClientSecret, RefreshToken and TokenURI (all required),
     /// and Scope, ClientCredentialsMode, AuthHeader with SecurityToken, and
-    /// AccessToken (optional).
+    /// AccessToken (optional), and TokenFile (a [`FileStore`](crate::FileStore) path, optional).
     pub fn from_properties(props: &Properties) -> Result<Self, CoreError> {
         for name in ["ClientID", "ClientSecret", "RefreshToken", "TokenURI"] {
             required(props, name)?;
@@ -92,6 +92,9 @@ impl RefreshTokenFlowBuilder {
         }
         if let Some(mode) = props.get_str("ClientCredentialsMode") {
             b = b.client_credentials_mode(mode.parse::<ClientCredentialsMode>()?);
+        }
+        if let Some(path) = props.get_str("TokenFile") {
+            b = b.token_store(Arc::new(crate::store::FileStore::new(path)));
         }
         match (
             props.get_str("AuthHeader"),

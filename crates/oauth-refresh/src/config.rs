@@ -38,6 +38,10 @@ pub const GRANT_PROPERTIES: &[PropertySpec] = &[
         "An initial access token, used until rejected or expired.",
     )
     .secret(),
+    PropertySpec::new(
+        "TokenFile",
+        "connectkit extension: a file where rotated refresh tokens are persisted (mode 0600).",
+    ),
 ];
 
 /// The HTTP method of the token request.

@@ -171,3 +171,31 @@ async fn a_store_that_fails_on_save_loses_nothing() {
 async fn a_store_that_panics_on_save_loses_nothing() {
     failing_store_keeps_the_old_token(true).await;
 }
+
+#[tokio::test]
+async fn token_file_property_persists_rotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.json");
+    let server = MockServer::start().await;
+    CountingIssuer {
+        expires_in: 3600,
+        rotate: true,
+        ..Default::default()
+    }
+    .mount(&server)
+    .await;
+    let url: connectkit_core::ConnectionUrl = format!(
+        "autorest:ClientID=c;ClientSecret=s;RefreshToken=r0;TokenURI={}/token;TokenFile='{}'",
+        server.uri(),
+        file.display()
+    )
+    .parse()
+    .unwrap();
+    let flow = connectkit_oauth_refresh::RefreshTokenFlowBuilder::from_properties(url.properties())
+        .unwrap()
+        .build()
+        .unwrap();
+    flow.access_token().await.unwrap();
+    let stored = FileStore::new(&file).load().await.unwrap().unwrap();
+    assert_eq!(stored.refresh_token.expose_secret(), "rt-1");
+}
