@@ -1,1 +1,85 @@
-//! Placeholder: filled in by its issue.
+//! REST APIs as tables, after Progress DataDirect's Autonomous REST
+//! connector: describe the API in a model file (`Config`), or point the
+//! connector at one endpoint and let it infer the tables (`Sample`).
+//!
+//! # Sample
+//!
+//! ```no_run
+//! use connectkit_autorest::AutoRestDataSource;
+//! use connectkit_core::{Connector, ScanRequest};
+//! use futures::TryStreamExt;
+//!
+//! # #[tokio::main] async fn main() -> Result<(), connectkit_core::Error> {
+//! let connector = AutoRestDataSource::new()
+//!     .sample("https://api.example.com/v1/countries")
+//!     .build()?;
+//! // One GET, inferred once: `countries`, plus a child table per array.
+//! for table in connector.tables().await? {
+//!     println!("{}: {:?}", table.name, connector.schema(&table.name).await?);
+//! }
+//! let scan = connector
+//!     .scan("countries", ScanRequest::new().with_projection(["name"]).with_limit(10))
+//!     .await?;
+//! let batches: Vec<_> = scan.batches.try_collect().await?;
+//! println!("{} batches", batches.len());
+//! # Ok(()) }
+//! ```
+//!
+//! # Config
+//!
+//! A model file declares tables, types, keys, child tables and paging; this
+//! one needs no network to list its tables:
+//!
+//! ```
+//! use connectkit_autorest::{AutoRestDataSource, TYPE_METADATA_KEY};
+//! use connectkit_core::Connector;
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let path = std::env::temp_dir().join("connectkit-doc-employees.rest");
+//! std::fs::write(&path, r##"{
+//!   "#maximumPageSize": 100,
+//!   "#rowOffsetParameter": "offset",
+//!   "#pageSizeParameter": "limit",
+//!   "employees": {
+//!     "#path": ["https://hr.example.com/employees /data"],
+//!     "employeeID": "VarChar(32),#key",
+//!     "title": "VarChar(46),#notNull",
+//!     "address": {"city": "VarChar(64)"},
+//!     "phones[]": {"number": "VarChar(20)"}
+//!   }
+//! }"##)?;
+//! let connector = AutoRestDataSource::new()
+//!     .config(path.to_str().unwrap())
+//!     .build()?;
+//! let names: Vec<_> = connector.tables().await?.into_iter().map(|t| t.name).collect();
+//! assert_eq!(names, ["employees", "employees_phones"]);
+//! let schema = connector.schema("EMPLOYEES").await?;
+//! assert_eq!(schema.field(2).name(), "address_city");
+//! assert_eq!(schema.field(0).metadata()[TYPE_METADATA_KEY], "VarChar(32)");
+//! # Ok(()) }
+//! ```
+//!
+//! Scans return Arrow record batches, one or more per page; values that do
+//! not fit their column's type are errors naming the table, column, row and
+//! value. See `DESIGN.md` ("autorest") for every rule of inference, model
+//! files and paging.
+
+mod auth;
+mod columns;
+mod connector;
+mod decode;
+mod error;
+mod http;
+mod infer;
+mod model;
+mod paging;
+mod scan;
+mod source;
+mod table;
+mod types;
+
+pub use connector::AutoRestConnector;
+pub use error::AutoRestError;
+pub use source::{AutoRestDataSource, catalogue, register};
+pub use table::{KEY_METADATA_KEY, TYPE_METADATA_KEY};
+pub use types::SqlType;

@@ -1,0 +1,142 @@
+//! AuthenticationMethod → the flow that authorizes API requests.
+
+use std::sync::Arc;
+
+use connectkit_core::{AuthFlow, NoAuth, Properties, Result, StaticHeaderAuth};
+use connectkit_oauth_refresh::RefreshTokenFlowBuilder;
+
+use crate::error::AutoRestError;
+
+/// The authentication methods this connector supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    None,
+    RefreshToken,
+    HttpHeader,
+    BearerToken,
+}
+
+impl Method {
+    pub fn from_properties(props: &Properties) -> Result<Method, AutoRestError> {
+        let Some(v) = props.get_str("AuthenticationMethod") else {
+            return Ok(Method::None);
+        };
+        Ok(match v.trim().to_ascii_lowercase().as_str() {
+            "none" => Method::None,
+            "oauth2-refreshtoken" | "oauth2" => Method::RefreshToken,
+            "httpheader" => Method::HttpHeader,
+            "bearertoken" => Method::BearerToken,
+            _ => return Err(AutoRestError::UnsupportedAuthMethod(v.to_owned())),
+        })
+    }
+}
+
+/// Builds the flow for the properties; a model file's `#tokenuri` and
+/// `#scope` fill in TokenURI and Scope when those are absent.
+pub(crate) fn flow(
+    props: &Properties,
+    model_token_uri: Option<&str>,
+    model_scope: Option<&str>,
+) -> Result<Arc<dyn AuthFlow>> {
+    let method = Method::from_properties(props)?;
+    let method_name = props
+        .get_str("AuthenticationMethod")
+        .unwrap_or("None")
+        .to_owned();
+    let need = |name: &'static str| {
+        props
+            .secret(name)
+            .filter(|_| props.contains(name))
+            .ok_or_else(|| AutoRestError::MissingAuthProperty {
+                method: method_name.clone(),
+                property: name,
+            })
+    };
+    Ok(match method {
+        Method::None => Arc::new(NoAuth),
+        Method::HttpHeader => {
+            let name = props
+                .get_str("AuthHeader")
+                .ok_or_else(|| AutoRestError::MissingAuthProperty {
+                    method: method_name.clone(),
+                    property: "AuthHeader",
+                })?
+                .to_owned();
+            Arc::new(StaticHeaderAuth::new(&name, need("SecurityToken")?)?)
+        }
+        Method::BearerToken => Arc::new(StaticHeaderAuth::bearer(need("SecurityToken")?)?),
+        Method::RefreshToken => {
+            let mut props = props.clone();
+            if !props.contains("TokenURI")
+                && let Some(uri) = model_token_uri
+            {
+                props.set("TokenURI", uri);
+            }
+            let mut b = RefreshTokenFlowBuilder::from_properties(&props)?;
+            if !props.contains("Scope")
+                && let Some(scope) = model_scope
+            {
+                b = b.scope(scope);
+            }
+            Arc::new(b.build()?)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(text: &str) -> Properties {
+        let url: connectkit_core::ConnectionUrl = format!("autorest:{text}").parse().unwrap();
+        url.into_parts().1
+    }
+
+    #[test]
+    fn methods_and_their_required_properties() {
+        assert!(flow(&props("Sample=x"), None, None).is_ok());
+        let e = flow(&props("AuthenticationMethod=Kerberos"), None, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("supported: None, OAuth2-RefreshToken"),
+            "{e}"
+        );
+        let e = flow(
+            &props("AuthenticationMethod=HttpHeader;SecurityToken=s"),
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "AuthenticationMethod HttpHeader needs property AuthHeader"
+        );
+        let e = flow(&props("AuthenticationMethod=BearerToken"), None, None).unwrap_err();
+        assert!(e.to_string().contains("SecurityToken"), "{e}");
+        assert!(
+            flow(
+                &props("AuthenticationMethod=BearerToken;SecurityToken=t"),
+                None,
+                None
+            )
+            .is_ok()
+        );
+        let e = flow(
+            &props("AuthenticationMethod=OAuth2;ClientID=a;ClientSecret=b;TokenURI=https://t/x"),
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("RefreshToken"), "{e}");
+        let ok = props(
+            "AuthenticationMethod=OAuth2-RefreshToken;ClientID=a;ClientSecret=b;RefreshToken=c",
+        );
+        assert!(
+            flow(&ok, None, None)
+                .unwrap_err()
+                .to_string()
+                .contains("TokenURI")
+        );
+        assert!(flow(&ok, Some("POST https://t.example/token"), Some("read")).is_ok());
+    }
+}

@@ -1,0 +1,262 @@
+//! Declared columns of a model-file table: `"name": "Type,#key,#notNull"`,
+//! nested objects flattened with `_`, and `name[]` child tables.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::error::AutoRestError;
+use crate::model::{check_key, value_err};
+use crate::table::{ColumnDef, Endpoint, Rows, Source, TableDef};
+use crate::types::SqlType;
+
+/// A `name[]` entry: a child table of objects, or of scalars of one type.
+enum Child<'a> {
+    Objects(&'a Map<String, Value>),
+    Scalars(SqlType),
+}
+
+struct Ctx<'a> {
+    endpoint: &'a Arc<Endpoint>,
+    rows: &'a Rows,
+    root_key: Option<Vec<String>>,
+}
+
+/// The table `name` and its child tables, from its column entries.
+pub(crate) fn declared_tables(
+    name: &str,
+    obj: &Map<String, Value>,
+    endpoint: Arc<Endpoint>,
+    rows: Rows,
+) -> Result<Vec<TableDef>, AutoRestError> {
+    let mut columns = Vec::new();
+    let mut children = Vec::new();
+    fields(name, obj, &[], &mut columns, &mut children)?;
+    let key = columns.iter().find(|c| c.key).cloned();
+    let root_key = key.as_ref().and_then(|k| match &k.source {
+        Source::Field(p) => Some(p.clone()),
+        _ => None,
+    });
+    let id = match &key {
+        Some(k) => (format!("{name}_{}", k.name), k.sql_type),
+        None => (format!("{name}_position"), SqlType::BigInt),
+    };
+    let mut out = vec![TableDef::new(
+        name.to_owned(),
+        endpoint.clone(),
+        rows.clone(),
+        Vec::new(),
+        None,
+        columns,
+    )];
+    let ctx = Ctx {
+        endpoint: &endpoint,
+        rows: &rows,
+        root_key,
+    };
+    for (field, path, child) in children {
+        child_table(
+            &ctx,
+            &format!("{name}_{field}"),
+            vec![path],
+            vec![id.clone()],
+            child,
+            &mut out,
+        )?;
+    }
+    Ok(out)
+}
+
+fn child_table(
+    ctx: &Ctx<'_>,
+    name: &str,
+    levels: Vec<Vec<String>>,
+    ids: Vec<(String, SqlType)>,
+    child: Child<'_>,
+    out: &mut Vec<TableDef>,
+) -> Result<(), AutoRestError> {
+    let mut columns: Vec<ColumnDef> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, (n, t))| col(n, *t, Source::Ancestor(i), true))
+        .collect();
+    columns.push(col("position", SqlType::BigInt, Source::Position, true));
+    let mut children = Vec::new();
+    match child {
+        Child::Objects(obj) => fields(name, obj, &[], &mut columns, &mut children)?,
+        Child::Scalars(t) => {
+            columns.push(col("value", t, Source::Field(vec!["value".into()]), false))
+        }
+    }
+    out.push(TableDef::new(
+        name.to_owned(),
+        ctx.endpoint.clone(),
+        ctx.rows.clone(),
+        levels.clone(),
+        ctx.root_key.clone(),
+        columns,
+    ));
+    for (field, path, grandchild) in children {
+        let mut l = levels.clone();
+        l.push(path);
+        let mut i = ids.clone();
+        i.push((format!("{name}_position"), SqlType::BigInt));
+        child_table(ctx, &format!("{name}_{field}"), l, i, grandchild, out)?;
+    }
+    Ok(())
+}
+
+fn col(name: &str, t: SqlType, source: Source, not_null: bool) -> ColumnDef {
+    ColumnDef {
+        name: name.to_owned(),
+        sql_type: t,
+        source,
+        not_null,
+        key: false,
+        enforce_len: true,
+    }
+}
+
+type Children<'a> = Vec<(String, Vec<String>, Child<'a>)>;
+
+fn fields<'a>(
+    table: &str,
+    obj: &'a Map<String, Value>,
+    prefix: &[String],
+    columns: &mut Vec<ColumnDef>,
+    children: &mut Children<'a>,
+) -> Result<(), AutoRestError> {
+    for (key, v) in obj {
+        if key.starts_with('#') {
+            if prefix.is_empty() {
+                continue; // table keys, checked by the caller
+            }
+            check_key(key, table, &[])?;
+        }
+        let (field, is_array) = match key.strip_suffix("[]") {
+            Some(f) => (f, true),
+            None => (key.as_str(), false),
+        };
+        let mut path = prefix.to_vec();
+        path.push(field.to_owned());
+        let name = path.join("_");
+        match (v, is_array) {
+            (Value::Object(inner), false) => fields(table, inner, &path, columns, children)?,
+            (Value::Object(inner), true) => children.push((name, path, Child::Objects(inner))),
+            (Value::String(spec), true) => {
+                let (t, _, _) = column_spec(spec, table, key)?;
+                children.push((name, path, Child::Scalars(t)));
+            }
+            (Value::String(spec), false) => {
+                let (t, key_mod, not_null) = column_spec(spec, table, key)?;
+                let mut c = col(&name, t, Source::Field(path), not_null || key_mod);
+                c.key = key_mod;
+                columns.push(c);
+            }
+            _ => {
+                return Err(value_err(
+                    table,
+                    key,
+                    "expected a type such as VarChar(64), or an object",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `Type[,#key][,#notNull]` → type, key, not null.
+fn column_spec(spec: &str, table: &str, key: &str) -> Result<(SqlType, bool, bool), AutoRestError> {
+    let (type_text, mods) = match spec.find('#') {
+        Some(i) => (spec[..i].trim().trim_end_matches(',').trim(), &spec[i..]),
+        None => (spec.trim(), ""),
+    };
+    let t = SqlType::parse(type_text).ok_or_else(|| {
+        value_err(table, key, &format!("unknown type {type_text:?}; known: BigInt, Bit, Boolean, Char, Date, Decimal, Double, Float, GUID, Integer, JSON, LongVarChar, NVarChar, SmallInt, Time, Timestamp, TinyInt, VarChar"))
+    })?;
+    let (mut is_key, mut not_null) = (false, false);
+    for m in mods.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        match check_key(m, table, &[&["#key", "#notNull"]])? {
+            "#key" => is_key = true,
+            _ => not_null = true,
+        }
+    }
+    Ok((t, is_key, not_null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::HttpRules;
+    use crate::paging::Paging;
+    use serde_json::json;
+
+    fn endpoint() -> Arc<Endpoint> {
+        Arc::new(Endpoint {
+            url: "https://h/e".into(),
+            headers: Vec::new(),
+            paging: Paging::default(),
+            http: HttpRules::default(),
+            follow_links: false,
+        })
+    }
+
+    #[test]
+    fn columns_children_and_modifiers() {
+        let obj = json!({
+            "#path": "https://h/e",
+            "employeeID": "VarChar(32),#key",
+            "title": "VarChar(46),#notNull",
+            "address": {"city": "VarChar(64)"},
+            "phones[]": {"number": "VarChar(20)", "tags[]": "VarChar(8)"}
+        });
+        let tables = declared_tables(
+            "employees",
+            obj.as_object().unwrap(),
+            endpoint(),
+            Rows::Auto,
+        )
+        .unwrap();
+        let names: Vec<_> = tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["employees", "employees_phones", "employees_phones_tags"]
+        );
+        let cols: Vec<_> = tables[0]
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.sql_type.to_string(), c.key, c.not_null))
+            .collect();
+        assert_eq!(
+            cols,
+            [
+                ("employeeID", "VarChar(32)".to_owned(), true, true),
+                ("title", "VarChar(46)".to_owned(), false, true),
+                ("address_city", "VarChar(64)".to_owned(), false, false),
+            ]
+        );
+        let tags: Vec<_> = tables[2].columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            tags,
+            [
+                "employees_employeeID",
+                "employees_phones_position",
+                "position",
+                "value"
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_types_and_modifiers_are_named() {
+        let obj = json!({"a": "Strng"});
+        let e = declared_tables("t", obj.as_object().unwrap(), endpoint(), Rows::Auto).unwrap_err();
+        assert!(e.to_string().contains("unknown type \"Strng\""), "{e}");
+        let obj = json!({"a": "Integer,#kye"});
+        let e = declared_tables("t", obj.as_object().unwrap(), endpoint(), Rows::Auto).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "model file: unknown key #kye in t (did you mean #key?)"
+        );
+    }
+}

@@ -1,0 +1,275 @@
+//! [`AutoRestConnector`]: the tables of a model file or a sampled endpoint.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_schema::SchemaRef;
+use connectkit_core::{
+    AuthFlow, Connector, Error, Properties, Result, Scan, ScanRequest, TableInfo, async_trait,
+};
+use tokio::sync::OnceCell;
+use url::Url;
+
+use crate::error::{AutoRestError, display_url};
+use crate::http::{Http, Page, client};
+use crate::infer::{discover_rows, infer_tables, table_name_for};
+use crate::model::{Entry, Model};
+use crate::paging::{Paging, strip_next_links};
+use crate::scan::scan_stream;
+use crate::source::ws_timeout;
+use crate::table::{Endpoint, Rows, TableDef};
+
+/// A connector for REST APIs: tables from a model file (`Config`) or from
+/// sampling one endpoint (`Sample`). Build it with
+/// [`AutoRestDataSource`](crate::AutoRestDataSource) or through the registry.
+///
+/// Endpoints are sampled once, on first use, and the result is cached for
+/// the connector's life: [`Connector::schema`] and [`Connector::scan`] agree.
+#[derive(Clone)]
+pub struct AutoRestConnector {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub http: Http,
+    source: SourceKind,
+    catalog: OnceCell<Vec<Arc<TableDef>>>,
+}
+
+enum SourceKind {
+    Sample {
+        table: Option<String>,
+        endpoint: Arc<Endpoint>,
+    },
+    Config(Model),
+}
+
+impl AutoRestConnector {
+    /// Builds the connector from validated properties (see
+    /// [`catalogue`](crate::catalogue)). Exactly one of Config and Sample must
+    /// be set; a model file is read and checked now.
+    pub fn from_properties(props: &Properties) -> Result<Self> {
+        let source = match (props.get_str("Config"), props.get_str("Sample")) {
+            (Some(_), Some(_)) => return Err(AutoRestError::ConfigAndSample("both are set").into()),
+            (None, None) => return Err(AutoRestError::ConfigAndSample("neither is set").into()),
+            (Some(path), None) => {
+                SourceKind::Config(crate::model::load(path, props.get_str("ServerName"))?)
+            }
+            (None, Some(sample)) => {
+                let url = Url::parse(sample.trim()).map_err(|e| {
+                    Error::invalid_property(
+                        "Sample",
+                        format!("an absolute URL ({e})"),
+                        Some(sample),
+                    )
+                })?;
+                SourceKind::Sample {
+                    table: props.get_str("Table").map(str::to_owned),
+                    endpoint: Arc::new(Endpoint {
+                        url: url.to_string(),
+                        headers: Vec::new(),
+                        paging: Paging::default(),
+                        http: Default::default(),
+                        follow_links: true,
+                    }),
+                }
+            }
+        };
+        let (token_uri, scope) = match &source {
+            SourceKind::Config(m) => (m.token_uri.as_deref(), m.scope.as_deref()),
+            SourceKind::Sample { .. } => (None, None),
+        };
+        let auth = crate::auth::flow(props, token_uri, scope)?;
+        let http = Http {
+            client: client(ws_timeout(props)?)?,
+            auth,
+            max_retries: 5,
+            max_wait: Duration::from_secs(120),
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                source,
+                catalog: OnceCell::new(),
+            }),
+        })
+    }
+
+    async fn catalog(&self) -> Result<&Vec<Arc<TableDef>>> {
+        self.inner
+            .catalog
+            .get_or_try_init(|| async {
+                let mut tables = Vec::new();
+                match &self.inner.source {
+                    SourceKind::Sample { table, endpoint } => {
+                        let url =
+                            Url::parse(&endpoint.url).map_err(|e| url_err(&endpoint.url, e))?;
+                        let name = table.clone().unwrap_or_else(|| table_name_for(&url));
+                        tables.extend(self.sample(&name, endpoint, &Rows::Auto).await?);
+                    }
+                    SourceKind::Config(model) => {
+                        for entry in &model.entries {
+                            match entry {
+                                Entry::Declared(defs) => {
+                                    tables.extend(defs.iter().map(|d| Arc::new(clone_def(d))));
+                                }
+                                Entry::Sampled {
+                                    name,
+                                    endpoint,
+                                    rows,
+                                } => tables.extend(self.sample(name, endpoint, rows).await?),
+                            }
+                        }
+                    }
+                }
+                Ok::<_, Error>(tables)
+            })
+            .await
+    }
+
+    /// Fetches the first page of `endpoint` and infers its tables.
+    async fn sample(
+        &self,
+        name: &str,
+        endpoint: &Arc<Endpoint>,
+        rows: &Rows,
+    ) -> Result<Vec<Arc<TableDef>>> {
+        let template = endpoint.url.as_str();
+        let url = crate::paging::page_url(template, &endpoint.paging, &Default::default())
+            .map_err(|e| url_err(template, e))?;
+        let mut body = match self
+            .inner
+            .http
+            .get(&url, &endpoint.headers, &endpoint.http)
+            .await?
+        {
+            Page::Json { body, .. } => body,
+            Page::ZeroRows => serde_json::Value::Array(Vec::new()),
+        };
+        if endpoint.follow_links {
+            strip_next_links(&mut body);
+        }
+        let found = match rows {
+            Rows::Auto => discover_rows(&body),
+            other => vec![(None, other.clone())],
+        };
+        let several = found.len() > 1;
+        let mut out = Vec::new();
+        for (field, at) in found {
+            let rows =
+                crate::decode::page_rows(&at, &body).map_err(|path| AutoRestError::NoRows {
+                    url: display_url(&url),
+                    path,
+                })?;
+            let table = match (several, field) {
+                (true, Some(f)) => format!("{name}_{f}"),
+                _ => name.to_owned(),
+            };
+            out.extend(
+                infer_tables(&table, endpoint, &at, &rows)
+                    .into_iter()
+                    .map(Arc::new),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn table(&self, name: &str) -> Result<Arc<TableDef>> {
+        let tables = self.catalog().await?;
+        tables
+            .iter()
+            .find(|t| t.name == name)
+            .or_else(|| tables.iter().find(|t| t.name.eq_ignore_ascii_case(name)))
+            .cloned()
+            .ok_or_else(|| Error::TableNotFound {
+                name: name.to_owned(),
+                known: tables.iter().map(|t| t.name.clone()).collect(),
+            })
+    }
+}
+
+fn clone_def(d: &TableDef) -> TableDef {
+    TableDef::new(
+        d.name.clone(),
+        d.endpoint.clone(),
+        d.rows.clone(),
+        d.levels.clone(),
+        d.root_key.clone(),
+        d.columns.clone(),
+    )
+}
+
+pub(crate) fn url_err(url: &str, e: url::ParseError) -> Error {
+    let shown = url.split('?').next().unwrap_or(url).to_owned();
+    AutoRestError::Url {
+        url: shown,
+        message: e.to_string(),
+    }
+    .into()
+}
+
+#[async_trait]
+impl Connector for AutoRestConnector {
+    async fn tables(&self) -> Result<Vec<TableInfo>> {
+        Ok(self
+            .catalog()
+            .await?
+            .iter()
+            .map(|t| TableInfo::new(t.name.clone()))
+            .collect())
+    }
+
+    async fn schema(&self, table: &str) -> Result<SchemaRef> {
+        Ok(self.table(table).await?.schema.clone())
+    }
+
+    async fn scan(&self, table: &str, request: ScanRequest) -> Result<Scan> {
+        let def = self.table(table).await?;
+        let projection = match &request.projection {
+            None => None,
+            Some(cols) => Some(
+                cols.iter()
+                    .map(|c| {
+                        def.column_index(c).ok_or_else(|| Error::ColumnNotFound {
+                            table: def.name.clone(),
+                            column: c.clone(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+        };
+        let schema = match &projection {
+            Some(p) => Arc::new(def.schema.project(p).map_err(|e| AutoRestError::Arrow {
+                table: def.name.clone(),
+                message: e.to_string(),
+            })?),
+            None => def.schema.clone(),
+        };
+        let batches = scan_stream(self.inner.http.clone(), def, projection, request.limit);
+        Ok(Scan::new(schema, batches).with_unapplied_filters(request.filters))
+    }
+
+    fn auth_flow(&self) -> Arc<dyn AuthFlow> {
+        self.inner.http.auth.clone()
+    }
+}
+
+impl fmt::Debug for AutoRestConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("AutoRestConnector");
+        match &self.inner.source {
+            SourceKind::Sample { endpoint, .. } => {
+                let shown = endpoint
+                    .url
+                    .split('?')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                d.field("sample", &shown)
+            }
+            SourceKind::Config(m) => d.field("config_tables", &m.entries.len()),
+        };
+        d.field("auth", &self.inner.http.auth).finish()
+    }
+}

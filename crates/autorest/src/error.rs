@@ -1,0 +1,225 @@
+//! The errors of this crate, each naming the property, key, table, column or
+//! URL at fault, and never a secret.
+
+use connectkit_core::{Error, ErrorKind};
+
+/// What went wrong in the Autonomous REST connector.
+///
+/// Converted into [`connectkit_core::Error::Connector`] with the matching
+/// [`ErrorKind`]; get it back with [`connectkit_core::Error::downcast_ref`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AutoRestError {
+    /// Config and Sample were both given, or neither.
+    #[error("set exactly one of Config and Sample ({0})")]
+    ConfigAndSample(&'static str),
+    /// AuthenticationMethod has a value this connector does not support.
+    #[error(
+        "property AuthenticationMethod: unsupported value {0:?}; supported: None, OAuth2-RefreshToken, OAuth2, HttpHeader, BearerToken"
+    )]
+    UnsupportedAuthMethod(String),
+    /// A property this authentication method needs is absent.
+    #[error("AuthenticationMethod {method} needs property {property}")]
+    MissingAuthProperty {
+        /// The authentication method.
+        method: String,
+        /// The missing property.
+        property: &'static str,
+    },
+    /// The model file could not be read.
+    #[error("model file {path}: {message}")]
+    ModelRead {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The model file is not valid JSON or YAML.
+    #[error("model file {path}: not valid {format}: {message}")]
+    ModelSyntax {
+        /// The file.
+        path: String,
+        /// `JSON` or `YAML`.
+        format: &'static str,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key of the model file is unknown (a typo, most likely).
+    #[error("model file: unknown key {key} in {table}{}", suggestion.as_ref().map(|s| format!(" (did you mean {s}?)")).unwrap_or_default())]
+    UnknownModelKey {
+        /// The key as written.
+        key: String,
+        /// The table, or `the top level`.
+        table: String,
+        /// The closest known key.
+        suggestion: Option<String>,
+    },
+    /// The model file holds a credential, which belongs in the connection properties.
+    #[error(
+        "model file: key {key} in {table} holds a credential; client ids, secrets and tokens belong in the connection properties, not in the model file"
+    )]
+    SecretInModel {
+        /// The key as written.
+        key: String,
+        /// The table, or `the top level`.
+        table: String,
+    },
+    /// A value in the model file is not acceptable.
+    #[error("model file: {table}: key {key}: {message}")]
+    ModelValue {
+        /// The table, or `the top level`.
+        table: String,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A URL (Sample, `#path`, a next link) is not valid.
+    #[error("invalid URL {url:?}: {message}")]
+    Url {
+        /// The URL, without its query string.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The API answered with a status the `#http` rules say is a failure.
+    #[error("{method} {url}: HTTP {status}{}", excerpt.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    Status {
+        /// The request method.
+        method: String,
+        /// The URL, without its query string.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The start of the response body.
+        excerpt: Option<String>,
+    },
+    /// The API kept answering 401 after the token was refreshed.
+    #[error("{url}: the API answered HTTP {status} again after reauthenticating")]
+    Unauthorized {
+        /// The URL, without its query string.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The API kept asking to retry later.
+    #[error("{url}: HTTP {status} still after {retries} retries")]
+    TooManyRetries {
+        /// The URL, without its query string.
+        url: String,
+        /// The last status.
+        status: u16,
+        /// How many retries were made.
+        retries: u32,
+    },
+    /// A page is not JSON (an HTML error page, a truncated body).
+    #[error("{url}: the response is not JSON ({message}){}", excerpt.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    NotJson {
+        /// The URL, without its query string.
+        url: String,
+        /// The parser's message, or the content type.
+        message: String,
+        /// The start of the body.
+        excerpt: Option<String>,
+    },
+    /// The response has no rows where the table expects them.
+    #[error("{url}: no rows at {path}")]
+    NoRows {
+        /// The URL, without its query string.
+        url: String,
+        /// The expected element.
+        path: String,
+    },
+    /// Paging came back to a page or link already seen.
+    #[error("table {table}: paging repeated {what}; stopping instead of looping")]
+    PagingLoop {
+        /// The table.
+        table: String,
+        /// What repeated: a next link, or a page.
+        what: String,
+    },
+    /// A value does not fit its column's type.
+    #[error("table {table}, column {column}, row {row}: value {value} does not fit {sql_type}")]
+    Cast {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The row, counting from 1 in the scan.
+        row: usize,
+        /// The value, shortened.
+        value: String,
+        /// The declared type.
+        sql_type: String,
+    },
+    /// A `#notNull` or key column is null.
+    #[error("table {table}, column {column}, row {row}: null in a not-null column")]
+    NullValue {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The row, counting from 1 in the scan.
+        row: usize,
+    },
+    /// Building a record batch failed.
+    #[error("table {table}: {message}")]
+    Arrow {
+        /// The table.
+        table: String,
+        /// Arrow's message.
+        message: String,
+    },
+}
+
+impl AutoRestError {
+    /// The broad classification used by [`connectkit_core::Error`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AutoRestError::ConfigAndSample(_)
+            | AutoRestError::UnsupportedAuthMethod(_)
+            | AutoRestError::MissingAuthProperty { .. }
+            | AutoRestError::ModelRead { .. }
+            | AutoRestError::ModelSyntax { .. }
+            | AutoRestError::UnknownModelKey { .. }
+            | AutoRestError::SecretInModel { .. }
+            | AutoRestError::ModelValue { .. }
+            | AutoRestError::Url { .. } => ErrorKind::Config,
+            AutoRestError::Unauthorized { .. } => ErrorKind::Auth,
+            AutoRestError::Status { status, .. } if *status == 401 || *status == 403 => {
+                ErrorKind::Auth
+            }
+            _ => ErrorKind::Api,
+        }
+    }
+}
+
+impl From<AutoRestError> for Error {
+    fn from(e: AutoRestError) -> Self {
+        Error::connector(e.kind(), e)
+    }
+}
+
+/// A URL fit for messages: no query string (it may carry credentials), no user info.
+pub(crate) fn display_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    let _ = u.set_password(None);
+    let _ = u.set_username("");
+    u.to_string()
+}
+
+/// The start of a body, on one line, for messages.
+pub(crate) fn excerpt(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return None;
+    }
+    let mut out: String = text.chars().take(120).collect();
+    if text.chars().count() > 120 {
+        out.push('…');
+    }
+    Some(out)
+}

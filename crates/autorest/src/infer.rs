@@ -1,0 +1,354 @@
+//! Sample inference: tables, columns, keys and types from one JSON response.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::decode::{to_date, to_timestamp};
+use crate::table::{ColumnDef, Endpoint, Rows, Source, TableDef, lookup};
+use crate::types::SqlType;
+
+/// Where the rows of a sample are: the top-level array; else, for an object,
+/// its arrays of objects (objects holding only arrays are dropped and their
+/// arrays promoted), each with the field that names it; else the object is
+/// one row.
+pub(crate) fn discover_rows(body: &Value) -> Vec<(Option<String>, Rows)> {
+    match body {
+        Value::Array(_) => vec![(None, Rows::Path(Vec::new()))],
+        Value::Object(_) => {
+            let mut found = Vec::new();
+            candidates(body, &mut Vec::new(), &mut found);
+            if found.is_empty() {
+                vec![(None, Rows::Single)]
+            } else {
+                found
+                    .into_iter()
+                    .map(|p| (p.last().cloned(), Rows::Path(p)))
+                    .collect()
+            }
+        }
+        _ => vec![(None, Rows::Single)],
+    }
+}
+
+fn candidates(obj: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    let Some(map) = obj.as_object() else { return };
+    for (k, v) in map {
+        prefix.push(k.clone());
+        match v {
+            Value::Array(items)
+                if !items.is_empty() && items.iter().all(|i| i.is_object() || i.is_null()) =>
+            {
+                out.push(prefix.clone());
+            }
+            Value::Object(inner) if !inner.is_empty() && inner.values().all(Value::is_array) => {
+                candidates(v, prefix, out);
+            }
+            _ => {}
+        }
+        prefix.pop();
+    }
+}
+
+/// The name of a sampled table: the last non-empty path segment, or `URL_`.
+pub(crate) fn table_name_for(url: &url::Url) -> String {
+    url.path_segments()
+        .and_then(|s| s.filter(|p| !p.is_empty()).next_back())
+        .map(str::to_owned)
+        .unwrap_or_else(|| "URL_".to_owned())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scalar {
+    Bool,
+    Int,
+    Float,
+    Date,
+    Timestamp,
+    Str,
+}
+
+/// What the sampled values at one place looked like.
+#[derive(Debug, Default)]
+struct Shape {
+    scalar: Option<Scalar>,
+    max_len: usize,
+    objects: usize,
+    arrays: usize,
+    scalars: usize,
+    fields: Vec<(String, Shape)>,
+    elements: Option<Box<Shape>>,
+}
+
+impl Shape {
+    fn observe(&mut self, v: &Value) {
+        match v {
+            Value::Null => {}
+            Value::Object(map) => {
+                self.objects += 1;
+                for (k, fv) in map {
+                    let i = match self.fields.iter().position(|(n, _)| n == k) {
+                        Some(i) => i,
+                        None => {
+                            self.fields.push((k.clone(), Shape::default()));
+                            self.fields.len() - 1
+                        }
+                    };
+                    self.fields[i].1.observe(fv);
+                }
+            }
+            Value::Array(items) => {
+                self.arrays += 1;
+                let el = self.elements.get_or_insert_with(Default::default);
+                for i in items {
+                    el.observe(i);
+                }
+            }
+            scalar => {
+                self.scalars += 1;
+                let (kind, len) = classify(scalar);
+                self.max_len = self.max_len.max(len);
+                self.scalar = Some(match self.scalar {
+                    None => kind,
+                    Some(k) if k == kind => k,
+                    Some(Scalar::Int | Scalar::Float)
+                        if matches!(kind, Scalar::Int | Scalar::Float) =>
+                    {
+                        Scalar::Float
+                    }
+                    Some(_) => Scalar::Str,
+                });
+            }
+        }
+    }
+
+    fn kinds(&self) -> usize {
+        usize::from(self.objects > 0) + usize::from(self.arrays > 0) + usize::from(self.scalars > 0)
+    }
+
+    fn sql_type(&self) -> SqlType {
+        if self.kinds() > 1 {
+            return SqlType::Json;
+        }
+        match self.scalar {
+            Some(Scalar::Bool) => SqlType::Boolean,
+            Some(Scalar::Int) => SqlType::BigInt,
+            Some(Scalar::Float) => SqlType::Double,
+            Some(Scalar::Date) => SqlType::Date,
+            Some(Scalar::Timestamp) => SqlType::Timestamp,
+            Some(Scalar::Str) | None => SqlType::VarChar(self.max_len.max(64) as u32),
+        }
+    }
+}
+
+fn classify(v: &Value) -> (Scalar, usize) {
+    match v {
+        Value::Bool(b) => (Scalar::Bool, b.to_string().len()),
+        Value::Number(n) => {
+            let kind = if n.is_i64() {
+                Scalar::Int
+            } else {
+                Scalar::Float
+            };
+            (kind, n.to_string().len())
+        }
+        Value::String(s) => {
+            let kind = if s.len() == 10 && to_date(v).is_some() {
+                Scalar::Date
+            } else if chrono::DateTime::parse_from_rfc3339(s).is_ok() && to_timestamp(v).is_some() {
+                Scalar::Timestamp
+            } else {
+                Scalar::Str
+            };
+            (kind, s.chars().count())
+        }
+        _ => (Scalar::Str, 0),
+    }
+}
+
+/// Infers the tables of a sample: `name` is the base table name, `rows`
+/// where the rows are; child tables follow their parent.
+pub(crate) fn infer_tables(
+    name: &str,
+    endpoint: &Arc<Endpoint>,
+    rows_at: &Rows,
+    rows: &[&Value],
+) -> Vec<TableDef> {
+    let mut shape = Shape::default();
+    for r in rows {
+        shape.observe(r);
+    }
+    let key = choose_key(&shape, rows);
+    let mut out = Vec::new();
+    let mut columns = Vec::new();
+    let mut children = Vec::new();
+    flatten(&shape, &[], &mut columns, &mut children);
+    let root_key = key.as_ref().map(|k| vec![k.clone()]);
+    if let Some(k) = &key {
+        for c in &mut columns {
+            if c.source == Source::Field(vec![k.clone()]) {
+                c.key = true;
+                c.not_null = true;
+            }
+        }
+    }
+    // The identity children carry for a top-level row.
+    let root_id = match &key {
+        Some(k) => {
+            let t = columns.iter().find(|c| c.key).map(|c| c.sql_type);
+            (format!("{name}_{k}"), t.unwrap_or(SqlType::BigInt))
+        }
+        None => (format!("{name}_position"), SqlType::BigInt),
+    };
+    out.push(TableDef::new(
+        name.to_owned(),
+        endpoint.clone(),
+        rows_at.clone(),
+        Vec::new(),
+        None,
+        columns,
+    ));
+    let ctx = ChildCtx {
+        endpoint,
+        rows_at,
+        root_key: &root_key,
+    };
+    for (field, path, el) in children {
+        let child = format!("{name}_{field}");
+        child_tables(
+            &ctx,
+            &child,
+            vec![path],
+            vec![root_id.clone()],
+            el,
+            &mut out,
+        );
+    }
+    out
+}
+
+struct ChildCtx<'a> {
+    endpoint: &'a Arc<Endpoint>,
+    rows_at: &'a Rows,
+    root_key: &'a Option<Vec<String>>,
+}
+
+fn child_tables(
+    ctx: &ChildCtx<'_>,
+    name: &str,
+    levels: Vec<Vec<String>>,
+    ids: Vec<(String, SqlType)>,
+    el: &Shape,
+    out: &mut Vec<TableDef>,
+) {
+    let mut columns: Vec<ColumnDef> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, (n, t))| column(n, *t, Source::Ancestor(i), true))
+        .collect();
+    columns.push(column("position", SqlType::BigInt, Source::Position, true));
+    let mut children = Vec::new();
+    if el.kinds() == 1 && el.objects > 0 {
+        flatten(el, &[], &mut columns, &mut children);
+    } else if el.kinds() == 1 && el.arrays > 0 {
+        children.push((
+            "value".to_owned(),
+            vec!["value".to_owned()],
+            el.elements.as_deref().unwrap_or(&EMPTY),
+        ));
+    } else {
+        let path = Source::Field(vec!["value".to_owned()]);
+        columns.push(column("value", el.sql_type(), path, false));
+    }
+    out.push(TableDef::new(
+        name.to_owned(),
+        ctx.endpoint.clone(),
+        ctx.rows_at.clone(),
+        levels.clone(),
+        ctx.root_key.clone(),
+        columns,
+    ));
+    for (field, path, child_el) in children {
+        let mut l = levels.clone();
+        l.push(path);
+        let mut i = ids.clone();
+        i.push((format!("{name}_position"), SqlType::BigInt));
+        child_tables(ctx, &format!("{name}_{field}"), l, i, child_el, out);
+    }
+}
+
+static EMPTY: Shape = Shape {
+    scalar: None,
+    max_len: 0,
+    objects: 0,
+    arrays: 0,
+    scalars: 0,
+    fields: Vec::new(),
+    elements: None,
+};
+
+fn column(name: &str, t: SqlType, source: Source, not_null: bool) -> ColumnDef {
+    ColumnDef {
+        name: name.to_owned(),
+        sql_type: t,
+        source,
+        not_null,
+        key: false,
+        enforce_len: false,
+    }
+}
+
+/// Columns of an object shape, nested objects flattened with `_`; arrays
+/// are returned as (flattened name, path, element shape) for child tables.
+fn flatten<'a>(
+    shape: &'a Shape,
+    prefix: &[String],
+    columns: &mut Vec<ColumnDef>,
+    children: &mut Vec<(String, Vec<String>, &'a Shape)>,
+) {
+    for (k, f) in &shape.fields {
+        let mut path = prefix.to_vec();
+        path.push(k.clone());
+        let name = path.join("_");
+        if f.kinds() == 1 && f.objects > 0 {
+            flatten(f, &path, columns, children);
+        } else if f.kinds() == 1 && f.arrays > 0 {
+            children.push((name, path, f.elements.as_deref().unwrap_or(&EMPTY)));
+        } else {
+            columns.push(column(&name, f.sql_type(), Source::Field(path), false));
+        }
+    }
+}
+
+/// The first top-level scalar column that is an integer, or a string of at
+/// most 32 characters, with no duplicates and no nulls among the rows.
+fn choose_key(shape: &Shape, rows: &[&Value]) -> Option<String> {
+    if rows.is_empty() {
+        return None;
+    }
+    shape
+        .fields
+        .iter()
+        .filter(|(_, f)| f.kinds() == 1 && f.scalars > 0)
+        .find(|(k, _)| {
+            let mut seen = std::collections::HashSet::new();
+            let path = [k.clone()];
+            let all_int = rows
+                .iter()
+                .all(|r| lookup(r, &path).is_some_and(Value::is_i64));
+            let all_short_str = rows.iter().all(|r| {
+                lookup(r, &path)
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.chars().count() <= 32)
+            });
+            (all_int || all_short_str)
+                && rows
+                    .iter()
+                    .all(|r| seen.insert(lookup(r, &path).map(Value::to_string)))
+        })
+        .map(|(k, _)| k.clone())
+}
+
+#[cfg(test)]
+#[path = "infer_tests.rs"]
+mod tests;

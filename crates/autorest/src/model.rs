@@ -1,0 +1,384 @@
+//! Config model files: the vendor's JSON `.rest` form, or the same in YAML.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::columns::declared_tables;
+use crate::error::AutoRestError;
+use crate::http::{Action, HttpRules};
+use crate::paging::{Paging, Param};
+use crate::table::{Endpoint, Rows, TableDef, split_path};
+
+/// A loaded model file.
+#[derive(Debug)]
+pub(crate) struct Model {
+    /// `#tokenuri`, when the file gives it.
+    pub token_uri: Option<String>,
+    /// `#scope`, when the file gives it.
+    pub scope: Option<String>,
+    /// The tables, in file order.
+    pub entries: Vec<Entry>,
+}
+
+/// One table entry of a model file.
+#[derive(Debug)]
+pub(crate) enum Entry {
+    /// Columns given in the file: the table and its child tables.
+    Declared(Vec<TableDef>),
+    /// Sampled from its endpoint when first needed.
+    Sampled {
+        name: String,
+        endpoint: Arc<Endpoint>,
+        rows: Rows,
+    },
+}
+
+pub(crate) const TOP: &str = "the top level";
+
+const PAGING_KEYS: &[&str] = &[
+    "#maximumPageSize",
+    "#firstRowNumber",
+    "#pageSizeParameter",
+    "#rowOffsetParameter",
+    "#pageNumberParameter",
+    "#firstPageNumber",
+    "#nextPageElement",
+    "#nextPageParameter",
+    "#nextPageResponseHeader",
+    "#hasMoreElement",
+    "#totalRowsElement",
+];
+const TOP_KEYS: &[&str] = &["#tokenuri", "#scope", "#hostname", "#http", "#headers"];
+const TABLE_KEYS: &[&str] = &["#path", "#headers", "#http"];
+const SECRET_KEYS: &[&str] = &[
+    "clientid",
+    "clientsecret",
+    "refreshtoken",
+    "accesstoken",
+    "securitytoken",
+    "password",
+    "apikey",
+];
+
+/// Reads and parses the model file at `path`; YAML for `.yaml`/`.yml`.
+pub(crate) fn load(path: &str, server_name: Option<&str>) -> Result<Model, AutoRestError> {
+    let text = std::fs::read_to_string(path).map_err(|e| AutoRestError::ModelRead {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    let lower = path.to_ascii_lowercase();
+    let yaml = lower.ends_with(".yaml") || lower.ends_with(".yml");
+    parse(&text, yaml, path, server_name)
+}
+
+/// Parses a model file's text.
+pub(crate) fn parse(
+    text: &str,
+    yaml: bool,
+    path: &str,
+    server_name: Option<&str>,
+) -> Result<Model, AutoRestError> {
+    let syntax = |format: &'static str, message: String| AutoRestError::ModelSyntax {
+        path: path.to_owned(),
+        format,
+        message,
+    };
+    let value: Value = if yaml {
+        serde_saphyr::from_str(text).map_err(|e| syntax("YAML", e.to_string()))?
+    } else {
+        serde_json::from_str(text).map_err(|e| syntax("JSON", e.to_string()))?
+    };
+    let Value::Object(top) = value else {
+        return Err(syntax(
+            if yaml { "YAML" } else { "JSON" },
+            "expected an object of tables".into(),
+        ));
+    };
+    let mut model = Model {
+        token_uri: None,
+        scope: None,
+        entries: Vec::new(),
+    };
+    let mut hostname = server_name.map(str::to_owned);
+    let mut defaults = TableKeys::default();
+    for (key, v) in top.iter().filter(|(k, _)| k.starts_with('#')) {
+        let canon = check_key(key, TOP, &[TOP_KEYS, PAGING_KEYS])?;
+        match canon {
+            "#tokenuri" => model.token_uri = Some(string(v, TOP, key)?),
+            "#scope" => model.scope = Some(string(v, TOP, key)?),
+            "#hostname" => {
+                let h = string(v, TOP, key)?;
+                hostname.get_or_insert(h);
+            }
+            _ => defaults.set(canon, key, v, TOP)?,
+        }
+    }
+    for (name, v) in top.iter().filter(|(k, _)| !k.starts_with('#')) {
+        model
+            .entries
+            .push(table_entry(name, v, &defaults, hostname.as_deref())?);
+    }
+    Ok(model)
+}
+
+/// The canonical spelling of a `#key`, or the error for an unknown or secret one.
+pub(crate) fn check_key(
+    key: &str,
+    table: &str,
+    known: &[&[&'static str]],
+) -> Result<&'static str, AutoRestError> {
+    let all = known.iter().flat_map(|k| k.iter().copied());
+    if let Some(k) = all.clone().find(|k| k.eq_ignore_ascii_case(key)) {
+        return Ok(k);
+    }
+    let norm: String = key
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if SECRET_KEYS.contains(&norm.as_str()) {
+        return Err(AutoRestError::SecretInModel {
+            key: key.to_owned(),
+            table: table.to_owned(),
+        });
+    }
+    let lower = key.to_ascii_lowercase();
+    let suggestion = all
+        .map(|k| (strsim::jaro_winkler(&lower, &k.to_ascii_lowercase()), k))
+        .filter(|(s, _)| *s >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.to_owned());
+    Err(AutoRestError::UnknownModelKey {
+        key: key.to_owned(),
+        table: table.to_owned(),
+        suggestion,
+    })
+}
+
+pub(crate) fn string(v: &Value, table: &str, key: &str) -> Result<String, AutoRestError> {
+    v.as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| value_err(table, key, "expected a string"))
+}
+
+pub(crate) fn value_err(table: &str, key: &str, message: &str) -> AutoRestError {
+    AutoRestError::ModelValue {
+        table: table.to_owned(),
+        key: key.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+fn number(v: &Value, table: &str, key: &str) -> Result<u64, AutoRestError> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| value_err(table, key, "expected a non-negative whole number"))
+}
+
+/// Keys a table (or the top level, as defaults) may set.
+#[derive(Debug, Default, Clone)]
+struct TableKeys {
+    paging: Paging,
+    http: HttpRules,
+    headers: Vec<(String, String)>,
+}
+
+impl TableKeys {
+    fn set(&mut self, canon: &str, key: &str, v: &Value, table: &str) -> Result<(), AutoRestError> {
+        let p = &mut self.paging;
+        let s = || string(v, table, key);
+        match canon {
+            "#maximumPageSize" => p.max_page_size = Some(number(v, table, key)?),
+            "#firstRowNumber" => p.first_row_number = Some(number(v, table, key)?),
+            "#firstPageNumber" => p.first_page_number = Some(number(v, table, key)?),
+            "#pageSizeParameter" => p.page_size_param = Some(Param::parse(&s()?, "{LIMIT}")),
+            "#rowOffsetParameter" => p.row_offset_param = Some(Param::parse(&s()?, "{OFFSET}")),
+            "#pageNumberParameter" => p.page_number_param = Some(Param::parse(&s()?, "{PAGE}")),
+            "#nextPageParameter" => p.next_page_param = Some(Param::parse(&s()?, "{NEXT}")),
+            "#nextPageElement" => p.next_page_element = Some(split_path(&s()?)),
+            "#nextPageResponseHeader" => p.next_page_header = Some(s()?),
+            "#hasMoreElement" => p.has_more_element = Some(split_path(&s()?)),
+            "#totalRowsElement" => p.total_rows_element = Some(split_path(&s()?)),
+            "#http" => self.http = http_rules(v, table)?,
+            "#headers" => self.headers = headers(v, table)?,
+            _ => unreachable!("check_key returned {canon}"),
+        }
+        Ok(())
+    }
+}
+
+fn http_rules(v: &Value, table: &str) -> Result<HttpRules, AutoRestError> {
+    let items = v
+        .as_array()
+        .ok_or_else(|| value_err(table, "#http", "expected a list of {#code, #action}"))?;
+    let mut rules = Vec::new();
+    for item in items {
+        let obj = item
+            .as_object()
+            .ok_or_else(|| value_err(table, "#http", "expected {#code, #action}"))?;
+        let (mut code, mut action) = (None, None);
+        for (k, v) in obj {
+            match check_key(k, table, &[&["#code", "#action"]])? {
+                "#code" => code = Some(number(v, table, "#code")?),
+                _ => {
+                    let text = string(v, table, "#action")?;
+                    let msg = format!(
+                        "unknown action {text:?}; known: OK, ZERO_ROWS, REAUTHENTICATE, RETRY_AFTER, FAIL"
+                    );
+                    action = Some(
+                        Action::parse(&text).ok_or_else(|| value_err(table, "#action", &msg))?,
+                    );
+                }
+            }
+        }
+        let code = code
+            .and_then(|c| u16::try_from(c).ok())
+            .ok_or_else(|| value_err(table, "#http", "each rule needs a #code"))?;
+        let action =
+            action.ok_or_else(|| value_err(table, "#http", "each rule needs an #action"))?;
+        rules.push((code, action));
+    }
+    Ok(HttpRules { rules })
+}
+
+fn headers(v: &Value, table: &str) -> Result<Vec<(String, String)>, AutoRestError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| value_err(table, "#headers", "expected an object of header: value"))?;
+    let mut out = Vec::new();
+    for (k, v) in obj {
+        if ["authorization", "proxy-authorization"].contains(&k.to_ascii_lowercase().as_str()) {
+            return Err(AutoRestError::SecretInModel {
+                key: format!("#headers/{k}"),
+                table: table.to_owned(),
+            });
+        }
+        let value = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(value_err(
+                    table,
+                    "#headers",
+                    "header values must be strings",
+                ));
+            }
+        };
+        out.push((k.clone(), value));
+    }
+    Ok(out)
+}
+
+/// `[METHOD ]URL[ /row/element]` → URL template and row path.
+fn endpoint_spec(
+    text: &str,
+    table: &str,
+    hostname: Option<&str>,
+) -> Result<(String, Option<Vec<String>>), AutoRestError> {
+    let mut parts = text.split_whitespace().peekable();
+    if let Some(m) = parts.peek()
+        && (m.eq_ignore_ascii_case("GET") || m.eq_ignore_ascii_case("POST"))
+    {
+        if m.eq_ignore_ascii_case("POST") {
+            return Err(value_err(
+                table,
+                "#path",
+                "only GET endpoints are supported",
+            ));
+        }
+        parts.next();
+    }
+    let url = parts
+        .next()
+        .ok_or_else(|| value_err(table, "#path", "expected a URL"))?;
+    let element = parts.next().map(split_path);
+    let lower = url.to_ascii_lowercase();
+    let url = if lower.starts_with("http://") || lower.starts_with("https://") {
+        url.to_owned()
+    } else {
+        let host = hostname.ok_or_else(|| {
+            value_err(
+                table,
+                "#path",
+                "a relative path needs ServerName or #hostname",
+            )
+        })?;
+        let host = if host.contains("://") {
+            host.to_owned()
+        } else {
+            format!("https://{host}")
+        };
+        format!(
+            "{}/{}",
+            host.trim_end_matches('/'),
+            url.trim_start_matches('/')
+        )
+    };
+    Ok((url, element))
+}
+
+fn table_entry(
+    name: &str,
+    v: &Value,
+    defaults: &TableKeys,
+    hostname: Option<&str>,
+) -> Result<Entry, AutoRestError> {
+    let endpoint = |url: String, keys: TableKeys| {
+        let mut headers = defaults.headers.clone();
+        headers.extend(keys.headers);
+        Arc::new(Endpoint {
+            url,
+            headers,
+            paging: keys.paging.or(&defaults.paging),
+            http: keys.http.or(&defaults.http),
+            follow_links: false,
+        })
+    };
+    let obj: &Map<String, Value> = match v {
+        Value::String(s) => {
+            let (url, element) = endpoint_spec(s, name, hostname)?;
+            return Ok(Entry::Sampled {
+                name: name.to_owned(),
+                endpoint: endpoint(url, TableKeys::default()),
+                rows: element.map_or(Rows::Auto, Rows::Path),
+            });
+        }
+        Value::Object(o) => o,
+        _ => return Err(value_err(name, name, "expected a URL or an object")),
+    };
+    let mut keys = TableKeys::default();
+    let mut path = None;
+    for (key, v) in obj.iter().filter(|(k, _)| k.starts_with('#')) {
+        match check_key(key, name, &[TABLE_KEYS, PAGING_KEYS])? {
+            "#path" => {
+                let text = match v {
+                    Value::Array(a) => a.first().and_then(Value::as_str),
+                    other => other.as_str(),
+                }
+                .ok_or_else(|| value_err(name, key, "expected a URL or a list of URLs"))?;
+                path = Some(endpoint_spec(text, name, hostname)?);
+            }
+            canon => keys.set(canon, key, v, name)?,
+        }
+    }
+    let (url, element) = path.ok_or_else(|| value_err(name, "#path", "missing"))?;
+    let rows = element.map_or(Rows::Auto, Rows::Path);
+    let endpoint = endpoint(url, keys);
+    if obj.keys().all(|k| k.starts_with('#')) {
+        return Ok(Entry::Sampled {
+            name: name.to_owned(),
+            endpoint,
+            rows,
+        });
+    }
+    Ok(Entry::Declared(declared_tables(name, obj, endpoint, rows)?))
+}
+
+#[cfg(test)]
+#[path = "model_tests.rs"]
+mod tests;

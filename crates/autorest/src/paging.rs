@@ -1,0 +1,298 @@
+//! Paging: the model file's paging keys, the URL of each page, recognised
+//! next links, and when to stop.
+
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use url::Url;
+
+use crate::table::lookup;
+
+/// A query parameter whose value is a template such as `{OFFSET}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Param {
+    pub name: String,
+    pub template: String,
+}
+
+impl Param {
+    /// `name` alone takes `default` as its template; `name=template` its own.
+    pub fn parse(spec: &str, default: &str) -> Param {
+        match spec.split_once('=') {
+            Some((n, t)) => Param {
+                name: n.trim().to_owned(),
+                template: t.trim().to_owned(),
+            },
+            None => Param {
+                name: spec.trim().to_owned(),
+                template: default.to_owned(),
+            },
+        }
+    }
+}
+
+/// The paging keys of a table (model file), all optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Paging {
+    pub max_page_size: Option<u64>,
+    pub first_row_number: Option<u64>,
+    pub page_size_param: Option<Param>,
+    pub row_offset_param: Option<Param>,
+    pub page_number_param: Option<Param>,
+    pub first_page_number: Option<u64>,
+    pub next_page_element: Option<Vec<String>>,
+    pub next_page_param: Option<Param>,
+    pub next_page_header: Option<String>,
+    pub has_more_element: Option<Vec<String>>,
+    pub total_rows_element: Option<Vec<String>>,
+}
+
+impl Paging {
+    /// Keys set here win over `defaults` (the model file's top level).
+    pub fn or(self, defaults: &Paging) -> Paging {
+        let d = defaults.clone();
+        Paging {
+            max_page_size: self.max_page_size.or(d.max_page_size),
+            first_row_number: self.first_row_number.or(d.first_row_number),
+            page_size_param: self.page_size_param.or(d.page_size_param),
+            row_offset_param: self.row_offset_param.or(d.row_offset_param),
+            page_number_param: self.page_number_param.or(d.page_number_param),
+            first_page_number: self.first_page_number.or(d.first_page_number),
+            next_page_element: self.next_page_element.or(d.next_page_element),
+            next_page_param: self.next_page_param.or(d.next_page_param),
+            next_page_header: self.next_page_header.or(d.next_page_header),
+            has_more_element: self.has_more_element.or(d.has_more_element),
+            total_rows_element: self.total_rows_element.or(d.total_rows_element),
+        }
+    }
+
+    /// Whether pages after the first are read at all for a URL template.
+    pub fn pages(&self, url_template: &str) -> bool {
+        self.row_offset_param.is_some()
+            || self.page_number_param.is_some()
+            || self.next_page_element.is_some()
+            || self.next_page_header.is_some()
+            || url_template.contains("{OFFSET}")
+            || url_template.contains("{PAGE}")
+    }
+
+    fn follows_next(&self) -> bool {
+        self.next_page_element.is_some() || self.next_page_header.is_some()
+    }
+}
+
+/// Where the next page is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// A URL to fetch as is.
+    Url(Url),
+    /// A token for `#nextPageParameter` / `{NEXT}`.
+    Token(String),
+}
+
+/// Paging progress through one scan.
+#[derive(Debug, Default)]
+pub(crate) struct PageState {
+    /// Pages fetched so far.
+    pub pages: u64,
+    /// Top-level rows read so far.
+    pub rows: u64,
+    /// The next page, from a link or token.
+    pub next: Option<Next>,
+}
+
+fn substitute(template: &str, paging: &Paging, state: &PageState) -> String {
+    let limit = paging
+        .max_page_size
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    let offset = paging.first_row_number.unwrap_or(0) + state.rows;
+    let page = paging.first_page_number.unwrap_or(1) + state.pages;
+    let next = match &state.next {
+        Some(Next::Token(t)) => t.clone(),
+        Some(Next::Url(u)) => u.to_string(),
+        None => String::new(),
+    };
+    template
+        .replace("{LIMIT}", &limit)
+        .replace("{OFFSET}", &offset.to_string())
+        .replace("{PAGE}", &page.to_string())
+        .replace("{NEXT}", &next)
+}
+
+/// The URL of the next page to fetch.
+pub(crate) fn page_url(
+    template: &str,
+    paging: &Paging,
+    state: &PageState,
+) -> Result<Url, url::ParseError> {
+    if let Some(Next::Url(u)) = &state.next {
+        return Ok(u.clone());
+    }
+    let mut url = Url::parse(&substitute(template, paging, state))?;
+    let mut params: Vec<(&str, String)> = Vec::new();
+    if let (Some(p), Some(_)) = (&paging.page_size_param, paging.max_page_size) {
+        params.push((&p.name, substitute(&p.template, paging, state)));
+    }
+    if let Some(p) = &paging.row_offset_param {
+        params.push((&p.name, substitute(&p.template, paging, state)));
+    }
+    if let Some(p) = &paging.page_number_param {
+        params.push((&p.name, substitute(&p.template, paging, state)));
+    }
+    if let (Some(p), Some(Next::Token(_))) = (&paging.next_page_param, &state.next) {
+        params.push((&p.name, substitute(&p.template, paging, state)));
+    }
+    if !params.is_empty() {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, &v);
+        }
+    }
+    Ok(url)
+}
+
+/// Reads the next link or token a page declares under the model file's keys.
+pub(crate) fn declared_next(
+    paging: &Paging,
+    body: &Value,
+    headers: &HeaderMap,
+    request_url: &Url,
+) -> Option<Next> {
+    let raw = if let Some(path) = &paging.next_page_element {
+        match lookup(body, path)? {
+            Value::String(s) if !s.is_empty() => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => return None,
+        }
+    } else if let Some(h) = &paging.next_page_header {
+        let value = headers.get(h.as_str())?.to_str().ok()?;
+        if h.eq_ignore_ascii_case("link") {
+            link_header_next(value)?
+        } else {
+            value.trim().to_owned()
+        }
+    } else {
+        return None;
+    };
+    if raw.is_empty() {
+        return None;
+    }
+    if paging.next_page_param.is_some() {
+        Some(Next::Token(raw))
+    } else {
+        request_url.join(&raw).ok().map(Next::Url)
+    }
+}
+
+/// Whether paging stops after a page of `n` top-level rows (before looking
+/// for a next link).
+pub(crate) fn stops_after(paging: &Paging, body: &Value, n: usize, state: &PageState) -> bool {
+    if n == 0 {
+        return true;
+    }
+    if let Some(path) = &paging.has_more_element {
+        match lookup(body, path) {
+            Some(Value::Bool(more)) => return !more,
+            Some(Value::String(s)) => return !s.eq_ignore_ascii_case("true"),
+            _ => {}
+        }
+    }
+    if let Some(path) = &paging.total_rows_element {
+        let total = lookup(body, path).and_then(|v| match v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        });
+        if total.is_some_and(|t| state.rows >= t) {
+            return true;
+        }
+    }
+    if paging.max_page_size.is_some_and(|size| (n as u64) < size) {
+        return true;
+    }
+    paging.follows_next() && state.next.is_none()
+}
+
+/// The `rel="next"` URL of a `Link` header.
+pub(crate) fn link_header_next(value: &str) -> Option<String> {
+    let mut rest = value;
+    while let Some(start) = rest.find('<') {
+        let end = start + rest[start..].find('>')?;
+        let url = &rest[start + 1..end];
+        let after = &rest[end + 1..];
+        let params = &after[..after.find('<').unwrap_or(after.len())];
+        let is_next = params.split(';').any(|p| {
+            let Some((k, v)) = p.split_once('=') else {
+                return false;
+            };
+            k.trim().eq_ignore_ascii_case("rel")
+                && v.trim()
+                    .trim_matches('"')
+                    .split_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case("next"))
+        });
+        if is_next {
+            return Some(url.trim().to_owned());
+        }
+        rest = after;
+    }
+    None
+}
+
+/// Top-level fields whose string value is a next link.
+const NEXT_FIELDS: &[&str] = &[
+    "next",
+    "nextLink",
+    "next_page_url",
+    "nextPageUrl",
+    "@odata.nextLink",
+];
+
+/// The next link of a sampled endpoint's page: a recognised body field, else
+/// the `Link` header.
+pub(crate) fn recognised_next(body: &Value, headers: &HeaderMap) -> Option<String> {
+    fn s(v: Option<&Value>) -> Option<&str> {
+        v.and_then(Value::as_str).filter(|s| !s.is_empty())
+    }
+    let from_body = NEXT_FIELDS
+        .iter()
+        .find_map(|f| s(body.get(f)))
+        .or_else(|| s(body.pointer("/links/next")))
+        .or_else(|| s(body.pointer("/_links/next/href")))
+        .or_else(|| s(body.pointer("/_links/next")))
+        .or_else(|| s(body.pointer("/paging/next")))
+        .or_else(|| s(body.pointer("/paging/next/link")));
+    if let Some(link) = from_body {
+        return Some(link.to_owned());
+    }
+    let header = headers.get_all(reqwest::header::LINK);
+    header
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(link_header_next)
+}
+
+/// Removes the next-link fields [`recognised_next`] reads, so they are not
+/// columns; a parent object left empty goes too.
+pub(crate) fn strip_next_links(body: &mut Value) {
+    let Some(map) = body.as_object_mut() else {
+        return;
+    };
+    for f in NEXT_FIELDS {
+        if map.get(*f).is_some_and(|v| v.is_string() || v.is_null()) {
+            map.remove(*f);
+        }
+    }
+    for parent in ["links", "_links", "paging"] {
+        if let Some(Value::Object(inner)) = map.get_mut(parent) {
+            inner.remove("next");
+            if inner.is_empty() {
+                map.remove(parent);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "paging_tests.rs"]
+mod tests;

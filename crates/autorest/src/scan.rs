@@ -1,0 +1,161 @@
+//! A scan: page after page, one record batch per page, with the paging
+//! safety rules (no loops, no page past the limit).
+
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use connectkit_core::{BatchStream, Error, Result};
+
+use crate::connector::url_err;
+use crate::decode::{decode, page_rows};
+use crate::error::{AutoRestError, display_url};
+use crate::http::{Http, Page};
+use crate::paging::{
+    Next, PageState, declared_next, page_url, recognised_next, stops_after, strip_next_links,
+};
+use crate::table::TableDef;
+
+struct ScanState {
+    http: Http,
+    table: Arc<TableDef>,
+    projection: Option<Vec<usize>>,
+    limit: Option<usize>,
+    page: PageState,
+    emitted: usize,
+    done: bool,
+    seen_urls: HashSet<String>,
+    seen_tokens: HashSet<String>,
+    last_page: Option<u64>,
+}
+
+/// The batches of a scan of `table`.
+pub(crate) fn scan_stream(
+    http: Http,
+    table: Arc<TableDef>,
+    projection: Option<Vec<usize>>,
+    limit: Option<usize>,
+) -> BatchStream {
+    let state = ScanState {
+        http,
+        table,
+        projection,
+        limit,
+        page: PageState::default(),
+        emitted: 0,
+        done: limit == Some(0),
+        seen_urls: HashSet::new(),
+        seen_tokens: HashSet::new(),
+        last_page: None,
+    };
+    Box::pin(futures::stream::unfold(state, |mut s| async move {
+        match s.next_batch().await {
+            Ok(Some(batch)) => Some((Ok(batch), s)),
+            Ok(None) => None,
+            Err(e) => {
+                s.done = true;
+                Some((Err(e), s))
+            }
+        }
+    }))
+}
+
+impl ScanState {
+    fn loop_error(&self, what: String) -> Error {
+        AutoRestError::PagingLoop {
+            table: self.table.name.clone(),
+            what,
+        }
+        .into()
+    }
+
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        while !self.done {
+            if let Some(batch) = self.next_page().await?
+                && batch.num_rows() > 0
+            {
+                return Ok(Some(batch));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Fetches and decodes one page; sets `done` when it is the last.
+    async fn next_page(&mut self) -> Result<Option<RecordBatch>> {
+        let endpoint = self.table.endpoint.clone();
+        let paging = &endpoint.paging;
+        let url =
+            page_url(&endpoint.url, paging, &self.page).map_err(|e| url_err(&endpoint.url, e))?;
+        if let Some(Next::Token(t)) = &self.page.next
+            && !self.seen_tokens.insert(t.clone())
+        {
+            self.done = true;
+            return Err(self.loop_error("a next page token".into()));
+        }
+        if !self.seen_urls.insert(url.to_string()) {
+            self.done = true;
+            return Err(self.loop_error(format!("the page {}", display_url(&url))));
+        }
+        let (mut body, headers) = match self
+            .http
+            .get(&url, &endpoint.headers, &endpoint.http)
+            .await?
+        {
+            Page::ZeroRows => {
+                self.done = true;
+                return Ok(None);
+            }
+            Page::Json { body, headers } => (body, headers),
+        };
+        let fingerprint = {
+            let mut h = DefaultHasher::new();
+            body.to_string().hash(&mut h);
+            h.finish()
+        };
+        if self.last_page == Some(fingerprint) {
+            self.done = true;
+            return Err(self.loop_error("the same page content twice".into()));
+        }
+        self.last_page = Some(fingerprint);
+        let follow = endpoint.follow_links;
+        let link = if follow {
+            let l = recognised_next(&body, &headers);
+            strip_next_links(&mut body);
+            l
+        } else {
+            None
+        };
+        let rows = page_rows(&self.table.rows, &body).map_err(|path| AutoRestError::NoRows {
+            url: display_url(&url),
+            path,
+        })?;
+        let remaining = self.limit.map(|l| l.saturating_sub(self.emitted));
+        let root_offset = usize::try_from(self.page.rows).unwrap_or(usize::MAX);
+        let batch = decode(&self.table, &rows, root_offset, self.emitted, remaining)?;
+        self.emitted += batch.num_rows();
+        self.page.rows += rows.len() as u64;
+        self.page.pages += 1;
+        self.page.next = if follow {
+            link.map(|l| url.join(&l).map_err(|e| url_err(&l, e)))
+                .transpose()?
+                .map(Next::Url)
+        } else {
+            declared_next(paging, &body, &headers, &url)
+        };
+        let limit_reached = self.limit.is_some_and(|l| self.emitted >= l);
+        let pages = follow || paging.pages(&endpoint.url);
+        self.done = limit_reached
+            || !pages
+            || stops_after(paging, &body, rows.len(), &self.page)
+            || (follow && self.page.next.is_none());
+        let batch = match &self.projection {
+            Some(p) => batch.project(p).map_err(|e| AutoRestError::Arrow {
+                table: self.table.name.clone(),
+                message: e.to_string(),
+            })?,
+            None => batch,
+        };
+        Ok(Some(batch))
+    }
+}

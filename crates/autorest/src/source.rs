@@ -1,0 +1,184 @@
+//! The data source: properties, the builder mirroring the vendor's
+//! `AutoRESTDataSource`, the property catalogue and registration.
+
+use std::fmt;
+
+use connectkit_core::{
+    COMMON_PROPERTIES, Connector, Error, Properties, PropertySpec, Registry, Result, SecretString,
+};
+use connectkit_oauth_refresh::GRANT_PROPERTIES;
+use secrecy::ExposeSecret;
+
+use crate::connector::AutoRestConnector;
+
+/// The properties of this connector beyond the common and grant ones.
+const OWN_PROPERTIES: &[PropertySpec] = &[
+    PropertySpec::new("Config", "Path of a model file (.rest JSON, or YAML)."),
+    PropertySpec::new("Sample", "An endpoint URL to sample for one table."),
+    PropertySpec::new("Table", "The name of the sampled table."),
+    PropertySpec::new(
+        "AuthenticationMethod",
+        "None, OAuth2-RefreshToken (or OAuth2), HttpHeader or BearerToken.",
+    )
+    .default_value("None"),
+    PropertySpec::new("WSTimeout", "Request timeout in seconds; 0 for none.").default_value("120"),
+    PropertySpec::new(
+        "ServerName",
+        "Base URL that relative model-file paths join.",
+    ),
+];
+
+/// Every property the `autorest` subprotocol accepts: the common ones, the
+/// refresh token grant's, and Config, Sample, Table, AuthenticationMethod,
+/// WSTimeout and ServerName.
+pub fn catalogue() -> Vec<PropertySpec> {
+    COMMON_PROPERTIES
+        .iter()
+        .chain(GRANT_PROPERTIES)
+        .chain(OWN_PROPERTIES)
+        .copied()
+        .collect()
+}
+
+/// Registers the connector for the `autorest` subprotocol
+/// (`jdbc:datadirect:autorest:...`).
+pub fn register(registry: &mut Registry) {
+    registry.register("autorest", catalogue(), |props| {
+        let c = AutoRestConnector::from_properties(props)?;
+        Ok(Box::new(c) as Box<dyn Connector>)
+    });
+}
+
+/// A data source, set up like the vendor's `AutoRESTDataSource`: set the
+/// properties, then [`build`](AutoRestDataSource::build) the connector.
+///
+/// ```
+/// use connectkit_autorest::AutoRestDataSource;
+///
+/// let ds = AutoRestDataSource::new()
+///     .description("My Autonomous REST Data Source")
+///     .authentication_method("OAuth2-RefreshToken")
+///     .client_id("1234567898-a1bc2de3fgh4ij567klmn8opqr9stu.apps.googleusercontent.com")
+///     .client_secret("FaZBFRsGXTaR")
+///     .config("C:/path/to/googleanalytics.rest")
+///     .refresh_token("1/abCD0F1GHijkLmNOPqrs_T2VWx3Y-Zabc45dE6FGh")
+///     .token_uri("https://accounts.google.com/o/oauth2/token");
+/// assert!(!format!("{ds:?}").contains("FaZBFRsGXTaR"));
+/// assert_eq!(ds.properties().get_str("Config"), Some("C:/path/to/googleanalytics.rest"));
+/// ```
+#[derive(Clone, Default)]
+pub struct AutoRestDataSource {
+    props: Properties,
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $fn:ident => $prop:literal;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $fn(mut self, value: impl Into<String>) -> Self {
+                self.props.set($prop, value);
+                self
+            }
+        )*
+    };
+}
+
+macro_rules! secret_setters {
+    ($($(#[$doc:meta])* $fn:ident => $prop:literal;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $fn(mut self, value: impl Into<SecretString>) -> Self {
+                let value: SecretString = value.into();
+                self.props.set($prop, value.expose_secret().to_owned());
+                self
+            }
+        )*
+    };
+}
+
+impl AutoRestDataSource {
+    /// A data source with no properties set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A data source from already-parsed properties (e.g. a connection URL's),
+    /// checked against [`catalogue`].
+    pub fn from_properties(props: &Properties) -> Result<Self> {
+        let mut props = props.clone();
+        props.validate(&catalogue())?;
+        Ok(Self { props })
+    }
+
+    setters! {
+        /// `Description`: free text.
+        description => "Description";
+        /// `AuthenticationMethod`: `None` (default), `OAuth2-RefreshToken` (or
+        /// the legacy `OAuth2`), `HttpHeader` or `BearerToken`.
+        authentication_method => "AuthenticationMethod";
+        /// `ClientID`: the application's client ID.
+        client_id => "ClientID";
+        /// `Config`: path of a model file.
+        config => "Config";
+        /// `Sample`: an endpoint to sample.
+        sample => "Sample";
+        /// `Table`: the name of the sampled table.
+        table => "Table";
+        /// `TokenURI`: `[GET |POST ]<url>` of the token endpoint.
+        token_uri => "TokenURI";
+        /// `Scope`: space-separated OAuth scopes.
+        scope => "Scope";
+        /// `ClientCredentialsMode`: `All` (default), `Basic`, `Url` or `Post`.
+        client_credentials_mode => "ClientCredentialsMode";
+        /// `AuthHeader`: name of the header that carries SecurityToken.
+        auth_header => "AuthHeader";
+        /// `ServerName`: base URL for relative model-file paths.
+        server_name => "ServerName";
+    }
+
+    secret_setters! {
+        /// `ClientSecret` (kept secret).
+        client_secret => "ClientSecret";
+        /// `RefreshToken` (kept secret).
+        refresh_token => "RefreshToken";
+        /// `SecurityToken` (kept secret): the AuthHeader value, or the bearer token.
+        security_token => "SecurityToken";
+    }
+
+    /// `WSTimeout`: request timeout in seconds; 0 for none (default 120).
+    pub fn ws_timeout(mut self, seconds: u64) -> Self {
+        self.props.set("WSTimeout", seconds.to_string());
+        self
+    }
+
+    /// The properties set so far (secrets stay secret).
+    pub fn properties(&self) -> &Properties {
+        &self.props
+    }
+
+    /// Checks the properties and builds the connector. Model files are read
+    /// now; endpoints are first contacted by [`Connector::tables`].
+    pub fn build(self) -> Result<AutoRestConnector> {
+        let mut props = self.props;
+        props.validate(&catalogue())?;
+        AutoRestConnector::from_properties(&props)
+    }
+}
+
+impl fmt::Debug for AutoRestDataSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AutoRestDataSource")
+            .field("properties", &self.props)
+            .finish()
+    }
+}
+
+/// `WSTimeout` in seconds (default 120).
+pub(crate) fn ws_timeout(props: &Properties) -> Result<u64> {
+    match props.get_str("WSTimeout") {
+        None => Ok(120),
+        Some(v) => v.trim().parse().map_err(|_| {
+            Error::invalid_property("WSTimeout", "a whole number of seconds", Some(v))
+        }),
+    }
+}

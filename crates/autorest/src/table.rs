@@ -1,0 +1,146 @@
+//! What the connector knows about a table, however it learnt it (model file
+//! or sampling): where its rows are, its columns and how to read them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_schema::{Field, Schema, SchemaRef};
+use serde_json::Value;
+
+use crate::http::HttpRules;
+use crate::paging::Paging;
+use crate::types::SqlType;
+
+/// Field-metadata key holding a column's SQL-ish type, e.g. `VarChar(64)`.
+pub const TYPE_METADATA_KEY: &str = "connectkit.type";
+/// Field-metadata key set to `"true"` on the primary-key column.
+pub const KEY_METADATA_KEY: &str = "connectkit.key";
+
+/// One HTTP endpoint that tables read from.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    /// The URL, possibly holding `{LIMIT}`, `{OFFSET}`, `{PAGE}` or `{NEXT}`.
+    pub url: String,
+    /// Extra request headers (`#headers`).
+    pub headers: Vec<(String, String)>,
+    /// How to page.
+    pub paging: Paging,
+    /// What to do with each status code.
+    pub http: HttpRules,
+    /// Follow the next links a sampled endpoint carries (no model file).
+    pub follow_links: bool,
+}
+
+/// Where a response holds a table's rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Rows {
+    /// The array at this path (empty: the body is the array).
+    Path(Vec<String>),
+    /// The body object is the one row.
+    Single,
+    /// Discover on each page: a top-level array, else the first array of
+    /// objects, else the object itself.
+    Auto,
+}
+
+/// Where a column's values come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// A field of the row, through nested objects.
+    Field(Vec<String>),
+    /// The identity of the ancestor row at this level (0: the top-level row):
+    /// its key, or its position.
+    Ancestor(usize),
+    /// The position of the row in its array.
+    Position,
+}
+
+/// One column.
+#[derive(Debug, Clone)]
+pub(crate) struct ColumnDef {
+    pub name: String,
+    pub sql_type: SqlType,
+    pub source: Source,
+    pub not_null: bool,
+    pub key: bool,
+    /// Whether the declared length is enforced (model files: yes; inference: a hint).
+    pub enforce_len: bool,
+}
+
+/// One table.
+#[derive(Debug)]
+pub(crate) struct TableDef {
+    pub name: String,
+    pub endpoint: Arc<Endpoint>,
+    pub rows: Rows,
+    /// For child tables, the array fields leading from a top-level row down
+    /// to this table's elements; empty for top-level tables.
+    pub levels: Vec<Vec<String>>,
+    /// The path of the top-level row's key, when it has one.
+    pub root_key: Option<Vec<String>>,
+    pub columns: Vec<ColumnDef>,
+    pub schema: SchemaRef,
+}
+
+impl TableDef {
+    /// Builds a table and its Arrow schema.
+    pub fn new(
+        name: String,
+        endpoint: Arc<Endpoint>,
+        rows: Rows,
+        levels: Vec<Vec<String>>,
+        root_key: Option<Vec<String>>,
+        columns: Vec<ColumnDef>,
+    ) -> Self {
+        let schema = Arc::new(schema_of(&columns));
+        Self {
+            name,
+            endpoint,
+            rows,
+            levels,
+            root_key,
+            columns,
+            schema,
+        }
+    }
+
+    /// The index of a column, matched case-insensitively.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .or_else(|| {
+                self.columns
+                    .iter()
+                    .position(|c| c.name.eq_ignore_ascii_case(name))
+            })
+    }
+}
+
+fn schema_of(columns: &[ColumnDef]) -> Schema {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|c| {
+            let mut meta = HashMap::new();
+            meta.insert(TYPE_METADATA_KEY.to_owned(), c.sql_type.to_string());
+            if c.key {
+                meta.insert(KEY_METADATA_KEY.to_owned(), "true".to_owned());
+            }
+            Field::new(&c.name, c.sql_type.arrow_type(), !c.not_null).with_metadata(meta)
+        })
+        .collect();
+    Schema::new(fields)
+}
+
+/// The value at a `/`-style path of object keys; `None` when absent.
+pub(crate) fn lookup<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, k| v.as_object()?.get(k))
+}
+
+/// Splits a `/`-separated element path, ignoring empty segments.
+pub(crate) fn split_path(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
