@@ -1,11 +1,193 @@
-//! The `connectkit` command-line tool.
+//! The `connectkit` command: list, describe and query the tables of a
+//! connection URL, run the refresh token grant, or run the local demo.
 
-fn main() {
-    let cmd = std::env::args().nth(1).unwrap_or_default();
-    if cmd == "demo" {
-        println!("connectkit demo: not built yet (see the CLI issue).");
-    } else {
-        eprintln!("usage: connectkit demo");
-        std::process::exit(2);
+mod demo;
+mod input;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use connectkit_core::{Connector, Error, ErrorKind, Registry, ScanRequest};
+
+/// List, describe and query REST APIs and Dynamics 365 as tables.
+#[derive(Parser, Debug)]
+#[command(name = "connectkit", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the tables of a data source, with their columns.
+    Tables {
+        /// Connection URL, `@PATH` to read it from a file, or `-` for standard input.
+        url: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Show the columns of one table.
+    Schema {
+        /// Connection URL, `@PATH` to read it from a file, or `-` for standard input.
+        url: String,
+        /// The table (case-insensitive).
+        table: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Read the rows of one table.
+    Query {
+        /// Connection URL, `@PATH` to read it from a file, or `-` for standard input.
+        url: String,
+        /// The table (case-insensitive).
+        table: String,
+        /// Only these columns, comma-separated, in this order.
+        #[arg(long, value_delimiter = ',')]
+        columns: Option<Vec<String>>,
+        /// Stop after this many rows (no page past the one that fills it is fetched).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = RowFormat::Table)]
+        format: RowFormat,
+    },
+    /// Run the refresh token grant and describe the token (never printing it).
+    Token {
+        /// Connection URL, `@PATH` to read it from a file, or `-` for standard input.
+        url: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Start a local OAuth server and REST API and query them end to end.
+    Demo,
+}
+
+/// Formats for listings.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    /// A table for people.
+    Table,
+    /// JSON.
+    Json,
+}
+
+/// Formats for rows.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowFormat {
+    /// A table for people.
+    Table,
+    /// CSV with a header line (RFC 4180 quoting).
+    Csv,
+    /// One JSON object per row, keys in column order.
+    Jsonl,
+}
+
+/// The registry of the built-in connectors.
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    connectkit_autorest::register(&mut r);
+    // DYN connectkit_dynamics365::register(&mut r);
+    r
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    // Silent unless RUST_LOG asks: standard error carries only errors otherwise.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+/// 2 bad usage/URL/property, 3 authentication, 4 API or network, 1 other.
+fn exit_code(e: &Error) -> u8 {
+    match e.kind() {
+        ErrorKind::Config => 2,
+        ErrorKind::Auth => 3,
+        ErrorKind::Api => 4,
+        _ => 1,
+    }
+}
+
+async fn connect(url: &str) -> Result<Box<dyn Connector>, Error> {
+    let text = input::read_url(url)?;
+    registry().connect(&text)
+}
+
+async fn run(command: Command) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::Tables { url, format } => {
+            let c = connect(&url).await?;
+            let mut tables = Vec::new();
+            for t in c.tables().await? {
+                let schema = c.schema(&t.name).await?;
+                tables.push((t.name, schema));
+            }
+            output::tables(&mut out, &tables, format)
+        }
+        Command::Schema { url, table, format } => {
+            let c = connect(&url).await?;
+            let schema = c.schema(&table).await?;
+            output::schema(&mut out, &table, &schema, format)
+        }
+        Command::Query {
+            url,
+            table,
+            columns,
+            limit,
+            format,
+        } => {
+            let c = connect(&url).await?;
+            let mut request = ScanRequest::new();
+            if let Some(cols) = columns {
+                request = request.with_projection(cols.into_iter().map(|c| c.trim().to_owned()));
+            }
+            if let Some(n) = limit {
+                request = request.with_limit(n);
+            }
+            let scan = c.scan(&table, request).await?;
+            output::rows(&mut out, scan, limit, format).await
+        }
+        Command::Token { url, format } => {
+            let c = connect(&url).await?;
+            match c.auth_flow().refresh_now().await? {
+                Some(info) => output::token(&mut out, &info, format),
+                None => Err(Error::invalid_property(
+                    "AuthenticationMethod",
+                    "a method that uses the refresh token grant (OAuth2-RefreshToken or OAuth2)",
+                    None,
+                )),
+            }
+        }
+        Command::Demo => demo::run(&mut out).await,
     }
 }
