@@ -53,7 +53,7 @@ fn candidates(obj: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>)
 /// The name of a sampled table: the last non-empty path segment, or `URL_`.
 pub(crate) fn table_name_for(url: &url::Url) -> String {
     url.path_segments()
-        .and_then(|s| s.filter(|p| !p.is_empty()).next_back())
+        .and_then(|mut s| s.rfind(|p| !p.is_empty()))
         .map(str::to_owned)
         .unwrap_or_else(|| "URL_".to_owned())
 }
@@ -329,7 +329,9 @@ fn choose_key(shape: &Shape, rows: &[&Value]) -> Option<String> {
     shape
         .fields
         .iter()
-        .filter(|(_, f)| f.kinds() == 1 && f.scalars > 0)
+        .filter(|(_, f)| {
+            f.kinds() == 1 && matches!(f.sql_type(), SqlType::BigInt | SqlType::VarChar(_))
+        })
         .find(|(k, _)| {
             let mut seen = std::collections::HashSet::new();
             let path = [k.clone()];
