@@ -33,7 +33,10 @@ fn sample(name: &str, mut body: Value) -> (Value, Vec<TableDef>) {
 }
 
 fn fixture(file: &str) -> Value {
-    let path = format!("{}/../../fixtures/autorest/samples/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../fixtures/autorest/samples/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -47,7 +50,11 @@ fn render_schemas(tables: &[TableDef]) -> String {
             let key = f.metadata().get(KEY_METADATA_KEY).map_or("", |_| " KEY");
             let null = if f.is_nullable() { "" } else { " NOT NULL" };
             let ty = &f.metadata()[TYPE_METADATA_KEY];
-            s.push_str(&format!("  {}: {ty} ({}){null}{key}\n", f.name(), f.data_type()));
+            s.push_str(&format!(
+                "  {}: {ty} ({}){null}{key}\n",
+                f.name(),
+                f.data_type()
+            ));
         }
     }
     s
@@ -62,7 +69,11 @@ fn render_child_rows(body: &Value, tables: &[TableDef]) -> String {
         let mut w = arrow_json::LineDelimitedWriter::new(Vec::new());
         w.write(&batch).unwrap();
         w.finish().unwrap();
-        s.push_str(&format!("{}\n{}", t.name, String::from_utf8(w.into_inner()).unwrap()));
+        s.push_str(&format!(
+            "{}\n{}",
+            t.name,
+            String::from_utf8(w.into_inner()).unwrap()
+        ));
     }
     s
 }
@@ -84,7 +95,10 @@ fn schemas_of_every_sample_fixture() {
         let (body, tables) = sample(name, fixture(file));
         insta::assert_snapshot!(format!("schema_{file}"), render_schemas(&tables));
         if tables.len() > 1 {
-            insta::assert_snapshot!(format!("child_rows_{file}"), render_child_rows(&body, &tables));
+            insta::assert_snapshot!(
+                format!("child_rows_{file}"),
+                render_child_rows(&body, &tables)
+            );
         }
     }
 }
@@ -99,9 +113,15 @@ fn row_discovery() {
     // An object holding only arrays is dropped and its arrays promoted.
     assert_eq!(
         discover_rows(&json!({"_embedded": {"users": [{"a": 1}]}, "count": 1})),
-        [(Some("users".into()), Rows::Path(vec!["_embedded".into(), "users".into()]))]
+        [(
+            Some("users".into()),
+            Rows::Path(vec!["_embedded".into(), "users".into()])
+        )]
     );
-    assert_eq!(discover_rows(&json!({"a": 1, "tags": ["x"]})), [(None, Rows::Single)]);
+    assert_eq!(
+        discover_rows(&json!({"a": 1, "tags": ["x"]})),
+        [(None, Rows::Single)]
+    );
     let several = discover_rows(&json!({"users": [{"a": 1}], "groups": [{"b": 2}]}));
     assert_eq!(several.len(), 2);
 }
@@ -123,8 +143,14 @@ fn primary_key_rule() {
     };
     assert_eq!(key(json!([{"id": 1}, {"id": 2}])), Some("id".into()));
     // Duplicates, nulls, floats, long strings and nested fields are skipped.
-    assert_eq!(key(json!([{"a": 1, "b": "x"}, {"a": 1, "b": "y"}])), Some("b".into()));
-    assert_eq!(key(json!([{"a": null, "b": 1}, {"a": 2, "b": 2}])), Some("b".into()));
+    assert_eq!(
+        key(json!([{"a": 1, "b": "x"}, {"a": 1, "b": "y"}])),
+        Some("b".into())
+    );
+    assert_eq!(
+        key(json!([{"a": null, "b": 1}, {"a": 2, "b": 2}])),
+        Some("b".into())
+    );
     assert_eq!(key(json!([{"a": 1.5}, {"a": 2.5}])), None);
     let long = "x".repeat(33);
     assert_eq!(key(json!([{"a": long}])), None);
@@ -139,7 +165,11 @@ fn widening_and_lengths() {
         json!([{"n": 1, "s": "abc", "m": 1, "b": true, "z": null},
                {"n": 2.5, "s": "x".repeat(80), "m": "one", "b": false, "z": null}]),
     );
-    let types: Vec<_> = t[0].columns.iter().map(|c| (c.name.as_str(), c.sql_type.to_string())).collect();
+    let types: Vec<_> = t[0]
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.sql_type.to_string()))
+        .collect();
     assert_eq!(
         types,
         [

@@ -1,1 +1,170 @@
 use super::*;
+
+fn fixture(file: &str) -> String {
+    format!(
+        "{}/../../fixtures/autorest/models/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn err(text: &str) -> String {
+    parse(text, false, "m.rest", None).unwrap_err().to_string()
+}
+
+/// A summary of a model: tables, columns, paging and rules.
+fn describe(m: &Model) -> String {
+    let mut s = format!("token_uri={:?} scope={:?}\n", m.token_uri, m.scope);
+    for e in &m.entries {
+        match e {
+            Entry::Sampled {
+                name,
+                endpoint,
+                rows,
+            } => {
+                s += &format!(
+                    "sampled {name} {} {rows:?} {:?}\n",
+                    endpoint.url, endpoint.paging
+                );
+            }
+            Entry::Declared(tables) => {
+                for t in tables {
+                    let e = &t.endpoint;
+                    s += &format!(
+                        "table {} {} {:?} levels={:?}\n",
+                        t.name, e.url, t.rows, t.levels
+                    );
+                    s += &format!(
+                        "  headers={:?} http={:?}\n  paging={:?}\n",
+                        e.headers, e.http.rules, e.paging
+                    );
+                    for c in &t.columns {
+                        s += &format!(
+                            "  {} {} {:?} key={} not_null={}\n",
+                            c.name, c.sql_type, c.source, c.key, c.not_null
+                        );
+                    }
+                }
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn vendor_json_and_yaml_load_the_same() {
+    let json = load(&fixture("employees.rest"), None).unwrap();
+    let yaml = load(&fixture("employees.yaml"), None).unwrap();
+    assert_eq!(describe(&json), describe(&yaml));
+    insta::assert_snapshot!(describe(&json));
+}
+
+#[test]
+fn every_paging_style_loads() {
+    let m = load(&fixture("paging.rest"), None).unwrap();
+    assert_eq!(m.entries.len(), 9);
+    let Entry::Declared(t) = &m.entries[6] else {
+        panic!()
+    };
+    let p = &t[0].endpoint.paging;
+    assert_eq!(
+        p.row_offset_param,
+        Some(Param {
+            name: "start".into(),
+            template: "{OFFSET}".into()
+        })
+    );
+    assert_eq!(
+        p.page_size_param,
+        Some(Param {
+            name: "count".into(),
+            template: "{LIMIT}".into()
+        })
+    );
+    assert_eq!(
+        p.total_rows_element,
+        Some(vec!["meta".into(), "total".into()])
+    );
+    assert_eq!(t[0].rows, Rows::Path(vec!["rows".into()]));
+}
+
+#[test]
+fn a_typo_in_a_paging_key_is_named_with_its_table() {
+    let e = load(&fixture("bad_paging_key.rest"), None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "model file: unknown key #maximumPageSzie in orders (did you mean #maximumPageSize?)"
+    );
+    assert_eq!(
+        err(r##"{"#colour": 1, "t": "https://h/t"}"##),
+        "model file: unknown key #colour in the top level"
+    );
+}
+
+#[test]
+fn secrets_in_the_model_are_refused_by_key() {
+    for key in [
+        "#clientSecret",
+        "#refresh_token",
+        "#ClientID",
+        "#accessToken",
+        "#password",
+    ] {
+        let e = err(&format!(r##"{{"{key}": "x", "t": "https://h/t"}}"##));
+        assert!(
+            e.contains(&format!("key {key} in the top level holds a credential")),
+            "{e}"
+        );
+    }
+    let e = err(
+        r##"{"t": {"#path": "https://h/t", "#headers": {"Authorization": "Bearer x"}, "a": "Integer"}}"##,
+    );
+    assert!(
+        e.contains("key #headers/Authorization in t holds a credential"),
+        "{e}"
+    );
+    assert!(!e.contains("Bearer x"));
+}
+
+#[test]
+fn relative_paths_join_server_name_or_hostname() {
+    let text = r##"{"#hostname": "https://files.example.com/api/", "t": "/v1/things", "u": {"#path": "v2/u /data", "a": "Integer"}}"##;
+    let m = parse(text, false, "m.rest", None).unwrap();
+    let Entry::Sampled { endpoint, rows, .. } = &m.entries[0] else {
+        panic!()
+    };
+    assert_eq!(endpoint.url, "https://files.example.com/api/v1/things");
+    assert_eq!(rows, &Rows::Auto);
+    let Entry::Declared(t) = &m.entries[1] else {
+        panic!()
+    };
+    assert_eq!(t[0].endpoint.url, "https://files.example.com/api/v2/u");
+    assert_eq!(t[0].rows, Rows::Path(vec!["data".into()]));
+    let m = parse(text, false, "m.rest", Some("other.example.com")).unwrap();
+    let Entry::Sampled { endpoint, .. } = &m.entries[0] else {
+        panic!()
+    };
+    assert_eq!(endpoint.url, "https://other.example.com/v1/things");
+    let e = err(r##"{"t": "/v1/things"}"##);
+    assert!(e.contains("needs ServerName or #hostname"), "{e}");
+}
+
+#[test]
+fn bad_values_are_named() {
+    let e = err(
+        r##"{"t": {"#path": "https://h/t", "#http": [{"#code": 404, "#action": "IGNORE"}], "a": "Integer"}}"##,
+    );
+    assert!(
+        e.contains("t: key #action: unknown action \"IGNORE\""),
+        "{e}"
+    );
+    let e = err(r##"{"t": {"#path": "https://h/t", "#maximumPageSize": "lots", "a": "Integer"}}"##);
+    assert!(e.contains("t: key #maximumPageSize"), "{e}");
+    let e = err(r##"{"t": {"a": "Integer"}}"##);
+    assert!(e.contains("t: key #path: missing"), "{e}");
+    let e = err("[1]");
+    assert!(e.contains("expected an object of tables"), "{e}");
+    let e = parse("a: [", true, "m.yaml", None).unwrap_err().to_string();
+    assert!(e.starts_with("model file m.yaml: not valid YAML"), "{e}");
+    let e = err(r#"{"t": "https://h/t""#);
+    assert!(e.starts_with("model file m.rest: not valid JSON"), "{e}");
+}
