@@ -28,6 +28,7 @@
 mod auth;
 mod connector;
 mod error;
+mod http;
 mod properties;
 mod registry;
 mod url;
@@ -37,6 +38,7 @@ pub use connector::{
     BatchStream, Connector, Filter, FilterOp, Literal, Scan, ScanRequest, TableInfo,
 };
 pub use error::{BoxError, Error, ErrorKind, Result};
+pub use http::{MAX_REDIRECTS, api_client_builder};
 pub use properties::{
     COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue, SECRET_PROPERTIES, is_secret_name,
 };

@@ -61,3 +61,47 @@ fn invalid_header_name_names_auth_header() {
     let err = StaticHeaderAuth::new("Bad Header", SecretString::from("x")).unwrap_err();
     assert!(err.to_string().contains("AuthHeader"), "{err}");
 }
+
+#[tokio::test]
+async fn credentials_never_follow_a_redirect_to_another_host() {
+    let api = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&elsewhere)
+        .await;
+    Mock::given(path("/moved"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("Location", format!("{}/stolen", elsewhere.uri())),
+        )
+        .mount(&api)
+        .await;
+    Mock::given(path("/here"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", "/there"))
+        .mount(&api)
+        .await;
+    Mock::given(path("/there"))
+        .and(header("X-Key", "k-1"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&api)
+        .await;
+    let client = connectkit_core::api_client_builder(None).build().unwrap();
+    let flow = StaticHeaderAuth::new("X-Key", SecretString::from("k-1")).unwrap();
+
+    let req = client.get(format!("{}/moved", api.uri())).build().unwrap();
+    let resp = send_authorized(&client, &flow, req).await.unwrap();
+    assert_eq!(resp.status(), 302, "a cross-host redirect is not followed");
+    assert!(
+        elsewhere.received_requests().await.unwrap().is_empty(),
+        "the other host received nothing"
+    );
+
+    let req = client.get(format!("{}/here", api.uri())).build().unwrap();
+    let resp = send_authorized(&client, &flow, req).await.unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "a same-origin redirect is followed with its credentials"
+    );
+}
