@@ -67,6 +67,6 @@ pub use builder::{RefreshTokenFlowBuilder, TokenCallback};
 pub use config::{ClientCredentialsMode, GRANT_PROPERTIES, TokenMethod, TokenUri};
 pub use error::{Error, OAuthError, OAuthErrorCode};
 pub use flow::{MAX_BODY_BYTES, PROACTIVE_RETRY_INTERVAL, RefreshTokenFlow};
-pub use response::MAX_EXPIRES_IN;
+pub use response::{MAX_EXPIRES_IN, parse_token_response};
 pub use retry::{RetryConfig, retry_after};
 pub use store::{FileStore, MemoryStore, StoreError, StoredTokens, TokenStore};

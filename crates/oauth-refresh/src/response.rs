@@ -191,6 +191,60 @@ fn expires_in(value: Option<&Value>) -> Result<Option<Duration>, Error> {
     Ok(Some(Duration::from_secs_f64(secs)))
 }
 
+/// Parses a token endpoint answer exactly as the flow does, and describes
+/// the token without exposing it. For tests, fuzzing and diagnostics.
+pub fn parse_token_response(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<connectkit_core::TokenInfo, Error> {
+    let redactor = Redactor {
+        secrets: Vec::new(),
+    };
+    if !(200..300).contains(&status) {
+        return Err(error_response(status, 1, content_type, body, &redactor));
+    }
+    let r = success_response(status, content_type, body, &redactor)?;
+    Ok(connectkit_core::TokenInfo::new(
+        r.token_type,
+        r.expires_in,
+        r.scope,
+        r.refresh_token.is_some(),
+    ))
+}
+
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn never_panics_on_any_body(status in 100u16..600, body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = super::parse_token_response(status, None, &body);
+            let _ = super::parse_token_response(status, Some("text/plain"), &body);
+        }
+
+        #[test]
+        fn never_panics_on_json_like_bodies(
+            at in proptest::option::of("[ -~]{0,12}"),
+            tt in proptest::option::of("[A-Za-z]{0,8}"),
+            exp in proptest::option::of(prop_oneof![any::<f64>().prop_map(|f| f.to_string()), "\\PC{0,6}".prop_map(|s| format!("{s:?}")), Just("null".to_owned()), any::<i64>().prop_map(|i| i.to_string())]),
+        ) {
+            let mut fields = Vec::new();
+            if let Some(a) = at { fields.push(format!("\"access_token\":{a:?}")); }
+            if let Some(t) = tt { fields.push(format!("\"token_type\":{t:?}")); }
+            if let Some(e) = exp { fields.push(format!("\"expires_in\":{e}")); }
+            let body = format!("{{{}}}", fields.join(","));
+            if let Ok(info) = super::parse_token_response(200, Some("application/json"), body.as_bytes()) {
+                prop_assert_eq!(info.token_type, "Bearer");
+                prop_assert!(info.expires_in.is_none_or(|d| d <= super::MAX_EXPIRES_IN));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 mod cache;
 mod errors;
+mod faults;
 mod modes;
 mod redaction;
 mod rotation;
