@@ -1,1 +1,8 @@
-//! Integration tests.
+//! Integration tests of connectkit-autorest against wiremock on 127.0.0.1.
+
+mod common;
+mod errors;
+mod http;
+mod paging;
+mod sample;
+mod seed;

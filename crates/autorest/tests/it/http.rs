@@ -1,0 +1,235 @@
+//! HTTP behaviour: 401 → one refresh and a retry; 429/503 → Retry-After;
+//! 400/404 → zero rows; `#headers`; WSTimeout.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use connectkit_autorest::AutoRestDataSource;
+use connectkit_core::{Connector, ErrorKind, ScanRequest};
+use serde_json::json;
+use wiremock::matchers::{header, path, query_param};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::common::{Paged, ids, model_file, model_text, requests_to, rows};
+
+/// A token endpoint handing out `tok-1`, `tok-2`, ...
+async fn token_endpoint(server: &MockServer) {
+    let n = Arc::new(AtomicUsize::new(0));
+    Mock::given(path("/token"))
+        .respond_with(move |_: &Request| {
+            let i = n.fetch_add(1, Ordering::SeqCst) + 1;
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": format!("tok-{i}"), "token_type": "Bearer", "expires_in": 3600}))
+        })
+        .mount(&server)
+        .await;
+}
+
+fn oauth(model: &tempfile::NamedTempFile, server: &MockServer) -> AutoRestDataSource {
+    AutoRestDataSource::new()
+        .config(model.path().to_str().unwrap())
+        .authentication_method("OAuth2-RefreshToken")
+        .client_id("cid")
+        .client_secret("csecret")
+        .refresh_token("rtoken")
+        .token_uri(format!("POST {}/token", server.uri()))
+}
+
+#[tokio::test]
+async fn a_401_on_page_2_refreshes_once_and_the_scan_completes() {
+    let server = MockServer::start().await;
+    token_endpoint(&server).await;
+    Mock::given(path("/offset/items"))
+        .and(query_param("offset", "2"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/offset/items"))
+        .respond_with(Paged {
+            style: "offset",
+            rows: 5,
+        })
+        .mount(&server)
+        .await;
+    let model = model_file("paging.rest", &server);
+    let c = oauth(&model, &server).build().unwrap();
+    let got = rows(&c, "offset", ScanRequest::new()).await.unwrap();
+    assert_eq!(ids(&got), [0, 1, 2, 3, 4]);
+    assert_eq!(requests_to(&server, "/token").await.len(), 2);
+    let api: Vec<_> = requests_to(&server, "/offset/items")
+        .await
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.url.query().unwrap(),
+                r.headers["authorization"].to_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        api,
+        [
+            "limit=2&offset=0 Bearer tok-1",
+            "limit=2&offset=2 Bearer tok-1",
+            "limit=2&offset=2 Bearer tok-2",
+            "limit=2&offset=4 Bearer tok-2",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_401_after_reauthenticating_is_an_auth_error() {
+    let server = MockServer::start().await;
+    token_endpoint(&server).await;
+    Mock::given(path("/offset/items"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let model = model_file("paging.rest", &server);
+    let c = oauth(&model, &server).build().unwrap();
+    let e = rows(&c, "offset", ScanRequest::new()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth);
+    assert!(e.to_string().contains("answered HTTP 401 again"), "{e}");
+    assert!(!e.to_string().contains("rtoken") && !e.to_string().contains("tok-"));
+    assert_eq!(requests_to(&server, "/token").await.len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_with_retry_after_waits_then_completes() {
+    let server = MockServer::start().await;
+    Mock::given(path("/busy"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "7"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/busy"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1}, {"id": 2}])))
+        .mount(&server)
+        .await;
+    let c = AutoRestDataSource::new()
+        .sample(format!("{}/busy", server.uri()))
+        .ws_timeout(0)
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let got = rows(&c, "busy", ScanRequest::new()).await.unwrap();
+    assert_eq!(ids(&got), [1, 2]);
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(7) && waited < Duration::from_secs(8),
+        "{waited:?}"
+    );
+    assert_eq!(requests_to(&server, "/busy").await.len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_after_503_are_bounded() {
+    let server = MockServer::start().await;
+    Mock::given(path("/down"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "3600"))
+        .mount(&server)
+        .await;
+    let c = AutoRestDataSource::new()
+        .sample(format!("{}/down", server.uri()))
+        .ws_timeout(0)
+        .build()
+        .unwrap();
+    let e = c.tables().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Api);
+    assert!(
+        e.to_string()
+            .ends_with("/down: HTTP 503 still after 5 retries"),
+        "{e}"
+    );
+    assert_eq!(requests_to(&server, "/down").await.len(), 6);
+}
+
+#[tokio::test]
+async fn status_400_and_404_are_zero_rows_unless_the_model_says_otherwise() {
+    let server = MockServer::start().await;
+    Mock::given(path("/gone"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(path("/bad"))
+        .respond_with(ResponseTemplate::new(400))
+        .mount(&server)
+        .await;
+    let model = model_text(
+        r##"{
+          "gone": {"#path": "https://api.example.com/gone", "id": "Integer"},
+          "bad": {"#path": "https://api.example.com/bad", "id": "Integer"},
+          "strict": {"#path": "https://api.example.com/gone", "#http": [{"#code": 404, "#action": "FAIL"}], "id": "Integer"}
+        }"##,
+        "rest",
+        &server,
+    );
+    let c = AutoRestDataSource::new()
+        .config(model.path().to_str().unwrap())
+        .build()
+        .unwrap();
+    assert!(
+        rows(&c, "gone", ScanRequest::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        rows(&c, "bad", ScanRequest::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let e = rows(&c, "strict", ScanRequest::new()).await.unwrap_err();
+    assert!(e.to_string().ends_with("/gone: HTTP 404"), "{e}");
+}
+
+#[tokio::test]
+async fn model_headers_types_and_child_tables_reach_the_api_and_back() {
+    let server = MockServer::start().await;
+    Mock::given(path("/employees"))
+        .and(query_param("offset", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"items": []}})))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/employees"))
+        .and(header("x-tenant", "acme"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"items": [
+            {"employeeID": "E-1", "title": "Engineer", "start_year": 2019, "salary": "5123.50",
+             "hired": "2019-04-01", "updated": "2026-11-01T12:00:00+02:00",
+             "address": {"city": "Lyon", "geo": {"lat": 45.76, "lon": 4.83}},
+             "phones": [{"number": "+33 1", "type": "work"}, {"number": "+33 2", "type": "home"}],
+             "skills": ["rust", "sql"]},
+            {"employeeID": "E-2", "title": "Manager", "start_year": null, "salary": 7000,
+             "hired": "2020-01-15", "updated": "2026-11-02T08:30:00Z", "phones": [], "skills": ["people"]}
+        ]}})))
+        .mount(&server)
+        .await;
+    for file in ["employees.rest", "employees.yaml"] {
+        let model = model_file(file, &server);
+        let c = AutoRestDataSource::new()
+            .config(model.path().to_str().unwrap())
+            .build()
+            .unwrap();
+        let employees = rows(&c, "employees", ScanRequest::new()).await.unwrap();
+        let phones = rows(&c, "employees_phones", ScanRequest::new())
+            .await
+            .unwrap();
+        let skills = rows(&c, "employees_skills", ScanRequest::new())
+            .await
+            .unwrap();
+        insta::assert_json_snapshot!(
+            "employees",
+            json!({"employees": employees, "phones": phones, "skills": skills})
+        );
+    }
+    let sent = requests_to(&server, "/employees").await;
+    assert_eq!(sent[0].url.query(), Some("limit=2&offset=0"));
+    assert_eq!(sent[0].headers["accept"], "application/json");
+}
