@@ -22,7 +22,7 @@ async fn token_endpoint(server: &MockServer) {
             ResponseTemplate::new(200)
                 .set_body_json(json!({"access_token": format!("tok-{i}"), "token_type": "Bearer", "expires_in": 3600}))
         })
-        .mount(&server)
+        .mount(server)
         .await;
 }
 
