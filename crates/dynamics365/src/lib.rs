@@ -1,1 +1,119 @@
-//! Placeholder: filled in by its issue.
+//! Microsoft Dynamics 365 (the Dataverse Web API, OData v4) as connectkit
+//! tables, authorized by the OAuth 2.0 refresh token grant, with the
+//! behaviour of the DataDirect Dynamics 365 connector.
+//!
+//! ```no_run
+//! use connectkit_core::{Connector, Filter, FilterOp, ScanRequest};
+//! use connectkit_dynamics365::Dynamics365DataSource;
+//! use futures::TryStreamExt;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), connectkit_core::Error> {
+//!     let connector = Dynamics365DataSource::new()
+//!         .description("My Dynamics 365 Data Source")
+//!         .service_url("https://mywebinstance.api.crm.dynamics.com/api/data/v9.1/")
+//!         .authentication_method("OAuth2")
+//!         .client_id("29453d6f-6789-25gh-gd8g-44tk3c527831")
+//!         .client_secret(std::env::var("CLIENT_SECRET").unwrap_or_default())
+//!         .token_uri("https://login.microsoftonline.com/common/oauth2/v2.0/token")
+//!         .refresh_token(std::env::var("REFRESH_TOKEN").unwrap_or_default())
+//!         .connect()?;
+//!
+//!     for table in connector.tables().await? {
+//!         println!("{}", table.name);
+//!     }
+//!     let request = ScanRequest::new()
+//!         .with_projection(["accountid", "name", "revenue"])
+//!         .with_filter(Filter::new("name", FilterOp::Eq, "Contoso"))
+//!         .with_limit(100);
+//!     let scan = connector.scan("accounts", request).await?;
+//!     let batches: Vec<_> = scan.batches.try_collect().await?;
+//!     println!("{} rows", batches.iter().map(|b| b.num_rows()).sum::<usize>());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The same connector comes from a connection URL through the registry:
+//! `jdbc:datadirect:dynamics365:ServiceURL=...;ClientID=...;ClientSecret=...;TokenURI=...;RefreshToken=...;`
+//! (see [`register`]).
+//!
+//! # Behaviour
+//!
+//! - **Authentication**: `AuthenticationMethod=OAuth2` (the default and only
+//!   value), the refresh token grant of `connectkit-oauth-refresh`. The token
+//!   request is always a POST whose form body carries the client credentials
+//!   (`ClientCredentialsMode=Post` unless given). Scope defaults to
+//!   [`default_scope`]. A 401 from the API makes the grant refresh once and
+//!   the request is retried once; a second 401 is an
+//!   [`ErrorKind::Auth`](connectkit_core::ErrorKind::Auth) error.
+//! - **Headers**: every request carries `OData-Version: 4.0` and
+//!   `OData-MaxVersion: 4.0`; data requests carry `Accept: application/json`
+//!   and scans `Prefer: odata.maxpagesize=<PageSize>` (default 5000). The
+//!   `$metadata` request asks for `Accept: application/xml`, because the
+//!   connector reads CSDL XML and an OData 4.01 server could otherwise answer
+//!   with JSON CSDL.
+//! - **Tables**: the entity sets of the service document (`GET ServiceURL`).
+//! - **Schemas**: from `$metadata`, fetched once per connector and cached.
+//!   Navigation properties are not columns; inherited properties come first.
+//!   Key properties are non-nullable and carry [`KEY_METADATA_KEY`]`="true"`
+//!   in their field metadata; every field carries its OData type under
+//!   [`TYPE_METADATA_KEY`].
+//! - **Scans**: `GET <set>?$select=..&$filter=..&$top=..`, then
+//!   `@odata.nextLink` until it is absent, one record batch per page.
+//!   `@odata.*` annotations in rows are ignored. With a limit, no page after
+//!   the one that reaches it is requested. A next link that repeats a page
+//!   already read, or leaves the ServiceURL's origin, ends the scan with an
+//!   error after the batches read so far.
+//! - **Filters**: `eq ne gt ge lt le` on strings (single-quoted, quotes
+//!   doubled), numbers, booleans (`eq`/`ne`), GUIDs, dates and timestamps,
+//!   and `eq null`/`ne null` on any column, are pushed into `$filter`; any
+//!   other filter is returned in
+//!   [`Scan::unapplied_filters`](connectkit_core::Scan::unapplied_filters).
+//! - **Throttling**: 429 and 503 are retried after `Retry-After` (seconds or
+//!   an HTTP date; 1 s doubling when absent; at most 5 minutes), at most 5
+//!   times by default ([`Dynamics365DataSource::max_retries`]).
+//! - **Errors**: OData error bodies become [`Dynamics365Error::OData`] with
+//!   the code and message; every error converts into
+//!   [`connectkit_core::Error`] with its [`ErrorKind`](connectkit_core::ErrorKind).
+//!   No secret ever appears in an error, `Debug` output or a log.
+//!
+//! # Types
+//!
+//! | OData | Arrow |
+//! |---|---|
+//! | `Edm.String`, `Edm.Guid`, `Edm.Duration` | `Utf8` |
+//! | `Edm.Boolean` | `Boolean` |
+//! | `Edm.Byte`, `Edm.SByte`, `Edm.Int16`, `Edm.Int32`, `Edm.Int64` | `UInt8`, `Int8`, `Int16`, `Int32`, `Int64` |
+//! | `Edm.Single`, `Edm.Double` | `Float32`, `Float64` |
+//! | `Edm.Decimal` | `Decimal128(p, s)` |
+//! | `Edm.Money` | `Decimal128(19, 4)` |
+//! | `Edm.DateTimeOffset` | `Timestamp(Microsecond, "UTC")` |
+//! | `Edm.Date` | `Date32` |
+//! | `Edm.TimeOfDay` | `Time64(Microsecond)` |
+//! | `Edm.Binary` | `Binary` (from base64url) |
+//! | anything else (enums, complex types, collections) | `Utf8`: the string, or the value's JSON text |
+//!
+//! **Decimals are `Decimal128`, not `Float64`**: Dataverse money and decimal
+//! columns are exact, and so are the connector's values (numbers are decoded
+//! from their JSON text, never through a float). `Precision` and a numeric
+//! `Scale` are kept (precision capped at 38); `Scale="Variable"` or no Scale
+//! gives `Decimal128(38, 10)`, 10 being the most decimal places Dataverse
+//! allows ([`VARIABLE_DECIMAL_SCALE`]). Digits beyond the scale are rounded
+//! half away from zero; a value too large for the precision is an error.
+
+mod connector;
+mod decode;
+mod error;
+mod http;
+mod metadata;
+mod odata;
+mod scan;
+mod source;
+mod types;
+
+pub use connector::Dynamics365Connector;
+pub use error::Dynamics365Error;
+pub use source::{
+    DEFAULT_PAGE_SIZE, Dynamics365DataSource, SUBPROTOCOL, catalogue, default_scope, register,
+};
+pub use types::{KEY_METADATA_KEY, TYPE_METADATA_KEY, VARIABLE_DECIMAL_SCALE};

@@ -1,0 +1,194 @@
+//! [`Dynamics365Connector`]: entity sets as tables.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow_schema::{Schema, SchemaRef};
+use async_trait::async_trait;
+use connectkit_core::{AuthFlow, Connector, Error, Result, Scan, ScanRequest, TableInfo};
+use connectkit_oauth_refresh::RefreshTokenFlow;
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+
+use crate::error::Dynamics365Error;
+use crate::http::{Api, JSON, XML};
+use crate::metadata::Metadata;
+use crate::odata::translate_filters;
+use crate::scan::{first_url, pages};
+use crate::types::Column;
+
+/// A Dataverse Web API as tables: one per entity set.
+///
+/// Built by [`Dynamics365DataSource::connect`](crate::Dynamics365DataSource::connect)
+/// or through the [`Registry`](connectkit_core::Registry) (see [`register`](crate::register)).
+/// `$metadata` is fetched once, on the first [`Connector::schema`] or
+/// [`Connector::scan`], and cached for the connector's life.
+pub struct Dynamics365Connector {
+    api: Api,
+    flow: Arc<RefreshTokenFlow>,
+    page_size: u32,
+    metadata: OnceCell<Arc<Metadata>>,
+}
+
+impl Dynamics365Connector {
+    pub(crate) fn new(api: Api, flow: Arc<RefreshTokenFlow>, page_size: u32) -> Self {
+        Self {
+            api,
+            flow,
+            page_size,
+            metadata: OnceCell::new(),
+        }
+    }
+
+    /// The Web API root requests go to, ending in `/`.
+    pub fn service_url(&self) -> &url::Url {
+        &self.api.base
+    }
+
+    /// The `odata.maxpagesize` asked for on scans.
+    pub fn page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    /// The refresh token grant that authorizes this connector's requests.
+    pub fn refresh_token_flow(&self) -> &RefreshTokenFlow {
+        &self.flow
+    }
+
+    async fn metadata(&self) -> Result<&Arc<Metadata>> {
+        self.metadata
+            .get_or_try_init(|| async {
+                let url = self.api.base.join("$metadata").map_err(|e| {
+                    Dynamics365Error::config("ServiceURL", format!("cannot address $metadata: {e}"))
+                })?;
+                let xml = self.api.get(&url, XML, None).await?;
+                Ok::<_, Error>(Arc::new(Metadata::parse(&xml)?))
+            })
+            .await
+    }
+
+    /// The entity set called `table` (any case) and its columns.
+    async fn table(&self, table: &str) -> Result<(String, Vec<Column>)> {
+        let md = self.metadata().await?;
+        let set = md.find_set(table).ok_or_else(|| Error::TableNotFound {
+            name: table.to_owned(),
+            known: md.entity_sets().map(str::to_owned).collect(),
+        })?;
+        Ok((set.to_owned(), md.columns(set)?))
+    }
+}
+
+fn schema_of(columns: &[Column]) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns.iter().map(Column::field).collect::<Vec<_>>(),
+    ))
+}
+
+fn find_column<'c>(columns: &'c [Column], table: &str, name: &str) -> Result<&'c Column> {
+    columns
+        .iter()
+        .find(|c| c.name == name)
+        .or_else(|| columns.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
+        .ok_or_else(|| Error::ColumnNotFound {
+            table: table.to_owned(),
+            column: name.to_owned(),
+        })
+}
+
+#[derive(Deserialize)]
+struct ServiceDocument {
+    value: Vec<ServiceEntry>,
+}
+
+#[derive(Deserialize)]
+struct ServiceEntry {
+    name: String,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+#[async_trait]
+impl Connector for Dynamics365Connector {
+    /// The entity sets of the service document (`GET ServiceURL`): entries
+    /// whose `kind` is `EntitySet` or absent (the OData default).
+    async fn tables(&self) -> Result<Vec<TableInfo>> {
+        let body = self.api.get(&self.api.base, JSON, None).await?;
+        let doc: ServiceDocument =
+            serde_json::from_str(&body).map_err(|e| Dynamics365Error::InvalidResponse {
+                what: "service document".into(),
+                message: format!("expected {{\"value\": [...]}}: {e}"),
+            })?;
+        Ok(doc
+            .value
+            .into_iter()
+            .filter(|e| e.kind.as_deref().is_none_or(|k| k == "EntitySet"))
+            .map(|e| match e.title {
+                Some(t) if t != e.name => TableInfo::new(e.name).with_description(t),
+                _ => TableInfo::new(e.name),
+            })
+            .collect())
+    }
+
+    async fn schema(&self, table: &str) -> Result<SchemaRef> {
+        let (_, columns) = self.table(table).await?;
+        Ok(schema_of(&columns))
+    }
+
+    /// `GET <set>?$select=..&$filter=..&$top=..`, then `@odata.nextLink`
+    /// page by page. Filters that OData cannot express for the column's type
+    /// come back in [`Scan::unapplied_filters`].
+    async fn scan(&self, table: &str, request: ScanRequest) -> Result<Scan> {
+        let (set, columns) = self.table(table).await?;
+        let selected: Option<Vec<Column>> = match &request.projection {
+            Some(names) => Some(
+                names
+                    .iter()
+                    .map(|n| find_column(&columns, &set, n).cloned())
+                    .collect::<Result<_>>()?,
+            ),
+            None => None,
+        };
+        for f in &request.filters {
+            find_column(&columns, &set, &f.column)?;
+        }
+        let (filter, unapplied) = translate_filters(&request.filters, &columns);
+        let names: Option<Vec<&str>> = selected
+            .as_ref()
+            .map(|cols| cols.iter().map(|c| c.name.as_str()).collect());
+        let url = first_url(
+            &self.api.base,
+            &set,
+            names.as_deref(),
+            filter.as_deref(),
+            request.limit,
+        )?;
+        let columns = selected.unwrap_or(columns);
+        let schema = schema_of(&columns);
+        let batches = pages(
+            self.api.clone(),
+            set,
+            schema.clone(),
+            Arc::new(columns),
+            url,
+            self.page_size,
+            request.limit,
+        );
+        Ok(Scan::new(schema, batches).with_unapplied_filters(unapplied))
+    }
+
+    fn auth_flow(&self) -> Arc<dyn AuthFlow> {
+        self.flow.clone()
+    }
+}
+
+impl fmt::Debug for Dynamics365Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dynamics365Connector")
+            .field("service_url", &self.api.base.as_str())
+            .field("page_size", &self.page_size)
+            .field("flow", &self.flow)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,404 @@
+//! One page of OData JSON rows into one Arrow record batch.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{BinaryBuilder, BooleanBuilder, StringBuilder};
+use arrow_array::types::{
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
+    Int64Type, Time64MicrosecondType, TimestampMicrosecondType, UInt8Type,
+};
+use arrow_array::{ArrayRef, ArrowPrimitiveType, PrimitiveArray, RecordBatch};
+use arrow_schema::SchemaRef;
+use base64::Engine as _;
+use chrono::{DateTime, NaiveDate, NaiveTime, Timelike};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::Dynamics365Error;
+use crate::types::{Column, EdmType};
+
+/// A page of an entity set: `value[]` rows, kept as raw JSON per property so
+/// that numbers keep every digit, and the next link. `@odata.*` annotations
+/// are never looked up, so they never become data.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Page<'a> {
+    #[serde(borrow)]
+    value: Option<Vec<HashMap<String, &'a RawValue>>>,
+    #[serde(rename = "@odata.nextLink", default)]
+    pub(crate) next_link: Option<String>,
+}
+
+impl<'a> Page<'a> {
+    /// Parses a page body.
+    pub(crate) fn parse(body: &'a str, table: &str) -> Result<Self, Dynamics365Error> {
+        let page: Page<'a> =
+            serde_json::from_str(body).map_err(|e| Dynamics365Error::InvalidResponse {
+                what: format!("table {table}"),
+                message: format!("the page is not OData JSON: {e}"),
+            })?;
+        if page.value.is_none() {
+            return Err(Dynamics365Error::InvalidResponse {
+                what: format!("table {table}"),
+                message: "the page has no `value` array".into(),
+            });
+        }
+        Ok(page)
+    }
+
+    /// The rows.
+    pub(crate) fn rows(&self) -> &[HashMap<String, &'a RawValue>] {
+        self.value.as_deref().unwrap_or_default()
+    }
+}
+
+/// Decodes `rows` into a batch of `schema`, whose fields are `columns` in order.
+pub(crate) fn decode_rows(
+    table: &str,
+    schema: &SchemaRef,
+    columns: &[Column],
+    rows: &[HashMap<String, &RawValue>],
+) -> Result<RecordBatch, Dynamics365Error> {
+    let mut arrays = Vec::with_capacity(columns.len());
+    for column in columns {
+        let cells: Vec<Option<&str>> = rows
+            .iter()
+            .map(|r| {
+                r.get(&column.name)
+                    .map(|v| v.get())
+                    .filter(|t| *t != "null")
+            })
+            .collect();
+        let err = |message: String| Dynamics365Error::Decode {
+            table: table.to_owned(),
+            column: column.name.clone(),
+            message,
+        };
+        if !column.nullable || column.key {
+            if let Some(i) = cells.iter().position(Option::is_none) {
+                return Err(err(format!(
+                    "row {i} has no value for a non-nullable column"
+                )));
+            }
+        }
+        arrays.push(decode_column(&column.edm, &cells).map_err(err)?);
+    }
+    RecordBatch::try_new(schema.clone(), arrays).map_err(|e| Dynamics365Error::Decode {
+        table: table.to_owned(),
+        column: String::new(),
+        message: e.to_string(),
+    })
+}
+
+type Cell<'a> = Option<&'a str>;
+
+fn decode_column(edm: &EdmType, cells: &[Cell<'_>]) -> Result<ArrayRef, String> {
+    Ok(match edm {
+        EdmType::String | EdmType::Guid | EdmType::Duration | EdmType::Other => {
+            let mut b = StringBuilder::new();
+            for c in cells {
+                match c {
+                    Some(t) if t.starts_with('"') => b.append_value(string(t)?),
+                    Some(t) => b.append_value(t),
+                    None => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        EdmType::Boolean => {
+            let mut b = BooleanBuilder::new();
+            for c in cells {
+                match c {
+                    Some(t) => b.append_value(
+                        serde_json::from_str(t).map_err(|_| format!("{t} is not a boolean"))?,
+                    ),
+                    None => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        EdmType::Byte => int::<UInt8Type>(cells)?,
+        EdmType::SByte => int::<Int8Type>(cells)?,
+        EdmType::Int16 => int::<Int16Type>(cells)?,
+        EdmType::Int32 => int::<Int32Type>(cells)?,
+        EdmType::Int64 => int::<Int64Type>(cells)?,
+        EdmType::Single => Arc::new(primitive::<Float32Type>(cells, |t| Ok(float(t)? as f32))?),
+        EdmType::Double => Arc::new(primitive::<Float64Type>(cells, float)?),
+        EdmType::Decimal { precision, scale } => {
+            let limit = 10i128.pow(u32::from(*precision));
+            let a = primitive::<Decimal128Type>(cells, |t| {
+                let text = unquote(t)?;
+                match parse_decimal(&text, *scale) {
+                    Some(v) if v.abs() < limit => Ok(v),
+                    _ => Err(format!(
+                        "{text} is not a decimal that fits ({precision}, {scale})"
+                    )),
+                }
+            })?;
+            Arc::new(
+                a.with_precision_and_scale(*precision, *scale)
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+        EdmType::DateTimeOffset => {
+            let a = primitive::<TimestampMicrosecondType>(cells, |t| {
+                let s = string(t)?;
+                DateTime::parse_from_rfc3339(&s)
+                    .map(|d| d.timestamp_micros())
+                    .map_err(|_| format!("{s:?} is not an RFC 3339 timestamp"))
+            })?;
+            Arc::new(a.with_timezone("UTC"))
+        }
+        EdmType::Date => {
+            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+            Arc::new(primitive::<Date32Type>(cells, |t| {
+                let s = string(t)?;
+                let d = NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                    .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)"))?;
+                i32::try_from((d - epoch).num_days()).map_err(|e| e.to_string())
+            })?)
+        }
+        EdmType::TimeOfDay => Arc::new(primitive::<Time64MicrosecondType>(cells, |t| {
+            let s = string(t)?;
+            let time = NaiveTime::parse_from_str(&s, "%H:%M:%S%.f")
+                .or_else(|_| NaiveTime::parse_from_str(&s, "%H:%M"))
+                .map_err(|_| format!("{s:?} is not a time of day"))?;
+            Ok(i64::from(time.num_seconds_from_midnight()) * 1_000_000
+                + i64::from(time.nanosecond() / 1_000))
+        })?),
+        EdmType::Binary => {
+            let mut b = BinaryBuilder::new();
+            for c in cells {
+                match c {
+                    Some(t) => b.append_value(base64(&string(t)?)?),
+                    None => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
+    })
+}
+
+fn primitive<T: ArrowPrimitiveType>(
+    cells: &[Cell<'_>],
+    parse: impl Fn(&str) -> Result<T::Native, String>,
+) -> Result<PrimitiveArray<T>, String> {
+    cells
+        .iter()
+        .map(|c| c.map(&parse).transpose())
+        .collect::<Result<PrimitiveArray<T>, String>>()
+}
+
+fn int<T>(cells: &[Cell<'_>]) -> Result<ArrayRef, String>
+where
+    T: ArrowPrimitiveType,
+    T::Native: TryFrom<i64>,
+{
+    Ok(Arc::new(primitive::<T>(cells, |t| {
+        // IEEE754Compatible servers send Int64 as a string.
+        let text = unquote(t)?;
+        text.trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|v| T::Native::try_from(v).ok())
+            .ok_or_else(|| format!("{text} is not an integer in range"))
+    })?))
+}
+
+fn string(t: &str) -> Result<String, String> {
+    serde_json::from_str::<String>(t).map_err(|_| format!("{t} is not a string"))
+}
+
+/// The text of a number, or of a string holding one.
+fn unquote(t: &str) -> Result<String, String> {
+    if t.starts_with('"') {
+        string(t)
+    } else {
+        Ok(t.to_owned())
+    }
+}
+
+fn float(t: &str) -> Result<f64, String> {
+    let text = unquote(t)?;
+    match text.as_str() {
+        "INF" => Ok(f64::INFINITY),
+        "-INF" => Ok(f64::NEG_INFINITY),
+        "NaN" => Ok(f64::NAN),
+        s => s.parse().map_err(|_| format!("{s} is not a number")),
+    }
+}
+
+/// OData sends `Edm.Binary` as base64url; plain base64 is accepted too.
+fn base64(s: &str) -> Result<Vec<u8>, String> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const ENGINE: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let normal: String = s
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    ENGINE
+        .decode(normal.trim_end_matches('='))
+        .map_err(|e| format!("not base64: {e}"))
+}
+
+/// Parses decimal text (`-12.345`, `1.5E3`) into an integer scaled by
+/// 10^`scale`, rounding half away from zero; `None` if it is not a number
+/// or does not fit an `i128`.
+pub(crate) fn parse_decimal(text: &str, scale: i8) -> Option<i128> {
+    let t = text.trim();
+    let (neg, t) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (mantissa, exp) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], t[i + 1..].parse::<i32>().ok()?),
+        None => (t, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    let shift = i64::from(exp) - frac.len() as i64 + i64::from(scale);
+    let (keep, round_up) = if shift >= 0 {
+        (digits.as_str(), false)
+    } else {
+        let drop = usize::try_from(-shift).ok()?;
+        match digits.len().checked_sub(drop) {
+            Some(k) => (&digits[..k], digits.as_bytes()[k] >= b'5'),
+            None => ("", false),
+        }
+    };
+    let mut v: i128 = 0;
+    for b in keep.bytes() {
+        v = v.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+    }
+    if shift > 0 && v != 0 {
+        v = v.checked_mul(10i128.checked_pow(u32::try_from(shift).ok()?)?)?;
+    }
+    if round_up {
+        v = v.checked_add(1)?;
+    }
+    Some(if neg { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_schema::{Field, Schema};
+
+    #[test]
+    fn decimals() {
+        assert_eq!(parse_decimal("12.345", 2), Some(1235));
+        assert_eq!(parse_decimal("-12.344", 2), Some(-1234));
+        assert_eq!(parse_decimal("-12.345", 2), Some(-1235));
+        assert_eq!(parse_decimal("1.5E3", 1), Some(15000));
+        assert_eq!(parse_decimal("0.0004", 3), Some(0));
+        assert_eq!(parse_decimal("0.0005", 3), Some(1));
+        assert_eq!(parse_decimal("5", 0), Some(5));
+        assert_eq!(parse_decimal(".5", 1), Some(5));
+        assert_eq!(parse_decimal("0e999999", 2), Some(0));
+        assert_eq!(
+            parse_decimal("123456789012345678901234.1234567891", 10),
+            Some(1234567890123456789012341234567891)
+        );
+        for bad in ["", "-", "1.2.3", "abc", "1e", "1e99"] {
+            assert_eq!(parse_decimal(bad, 2), None, "{bad}");
+        }
+    }
+
+    fn cols(specs: &[(&str, &str)]) -> Vec<Column> {
+        specs
+            .iter()
+            .map(|(n, t)| Column {
+                name: (*n).into(),
+                type_name: (*t).into(),
+                edm: EdmType::from_csdl(t, None, Some("4")),
+                nullable: true,
+                key: false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_become_typed_columns_and_annotations_are_ignored() {
+        let columns = cols(&[
+            ("s", "Edm.String"),
+            ("i", "Edm.Int64"),
+            ("d", "Edm.Decimal"),
+            ("t", "Edm.DateTimeOffset"),
+            ("day", "Edm.Date"),
+            ("tod", "Edm.TimeOfDay"),
+            ("b", "Edm.Binary"),
+            ("o", "mscrm.address"),
+            ("f", "Edm.Double"),
+        ]);
+        let schema = Arc::new(Schema::new(
+            columns.iter().map(Column::field).collect::<Vec<Field>>(),
+        ));
+        let body = r#"{"@odata.context":"x","value":[
+            {"@odata.etag":"W/1","s":"a\"b","i":"9007199254740993","d":1234.56789,
+             "t":"2024-01-02T03:04:05.5+01:00","day":"1970-01-02","tod":"10:30:00.25",
+             "b":"AQL_","o":{"city":"Oslo"},"f":"INF","s@OData.Community.Display.V1.FormattedValue":"x"},
+            {"s":null}],"@odata.nextLink":"https://h/next"}"#;
+        let page = Page::parse(body, "t").unwrap();
+        assert_eq!(page.next_link.as_deref(), Some("https://h/next"));
+        let batch = decode_rows("t", &schema, &columns, page.rows()).unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.column(0).as_string::<i32>().value(0), "a\"b");
+        assert!(batch.column(0).is_null(1));
+        let i = batch.column(1).as_primitive::<Int64Type>();
+        assert_eq!(i.value(0), 9_007_199_254_740_993);
+        assert_eq!(
+            batch.column(2).as_primitive::<Decimal128Type>().value(0),
+            12_345_679
+        );
+        let t = batch.column(3).as_primitive::<TimestampMicrosecondType>();
+        assert_eq!(t.value(0), 1_704_161_045_500_000);
+        assert_eq!(batch.column(4).as_primitive::<Date32Type>().value(0), 1);
+        let tod = batch.column(5).as_primitive::<Time64MicrosecondType>();
+        assert_eq!(tod.value(0), 37_800_250_000);
+        assert_eq!(batch.column(6).as_binary::<i32>().value(0), [1, 2, 255]);
+        assert_eq!(
+            batch.column(7).as_string::<i32>().value(0),
+            r#"{"city":"Oslo"}"#
+        );
+        assert_eq!(
+            batch.column(8).as_primitive::<Float64Type>().value(0),
+            f64::INFINITY
+        );
+    }
+
+    #[test]
+    fn bad_values_name_table_and_column() {
+        let mut columns = cols(&[("n", "Edm.Int32")]);
+        let schema = Arc::new(Schema::new(vec![columns[0].field()]));
+        let page = Page::parse(r#"{"value":[{"n":"x"}]}"#, "t").unwrap();
+        let err = decode_rows("t", &schema, &columns, page.rows()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "table t, column n: x is not an integer in range"
+        );
+        let page = Page::parse(r#"{"value":[{"n":3000000000}]}"#, "t").unwrap();
+        assert!(decode_rows("t", &schema, &columns, page.rows()).is_err());
+        columns[0].nullable = false;
+        let schema = Arc::new(Schema::new(vec![columns[0].field()]));
+        let page = Page::parse(r#"{"value":[{"n":1},{}]}"#, "t").unwrap();
+        let err = decode_rows("t", &schema, &columns, page.rows()).unwrap_err();
+        assert!(err.to_string().contains("row 1"), "{err}");
+        assert!(Page::parse(r#"{"error":{}}"#, "t").is_err());
+        assert!(Page::parse("<html/>", "t").is_err());
+    }
+}

@@ -1,0 +1,408 @@
+//! [`Dynamics365DataSource`]: the connection's configuration, from code (as
+//! the vendor's `Dynamics365DataSource`) or from connection properties.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use connectkit_core::{
+    COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue, Registry, Result, SecretString,
+};
+use connectkit_oauth_refresh::{ClientCredentialsMode, GRANT_PROPERTIES, RefreshTokenFlowBuilder};
+use url::Url;
+
+use crate::connector::Dynamics365Connector;
+use crate::error::Dynamics365Error;
+use crate::http::{Api, Throttling};
+
+/// The URL subprotocol of this connector: `jdbc:datadirect:dynamics365:...`.
+pub const SUBPROTOCOL: &str = "dynamics365";
+/// The `odata.maxpagesize` asked for when PageSize is not given.
+pub const DEFAULT_PAGE_SIZE: u32 = 5000;
+
+/// The connector's own properties, beside [`COMMON_PROPERTIES`] and [`GRANT_PROPERTIES`].
+const OWN_PROPERTIES: &[PropertySpec] = &[
+    PropertySpec::new(
+        "ServiceURL",
+        "The Web API root, e.g. https://org.api.crm.dynamics.com/api/data/v9.2/.",
+    )
+    .required(),
+    PropertySpec::new(
+        "AuthenticationMethod",
+        "How requests are authorized: OAuth2 (the refresh token grant).",
+    )
+    .default_value("OAuth2"),
+    PropertySpec::new(
+        "PageSize",
+        "Rows per page asked for with Prefer: odata.maxpagesize.",
+    )
+    .default_value("5000"),
+];
+
+/// Every property a `dynamics365` connection accepts: `Description`, the
+/// refresh token grant's properties, `ServiceURL` (required),
+/// `AuthenticationMethod` (default `OAuth2`) and `PageSize` (default 5000).
+pub fn catalogue() -> Vec<PropertySpec> {
+    COMMON_PROPERTIES
+        .iter()
+        .chain(GRANT_PROPERTIES)
+        .chain(OWN_PROPERTIES)
+        .copied()
+        .collect()
+}
+
+/// Registers the connector for the `dynamics365` subprotocol.
+///
+/// ```
+/// let mut registry = connectkit_core::Registry::new();
+/// connectkit_dynamics365::register(&mut registry);
+/// assert_eq!(registry.subprotocols(), ["dynamics365"]);
+/// ```
+pub fn register(registry: &mut Registry) {
+    registry.register(SUBPROTOCOL, catalogue(), |props| {
+        let connector = Dynamics365DataSource::from_properties(props)?.connect()?;
+        Ok(Box::new(connector))
+    });
+}
+
+/// The default Scope: `<origin of ServiceURL>/.default offline_access`, the
+/// origin keeping scheme, host and any explicit port, with the `api.` label
+/// dropped from `*.api.crm*.dynamics.com` hosts.
+///
+/// ```
+/// # use url::Url;
+/// let url = Url::parse("https://org.api.crm4.dynamics.com/api/data/v9.2/").unwrap();
+/// assert_eq!(connectkit_dynamics365::default_scope(&url),
+///            "https://org.crm4.dynamics.com/.default offline_access");
+/// ```
+pub fn default_scope(service_url: &Url) -> String {
+    let host = service_url.host_str().unwrap_or_default();
+    let mut labels: Vec<&str> = host.split('.').collect();
+    if host.to_ascii_lowercase().ends_with(".dynamics.com") {
+        if let Some(i) = (1..labels.len().saturating_sub(1)).find(|&i| {
+            labels[i].eq_ignore_ascii_case("api")
+                && labels[i + 1].to_ascii_lowercase().starts_with("crm")
+        }) {
+            labels.remove(i);
+        }
+    }
+    let port = service_url
+        .port()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    format!(
+        "{}://{}{port}/.default offline_access",
+        service_url.scheme(),
+        labels.join(".")
+    )
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// Parses ServiceURL: an absolute https URL (http only on loopback hosts,
+/// for tests), made to end in `/` so that entity sets resolve below it.
+pub(crate) fn parse_service_url(text: &str) -> Result<Url, Dynamics365Error> {
+    let bad = |m: String| Dynamics365Error::config("ServiceURL", m);
+    let mut url = Url::parse(text.trim())
+        .map_err(|e| bad(format!("expected an absolute URL ({e}): {text:?}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        s => return Err(bad(format!("expected an https URL, found scheme {s:?}"))),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(format!("expected no query or fragment: {text:?}")));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// A Dynamics 365 connection, configured as the vendor's `Dynamics365DataSource`.
+///
+/// Setters mirror the seed's `setServiceURL`, `setClientID`, ...; secrets are
+/// held as [`SecretString`] and never printed.
+#[derive(Clone, Default)]
+pub struct Dynamics365DataSource {
+    properties: Properties,
+    http_client: Option<reqwest::Client>,
+    max_retries: Option<u32>,
+}
+
+impl Dynamics365DataSource {
+    /// An empty configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads a connection's properties, checked against [`catalogue`]
+    /// (unknown names and a missing ServiceURL are errors).
+    pub fn from_properties(properties: &Properties) -> Result<Self> {
+        let mut properties = properties.clone();
+        properties.validate(&catalogue())?;
+        Ok(Self {
+            properties,
+            ..Self::default()
+        })
+    }
+
+    /// The properties as configured so far (secrets stay secret).
+    pub fn properties(&self) -> &Properties {
+        &self.properties
+    }
+
+    fn set(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.properties.set(name, value);
+        self
+    }
+
+    fn set_secret(mut self, name: &str, value: SecretString) -> Self {
+        self.properties.remove(name);
+        // Cannot fail: the name was just removed.
+        let _ = self
+            .properties
+            .insert_value(name, PropertyValue::Secret(value));
+        self
+    }
+
+    /// `ServiceURL`: the Web API root, with or without a trailing `/`.
+    pub fn service_url(self, url: impl Into<String>) -> Self {
+        self.set("ServiceURL", url)
+    }
+
+    /// `AuthenticationMethod`: only `OAuth2` (the default) is supported.
+    pub fn authentication_method(self, method: impl Into<String>) -> Self {
+        self.set("AuthenticationMethod", method)
+    }
+
+    /// `ClientID`.
+    pub fn client_id(self, id: impl Into<String>) -> Self {
+        self.set("ClientID", id)
+    }
+
+    /// `ClientSecret`.
+    pub fn client_secret(self, secret: impl Into<SecretString>) -> Self {
+        self.set_secret("ClientSecret", secret.into())
+    }
+
+    /// `TokenURI`: the token endpoint (always POSTed to).
+    pub fn token_uri(self, uri: impl Into<String>) -> Self {
+        self.set("TokenURI", uri)
+    }
+
+    /// `RefreshToken`.
+    pub fn refresh_token(self, token: impl Into<SecretString>) -> Self {
+        self.set_secret("RefreshToken", token.into())
+    }
+
+    /// `Scope`; see [`default_scope`] for the value used when it is not set.
+    pub fn scope(self, scope: impl Into<String>) -> Self {
+        self.set("Scope", scope)
+    }
+
+    /// `ClientCredentialsMode`: `Post` unless set (`All`, `Basic`, `Url`, `Post`).
+    pub fn client_credentials_mode(self, mode: impl Into<String>) -> Self {
+        self.set("ClientCredentialsMode", mode)
+    }
+
+    /// `Description`: free text.
+    pub fn description(self, text: impl Into<String>) -> Self {
+        self.set("Description", text)
+    }
+
+    /// `PageSize`: rows per page asked for (default 5000).
+    pub fn page_size(self, rows: u32) -> Self {
+        self.set("PageSize", rows.to_string())
+    }
+
+    /// Any other property of [`catalogue`] (AuthHeader, AccessToken, ...).
+    /// Secret properties are stored as secrets.
+    pub fn property(self, name: &str, value: impl Into<String>) -> Self {
+        self.set(name, value)
+    }
+
+    /// The HTTP client for API requests (the token endpoint keeps its own,
+    /// which follows no redirects).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// How many times a throttled (429/503) request is retried (default 5).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = Some(retries);
+        self
+    }
+
+    /// Checks the configuration and builds the connector. Nothing is sent
+    /// until the first request.
+    pub fn connect(&self) -> Result<Dynamics365Connector> {
+        let mut props = self.properties.clone();
+        props.validate(&catalogue())?;
+        let service = props.get_str("ServiceURL").unwrap_or_default();
+        let base = parse_service_url(service)?;
+        let method = props.get_str("AuthenticationMethod").unwrap_or("OAuth2");
+        if !method.trim().eq_ignore_ascii_case("OAuth2") {
+            return Err(Dynamics365Error::UnsupportedAuthenticationMethod {
+                found: method.to_owned(),
+            }
+            .into());
+        }
+        let page_size = match props.get_str("PageSize") {
+            None => DEFAULT_PAGE_SIZE,
+            Some(s) => s
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    Dynamics365Error::config(
+                        "PageSize",
+                        format!("expected a positive integer, found {s:?}"),
+                    )
+                })?,
+        };
+        let mut grant = RefreshTokenFlowBuilder::from_properties(&props)?.force_post(true);
+        if !props.contains("ClientCredentialsMode") {
+            grant = grant.client_credentials_mode(ClientCredentialsMode::Post);
+        }
+        if !props.contains("Scope") {
+            grant = grant.scope(default_scope(&base));
+        }
+        let flow = Arc::new(grant.build()?);
+        let client = match &self.http_client {
+            Some(c) => c.clone(),
+            None => reqwest::Client::builder()
+                .user_agent(concat!(
+                    "connectkit-dynamics365/",
+                    env!("CARGO_PKG_VERSION")
+                ))
+                .connect_timeout(std::time::Duration::from_secs(30))
+                .timeout(std::time::Duration::from_secs(300))
+                .build()
+                .map_err(|e| {
+                    Dynamics365Error::config(
+                        "ServiceURL",
+                        format!("cannot build an HTTP client: {e}"),
+                    )
+                })?,
+        };
+        let mut throttling = Throttling::default();
+        if let Some(n) = self.max_retries {
+            throttling.max_retries = n;
+        }
+        let api = Api {
+            client,
+            auth: flow.clone(),
+            base,
+            throttling,
+        };
+        Ok(Dynamics365Connector::new(api, flow, page_size))
+    }
+}
+
+impl fmt::Debug for Dynamics365DataSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dynamics365DataSource")
+            .field("properties", &self.properties)
+            .field("max_retries", &self.max_retries)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(u: &str) -> String {
+        default_scope(&Url::parse(u).unwrap())
+    }
+
+    #[test]
+    fn default_scopes() {
+        assert_eq!(
+            scope("https://mywebinstance.api.crm.dynamics.com/api/data/v9.1/"),
+            "https://mywebinstance.crm.dynamics.com/.default offline_access"
+        );
+        assert_eq!(
+            scope("https://org.crm.dynamics.com/api/data/v9.2"),
+            "https://org.crm.dynamics.com/.default offline_access"
+        );
+        assert_eq!(
+            scope("http://127.0.0.1:8080/api/data/v9.2/"),
+            "http://127.0.0.1:8080/.default offline_access"
+        );
+        assert_eq!(
+            scope("https://api.example.com:8443/x"),
+            "https://api.example.com:8443/.default offline_access"
+        );
+        assert_eq!(
+            scope("https://org.api.example.dynamics.com/"),
+            "https://org.api.example.dynamics.com/.default offline_access"
+        );
+    }
+
+    #[test]
+    fn service_urls() {
+        let a = parse_service_url("https://h/api/data/v9.2").unwrap();
+        let b = parse_service_url("https://h/api/data/v9.2/").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.as_str(), "https://h/api/data/v9.2/");
+        assert!(parse_service_url("http://example.com/api/").is_err());
+        assert!(parse_service_url("http://localhost:1/api").is_ok());
+        assert!(parse_service_url("ftp://h/").is_err());
+        assert!(parse_service_url("/relative").is_err());
+        assert!(parse_service_url("https://h/api?x=1").is_err());
+    }
+
+    fn seed() -> Dynamics365DataSource {
+        Dynamics365DataSource::new()
+            .description("My Dynamics 365 Data Source")
+            .service_url("https://mywebinstance.api.crm.dynamics.com/api/data/v9.1/")
+            .authentication_method("OAuth2")
+            .client_id("29453d6f-6789-25gh-gd8g-44tk3c527831")
+            .client_secret("12a3=bCD/EfGh4Ijk+Lm5P67qR8s=//TuV+WXy1Zabcd")
+            .token_uri("https://login.microsoftonline.com/common/oauth2/v2.0/token")
+            .refresh_token("12a3=bCD/EfGh4Ijk+Lgd8g-44tk3c527831")
+    }
+
+    #[test]
+    fn the_seed_data_source_connects_and_never_prints_secrets() {
+        let source = seed();
+        let connector = source.connect().unwrap();
+        assert_eq!(connector.page_size(), DEFAULT_PAGE_SIZE);
+        let printed = format!("{source:?} {connector:?}");
+        assert!(!printed.contains("12a3"), "{printed}");
+        assert!(source.properties().get("ClientSecret").unwrap().is_secret());
+    }
+
+    #[test]
+    fn configuration_errors_name_the_property() {
+        let err = seed().authentication_method("Basic").connect().unwrap_err();
+        assert_eq!(err.kind(), connectkit_core::ErrorKind::Config);
+        assert_eq!(
+            err.to_string(),
+            "property AuthenticationMethod: unsupported value \"Basic\"; supported: OAuth2"
+        );
+        let err = seed().page_size(0).connect().unwrap_err();
+        assert!(err.to_string().contains("PageSize"), "{err}");
+        let err = Dynamics365DataSource::new().connect().unwrap_err();
+        assert_eq!(err.to_string(), "missing required property ServiceURL");
+        let err = seed().property("ServiceUrl2", "x").connect().unwrap_err();
+        assert!(
+            err.to_string().contains("unknown property ServiceUrl2"),
+            "{err}"
+        );
+        let err = seed().token_uri("not a url").connect().unwrap_err();
+        assert!(err.to_string().contains("TokenURI"), "{err}");
+    }
+}
