@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::decode::{to_date, to_timestamp};
+use crate::cast::{to_date, to_timestamp};
 use crate::table::{ColumnDef, Endpoint, Rows, Source, TableDef, lookup};
 use crate::types::SqlType;
 

@@ -65,6 +65,7 @@
 //! files and paging.
 
 mod auth;
+mod cast;
 mod columns;
 mod connector;
 mod decode;
