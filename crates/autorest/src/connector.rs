@@ -50,6 +50,13 @@ impl AutoRestConnector {
     /// [`catalogue`](crate::catalogue)). Exactly one of Config and Sample must
     /// be set; a model file is read and checked now.
     pub fn from_properties(props: &Properties) -> Result<Self> {
+        Self::with_client(props, None)
+    }
+
+    pub(crate) fn with_client(
+        props: &Properties,
+        api_client: Option<reqwest::Client>,
+    ) -> Result<Self> {
         let source = match (props.get_str("Config"), props.get_str("Sample")) {
             (Some(_), Some(_)) => return Err(AutoRestError::ConfigAndSample("both are set").into()),
             (None, None) => return Err(AutoRestError::ConfigAndSample("neither is set").into()),
@@ -82,7 +89,10 @@ impl AutoRestConnector {
         };
         let auth = crate::auth::flow(props, token_uri, scope)?;
         let http = Http {
-            client: client(ws_timeout(props)?)?,
+            client: match api_client {
+                Some(c) => c,
+                None => client(ws_timeout(props)?)?,
+            },
             auth,
             max_retries: 5,
             max_wait: Duration::from_secs(120),

@@ -69,6 +69,7 @@ pub fn register(registry: &mut Registry) {
 #[derive(Clone, Default)]
 pub struct AutoRestDataSource {
     props: Properties,
+    client: Option<reqwest::Client>,
 }
 
 macro_rules! setters {
@@ -107,7 +108,10 @@ impl AutoRestDataSource {
     pub fn from_properties(props: &Properties) -> Result<Self> {
         let mut props = props.clone();
         props.validate(&catalogue())?;
-        Ok(Self { props })
+        Ok(Self {
+            props,
+            client: None,
+        })
     }
 
     setters! {
@@ -151,6 +155,14 @@ impl AutoRestDataSource {
         self
     }
 
+    /// The HTTP client for API requests, in place of one built from
+    /// WSTimeout: to share a connection pool or set proxies and TLS roots.
+    /// Its own timeouts apply; WSTimeout is then ignored.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
     /// The properties set so far (secrets stay secret).
     pub fn properties(&self) -> &Properties {
         &self.props
@@ -161,7 +173,7 @@ impl AutoRestDataSource {
     pub fn build(self) -> Result<AutoRestConnector> {
         let mut props = self.props;
         props.validate(&catalogue())?;
-        AutoRestConnector::from_properties(&props)
+        AutoRestConnector::with_client(&props, self.client)
     }
 }
 

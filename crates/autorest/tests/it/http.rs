@@ -111,9 +111,15 @@ async fn a_429_with_retry_after_waits_then_completes() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1}, {"id": 2}])))
         .mount(&server)
         .await;
+    // No timers of its own (no timeout, no idle-pool sweep), so that paused
+    // time advances only by the connector's wait.
+    let client = reqwest::Client::builder()
+        .pool_idle_timeout(None)
+        .build()
+        .unwrap();
     let c = AutoRestDataSource::new()
         .sample(format!("{}/busy", server.uri()))
-        .ws_timeout(0)
+        .http_client(client)
         .build()
         .unwrap();
     let start = tokio::time::Instant::now();
