@@ -239,3 +239,74 @@ async fn model_headers_types_and_child_tables_reach_the_api_and_back() {
     assert_eq!(sent[0].url.query(), Some("limit=2&offset=0"));
     assert_eq!(sent[0].headers["accept"], "application/json");
 }
+
+#[tokio::test]
+async fn ws_timeout_bounds_each_request() {
+    let server = MockServer::start().await;
+    Mock::given(path("/slow"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([]))
+                .set_delay(Duration::from_secs(3)),
+        )
+        .mount(&server)
+        .await;
+    let c = AutoRestDataSource::new()
+        .sample(format!("{}/slow", server.uri()))
+        .ws_timeout(1)
+        .build()
+        .unwrap();
+    let e = c.tables().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Api);
+}
+
+#[tokio::test]
+async fn the_model_supplies_token_uri_and_scope_and_403_can_reauthenticate() {
+    let server = MockServer::start().await;
+    token_endpoint(&server).await;
+    // employees.rest maps 403 to REAUTHENTICATE at its top level.
+    Mock::given(path("/employees"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(ResponseTemplate::new(403))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/employees"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"items": [{"employeeID": "E-9", "title": "CTO"}]}})),
+        )
+        .mount(&server)
+        .await;
+    let text =
+        std::fs::read_to_string(crate::common::fixtures().join("autorest/models/employees.rest"))
+            .unwrap()
+            .replace("/o/oauth2/token", "/token");
+    let model = model_text(&text, "rest", &server);
+    let c = AutoRestDataSource::new()
+        .config(model.path().to_str().unwrap())
+        .authentication_method("OAuth2")
+        .client_id("cid")
+        .client_secret("csecret")
+        .refresh_token("rtoken")
+        .build()
+        .unwrap();
+    let got = rows(&c, "employees", ScanRequest::new().with_limit(1))
+        .await
+        .unwrap();
+    assert_eq!(got[0]["employeeID"], "E-9");
+    let token = requests_to(&server, "/token").await;
+    assert_eq!(token.len(), 2);
+    assert_eq!(token[0].method.as_str(), "POST");
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&token[0].body)
+        .into_owned()
+        .collect();
+    assert!(
+        form.contains(&("scope".into(), "hr.read directory.read".into())),
+        "{form:?}"
+    );
+    assert!(
+        form.contains(&("grant_type".into(), "refresh_token".into())),
+        "{form:?}"
+    );
+}
