@@ -76,6 +76,7 @@ struct Shape {
     objects: usize,
     arrays: usize,
     scalars: usize,
+    nulls: usize,
     fields: Vec<(String, Shape)>,
     elements: Option<Box<Shape>>,
 }
@@ -83,7 +84,7 @@ struct Shape {
 impl Shape {
     fn observe(&mut self, v: &Value) {
         match v {
-            Value::Null => {}
+            Value::Null => self.nulls += 1,
             Value::Object(map) => {
                 self.objects += 1;
                 for (k, fv) in map {
@@ -126,8 +127,22 @@ impl Shape {
         usize::from(self.objects > 0) + usize::from(self.arrays > 0) + usize::from(self.scalars > 0)
     }
 
+    fn seen(&self) -> usize {
+        self.objects + self.arrays + self.scalars + self.nulls
+    }
+
+    /// Objects to flatten: only objects were seen, and they share keys. A
+    /// map keyed by ids, whose keys differ from object to object (no key
+    /// in more than one), varies in shape and is a JSON column instead.
+    fn flattens(&self) -> bool {
+        let map_like = self.objects >= 2
+            && self.fields.len() >= 2
+            && self.fields.iter().all(|(_, f)| f.seen() == 1);
+        self.kinds() == 1 && self.objects > 0 && !map_like
+    }
+
     fn sql_type(&self) -> SqlType {
-        if self.kinds() > 1 {
+        if self.kinds() > 1 || self.objects > 0 {
             return SqlType::Json;
         }
         match self.scalar {
@@ -248,7 +263,7 @@ fn child_tables(
         .collect();
     columns.push(column("position", SqlType::BigInt, Source::Position, true));
     let mut children = Vec::new();
-    if el.kinds() == 1 && el.objects > 0 {
+    if el.flattens() {
         flatten(el, &[], &mut columns, &mut children);
     } else if el.kinds() == 1 && el.arrays > 0 {
         children.push((
@@ -283,6 +298,7 @@ static EMPTY: Shape = Shape {
     objects: 0,
     arrays: 0,
     scalars: 0,
+    nulls: 0,
     fields: Vec::new(),
     elements: None,
 };
@@ -310,7 +326,7 @@ fn flatten<'a>(
         let mut path = prefix.to_vec();
         path.push(k.clone());
         let name = path.join("_");
-        if f.kinds() == 1 && f.objects > 0 {
+        if f.flattens() {
             flatten(f, &path, columns, children);
         } else if f.kinds() == 1 && f.arrays > 0 {
             children.push((name, path, f.elements.as_deref().unwrap_or(&EMPTY)));

@@ -90,6 +90,7 @@ fn schemas_of_every_sample_fixture() {
         ("events.json", "events"),
         ("nulls.json", "people"),
         ("users_by_id.json", "users"),
+        ("teams.json", "teams"),
         ("varying.json", "things"),
     ] {
         let (body, tables) = sample(name, fixture(file));
@@ -179,5 +180,23 @@ fn widening_and_lengths() {
             ("b", "Boolean".to_owned()),
             ("z", "VarChar(64)".to_owned()),
         ]
+    );
+}
+
+#[test]
+fn maps_keyed_by_ids_are_json_but_sparse_objects_flatten() {
+    let (_, t) = sample(
+        "t",
+        json!([{"id": 1, "by_id": {"a1": 1, "a2": 2}, "o": {"x": 1}},
+               {"id": 2, "by_id": {"b7": 3}, "o": {"x": 2, "y": "z"}}]),
+    );
+    let cols: Vec<_> = t[0]
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.sql_type))
+        .collect();
+    assert_eq!(
+        cols,
+        ["id BigInt", "by_id JSON", "o_x BigInt", "o_y VarChar(64)"]
     );
 }
