@@ -1,1 +1,42 @@
-//! End-to-end test support for connectkit (filled in by later issues).
+//! End-to-end support for connectkit, and the conformance runner behind
+//! `cargo xtask conformance`.
+//!
+//! Scenario files (YAML, in `fixtures/conformance/<suite>/`) describe a
+//! connection URL, a token endpoint and API routes to mock, the operations to
+//! run and what must come out. The runner starts wiremock servers on
+//! 127.0.0.1 for each scenario, connects through a [`Registry`] (the
+//! connector is picked by the URL's subprotocol), runs the operations and
+//! reports the first difference, secrets masked. Adding a connector means
+//! adding one line to [`builtin_registry`] and scenario files.
+
+pub mod check;
+pub mod mock;
+pub mod run;
+pub mod scenario;
+
+use std::path::PathBuf;
+
+use connectkit_core::Registry;
+
+pub use run::{Options, Outcome, Report, load, run_all, run_scenario, summary};
+pub use scenario::{Scenario, ScenarioError};
+
+/// Every built-in connector, as the conformance runner sees them.
+pub fn builtin_registry() -> Registry {
+    let mut r = Registry::new();
+    connectkit_autorest::register(&mut r);
+    r
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// `fixtures/conformance/` of the workspace.
+pub fn conformance_dir() -> PathBuf {
+    workspace_root().join("fixtures").join("conformance")
+}

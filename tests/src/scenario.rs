@@ -1,0 +1,462 @@
+//! Scenario files: the serde types, loading with file-and-field errors, and
+//! the `{{token_server}}` / `{{api_server}}` / `{{model_file}}` placeholders.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// A scenario file as written: see `fixtures/conformance/README.md`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// What the scenario pins down, for people.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The connection URL; its subprotocol picks the connector.
+    pub url: String,
+    /// A model file written to a temp dir; `{{model_file}}` in the URL is its path.
+    #[serde(default)]
+    pub model: Option<ModelFile>,
+    /// The token endpoint's behaviour.
+    #[serde(default)]
+    pub token: Option<TokenEndpoint>,
+    /// The API's routes.
+    #[serde(default)]
+    pub api: Vec<Route>,
+    /// Whether API requests that match no route are tolerated (they get 404).
+    #[serde(default)]
+    pub allow_unmatched: bool,
+    /// `tables`, `schema T`, `scan T` or `{scan: T, columns: [..], limit: N}`.
+    pub operations: Vec<Value>,
+    /// How many times the operations run, in one connection.
+    #[serde(default = "one")]
+    pub repeat: usize,
+    /// What must come out.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// A model file's name and text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    /// The file name (its extension picks JSON or YAML), e.g. `model.rest`.
+    pub file: String,
+    /// The file's text; placeholders are substituted.
+    pub text: String,
+}
+
+/// The token endpoint: an ordered list of responses, the last one repeating.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEndpoint {
+    /// The path it answers on (any method), `/token` by default.
+    #[serde(default = "token_path")]
+    pub path: String,
+    /// The responses, in order.
+    pub responses: Vec<MockResponse>,
+}
+
+fn token_path() -> String {
+    "/token".into()
+}
+
+/// One canned HTTP response.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockResponse {
+    /// The status, 200 by default.
+    #[serde(default = "ok")]
+    pub status: u16,
+    /// A JSON body.
+    #[serde(default)]
+    pub json: Option<Value>,
+    /// A raw body (text/plain unless a Content-Type header says otherwise).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Response headers such as `Retry-After` or `Link`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Value>,
+    /// How long to wait before answering, in milliseconds.
+    #[serde(default)]
+    pub delay_ms: u64,
+}
+
+fn ok() -> u16 {
+    200
+}
+
+/// An API route and what it answers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// The name expectations use; the path (with its query) by default.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The method, GET by default.
+    #[serde(default = "get")]
+    pub method: String,
+    /// The path.
+    pub path: String,
+    /// Query parameters the request must carry to match this route.
+    #[serde(default)]
+    pub query: BTreeMap<String, Value>,
+    /// The responses, in order, the last one repeating.
+    pub responses: Vec<MockResponse>,
+    /// Bearer tokens this route answers 401 to (before taking a response).
+    #[serde(default)]
+    pub reject_tokens: Vec<String>,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+
+impl Route {
+    /// The name used in expectations and messages.
+    pub fn display_name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        let query: Vec<String> = self
+            .query
+            .iter()
+            .map(|(k, v)| format!("{k}={}", scalar(v).unwrap_or_default()))
+            .collect();
+        if query.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, query.join("&"))
+        }
+    }
+}
+
+/// What the outcome must be. Absent fields are not checked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The table names of the last `tables` operation, in order.
+    #[serde(default)]
+    pub tables: Option<Vec<String>>,
+    /// Columns per table: `name` or `{name: Type}` (the `connectkit.type`, else the Arrow type).
+    #[serde(default)]
+    pub columns: BTreeMap<String, Vec<Value>>,
+    /// The rows of the last scan, compared as JSON values.
+    #[serde(default)]
+    pub rows: Option<Vec<Value>>,
+    /// A JSON file holding the rows of the last scan (relative to the scenario).
+    #[serde(default)]
+    pub rows_file: Option<String>,
+    /// How many rows the last scan returned.
+    #[serde(default)]
+    pub row_count: Option<usize>,
+    /// The error kind, e.g. `auth.invalid_grant`; a prefix such as `auth` matches any `auth.*`.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Text the error message must contain.
+    #[serde(default)]
+    pub error_contains: Option<String>,
+    /// How many token requests the token endpoint received.
+    #[serde(default)]
+    pub token_requests: Option<usize>,
+    /// What the first, second, ... token request contained.
+    #[serde(default)]
+    pub token_request: Vec<RequestExpect>,
+    /// What every token request contained.
+    #[serde(default)]
+    pub every_token_request: Option<RequestExpect>,
+    /// Per API route (by name): request count and contents.
+    #[serde(default)]
+    pub api: BTreeMap<String, RouteExpect>,
+}
+
+/// What one received request contained.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestExpect {
+    /// The method.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The query parameters, exactly.
+    #[serde(default)]
+    pub query: Option<BTreeMap<String, Value>>,
+    /// The form body parameters, exactly.
+    #[serde(default)]
+    pub form: Option<BTreeMap<String, Value>>,
+    /// The Authorization header (`~`: absent); may use `{{basic id secret}}`.
+    #[serde(default, deserialize_with = "present")]
+    pub authorization: Option<Value>,
+    /// Other headers (names case-insensitive; `~`: absent).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Value>,
+}
+
+/// Expectations on one API route.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteExpect {
+    /// How many requests it received.
+    #[serde(default)]
+    pub requests: Option<usize>,
+    /// What the first, second, ... request contained.
+    #[serde(default)]
+    pub received: Vec<RequestExpect>,
+    /// What every request contained.
+    #[serde(default)]
+    pub every: Option<RequestExpect>,
+}
+
+/// Keeps an explicit `~` as `Some(Null)`, unlike `Option`'s own deserializer.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// A scalar as text (numbers and booleans as written); `None` for null and containers.
+pub fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// One operation of a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// List the tables (and fetch each one's schema).
+    Tables,
+    /// Fetch one table's schema.
+    Schema(String),
+    /// Scan a table.
+    Scan {
+        /// The table.
+        table: String,
+        /// The projection.
+        columns: Option<Vec<String>>,
+        /// The row limit.
+        limit: Option<usize>,
+    },
+}
+
+/// A loaded, checked scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// `<suite>/<file stem>`.
+    pub id: String,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The URL's subprotocol: the connector under test.
+    pub connector: String,
+    /// The parsed operations.
+    pub operations: Vec<Operation>,
+    /// The file's content.
+    pub file: ScenarioFile,
+}
+
+/// A scenario file that could not be loaded: names the file and the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file.
+    pub path: PathBuf,
+    /// The field at fault, and why.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+const OP_FORMS: &str =
+    r#"expected "tables", "schema T", "scan T" or {scan: T, columns: [..], limit: N}"#;
+
+fn operation(v: &Value, i: usize) -> Result<Operation, String> {
+    let err = |detail: &str| format!("field operations[{i}]: {detail}{OP_FORMS}");
+    match v {
+        Value::String(s) => {
+            let mut words = s.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (Some("tables"), None, _) => Ok(Operation::Tables),
+                (Some("schema"), Some(t), None) => Ok(Operation::Schema(t.into())),
+                (Some("scan"), Some(t), None) => Ok(Operation::Scan {
+                    table: t.into(),
+                    columns: None,
+                    limit: None,
+                }),
+                _ => Err(err(&format!("{s:?}: "))),
+            }
+        }
+        Value::Object(m) => {
+            if let Some(t) = m.get("schema").and_then(Value::as_str) {
+                if m.len() == 1 {
+                    return Ok(Operation::Schema(t.into()));
+                }
+            }
+            let Some(table) = m.get("scan").and_then(Value::as_str) else {
+                return Err(err(""));
+            };
+            if let Some(k) = m.keys().find(|k| !["scan", "columns", "limit"].contains(&k.as_str())) {
+                return Err(err(&format!("unknown key {k:?}; ")));
+            }
+            let columns = match m.get("columns") {
+                None => None,
+                Some(Value::Array(a)) => Some(
+                    a.iter()
+                        .map(|c| c.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| err("columns must be a list of names; "))?,
+                ),
+                Some(_) => return Err(err("columns must be a list of names; ")),
+            };
+            let limit = match m.get("limit") {
+                None => None,
+                Some(v) => Some(
+                    v.as_u64()
+                        .ok_or_else(|| err("limit must be a whole number; "))?
+                        as usize,
+                ),
+            };
+            Ok(Operation::Scan {
+                table: table.into(),
+                columns,
+                limit,
+            })
+        }
+        _ => Err(err("")),
+    }
+}
+
+/// The subprotocol of a connection URL, placeholders and all.
+pub fn subprotocol(url: &str) -> Option<String> {
+    let s = url.trim();
+    let s = s
+        .get(..16)
+        .filter(|p| p.eq_ignore_ascii_case("jdbc:datadirect:"))
+        .map_or(s, |_| &s[16..]);
+    let (sub, _) = s.split_once(':')?;
+    let sub = sub.trim();
+    (!sub.is_empty() && sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .then(|| sub.to_ascii_lowercase())
+}
+
+impl Scenario {
+    /// Parses scenario text; `path` names it in errors and gives its id.
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let fail = |message: String| ScenarioError {
+            path: path.to_owned(),
+            message,
+        };
+        let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| fail(e.to_string()))?;
+        let connector = subprotocol(&file.url).ok_or_else(|| {
+            fail("field url: expected `jdbc:datadirect:<subprotocol>:<properties>`".into())
+        })?;
+        let operations = file
+            .operations
+            .iter()
+            .enumerate()
+            .map(|(i, v)| operation(v, i))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(fail)?;
+        if operations.is_empty() {
+            return Err(fail("field operations: expected at least one operation".into()));
+        }
+        if file.repeat == 0 {
+            return Err(fail("field repeat: expected 1 or more".into()));
+        }
+        if file.token.as_ref().is_some_and(|t| t.responses.is_empty()) {
+            return Err(fail("field token.responses: expected at least one response".into()));
+        }
+        for (i, r) in file.api.iter().enumerate() {
+            if r.responses.is_empty() {
+                return Err(fail(format!(
+                    "field api[{i}].responses: expected at least one response"
+                )));
+            }
+            if !r.path.starts_with('/') {
+                return Err(fail(format!("field api[{i}].path: expected a path starting with /")));
+            }
+        }
+        let names: Vec<String> = file.api.iter().map(Route::display_name).collect();
+        if let Some(n) = file.expect.api.keys().find(|n| !names.contains(n)) {
+            return Err(fail(format!(
+                "field expect.api.{n}: no route has this name; routes: {}",
+                names.join(", ")
+            )));
+        }
+        if file.url.contains("{{model_file}}") && file.model.is_none() {
+            return Err(fail("field model: the url uses {{model_file}} but no model is given".into()));
+        }
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        let id = match path.parent().and_then(Path::file_name) {
+            Some(suite) => format!("{}/{stem}", suite.to_string_lossy()),
+            None => stem.into_owned(),
+        };
+        Ok(Scenario {
+            id,
+            path: path.to_owned(),
+            connector,
+            operations,
+            file,
+        })
+    }
+
+    /// Reads and parses one scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            path: path.to_owned(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Scenario::parse(path, &text)
+    }
+}
+
+/// Every `*.yaml` / `*.yml` file under `root`, sorted.
+pub fn scenario_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let p = entry?.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|e| e == "yaml" || e == "yml")
+            {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Replaces the placeholders in `text`.
+pub fn substitute(text: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = text.to_owned();
+    for (k, v) in vars {
+        out = out.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    out
+}
+
+/// Replaces the placeholders in every string of `v`.
+pub fn substitute_value(v: &mut Value, vars: &[(&str, &str)]) {
+    match v {
+        Value::String(s) => *s = substitute(s, vars),
+        Value::Array(a) => a.iter_mut().for_each(|x| substitute_value(x, vars)),
+        Value::Object(m) => m.values_mut().for_each(|x| substitute_value(x, vars)),
+        _ => {}
+    }
+}

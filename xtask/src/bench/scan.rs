@@ -1,0 +1,269 @@
+//! 4. Scan throughput: a local paged JSON API (offset/limit), read (a) with
+//!    reqwest + `serde_json::from_slice` into `Value`, counting rows, and (b)
+//!    by the autorest connector into Arrow batches from a model file with
+//!    paging keys; then the peak memory of (b) in child processes.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use connectkit_autorest::AutoRestDataSource;
+use connectkit_core::{Connector, ScanRequest};
+use futures::{FutureExt, TryStreamExt};
+
+use super::data::{COLUMNS, rest_pages};
+use super::server::{Handler, Server, json, query_param};
+use super::{CHILD_ENV, Measure, Row, Sizes, alternate, median};
+
+const NAME: &str = "4 scan";
+const URL_ENV: &str = "CONNECTKIT_BENCH_URL";
+const ROWS_ENV: &str = "CONNECTKIT_BENCH_ROWS";
+const PAGE_ENV: &str = "CONNECTKIT_BENCH_PAGE";
+
+/// Serves `/t/<rows>?limit=<page>&offset=<n>` from pages rendered once.
+fn start_server(rows: usize, page: usize) -> Result<Server, String> {
+    let pages = Arc::new(rest_pages(rows as u64, page as u64));
+    let empty = Bytes::from_static(br#"{"data":[]}"#);
+    let handler: Handler = Arc::new(move |req| {
+        let table_rows: usize = req
+            .uri()
+            .path()
+            .strip_prefix("/t/")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let offset: usize = query_param(req.uri().query(), "offset")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let body = if offset < table_rows && offset % page == 0 {
+            pages.get(offset / page).cloned().unwrap_or(empty.clone())
+        } else {
+            empty.clone()
+        };
+        async move { json(body) }.boxed()
+    });
+    Server::start(handler).map_err(|e| e.to_string())
+}
+
+/// A model file for the table of `rows` rows at `base`, in `dir`.
+fn write_model(dir: &Path, base: &str, rows: usize, page: usize) -> Result<String, String> {
+    let mut table = serde_json::Map::new();
+    table.insert("#path".into(), format!("{base}/t/{rows} /data").into());
+    table.insert("#maximumPageSize".into(), page.into());
+    table.insert("#pageSizeParameter".into(), "limit".into());
+    table.insert("#rowOffsetParameter".into(), "offset".into());
+    for (name, ty) in COLUMNS {
+        table.insert(name.into(), ty.into());
+    }
+    let model = serde_json::json!({ "rows": table });
+    let path = dir.join("bench.rest");
+    std::fs::write(&path, model.to_string()).map_err(|e| e.to_string())?;
+    path.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "temporary path is not UTF-8".into())
+}
+
+/// (a): every page through reqwest into a `serde_json::Value`; rows/s.
+async fn baseline(client: &reqwest::Client, base: &str, rows: usize, page: usize) -> Result<f64, String> {
+    let started = Instant::now();
+    let (mut offset, mut total) = (0, 0);
+    loop {
+        let url = format!("{base}/t/{rows}?limit={page}&offset={offset}");
+        let r = client.get(url).send().await.map_err(|e| e.to_string())?;
+        let body = r.bytes().await.map_err(|e| e.to_string())?;
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        let n = v["data"].as_array().map_or(0, Vec::len);
+        total += n;
+        offset += n;
+        if n < page {
+            break;
+        }
+    }
+    check_rows(total, rows)?;
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+/// (b): the autorest connector's scan into Arrow batches; rows/s.
+async fn connector(model: &str, rows: usize) -> Result<f64, String> {
+    let c = AutoRestDataSource::new()
+        .config(model)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let total = scan_rows(&c).await?;
+    check_rows(total, rows)?;
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn scan_rows(c: &dyn Connector) -> Result<usize, String> {
+    let mut scan = c
+        .scan("rows", ScanRequest::new())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut total = 0;
+    while let Some(batch) = scan.batches.try_next().await.map_err(|e| e.to_string())? {
+        total += batch.num_rows();
+    }
+    Ok(total)
+}
+
+fn check_rows(got: usize, want: usize) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("read {got} rows, expected {want}"))
+    }
+}
+
+/// Runs benchmark 4.
+pub async fn run(sizes: &Sizes, exe: Option<&Path>) -> Result<Vec<Row>, String> {
+    let (rows, page) = (sizes.scan_rows, sizes.scan_page);
+    let largest = sizes.scan_rss.map_or(rows, |(_, l)| l.max(rows));
+    let server = start_server(largest, page)?;
+    let base = server.url();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let model = write_model(dir.path(), &base, rows, page)?;
+    let client = reqwest::Client::new();
+    let (raw, arrow) = alternate(
+        sizes.rounds,
+        || baseline(&client, &base, rows, page),
+        || connector(&model, rows),
+    )
+    .await?;
+    let raw = Measure::new(median(&raw), "rows/s");
+    let scan = Row::info(
+        NAME,
+        format!(
+            "rows/s, {rows} rows x 10 columns in pages of {page}, autorest into Arrow \
+             (baseline: reqwest + serde_json::Value)"
+        ),
+        Measure::new(median(&arrow), "rows/s"),
+    )
+    .baseline(raw);
+    let met = scan.ratio.is_some_and(|r| r >= 1.0);
+    let mut out = vec![scan.target("ratio >= 1.0", met)];
+    if let (Some((small, large)), Some(exe)) = (sizes.scan_rss, exe) {
+        out.extend(memory_rows(exe, &base, page, small, large).await?);
+    }
+    Ok(out)
+}
+
+/// Peak memory of the connector's scan, one child process per size.
+async fn memory_rows(
+    exe: &Path,
+    base: &str,
+    page: usize,
+    small: usize,
+    large: usize,
+) -> Result<Vec<Row>, String> {
+    let one = child(exe, base, page, page).await?;
+    let s = child(exe, base, small, page).await?;
+    let l = child(exe, base, large, page).await?;
+    let mib = |kib: u64| Measure::new(kib as f64 / 1024.0, "MiB");
+    let page_cost = one.peak_kib.saturating_sub(one.base_kib).max(1);
+    let growth = l.peak_kib.saturating_sub(l.base_kib);
+    let flat = l.peak_kib as f64 <= s.peak_kib as f64 * 1.10;
+    let bounded = growth as f64 <= 2.0 * page_cost as f64;
+    Ok(vec![
+        Row::info(
+            NAME,
+            format!("peak RSS of the scan, {small} rows (baseline: a scan of one page)"),
+            mib(s.peak_kib),
+        )
+        .baseline(mib(one.peak_kib)),
+        Row::info(
+            NAME,
+            format!("peak RSS of the scan, {large} rows (baseline: {small} rows)"),
+            mib(l.peak_kib),
+        )
+        .baseline(mib(s.peak_kib))
+        .target("flat: ratio <= 1.10", flat),
+        Row::info(
+            NAME,
+            format!(
+                "peak RSS over base, {large} rows (baseline: one page's peak over base; base {:.1} MiB)",
+                l.base_kib as f64 / 1024.0
+            ),
+            mib(growth),
+        )
+        .baseline(mib(page_cost))
+        .target("ratio <= 2.0", bounded),
+    ])
+}
+
+/// What a child reports.
+struct ChildReport {
+    base_kib: u64,
+    peak_kib: u64,
+}
+
+async fn child(exe: &Path, base: &str, rows: usize, page: usize) -> Result<ChildReport, String> {
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("bench")
+        .env(CHILD_ENV, "scan")
+        .env(URL_ENV, base)
+        .env(ROWS_ENV, rows.to_string())
+        .env(PAGE_ENV, page.to_string());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("starting {}: {e}", exe.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| l.starts_with('{')).unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(line).map_err(|_| {
+        format!(
+            "the {rows}-row memory child failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })?;
+    let field = |k: &str| v[k].as_u64().ok_or_else(|| format!("child report lacks {k}"));
+    check_rows(usize::try_from(field("rows")?).unwrap_or(0), rows)?;
+    Ok(ChildReport {
+        base_kib: field("base_kib")?,
+        peak_kib: field("peak_kib")?,
+    })
+}
+
+/// `VmHWM` (peak resident set) of this process, in KiB.
+fn vm_hwm_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The child: scans the table at `$CONNECTKIT_BENCH_URL` and prints its rows
+/// and its peak memory before and after as one JSON line.
+pub fn child_main() -> ExitCode {
+    let result = (|| -> Result<String, String> {
+        let env = |k: &str| std::env::var(k).map_err(|_| format!("{k} is not set"));
+        let base = env(URL_ENV)?;
+        let rows: usize = env(ROWS_ENV)?.parse().map_err(|_| "bad row count")?;
+        let page: usize = env(PAGE_ENV)?.parse().map_err(|_| "bad page size")?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let model = write_model(dir.path(), &base, rows, page)?;
+        let c = AutoRestDataSource::new()
+            .config(&model)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let base_kib = vm_hwm_kib().ok_or("no VmHWM in /proc/self/status")?;
+        let total = runtime.block_on(scan_rows(&c))?;
+        let peak_kib = vm_hwm_kib().ok_or("no VmHWM in /proc/self/status")?;
+        Ok(serde_json::json!({"rows": total, "base_kib": base_kib, "peak_kib": peak_kib}).to_string())
+    })();
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench child: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
