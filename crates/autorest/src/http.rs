@@ -89,14 +89,14 @@ pub(crate) struct Http {
     pub max_wait: Duration,
 }
 
-/// Builds the connector's client; `timeout` 0 means none.
+/// Builds the connector's client; `timeout` 0 means none. Redirects are
+/// followed only within the same origin, so credentials stay with the API.
 pub(crate) fn client(timeout_secs: u64) -> Result<reqwest::Client, Error> {
-    let mut b = reqwest::Client::builder()
-        .user_agent(concat!("connectkit-autorest/", env!("CARGO_PKG_VERSION")));
-    if timeout_secs > 0 {
-        b = b.timeout(Duration::from_secs(timeout_secs));
-    }
-    b.build().map_err(network_error)
+    let timeout = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
+    connectkit_core::api_client_builder(timeout)
+        .user_agent(concat!("connectkit-autorest/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(network_error)
 }
 
 impl Http {

@@ -310,3 +310,25 @@ async fn the_model_supplies_token_uri_and_scope_and_403_can_reauthenticate() {
         "{form:?}"
     );
 }
+
+#[tokio::test]
+async fn a_redirect_to_another_host_is_not_followed_with_the_token() {
+    let api = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(path("/items"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("Location", format!("{}/steal", elsewhere.uri()).as_str()),
+        )
+        .mount(&api)
+        .await;
+    let c = AutoRestDataSource::new()
+        .sample(format!("{}/items", api.uri()))
+        .authentication_method("BearerToken")
+        .security_token("b-456")
+        .build()
+        .unwrap();
+    let e = c.tables().await.unwrap_err();
+    assert!(e.to_string().ends_with("/items: HTTP 302"), "{e}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}
