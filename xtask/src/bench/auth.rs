@@ -159,7 +159,10 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
         r.target("ratio >= 0.95", met)
     };
     Ok(vec![
-        row("req/s via reqwest-middleware + RefreshTokenFlow", &figures[1]),
+        row(
+            "req/s via reqwest-middleware + RefreshTokenFlow",
+            &figures[1],
+        ),
         row("req/s via RefreshTokenFlow::authorize_request", &figures[2]),
     ])
 }

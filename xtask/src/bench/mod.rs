@@ -7,6 +7,7 @@
 
 mod auth;
 mod data;
+mod dynamics;
 mod report;
 mod rotation;
 mod scan;
@@ -170,6 +171,8 @@ pub async fn run_all(sizes: &Sizes, exe: Option<PathBuf>, progress: bool) -> Out
     collect(&mut out, "rotation", rotation::run(sizes).await);
     note("4 scan throughput");
     collect(&mut out, "scan", scan::run(sizes, exe.as_deref()).await);
+    note("5 dynamics365 paging");
+    collect(&mut out, "dynamics365", dynamics::run(sizes).await);
     out
 }
 

@@ -4,9 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use connectkit_core::ExposeSecret;
 use connectkit_oauth_refresh::{FileStore, MemoryStore, RefreshTokenFlow, TokenStore};
 use futures::FutureExt;
-use connectkit_core::ExposeSecret;
 
 use super::server::{Handler, Server, form_param, json};
 use super::{Measure, Row, Sizes, alternate, median};
@@ -23,10 +23,7 @@ struct Issued {
 
 /// One run: `rotations` refreshes through `store`; refreshes/s, whether
 /// every request carried the last rotated token, and the last token issued.
-async fn once(
-    rotations: usize,
-    store: Arc<dyn TokenStore>,
-) -> Result<(f64, bool, String), String> {
+async fn once(rotations: usize, store: Arc<dyn TokenStore>) -> Result<(f64, bool, String), String> {
     let state = Arc::new(Mutex::new(Issued::default()));
     let shared = Arc::clone(&state);
     let handler: Handler = Arc::new(move |req| {
@@ -94,7 +91,9 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
     Ok(vec![
         Row::info(
             NAME,
-            format!("refreshes/s, {n} sequential with rotation via FileStore (baseline: MemoryStore)"),
+            format!(
+                "refreshes/s, {n} sequential with rotation via FileStore (baseline: MemoryStore)"
+            ),
             Measure::new(median(&file_runs), "refreshes/s"),
         )
         .baseline(Measure::new(median(&memory_runs), "refreshes/s")),

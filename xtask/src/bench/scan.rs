@@ -65,7 +65,12 @@ fn write_model(dir: &Path, base: &str, rows: usize, page: usize) -> Result<Strin
 }
 
 /// (a): every page through reqwest into a `serde_json::Value`; rows/s.
-async fn baseline(client: &reqwest::Client, base: &str, rows: usize, page: usize) -> Result<f64, String> {
+async fn baseline(
+    client: &reqwest::Client,
+    base: &str,
+    rows: usize,
+    page: usize,
+) -> Result<f64, String> {
     let started = Instant::now();
     let (mut offset, mut total) = (0, 0);
     loop {
@@ -210,7 +215,11 @@ async fn child(exe: &Path, base: &str, rows: usize, page: usize) -> Result<Child
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("starting {}: {e}", exe.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().rev().find(|l| l.starts_with('{')).unwrap_or("");
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or("");
     let v: serde_json::Value = serde_json::from_str(line).map_err(|_| {
         format!(
             "the {rows}-row memory child failed ({}): {}",
@@ -218,7 +227,10 @@ async fn child(exe: &Path, base: &str, rows: usize, page: usize) -> Result<Child
             String::from_utf8_lossy(&out.stderr).trim()
         )
     })?;
-    let field = |k: &str| v[k].as_u64().ok_or_else(|| format!("child report lacks {k}"));
+    let field = |k: &str| {
+        v[k].as_u64()
+            .ok_or_else(|| format!("child report lacks {k}"))
+    };
     check_rows(usize::try_from(field("rows")?).unwrap_or(0), rows)?;
     Ok(ChildReport {
         base_kib: field("base_kib")?,
@@ -254,7 +266,10 @@ pub fn child_main() -> ExitCode {
         let base_kib = vm_hwm_kib().ok_or("no VmHWM in /proc/self/status")?;
         let total = runtime.block_on(scan_rows(&c))?;
         let peak_kib = vm_hwm_kib().ok_or("no VmHWM in /proc/self/status")?;
-        Ok(serde_json::json!({"rows": total, "base_kib": base_kib, "peak_kib": peak_kib}).to_string())
+        Ok(
+            serde_json::json!({"rows": total, "base_kib": base_kib, "peak_kib": peak_kib})
+                .to_string(),
+        )
     })();
     match result {
         Ok(line) => {

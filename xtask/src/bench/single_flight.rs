@@ -110,7 +110,9 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
     Ok(vec![
         Row::info(
             NAME,
-            format!("token requests, {callers} callers on an expired token (most in any of {runs} runs)"),
+            format!(
+                "token requests, {callers} callers on an expired token (most in any of {runs} runs)"
+            ),
             Measure::new(worst as f64, "requests"),
         )
         .target("exactly 1", all_one)

@@ -36,7 +36,13 @@ fn every_benchmark_completes_at_tiny_sizes() {
         .find(|r| r.figure.starts_with("token requests"))
         .expect("the single-flight count is reported");
     assert_eq!(count.value.value, 1.0);
-    for bench in ["1 auth", "2 single", "3 rotation", "4 scan"] {
+    for bench in [
+        "1 auth",
+        "2 single",
+        "3 rotation",
+        "4 scan",
+        "5 dynamics365",
+    ] {
         assert!(
             outcome.rows.iter().any(|r| r.bench.starts_with(bench)),
             "no figure from {bench}"
