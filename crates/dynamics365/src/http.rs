@@ -82,7 +82,7 @@ impl Api {
             let response = send_authorized(&self.client, &*self.auth, request).await?;
             let status = response.status();
             if status.is_success() {
-                return Ok(response.text().await.map_err(network_error)?);
+                return response.text().await.map_err(network_error);
             }
             if status == StatusCode::UNAUTHORIZED {
                 return Err(Dynamics365Error::Unauthorized {

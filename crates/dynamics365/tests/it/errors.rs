@@ -1,0 +1,117 @@
+//! Error statuses and bodies from the API.
+
+use connectkit_core::{Connector, ErrorKind, ScanRequest};
+use connectkit_dynamics365::Dynamics365Error;
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::*;
+
+#[tokio::test]
+async fn an_odata_error_body_surfaces_code_and_message() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let message =
+        "Could not find a property named 'nmae' on type 'Microsoft.Dynamics.CRM.account'.";
+    Mock::given(path(ACCOUNTS))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": {"code": "0x80060888", "message": message}})))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = connector(&server);
+    let err = scan_all(&c, "accounts", ScanRequest::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api);
+    assert_eq!(
+        err.downcast_ref::<Dynamics365Error>(),
+        Some(&Dynamics365Error::OData {
+            status: 400,
+            code: "0x80060888".into(),
+            message: message.into(),
+        })
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("Dynamics 365 API error 0x80060888 (HTTP 400): {message}")
+    );
+}
+
+#[tokio::test]
+async fn other_error_bodies_give_status_and_a_short_excerpt() {
+    let server = MockServer::start().await;
+    mount_token(&server, "/token").await;
+    let html = format!(
+        "<html><body>{}</body></html>",
+        "Service Unavailable ".repeat(50)
+    );
+    Mock::given(path(BASE_PATH))
+        .respond_with(ResponseTemplate::new(502).set_body_string(html))
+        .mount(&server)
+        .await;
+    let err = connector(&server).tables().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api);
+    match err.downcast_ref() {
+        Some(Dynamics365Error::Http {
+            status: 502,
+            url,
+            excerpt,
+        }) => {
+            assert_eq!(url, &service_url(&server));
+            assert!(
+                excerpt.starts_with("<html><body>Service") && excerpt.len() < 210,
+                "{excerpt}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_service_document_that_is_not_odata_is_an_api_error() {
+    let server = MockServer::start().await;
+    mount_token(&server, "/token").await;
+    Mock::given(path(BASE_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("[1, 2]"))
+        .mount(&server)
+        .await;
+    let err = connector(&server).tables().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api);
+    assert!(err.to_string().starts_with("service document: "), "{err}");
+}
+
+#[tokio::test]
+async fn a_value_that_does_not_fit_its_column_names_it() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let body = served(&server, "accounts_page3.json").replace(
+        "\"numberofemployees\": 1,",
+        "\"numberofemployees\": \"many\",",
+    );
+    Mock::given(path(ACCOUNTS))
+        .respond_with(json(body))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let err = scan_all(&connector(&server), "accounts", ScanRequest::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "table accounts, column numberofemployees: many is not an integer in range"
+    );
+}
+
+#[tokio::test]
+async fn debug_output_never_shows_a_secret() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let s = source(&server);
+    let c = s.connect().unwrap();
+    c.tables().await.unwrap();
+    let text = format!("{s:?} {c:?} {:?} {:?}", c.auth_flow(), s.properties());
+    for secret in [CLIENT_SECRET, REFRESH_TOKEN, "at-1"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}

@@ -1,0 +1,184 @@
+//! Paging through `@odata.nextLink`: order, limits, loops.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Int64Type};
+use connectkit_core::{ErrorKind, ScanRequest};
+use connectkit_dynamics365::Dynamics365Error;
+use futures::StreamExt;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer};
+
+use crate::*;
+
+#[tokio::test]
+async fn all_rows_of_three_pages_come_back_in_order() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let c = connector(&server);
+    let batches = scan_all(&c, "accounts", ScanRequest::new()).await.unwrap();
+    let sizes: Vec<_> = batches.iter().map(|b| b.num_rows()).collect();
+    assert_eq!(sizes, [2, 2, 1], "one batch per page");
+    let names: Vec<_> = strings(&batches, "name").into_iter().flatten().collect();
+    assert_eq!(
+        names,
+        [
+            "Contoso Ltd",
+            "Fabrikam, Inc. (O'Neil)",
+            "Adventure Works",
+            "Northwind Traders",
+            "Wide World Importers"
+        ]
+    );
+    // No annotation became data, and numbers kept every digit.
+    for b in &batches {
+        assert!(b.schema().fields().iter().all(|f| !f.name().contains('@')));
+    }
+    let version = batches[0]
+        .column_by_name("versionnumber")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    assert_eq!(version.value(0), 9_007_199_254_740_993);
+    let revenue = batches[1]
+        .column_by_name("revenue")
+        .unwrap()
+        .as_primitive::<Decimal128Type>();
+    assert_eq!(revenue.value_as_string(1), "98765432109876543.0123456789");
+    assert_eq!(
+        strings(&batches, "new_headquarters")[0].as_deref(),
+        Some(r#"{ "city": "Seattle", "country": "US" }"#)
+    );
+
+    let pages: Vec<_> = requests_to(&server, ACCOUNTS)
+        .await
+        .iter()
+        .map(skiptoken_of)
+        .collect();
+    assert_eq!(pages, [None, Some(skiptoken(2)), Some(skiptoken(3))]);
+}
+
+#[tokio::test]
+async fn a_limit_stops_paging_early() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let c = connector(&server);
+    let batches = scan_all(&c, "accounts", ScanRequest::new().with_limit(3))
+        .await
+        .unwrap();
+    let sizes: Vec<_> = batches.iter().map(|b| b.num_rows()).collect();
+    assert_eq!(sizes, [2, 1]);
+    assert_eq!(
+        strings(&batches, "name")[2].as_deref(),
+        Some("Adventure Works")
+    );
+    let reqs = requests_to(&server, ACCOUNTS).await;
+    let pages: Vec<_> = reqs.iter().map(skiptoken_of).collect();
+    assert_eq!(
+        pages,
+        [None, Some(skiptoken(2))],
+        "the third page is never requested"
+    );
+    assert_eq!(reqs[0].url.query(), Some("$top=3"));
+
+    // A limit that the first page fills: one request.
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let batches = scan_all(
+        &connector(&server),
+        "accounts",
+        ScanRequest::new().with_limit(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    assert_eq!(requests_to(&server, ACCOUNTS).await.len(), 1);
+
+    // Limit 0: no request at all.
+    let batches = scan_all(&c, "accounts", ScanRequest::new().with_limit(0))
+        .await
+        .unwrap();
+    assert!(batches.is_empty());
+}
+
+async fn page_linking_to(server: &MockServer, token: &str, next: &str) {
+    let body = served(server, "accounts_page3.json").replacen(
+        "\"value\"",
+        &format!("\"@odata.nextLink\": \"{next}\", \"value\""),
+        1,
+    );
+    Mock::given(method("GET"))
+        .and(path(ACCOUNTS))
+        .and(query_param("$skiptoken", token))
+        .respond_with(json(body))
+        .with_priority(1)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_next_link_that_repeats_a_page_is_an_error_not_a_loop() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    // Page 2 links to itself.
+    let page2 = format!(
+        "{}accounts?$skiptoken=%3Ccookie%20pagenumber=%222%22%20pagingcookie=%22%22%20istracking=%22False%22%20/%3E",
+        service_url(&server)
+    );
+    page_linking_to(&server, &skiptoken(2), &page2.replace('"', "\\\"")).await;
+    let c = connector(&server);
+    let scan = c.scan("accounts", ScanRequest::new()).await.unwrap();
+    let items: Vec<_> = scan.batches.collect().await;
+    assert_eq!(items.len(), 3, "two pages of rows, then the error");
+    assert_eq!(items[0].as_ref().unwrap().num_rows(), 2);
+    assert_eq!(items[1].as_ref().unwrap().num_rows(), 1);
+    let err = items[2].as_ref().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api);
+    assert!(
+        matches!(err.downcast_ref(), Some(Dynamics365Error::RepeatedNextLink { table, .. }) if table == "accounts"),
+        "{err:?}"
+    );
+    assert_eq!(requests_to(&server, ACCOUNTS).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_origin_is_refused() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    page_linking_to(
+        &server,
+        &skiptoken(2),
+        "https://evil.example.com/api/data/v9.1/accounts?p=3",
+    )
+    .await;
+    let c = connector(&server);
+    let err = scan_all(&c, "accounts", ScanRequest::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.downcast_ref(), Some(Dynamics365Error::ForeignNextLink { origin, .. }) if origin == "https://evil.example.com"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_relative_next_link_resolves_against_the_page() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    page_linking_to(&server, &skiptoken(2), "accounts?$skiptoken=last").await;
+    Mock::given(method("GET"))
+        .and(path(ACCOUNTS))
+        .and(query_param("$skiptoken", "last"))
+        .respond_with(json(served(&server, "accounts_page3.json")))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let batches = scan_all(&connector(&server), "accounts", ScanRequest::new())
+        .await
+        .unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 4);
+    let pages: Vec<_> = requests_to(&server, ACCOUNTS)
+        .await
+        .iter()
+        .map(skiptoken_of)
+        .collect();
+    assert_eq!(pages, [None, Some(skiptoken(2)), Some("last".to_owned())]);
+}

@@ -1,0 +1,138 @@
+//! Projection and filters in the query string.
+
+use connectkit_core::{Error, Filter, FilterOp, Literal, ScanRequest};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer};
+
+use crate::*;
+
+const GUID: &str = "a0000000-0000-0000-0000-000000000005";
+
+#[tokio::test]
+async fn projection_and_filters_reach_the_query_string_encoded() {
+    let server = MockServer::start().await;
+    mount_token(&server, "/token").await;
+    mount_api(&server).await;
+    // Whatever the query, answer with the last page (no next link).
+    Mock::given(method("GET"))
+        .and(path(ACCOUNTS))
+        .respond_with(json(served(&server, "accounts_page3.json")))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = connector(&server);
+    let not_pushed = [
+        Filter::new("new_headquarters", FilterOp::Eq, "Oslo"),
+        Filter::new("name", FilterOp::Gt, Literal::Null),
+        Filter::new("creditonhold", FilterOp::Lt, true),
+    ];
+    let request = ScanRequest::new()
+        .with_projection(["name", "AccountId", "revenue", "createdon"])
+        .with_filter(Filter::new("name", FilterOp::Ne, "O'Neil & Sons + 100%"))
+        .with_filter(Filter::new("revenue", FilterOp::Ge, 1000.5))
+        .with_filter(Filter::new("numberofemployees", FilterOp::Lt, 50i64))
+        .with_filter(Filter::new(
+            "createdon",
+            FilterOp::Gt,
+            "2024-01-01T00:30:00+01:00",
+        ))
+        .with_filter(Filter::new("creditonhold", FilterOp::Eq, false))
+        .with_filter(Filter::new("accountid", FilterOp::Eq, GUID))
+        .with_filter(Filter::new("new_foundedon", FilterOp::Le, "2025-03-09"))
+        .with_filter(Filter::new(
+            "_primarycontactid_value",
+            FilterOp::Ne,
+            Literal::Null,
+        ))
+        .with_filter(not_pushed[0].clone())
+        .with_filter(not_pushed[1].clone())
+        .with_filter(not_pushed[2].clone())
+        .with_limit(10);
+    let scan = c.scan("Accounts", request).await.unwrap();
+    assert_eq!(scan.unapplied_filters, not_pushed);
+    let fields: Vec<_> = scan
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(fields, ["name", "accountid", "revenue", "createdon"]);
+    let batches = collect(scan).await.unwrap();
+    assert_eq!(strings(&batches, "accountid"), [Some(GUID.to_owned())]);
+
+    let reqs = requests_to(&server, ACCOUNTS).await;
+    assert_eq!(reqs.len(), 1);
+    let filter = "name ne 'O''Neil & Sons + 100%' and revenue ge 1000.5 \
+                  and numberofemployees lt 50 and createdon gt 2023-12-31T23:30:00Z \
+                  and creditonhold eq false and accountid eq a0000000-0000-0000-0000-000000000005 \
+                  and new_foundedon le 2025-03-09 and _primarycontactid_value ne null";
+    let pairs: Vec<(String, String)> = reqs[0]
+        .url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            (
+                "$select".to_owned(),
+                "name,accountid,revenue,createdon".to_owned()
+            ),
+            ("$filter".to_owned(), filter.to_owned()),
+            ("$top".to_owned(), "10".to_owned()),
+        ]
+    );
+    // On the wire: spaces as %20 (never +), quotes, & and + and % escaped.
+    let raw = reqs[0].url.query().unwrap();
+    assert!(
+        raw.starts_with(
+            "$select=name,accountid,revenue,createdon&$filter=name%20ne%20%27O%27%27Neil%20%26%20Sons%20%2B%20100%25%27%20and%20revenue%20ge%201000.5%20and"
+        ),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("createdon%20gt%202023-12-31T23%3A30%3A00Z"),
+        "{raw}"
+    );
+    assert!(raw.ends_with("&$top=10"), "{raw}");
+    assert!(
+        !raw.contains('+') && !raw.contains(' ') && !raw.contains('\''),
+        "{raw}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_columns_are_errors_before_any_request() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let c = connector(&server);
+    let err = c
+        .scan(
+            "accounts",
+            ScanRequest::new().with_projection(["name", "nmae"]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::ColumnNotFound { table, column } if table == "accounts" && column == "nmae"),
+        "{err:?}"
+    );
+    let err = c
+        .scan(
+            "accounts",
+            ScanRequest::new().with_filter(Filter::new("nmae", FilterOp::Eq, "x")),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ColumnNotFound { .. }), "{err:?}");
+    // Navigation properties are not columns either.
+    let err = c
+        .scan(
+            "accounts",
+            ScanRequest::new().with_projection(["primarycontactid"]),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ColumnNotFound { .. }), "{err:?}");
+    assert!(requests_to(&server, ACCOUNTS).await.is_empty());
+}

@@ -1,0 +1,101 @@
+//! Schemas from `$metadata`: snapshots, caching, names.
+
+use arrow_schema::Schema;
+use connectkit_core::{Connector, Error, ScanRequest};
+use connectkit_dynamics365::{KEY_METADATA_KEY, TYPE_METADATA_KEY};
+use wiremock::MockServer;
+
+use crate::*;
+
+/// One line per field: name, Arrow type, nullability, OData type, key mark.
+fn render(schema: &Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let mut line = format!(
+                "{}: {:?}{} <{}>",
+                f.name(),
+                f.data_type(),
+                if f.is_nullable() { "" } else { " NOT NULL" },
+                f.metadata()[TYPE_METADATA_KEY],
+            );
+            if f.metadata().get(KEY_METADATA_KEY).map(String::as_str) == Some("true") {
+                line.push_str(" KEY");
+            }
+            assert_eq!(f.metadata().len(), 1 + usize::from(line.ends_with("KEY")));
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn derived_schemas() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let c = connector(&server);
+    insta::assert_snapshot!(
+        "accounts_schema",
+        render(&c.schema("accounts").await.unwrap())
+    );
+    insta::assert_snapshot!(
+        "contacts_schema",
+        render(&c.schema("contacts").await.unwrap())
+    );
+}
+
+#[tokio::test]
+async fn metadata_is_fetched_once_per_connector() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let c = connector(&server);
+    let a = c.schema("accounts").await.unwrap();
+    let b = c.schema("ACCOUNTS").await.unwrap();
+    assert_eq!(a, b);
+    c.schema("Contacts").await.unwrap();
+    let scan = c
+        .scan("accounts", ScanRequest::new().with_limit(1))
+        .await
+        .unwrap();
+    assert_eq!(scan.schema, a);
+    collect(scan).await.unwrap();
+    let md = requests_to(&server, METADATA).await;
+    assert_eq!(md.len(), 1);
+    assert_eq!(header(&md[0], "accept"), Some("application/xml"));
+    assert_eq!(header(&md[0], "odata-version"), Some("4.0"));
+}
+
+#[tokio::test]
+async fn an_unknown_table_names_the_known_ones() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let c = connector(&server);
+    let err = c.schema("acounts").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::TableNotFound { name, known } if name == "acounts" && known == &["accounts", "contacts"]),
+        "{err:?}"
+    );
+    let err = c
+        .scan("organization", ScanRequest::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TableNotFound { .. }), "{err:?}");
+    assert!(requests_to(&server, ACCOUNTS).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_metadata_document_that_is_not_csdl_is_an_api_error() {
+    let server = MockServer::start().await;
+    mount_token(&server, "/token").await;
+    wiremock::Mock::given(wiremock::matchers::path(METADATA))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"$Version": "4.01"})),
+        )
+        .mount(&server)
+        .await;
+    let err = connector(&server).schema("accounts").await.unwrap_err();
+    assert_eq!(err.kind(), connectkit_core::ErrorKind::Api);
+    assert!(err.to_string().starts_with("$metadata: "), "{err}");
+}
