@@ -1,12 +1,62 @@
 //! `cargo xtask`: workspace automation.
+//!
+//! - `conformance [--connector NAME] [--scenario GLOB]`: plays the scenarios
+//!   of `fixtures/conformance/` against the built-in connectors.
+//! - `new-connector NAME`: scaffolds `crates/NAME` and its first scenario.
+//! - `demo`: the same as `connectkit demo`.
 
 mod bench;
+mod conformance;
+mod scaffold;
 
-fn main() -> std::process::ExitCode {
-    let task = std::env::args().nth(1).unwrap_or_default();
-    if task == "bench" {
-        return bench::run(std::env::args().any(|a| a == "--quick"));
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Workspace automation for connectkit.
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the conformance scenarios against every registered connector.
+    Conformance(conformance::Args),
+    /// Scaffold a connector crate, `crates/NAME`, with its first scenario.
+    NewConnector(scaffold::Args),
+    /// Run `connectkit demo`: local OAuth and REST servers, queried end to end.
+    Demo,
+    /// Run the benchmarks (`--quick`: scaled down, checks completion only).
+    Bench {
+        /// A scaled-down run (about 10 s) for CI.
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Conformance(args) => conformance::run(args),
+        Command::NewConnector(args) => scaffold::run(args),
+        Command::Demo => demo(),
+        Command::Bench { quick } => bench::run(quick),
     }
-    eprintln!("xtask: `{task}` is not built yet; available later: conformance, bench, demo");
-    std::process::ExitCode::from(2)
+}
+
+fn demo() -> ExitCode {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    match std::process::Command::new(cargo)
+        .args(["run", "--quiet", "-p", "connectkit", "--", "demo"])
+        .status()
+    {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("xtask demo: cannot run cargo: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -133,6 +133,17 @@ pub fn run(quick: bool) -> ExitCode {
         "cargo xtask bench"
     };
     println!("{}", report::table(&outcome.rows));
+    if quick {
+        println!(
+            "quick run: scaled down{}; it checks only that every benchmark completes and \
+             that single flight sent one token request, not the figures",
+            if cfg!(debug_assertions) {
+                ", debug build"
+            } else {
+                ""
+            }
+        );
+    }
     let machine = report::machine();
     println!(
         "{command}: {} in {:.1} s on {machine}",

@@ -66,6 +66,8 @@ pub struct Row {
     pub value: Measure,
     /// The baseline's figure, measured in the same run.
     pub baseline: Option<Measure>,
+    /// What the baseline is.
+    pub baseline_label: Option<String>,
     /// `value / baseline` (or the ratio the target is stated in).
     pub ratio: Option<f64>,
     /// The target, in words.
@@ -84,6 +86,7 @@ impl Row {
             figure: figure.into(),
             value,
             baseline: None,
+            baseline_label: None,
             ratio: None,
             target: None,
             met: None,
@@ -91,9 +94,10 @@ impl Row {
         }
     }
 
-    /// Adds a baseline; the ratio is `value / baseline`.
-    pub fn baseline(mut self, baseline: Measure) -> Self {
+    /// Adds a baseline (`label` says what it is); the ratio is `value / baseline`.
+    pub fn baseline(mut self, label: impl Into<String>, baseline: Measure) -> Self {
         self.baseline = Some(baseline);
+        self.baseline_label = Some(label.into());
         if baseline.value != 0.0 {
             self.ratio = Some(self.value.value / baseline.value);
         }
@@ -133,7 +137,11 @@ pub fn table(rows: &[Row]) -> Table {
             Cell::new(r.bench),
             Cell::new(&r.figure),
             Cell::new(r.value.to_string()),
-            Cell::new(r.baseline.map(|b| b.to_string()).unwrap_or_default()),
+            Cell::new(match (r.baseline, &r.baseline_label) {
+                (Some(b), Some(l)) => format!("{b}\n{l}"),
+                (Some(b), None) => b.to_string(),
+                _ => String::new(),
+            }),
             Cell::new(r.ratio.map(|x| format!("{x:.2}")).unwrap_or_default()),
             Cell::new(r.target.as_deref().unwrap_or("")),
             Cell::new(match r.met {
@@ -179,6 +187,7 @@ pub fn write_json(
                 "value": r.value.value,
                 "unit": r.value.unit,
                 "baseline": r.baseline.map(|b| b.value),
+                "baseline_is": r.baseline_label,
                 "ratio": r.ratio,
                 "target": r.target,
                 "met": r.met,

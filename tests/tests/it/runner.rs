@@ -1,0 +1,101 @@
+//! The runner itself: it catches a broken connector, names malformed fields,
+//! masks secrets, and the `new-connector` template passes its own scenario.
+
+use std::path::Path;
+
+use connectkit_autorest::AutoRestConnector;
+use connectkit_core::{Connector, Registry};
+use connectkit_e2e::{Outcome, Scenario, builtin_registry, conformance_dir, run_scenario};
+
+#[allow(dead_code)]
+#[path = "../../../xtask/templates/connector/lib.rs"]
+mod skeleton;
+
+fn scenario(id: &str) -> Scenario {
+    Scenario::load(&conformance_dir().join(format!("{id}.yaml"))).unwrap()
+}
+
+fn failure(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Fail(d) => d,
+        Outcome::Pass => panic!("expected the scenario to fail"),
+    }
+}
+
+/// The autorest connector, except that its token requests carry
+/// `grant_type=password` ahead of the real one (a TokenURI with a query).
+fn broken_registry() -> Registry {
+    let mut r = builtin_registry();
+    r.register("autorest", connectkit_autorest::catalogue(), |props| {
+        let mut props = props.clone();
+        if let Some(uri) = props.get_str("TokenURI").map(str::to_owned) {
+            props.set("TokenURI", format!("{uri}?grant_type=password"));
+        }
+        Ok(Box::new(AutoRestConnector::from_properties(&props)?) as Box<dyn Connector>)
+    });
+    r
+}
+
+#[tokio::test]
+async fn a_connector_sending_the_wrong_grant_type_fails() {
+    let s = scenario("grant/mode_all_get");
+    assert!(run_scenario(&builtin_registry(), &s).await.passed());
+    let report = run_scenario(&broken_registry(), &s).await;
+    let d = failure(report.outcome.clone());
+    assert_eq!(
+        d,
+        r#"token_request[0] query grant_type: expected "refresh_token", received "password", "refresh_token""#
+    );
+    assert!(report.line().starts_with("grant/mode_all_get FAIL "));
+    for id in ["grant/mode_post_post", "grant/mode_basic_post"] {
+        let d = failure(run_scenario(&broken_registry(), &scenario(id)).await.outcome);
+        assert!(d.contains("grant_type"), "{id}: {d}");
+    }
+}
+
+#[tokio::test]
+async fn differences_mask_secrets() {
+    let text = std::fs::read_to_string(conformance_dir().join("grant/mode_all_get.yaml"))
+        .unwrap()
+        .replace("{{basic client:1 s3cr=t/+x}}", "{{basic client:1 wrong}}");
+    let s = Scenario::parse(Path::new("grant/masked.yaml"), &text).unwrap();
+    let d = failure(run_scenario(&builtin_registry(), &s).await.outcome);
+    assert_eq!(
+        d,
+        r#"token_request[0] header authorization: expected "Basic base64(client%3A1:wrong)", received "Basic base64(client%3A1:***)""#
+    );
+    assert!(!d.contains("s3cr"));
+}
+
+#[test]
+fn malformed_scenarios_name_the_file_and_the_field() {
+    let p = Path::new("fixtures/conformance/grant/bad.yaml");
+    let cases = [
+        ("url: autorest:Sample=x\noperations: [tables]\nexpekt: {}\n", "expekt"),
+        ("operations: [tables]\n", "url"),
+        ("url: autorest:Sample=x\noperations: [\"scan\"]\n", "operations[0]"),
+        ("url: autorest:Sample=x\noperations: [{scan: t, limit: lots}]\n", "limit"),
+        (
+            "url: autorest:Sample=x\noperations: [tables]\nexpect: {api: {/nope: {requests: 1}}}\n",
+            "expect.api./nope",
+        ),
+        ("url: autorest:Sample=x\noperations: [tables]\ntoken: {responses: []}\n", "token.responses"),
+    ];
+    for (text, field) in cases {
+        let e = Scenario::parse(p, text).unwrap_err();
+        let shown = e.to_string();
+        assert!(shown.starts_with("fixtures/conformance/grant/bad.yaml: "), "{shown}");
+        assert!(shown.contains(field), "{field}: {shown}");
+    }
+}
+
+#[tokio::test]
+async fn the_new_connector_template_passes_its_first_scenario() {
+    let mut registry = Registry::new();
+    skeleton::register(&mut registry);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../xtask/templates/connector/first.yaml");
+    let s = Scenario::load(&path).unwrap();
+    assert_eq!(s.connector, "example");
+    let report = run_scenario(&registry, &s).await;
+    assert!(report.passed(), "{}", report.line());
+}
