@@ -154,9 +154,18 @@ impl Connector for Dynamics365Connector {
             find_column(&columns, &set, &f.column)?;
         }
         let (filter, unapplied) = translate_filters(&request.filters, &columns);
-        let names: Option<Vec<&str>> = selected
-            .as_ref()
-            .map(|cols| cols.iter().map(|c| c.name.as_str()).collect());
+        let names: Option<Vec<&str>> = selected.as_ref().map(|cols| {
+            if cols.is_empty() {
+                // No columns wanted, only rows: ask for the key alone.
+                let keys = columns.iter().filter(|c| c.key);
+                keys.chain(columns.first())
+                    .take(1)
+                    .map(|c| c.name.as_str())
+                    .collect()
+            } else {
+                cols.iter().map(|c| c.name.as_str()).collect()
+            }
+        });
         let url = first_url(
             &self.api.base,
             &set,

@@ -110,7 +110,6 @@ impl Dynamics365Error {
         match self {
             Self::Config { .. } | Self::UnsupportedAuthenticationMethod { .. } => ErrorKind::Config,
             Self::Unauthorized { .. } => ErrorKind::Auth,
-            Self::OData { status, .. } if *status == 401 || *status == 403 => ErrorKind::Auth,
             _ => ErrorKind::Api,
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use connectkit_core::{AuthFlow, network_error, send_authorized};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, HeaderValue};
+use reqwest::header::{ACCEPT, HeaderValue, RETRY_AFTER};
 use url::Url;
 
 use crate::error::{Dynamics365Error, display_url, excerpt};
@@ -41,10 +41,23 @@ impl Throttling {
     /// The wait before retry number `retry` (1-based): `Retry-After` when
     /// the server gives one, else 1 s doubled per retry; capped.
     fn delay(&self, retry: u32, headers: &reqwest::header::HeaderMap) -> Duration {
-        connectkit_oauth_refresh::retry_after(headers)
+        retry_after(headers)
             .unwrap_or_else(|| Duration::from_secs(1u64 << retry.saturating_sub(1).min(16)))
             .min(self.max_wait)
     }
+}
+
+/// Parses `Retry-After`: delta-seconds or an HTTP date (a past date is 0 s).
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// The Web API: where it is, how requests are authorized and retried.
@@ -126,7 +139,7 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::{HeaderMap, RETRY_AFTER};
+    use reqwest::header::HeaderMap;
 
     #[test]
     fn throttling_delays() {
@@ -139,5 +152,19 @@ mod tests {
         assert_eq!(t.delay(1, &h), Duration::from_secs(7));
         h.insert(RETRY_AFTER, HeaderValue::from_static("86400"));
         assert_eq!(t.delay(1, &h), Duration::from_secs(300));
+        let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(20));
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&date).unwrap());
+        let d = t.delay(1, &h);
+        assert!(
+            d <= Duration::from_secs(20) && d >= Duration::from_secs(18),
+            "{d:?}"
+        );
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(t.delay(1, &h), Duration::ZERO);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(t.delay(2, &h), Duration::from_secs(2));
     }
 }

@@ -102,18 +102,19 @@
 //! half away from zero; a value too large for the precision is an error.
 
 mod connector;
+mod decimal;
 mod decode;
 mod error;
 mod http;
 mod metadata;
 mod odata;
 mod scan;
+mod service_url;
 mod source;
 mod types;
 
 pub use connector::Dynamics365Connector;
 pub use error::Dynamics365Error;
-pub use source::{
-    DEFAULT_PAGE_SIZE, Dynamics365DataSource, SUBPROTOCOL, catalogue, default_scope, register,
-};
+pub use service_url::default_scope;
+pub use source::{DEFAULT_PAGE_SIZE, Dynamics365DataSource, SUBPROTOCOL, catalogue, register};
 pub use types::{KEY_METADATA_KEY, TYPE_METADATA_KEY, VARIABLE_DECIMAL_SCALE};

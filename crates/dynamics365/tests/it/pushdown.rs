@@ -136,3 +136,22 @@ async fn unknown_columns_are_errors_before_any_request() {
     assert!(matches!(err, Error::ColumnNotFound { .. }), "{err:?}");
     assert!(requests_to(&server, ACCOUNTS).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_empty_projection_still_counts_rows() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let c = connector(&server);
+    let scan = c
+        .scan(
+            "accounts",
+            ScanRequest::new().with_projection(Vec::<String>::new()),
+        )
+        .await
+        .unwrap();
+    assert!(scan.schema.fields().is_empty());
+    let batches = collect(scan).await.unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
+    let first = &requests_to(&server, ACCOUNTS).await[0];
+    assert_eq!(first.url.query(), Some("$select=accountid"));
+}
