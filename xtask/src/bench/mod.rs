@@ -168,22 +168,35 @@ pub fn run(quick: bool) -> ExitCode {
 /// Every benchmark in turn; a benchmark that fails is reported and the
 /// others still run. `exe` re-executes xtask for the peak-memory children.
 pub async fn run_all(sizes: &Sizes, exe: Option<PathBuf>, progress: bool) -> Outcome {
+    // `CONNECTKIT_BENCH_ONLY=4,5` runs only those benchmarks (for profiling).
+    let only = std::env::var("CONNECTKIT_BENCH_ONLY").unwrap_or_default();
+    let wanted = |n: &str| only.is_empty() || only.split(',').any(|x| x.trim() == n);
     let mut out = Outcome::default();
     let note = |name: &str| {
         if progress {
             eprintln!("bench: {name} ...");
         }
     };
-    note("1 auth overhead");
-    collect(&mut out, "auth overhead", auth::run(sizes).await);
-    note("2 single flight");
-    collect(&mut out, "single flight", single_flight::run(sizes).await);
-    note("3 rotation");
-    collect(&mut out, "rotation", rotation::run(sizes).await);
-    note("4 scan throughput");
-    collect(&mut out, "scan", scan::run(sizes, exe.as_deref()).await);
-    note("5 dynamics365 paging");
-    collect(&mut out, "dynamics365", dynamics::run(sizes).await);
+    if wanted("1") {
+        note("1 auth overhead");
+        collect(&mut out, "auth overhead", auth::run(sizes).await);
+    }
+    if wanted("2") {
+        note("2 single flight");
+        collect(&mut out, "single flight", single_flight::run(sizes).await);
+    }
+    if wanted("3") {
+        note("3 rotation");
+        collect(&mut out, "rotation", rotation::run(sizes).await);
+    }
+    if wanted("4") {
+        note("4 scan throughput");
+        collect(&mut out, "scan", scan::run(sizes, exe.as_deref()).await);
+    }
+    if wanted("5") {
+        note("5 dynamics365 paging");
+        collect(&mut out, "dynamics365", dynamics::run(sizes).await);
+    }
     out
 }
 
