@@ -112,6 +112,14 @@ pub enum AutoRestError {
         /// How many retries were made.
         retries: u32,
     },
+    /// A page could not be read in full (too large, or the connection failed).
+    #[error("GET {url}: {message}")]
+    Page {
+        /// The page URL, without its query.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A page is not JSON (an HTML error page, a truncated body).
     #[error("{url}: the response is not JSON ({message}){}", excerpt.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
     NotJson {

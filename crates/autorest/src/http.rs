@@ -2,10 +2,12 @@
 //! reauthentication.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use connectkit_core::{AuthFlow, Error, network_error, send_authorized};
-use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use connectkit_core::{
+    AuthFlow, Error, MAX_PAGE_BYTES, network_error, read_body_limited, retry_after, send_authorized,
+};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use url::Url;
 
@@ -180,7 +182,12 @@ impl Http {
 
 async fn read_json(url: &Url, response: reqwest::Response) -> Result<Page, Error> {
     let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(network_error)?;
+    let body = read_body_limited(response, MAX_PAGE_BYTES)
+        .await
+        .map_err(|e| AutoRestError::Page {
+            url: display_url(url),
+            message: e.to_string(),
+        })?;
     match serde_json::from_slice::<Value>(&body) {
         Ok(body) => Ok(Page::Json { body, headers }),
         Err(e) => {
@@ -196,16 +203,6 @@ async fn read_json(url: &Url, response: reqwest::Response) -> Result<Page, Error
             .into())
         }
     }
-}
-
-/// `Retry-After` as seconds or an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -228,19 +225,5 @@ mod tests {
         assert_eq!(r.action(404), Action::Fail);
         assert_eq!(Action::parse("zero_rows"), Some(Action::ZeroRows));
         assert_eq!(Action::parse("IGNORE"), None);
-    }
-
-    #[test]
-    fn retry_after_seconds_or_date() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&h), None);
     }
 }

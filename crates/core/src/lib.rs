@@ -38,7 +38,9 @@ pub use connector::{
     BatchStream, Connector, Filter, FilterOp, Literal, Scan, ScanRequest, TableInfo,
 };
 pub use error::{BoxError, Error, ErrorKind, Result};
-pub use http::{MAX_REDIRECTS, api_client_builder};
+pub use http::{
+    BodyError, MAX_PAGE_BYTES, MAX_REDIRECTS, api_client_builder, read_body_limited, retry_after,
+};
 pub use properties::{
     COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue, SECRET_PROPERTIES, is_secret_name,
 };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use connectkit_core::{AuthFlow, Error as CoreError, StaticHeaderAuth, TokenInfo};
+use connectkit_core::{AuthFlow, BodyError, Error as CoreError, StaticHeaderAuth, TokenInfo};
 use futures::FutureExt;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
@@ -307,24 +307,15 @@ impl Inner {
         }
     }
 
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, Error> {
-        let too_large = Error::BodyTooLarge {
-            limit: MAX_BODY_BYTES,
-        };
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-        {
-            return Err(too_large);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport(&e))? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(too_large);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+    async fn read_body(&self, response: reqwest::Response) -> Result<Vec<u8>, Error> {
+        connectkit_core::read_body_limited(response, MAX_BODY_BYTES)
+            .await
+            .map_err(|e| match e {
+                BodyError::Transport(e) => self.transport(&e),
+                _ => Error::BodyTooLarge {
+                    limit: MAX_BODY_BYTES,
+                },
+            })
     }
 
     fn transport(&self, e: &reqwest::Error) -> Error {

@@ -68,5 +68,5 @@ pub use config::{ClientCredentialsMode, GRANT_PROPERTIES, TokenMethod, TokenUri}
 pub use error::{Error, OAuthError, OAuthErrorCode};
 pub use flow::{MAX_BODY_BYTES, PROACTIVE_RETRY_INTERVAL, RefreshTokenFlow};
 pub use response::{MAX_EXPIRES_IN, parse_token_response};
-pub use retry::{RetryConfig, retry_after};
+pub use retry::RetryConfig;
 pub use store::{FileStore, MemoryStore, StoreError, StoredTokens, TokenStore};

@@ -1,10 +1,12 @@
 //! Bounded retries of the token request: capped exponential backoff that
 //! honours `Retry-After` (seconds or an HTTP date).
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+use connectkit_core::retry_after;
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
 
 /// How the token request is retried on 429 and 5xx.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,23 +66,11 @@ impl RetryConfig {
     }
 }
 
-/// Parses `Retry-After` as delta-seconds or an HTTP date.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
+    use std::time::SystemTime;
 
     #[test]
     fn delays() {

@@ -6,3 +6,4 @@ mod http;
 mod paging;
 mod sample;
 mod seed;
+mod untrusted;

@@ -1,0 +1,60 @@
+//! Hostile inputs: each a clear, bounded error, never a panic or a stack overflow.
+
+use connectkit_autorest::AutoRestDataSource;
+use connectkit_core::{Connector, ErrorKind};
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn sample_error(body: Vec<u8>) -> String {
+    let server = MockServer::start().await;
+    Mock::given(path("/items"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+        .mount(&server)
+        .await;
+    let c = AutoRestDataSource::new()
+        .sample(format!("{}/items", server.uri()))
+        .build()
+        .unwrap();
+    let e = c.tables().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Api, "{e}");
+    e.to_string()
+}
+
+#[tokio::test]
+async fn a_100_mb_page_is_refused_before_it_is_buffered() {
+    let mut body = b"[".to_vec();
+    let row = br#"{"id":1,"name":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},"#;
+    while body.len() < 100 * 1024 * 1024 {
+        body.extend_from_slice(row);
+    }
+    body.extend_from_slice(br#"{"id":2}]"#);
+    let msg = sample_error(body).await;
+    assert!(msg.contains("exceeds 67108864 bytes"), "{msg}");
+}
+
+#[tokio::test]
+async fn ten_thousand_levels_of_nesting_are_an_error() {
+    let depth = 10_000;
+    let body = format!("[{}1{}]", "{\"a\":".repeat(depth), "}".repeat(depth));
+    let msg = sample_error(body.into_bytes()).await;
+    assert!(msg.contains("recursion limit exceeded"), "{msg}");
+}
+
+#[test]
+fn a_yaml_alias_bomb_is_refused() {
+    let mut yaml = String::from("a0: &a0 [\"https://h/x\", \"https://h/x\"]\n");
+    for i in 1..30 {
+        yaml.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}]\n",
+            p = i - 1
+        ));
+    }
+    let mut f = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::io::Write::write_all(&mut f, yaml.as_bytes()).unwrap();
+    let err = AutoRestDataSource::new()
+        .config(f.path().display().to_string())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("budget breached"), "{err}");
+}
