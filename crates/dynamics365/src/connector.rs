@@ -163,7 +163,14 @@ impl Connector for Dynamics365Connector {
                     .map(|c| c.name.as_str())
                     .collect()
             } else {
-                cols.iter().map(|c| c.name.as_str()).collect()
+                // A column projected twice is selected once.
+                let mut names: Vec<&str> = Vec::with_capacity(cols.len());
+                for c in cols {
+                    if !names.contains(&c.name.as_str()) {
+                        names.push(&c.name);
+                    }
+                }
+                names
             }
         });
         let url = first_url(

@@ -208,6 +208,23 @@ mod tests {
         assert_eq!(translate_filters(&[], &cols), (None, vec![]));
     }
 
+    proptest::proptest! {
+        /// Any string survives quoting and encoding: decoding the query
+        /// value and unquoting the literal gives it back.
+        #[test]
+        fn string_literals_round_trip(s in "\\PC*") {
+            let encoded = encode_component(&quote(&s));
+            proptest::prop_assert!(encoded.bytes().all(|b| b.is_ascii_graphic() && b != b'+' && b != b'&'));
+            let decoded: String = url::form_urlencoded::parse(format!("f={encoded}").as_bytes())
+                .next()
+                .unwrap()
+                .1
+                .into_owned();
+            let inner = decoded.strip_prefix('\'').and_then(|d| d.strip_suffix('\'')).unwrap();
+            proptest::prop_assert_eq!(inner.replace("''", "'"), s);
+        }
+    }
+
     #[test]
     fn error_bodies() {
         let body = r#"{"error":{"code":"0x80060888","message":"Resource not found for the segment 'acounts'."}}"#;

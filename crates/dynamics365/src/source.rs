@@ -298,6 +298,13 @@ mod tests {
             err.to_string().contains("unknown property ServiceUrl2"),
             "{err}"
         );
+        let mut props = seed().properties().clone();
+        props.remove("RefreshToken");
+        let err = Dynamics365DataSource::from_properties(&props)
+            .unwrap()
+            .connect()
+            .unwrap_err();
+        assert_eq!(err.to_string(), "missing required property RefreshToken");
         let err = seed().token_uri("not a url").connect().unwrap_err();
         assert!(err.to_string().contains("TokenURI"), "{err}");
     }

@@ -27,7 +27,7 @@ async fn projection_and_filters_reach_the_query_string_encoded() {
         Filter::new("creditonhold", FilterOp::Lt, true),
     ];
     let request = ScanRequest::new()
-        .with_projection(["name", "AccountId", "revenue", "createdon"])
+        .with_projection(["name", "AccountId", "revenue", "createdon", "NAME"])
         .with_filter(Filter::new("name", FilterOp::Ne, "O'Neil & Sons + 100%"))
         .with_filter(Filter::new("revenue", FilterOp::Ge, 1000.5))
         .with_filter(Filter::new("numberofemployees", FilterOp::Lt, 50i64))
@@ -56,7 +56,10 @@ async fn projection_and_filters_reach_the_query_string_encoded() {
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    assert_eq!(fields, ["name", "accountid", "revenue", "createdon"]);
+    assert_eq!(
+        fields,
+        ["name", "accountid", "revenue", "createdon", "name"]
+    );
     let batches = collect(scan).await.unwrap();
     assert_eq!(strings(&batches, "accountid"), [Some(GUID.to_owned())]);
 
