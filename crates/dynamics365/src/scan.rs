@@ -27,7 +27,7 @@ pub(crate) fn first_url(
         Dynamics365Error::config("ServiceURL", format!("cannot address {set}: {e}"))
     })?;
     let mut query = Vec::new();
-    if let Some(cols) = select {
+    if let Some(cols) = select.filter(|c| !c.is_empty()) {
         let names: Vec<String> = cols.iter().map(|c| encode_component(c)).collect();
         query.push(format!("$select={}", names.join(",")));
     }
