@@ -98,12 +98,25 @@ impl Respond for Sequence {
 
 fn template(r: &MockResponse) -> ResponseTemplate {
     let mut t = ResponseTemplate::new(r.status);
-    if let Some(json) = &r.json {
-        t = t.set_body_json(json);
-    } else if let Some(body) = &r.body {
-        t = t.set_body_raw(body.clone().into_bytes(), "text/plain");
+    // wiremock sets the body's content type last, so a Content-Type header goes through it.
+    let content_type = r
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .and_then(|(_, v)| scalar(v));
+    let body = match (&r.json, &r.body) {
+        (Some(json), _) => Some((json.to_string(), "application/json")),
+        (None, Some(body)) => Some((body.clone(), "text/plain")),
+        (None, None) => None,
+    };
+    if let Some((body, default_type)) = body {
+        let mime = content_type.as_deref().unwrap_or(default_type);
+        t = t.set_body_raw(body.into_bytes(), mime);
     }
     for (k, v) in &r.headers {
+        if k.eq_ignore_ascii_case("content-type") {
+            continue;
+        }
         if let Some(v) = scalar(v) {
             t = t.insert_header(k.as_str(), v.as_str());
         }
