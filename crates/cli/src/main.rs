@@ -90,7 +90,7 @@ pub enum RowFormat {
 pub fn registry() -> Registry {
     let mut r = Registry::new();
     connectkit_autorest::register(&mut r);
-    // DYN connectkit_dynamics365::register(&mut r);
+    connectkit_dynamics365::register(&mut r);
     r
 }
 

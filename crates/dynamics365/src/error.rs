@@ -41,6 +41,14 @@ pub enum Dynamics365Error {
         /// The OData error message.
         message: String,
     },
+    /// A response body could not be read in full (too large, or the connection failed).
+    #[error("GET {url}: {message}")]
+    Body {
+        /// The URL, without its query.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The API answered with an error status and no OData error body.
     #[error("the Dynamics 365 API answered HTTP {status} to {url}: {excerpt}")]
     Http {

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use connectkit_core::{AuthFlow, network_error, send_authorized};
+use connectkit_core::{AuthFlow, MAX_PAGE_BYTES, read_body_limited, retry_after, send_authorized};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, HeaderValue, RETRY_AFTER};
+use reqwest::header::{ACCEPT, HeaderValue};
 use url::Url;
 
 use crate::error::{Dynamics365Error, display_url, excerpt};
@@ -47,19 +47,6 @@ impl Throttling {
     }
 }
 
-/// Parses `Retry-After`: delta-seconds or an HTTP date (a past date is 0 s).
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
 /// The Web API: where it is, how requests are authorized and retried.
 #[derive(Clone, Debug)]
 pub(crate) struct Api {
@@ -95,7 +82,13 @@ impl Api {
             let response = send_authorized(&self.client, &*self.auth, request).await?;
             let status = response.status();
             if status.is_success() {
-                return response.text().await.map_err(network_error);
+                let body = read_body_limited(response, MAX_PAGE_BYTES)
+                    .await
+                    .map_err(|e| Dynamics365Error::Body {
+                        url: display_url(url),
+                        message: e.to_string(),
+                    })?;
+                return Ok(String::from_utf8_lossy(&body).into_owned());
             }
             if status == StatusCode::UNAUTHORIZED {
                 return Err(Dynamics365Error::Unauthorized {
@@ -118,7 +111,10 @@ impl Api {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            let body = response.text().await.unwrap_or_default();
+            let body = read_body_limited(response, MAX_PAGE_BYTES)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
             return Err(match parse_error_body(&body) {
                 Some((code, message)) => Dynamics365Error::OData {
                     status: status.as_u16(),
@@ -139,7 +135,7 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderMap;
+    use reqwest::header::{HeaderMap, RETRY_AFTER};
 
     #[test]
     fn throttling_delays() {

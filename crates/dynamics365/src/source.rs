@@ -218,13 +218,12 @@ impl Dynamics365DataSource {
         let flow = Arc::new(grant.build()?);
         let client = match &self.http_client {
             Some(c) => c.clone(),
-            None => reqwest::Client::builder()
+            None => connectkit_core::api_client_builder(Some(std::time::Duration::from_secs(300)))
                 .user_agent(concat!(
                     "connectkit-dynamics365/",
                     env!("CARGO_PKG_VERSION")
                 ))
                 .connect_timeout(std::time::Duration::from_secs(30))
-                .timeout(std::time::Duration::from_secs(300))
                 .build()
                 .map_err(|e| {
                     Dynamics365Error::config(

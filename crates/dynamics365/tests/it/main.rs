@@ -10,6 +10,7 @@ mod pushdown;
 mod schema;
 mod seed;
 mod throttling;
+mod untrusted;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
