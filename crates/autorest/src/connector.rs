@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::error::{AutoRestError, display_url};
 use crate::http::{Http, Page, client};
-use crate::infer::{discover_rows, infer_tables, table_name_for};
+use crate::infer::{infer_body, table_name_for};
 use crate::model::{Entry, Model};
 use crate::paging::{Paging, strip_next_links};
 use crate::scan::scan_stream;
@@ -160,29 +160,12 @@ impl AutoRestConnector {
         if endpoint.follow_links {
             strip_next_links(&mut body);
         }
-        let found = match rows {
-            Rows::Auto => discover_rows(&body),
-            other => vec![(None, other.clone())],
-        };
-        let several = found.len() > 1;
-        let mut out = Vec::new();
-        for (field, at) in found {
-            let rows =
-                crate::decode::page_rows(&at, &body).map_err(|path| AutoRestError::NoRows {
-                    url: display_url(&url),
-                    path,
-                })?;
-            let table = match (several, field) {
-                (true, Some(f)) => format!("{name}_{f}"),
-                _ => name.to_owned(),
-            };
-            out.extend(
-                infer_tables(&table, endpoint, &at, &rows)
-                    .into_iter()
-                    .map(Arc::new),
-            );
-        }
-        Ok(out)
+        let tables =
+            infer_body(name, endpoint, rows, &body).map_err(|path| AutoRestError::NoRows {
+                url: display_url(&url),
+                path,
+            })?;
+        Ok(tables.into_iter().map(Arc::new).collect())
     }
 
     async fn table(&self, name: &str) -> Result<Arc<TableDef>> {

@@ -181,6 +181,59 @@ fn classify(v: &Value) -> (Scalar, usize) {
     }
 }
 
+/// Infers the tables of one sampled response body: the rows are found as
+/// `rows` says (discovered for [`Rows::Auto`], one table per array found),
+/// and each table's children follow it. `Err` names a row path that is absent.
+pub(crate) fn infer_body(
+    name: &str,
+    endpoint: &Arc<Endpoint>,
+    rows: &Rows,
+    body: &Value,
+) -> Result<Vec<TableDef>, String> {
+    let found = match rows {
+        Rows::Auto => discover_rows(body),
+        other => vec![(None, other.clone())],
+    };
+    let several = found.len() > 1;
+    let mut out = Vec::new();
+    for (field, at) in found {
+        let rows = crate::decode::page_rows(&at, body)?;
+        let table = match (several, field) {
+            (true, Some(f)) => format!("{name}_{f}"),
+            _ => name.to_owned(),
+        };
+        out.extend(infer_tables(&table, endpoint, &at, &rows));
+    }
+    Ok(out)
+}
+
+/// Infers tables and their Arrow schemas from a sample response body, as
+/// `Sample` does after its first GET, without any HTTP: for offline schema
+/// design, tests and fuzzing. `table` names the top-level table.
+///
+/// ```
+/// let body = serde_json::json!([{"id": 1, "tags": ["a", "b"]}, {"id": 2, "tags": []}]);
+/// let tables = connectkit_autorest::infer_schemas("items", &body);
+/// let names: Vec<_> = tables.iter().map(|(n, _)| n.as_str()).collect();
+/// assert_eq!(names, ["items", "items_tags"]);
+/// ```
+pub fn infer_schemas(table: &str, body: &Value) -> Vec<(String, arrow_schema::SchemaRef)> {
+    let endpoint = Arc::new(Endpoint {
+        url: String::new(),
+        headers: Vec::new(),
+        paging: Default::default(),
+        http: Default::default(),
+        follow_links: true,
+    });
+    let mut body = body.clone();
+    crate::paging::strip_next_links(&mut body);
+    infer_body(table, &endpoint, &Rows::Auto, &body)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| (t.name, t.schema))
+        .collect()
+}
+
 /// Infers the tables of a sample: `name` is the base table name, `rows`
 /// where the rows are; child tables follow their parent.
 pub(crate) fn infer_tables(

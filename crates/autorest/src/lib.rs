@@ -81,6 +81,7 @@ mod types;
 
 pub use connector::AutoRestConnector;
 pub use error::AutoRestError;
+pub use infer::infer_schemas;
 pub use source::{AutoRestDataSource, catalogue, register};
 pub use table::{KEY_METADATA_KEY, TYPE_METADATA_KEY};
 pub use types::SqlType;

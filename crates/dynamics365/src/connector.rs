@@ -78,6 +78,32 @@ impl Dynamics365Connector {
     }
 }
 
+/// The Arrow schema of every entity set in a CSDL `$metadata` document,
+/// derived as [`Connector::schema`] does, without any HTTP: for offline
+/// schema work, tests and fuzzing.
+///
+/// ```
+/// let xml = r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
+///   <edmx:DataServices><Schema Namespace="NS" xmlns="http://docs.oasis-open.org/odata/ns/edm">
+///     <EntityType Name="account"><Key><PropertyRef Name="accountid"/></Key>
+///       <Property Name="accountid" Type="Edm.Guid" Nullable="false"/>
+///       <Property Name="revenue" Type="Edm.Decimal" Precision="19" Scale="4"/></EntityType>
+///     <EntityContainer Name="C"><EntitySet Name="accounts" EntityType="NS.account"/></EntityContainer>
+///   </Schema></edmx:DataServices></edmx:Edmx>"#;
+/// let schemas = connectkit_dynamics365::schemas_from_csdl(xml)?;
+/// assert_eq!(schemas[0].0, "accounts");
+/// assert_eq!(schemas[0].1.fields().len(), 2);
+/// # Ok::<(), connectkit_dynamics365::Dynamics365Error>(())
+/// ```
+pub fn schemas_from_csdl(
+    xml: &str,
+) -> std::result::Result<Vec<(String, SchemaRef)>, Dynamics365Error> {
+    let md = Metadata::parse(xml)?;
+    md.entity_sets()
+        .map(|set| Ok((set.to_owned(), schema_of(&md.columns(set)?))))
+        .collect()
+}
+
 fn schema_of(columns: &[Column]) -> SchemaRef {
     Arc::new(Schema::new(
         columns.iter().map(Column::field).collect::<Vec<_>>(),

@@ -113,7 +113,7 @@ mod service_url;
 mod source;
 mod types;
 
-pub use connector::Dynamics365Connector;
+pub use connector::{Dynamics365Connector, schemas_from_csdl};
 pub use error::Dynamics365Error;
 pub use service_url::default_scope;
 pub use source::{DEFAULT_PAGE_SIZE, Dynamics365DataSource, SUBPROTOCOL, catalogue, register};

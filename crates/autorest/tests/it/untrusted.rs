@@ -58,3 +58,45 @@ fn a_yaml_alias_bomb_is_refused() {
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains("budget breached"), "{err}");
 }
+
+mod prop {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "[a-z0-9 :T+-]{0,12}".prop_map(Value::String),
+            Just(Value::String("2024-01-31".into())),
+            Just(Value::String("2024-01-31T10:00:00Z".into())),
+        ];
+        leaf.prop_recursive(5, 64, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map("[a-c]{1,2}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Inference never panics, and every schema it gives has unique column names.
+        #[test]
+        fn inference_never_panics(body in json()) {
+            for (name, schema) in connectkit_autorest::infer_schemas("t", &body) {
+                let mut names: Vec<String> = schema.fields().iter().map(|f| f.name().to_ascii_lowercase()).collect();
+                let n = names.len();
+                names.sort();
+                names.dedup();
+                prop_assert_eq!(names.len(), n, "duplicate columns in {}: {:?}", name, schema);
+            }
+        }
+    }
+}

@@ -62,3 +62,36 @@ async fn deeply_nested_metadata_is_a_clear_error() {
     assert_eq!(e.kind(), ErrorKind::Api, "{e}");
     assert!(e.to_string().contains("not a CSDL document"), "{e}");
 }
+
+mod prop {
+    use proptest::prelude::*;
+
+    fn element() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(r#"<Property Name="p" Type="Edm.Int32"/>"#.to_owned()),
+            Just(r#"<Property Name="d" Type="Edm.Decimal" Precision="99" Scale="-3"/>"#.to_owned()),
+            Just(r#"<Key><PropertyRef Name="zz"/></Key>"#.to_owned()),
+            Just(r#"<NavigationProperty Name="n" Type="NS.t"/>"#.to_owned()),
+            "[<>/=\" a-zA-Z.]{0,20}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_text_is_an_error_or_schemas(xml in "\\PC{0,200}") {
+            let _ = connectkit_dynamics365::schemas_from_csdl(&xml);
+        }
+
+        #[test]
+        fn csdl_like_documents_never_panic(parts in prop::collection::vec(element(), 0..8), base in prop::option::of("[A-Za-z.]{1,8}")) {
+            let base = base.map(|b| format!(r#" BaseType="{b}""#)).unwrap_or_default();
+            let xml = format!(
+                r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices><Schema Namespace="NS" xmlns="http://docs.oasis-open.org/odata/ns/edm"><EntityType Name="t"{base}>{}</EntityType><EntityContainer Name="C"><EntitySet Name="ts" EntityType="NS.t"/></EntityContainer></Schema></edmx:DataServices></edmx:Edmx>"#,
+                parts.concat()
+            );
+            let _ = connectkit_dynamics365::schemas_from_csdl(&xml);
+        }
+    }
+}
