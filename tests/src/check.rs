@@ -119,16 +119,15 @@ fn variant_name(debug: &str) -> String {
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
+    // A capital after a lowercase letter or digit starts a word: `OData` → `odata`.
     let mut out = String::new();
-    for (i, c) in ident.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
+    let mut prev_lower = false;
+    for c in ident.chars() {
+        if c.is_ascii_uppercase() && prev_lower {
+            out.push('_');
         }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(c.to_ascii_lowercase());
     }
     out
 }
@@ -290,11 +289,7 @@ fn compare_params(
 }
 
 /// The first difference between a received request and its expectation.
-pub fn compare_request(
-    e: &RequestExpect,
-    r: &Received,
-    vars: &[(&str, &str)],
-) -> Option<String> {
+pub fn compare_request(e: &RequestExpect, r: &Received, vars: &[(&str, &str)]) -> Option<String> {
     if let Some(m) = &e.method {
         if !m.eq_ignore_ascii_case(&r.method) {
             return Some(format!("method: expected {m}, received {}", r.method));

@@ -25,6 +25,7 @@ pub use scenario::{Scenario, ScenarioError};
 pub fn builtin_registry() -> Registry {
     let mut r = Registry::new();
     connectkit_autorest::register(&mut r);
+    connectkit_dynamics365::register(&mut r);
     r
 }
 

@@ -41,7 +41,9 @@ impl Received {
             k == "content-type" && v.starts_with("application/x-www-form-urlencoded")
         });
         let form = if is_form {
-            url::form_urlencoded::parse(&req.body).into_owned().collect()
+            url::form_urlencoded::parse(&req.body)
+                .into_owned()
+                .collect()
         } else {
             Vec::new()
         };
@@ -136,7 +138,9 @@ fn substituted(responses: &[MockResponse], vars: &[(&str, &str)]) -> Vec<MockRes
                 substitute_value(j, vars);
             }
             r.body = r.body.map(|b| substitute(&b, vars));
-            r.headers.values_mut().for_each(|v| substitute_value(v, vars));
+            r.headers
+                .values_mut()
+                .for_each(|v| substitute_value(v, vars));
             r
         })
         .collect()
@@ -207,7 +211,7 @@ impl Servers {
             })
             .with_priority(priority)
             .mount(&self.api)
-                .await;
+            .await;
             self.routes.push((r.display_name(), log));
         }
     }

@@ -109,7 +109,10 @@ async fn operate(c: &dyn Connector, op: &Operation, out: &mut Produced) -> Resul
             let scan = c.scan(table, req).await?;
             let batches: Vec<_> = scan.batches.try_collect().await?;
             let rows = rows_json(&batches).map_err(|e| {
-                Error::connector(connectkit_core::ErrorKind::Other, format!("arrow-json: {e}"))
+                Error::connector(
+                    connectkit_core::ErrorKind::Other,
+                    format!("arrow-json: {e}"),
+                )
             })?;
             out.rows = Some(rows);
         }
@@ -123,7 +126,12 @@ fn mock_secrets(s: &Scenario) -> Vec<String> {
     if let Some(t) = &s.file.token {
         for r in &t.responses {
             for k in ["access_token", "refresh_token"] {
-                if let Some(v) = r.json.as_ref().and_then(|j| j.get(k)).and_then(Value::as_str) {
+                if let Some(v) = r
+                    .json
+                    .as_ref()
+                    .and_then(|j| j.get(k))
+                    .and_then(Value::as_str)
+                {
                     out.push(v.to_owned());
                 }
             }
@@ -154,7 +162,12 @@ async fn play(registry: &Registry, s: &Scenario) -> Result<(), String> {
         .file
         .model
         .as_ref()
-        .map(|m| dir.path().join(&m.file).to_string_lossy().replace('\\', "/"))
+        .map(|m| {
+            dir.path()
+                .join(&m.file)
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
         .unwrap_or_default();
     let vars: Vec<(&str, &str)> = vec![(tk, &tv), (ak, &av), ("model_file", &model_path)];
     if let Some(m) = &s.file.model {
@@ -206,7 +219,9 @@ async fn check(
             }
             if let Some(text) = &e.error_contains {
                 if !err.to_string().contains(text.as_str()) {
-                    return Err(format!("error message: expected to contain {text:?}, received {err}"));
+                    return Err(format!(
+                        "error message: expected to contain {text:?}, received {err}"
+                    ));
                 }
             }
         }
@@ -220,7 +235,9 @@ async fn check(
     }
     for (table, cols) in &e.columns {
         let Some((_, schema)) = produced.schemas.iter().rev().find(|(n, _)| n == table) else {
-            return Err(format!("columns of {table}: no tables or schema operation described it"));
+            return Err(format!(
+                "columns of {table}: no tables or schema operation described it"
+            ));
         };
         if let Some(d) = compare_columns(table, cols, schema) {
             return Err(d);
@@ -246,12 +263,17 @@ async fn check(
     let token = servers.token_requests();
     if let Some(n) = e.token_requests {
         if n != token.len() {
-            return Err(format!("token_requests: expected {n}, received {}", token.len()));
+            return Err(format!(
+                "token_requests: expected {n}, received {}",
+                token.len()
+            ));
         }
     }
     for (i, want) in e.token_request.iter().enumerate() {
         let Some(r) = token.get(i) else {
-            return Err(format!("token_request[{i}]: expected a request, received none"));
+            return Err(format!(
+                "token_request[{i}]: expected a request, received none"
+            ));
         };
         if let Some(d) = compare_request(want, r, vars) {
             return Err(format!("token_request[{i}] {d}"));
@@ -273,12 +295,17 @@ async fn check(
             .unwrap_or_default();
         if let Some(n) = want.requests {
             if n != got.len() {
-                return Err(format!("api {name} requests: expected {n}, received {}", got.len()));
+                return Err(format!(
+                    "api {name} requests: expected {n}, received {}",
+                    got.len()
+                ));
             }
         }
         for (i, w) in want.received.iter().enumerate() {
             let Some(r) = got.get(i) else {
-                return Err(format!("api {name}[{i}]: expected a request, received none"));
+                return Err(format!(
+                    "api {name}[{i}]: expected a request, received none"
+                ));
             };
             if let Some(d) = compare_request(w, r, vars) {
                 return Err(format!("api {name}[{i}] {d}"));
@@ -316,7 +343,10 @@ fn rows_file(scenario: &Path, file: &str) -> Result<Vec<Value>, String> {
 
 /// Loads the scenarios under `root` that `options` select; malformed files
 /// are errors naming the file and field.
-pub fn load(root: &Path, options: &Options) -> Result<Vec<Result<Scenario, ScenarioError>>, String> {
+pub fn load(
+    root: &Path,
+    options: &Options,
+) -> Result<Vec<Result<Scenario, ScenarioError>>, String> {
     let pattern = match &options.scenario {
         Some(g) => Some(glob::Pattern::new(g).map_err(|e| format!("--scenario {g:?}: {e}"))?),
         None => None,

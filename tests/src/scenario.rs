@@ -306,7 +306,10 @@ fn operation(v: &Value, i: usize) -> Result<Operation, String> {
             let Some(table) = m.get("scan").and_then(Value::as_str) else {
                 return Err(err(""));
             };
-            if let Some(k) = m.keys().find(|k| !["scan", "columns", "limit"].contains(&k.as_str())) {
+            if let Some(k) = m
+                .keys()
+                .find(|k| !["scan", "columns", "limit"].contains(&k.as_str()))
+            {
                 return Err(err(&format!("unknown key {k:?}; ")));
             }
             let columns = match m.get("columns") {
@@ -346,8 +349,11 @@ pub fn subprotocol(url: &str) -> Option<String> {
         .map_or(s, |_| &s[16..]);
     let (sub, _) = s.split_once(':')?;
     let sub = sub.trim();
-    (!sub.is_empty() && sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-        .then(|| sub.to_ascii_lowercase())
+    (!sub.is_empty()
+        && sub
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    .then(|| sub.to_ascii_lowercase())
 }
 
 impl Scenario {
@@ -369,13 +375,17 @@ impl Scenario {
             .collect::<Result<Vec<_>, _>>()
             .map_err(fail)?;
         if operations.is_empty() {
-            return Err(fail("field operations: expected at least one operation".into()));
+            return Err(fail(
+                "field operations: expected at least one operation".into(),
+            ));
         }
         if file.repeat == 0 {
             return Err(fail("field repeat: expected 1 or more".into()));
         }
         if file.token.as_ref().is_some_and(|t| t.responses.is_empty()) {
-            return Err(fail("field token.responses: expected at least one response".into()));
+            return Err(fail(
+                "field token.responses: expected at least one response".into(),
+            ));
         }
         for (i, r) in file.api.iter().enumerate() {
             if r.responses.is_empty() {
@@ -384,7 +394,9 @@ impl Scenario {
                 )));
             }
             if !r.path.starts_with('/') {
-                return Err(fail(format!("field api[{i}].path: expected a path starting with /")));
+                return Err(fail(format!(
+                    "field api[{i}].path: expected a path starting with /"
+                )));
             }
         }
         let names: Vec<String> = file.api.iter().map(Route::display_name).collect();
@@ -395,7 +407,9 @@ impl Scenario {
             )));
         }
         if file.url.contains("{{model_file}}") && file.model.is_none() {
-            return Err(fail("field model: the url uses {{model_file}} but no model is given".into()));
+            return Err(fail(
+                "field model: the url uses {{model_file}} but no model is given".into(),
+            ));
         }
         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
         let id = match path.parent().and_then(Path::file_name) {
@@ -430,10 +444,7 @@ pub fn scenario_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
             let p = entry?.path();
             if p.is_dir() {
                 dirs.push(p);
-            } else if p
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml")
-            {
+            } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
                 out.push(p);
             }
         }

@@ -48,7 +48,11 @@ async fn a_connector_sending_the_wrong_grant_type_fails() {
     );
     assert!(report.line().starts_with("grant/mode_all_get FAIL "));
     for id in ["grant/mode_post_post", "grant/mode_basic_post"] {
-        let d = failure(run_scenario(&broken_registry(), &scenario(id)).await.outcome);
+        let d = failure(
+            run_scenario(&broken_registry(), &scenario(id))
+                .await
+                .outcome,
+        );
         assert!(d.contains("grant_type"), "{id}: {d}");
     }
 }
@@ -71,20 +75,35 @@ async fn differences_mask_secrets() {
 fn malformed_scenarios_name_the_file_and_the_field() {
     let p = Path::new("fixtures/conformance/grant/bad.yaml");
     let cases = [
-        ("url: autorest:Sample=x\noperations: [tables]\nexpekt: {}\n", "expekt"),
+        (
+            "url: autorest:Sample=x\noperations: [tables]\nexpekt: {}\n",
+            "expekt",
+        ),
         ("operations: [tables]\n", "url"),
-        ("url: autorest:Sample=x\noperations: [\"scan\"]\n", "operations[0]"),
-        ("url: autorest:Sample=x\noperations: [{scan: t, limit: lots}]\n", "limit"),
+        (
+            "url: autorest:Sample=x\noperations: [\"scan\"]\n",
+            "operations[0]",
+        ),
+        (
+            "url: autorest:Sample=x\noperations: [{scan: t, limit: lots}]\n",
+            "limit",
+        ),
         (
             "url: autorest:Sample=x\noperations: [tables]\nexpect: {api: {/nope: {requests: 1}}}\n",
             "expect.api./nope",
         ),
-        ("url: autorest:Sample=x\noperations: [tables]\ntoken: {responses: []}\n", "token.responses"),
+        (
+            "url: autorest:Sample=x\noperations: [tables]\ntoken: {responses: []}\n",
+            "token.responses",
+        ),
     ];
     for (text, field) in cases {
         let e = Scenario::parse(p, text).unwrap_err();
         let shown = e.to_string();
-        assert!(shown.starts_with("fixtures/conformance/grant/bad.yaml: "), "{shown}");
+        assert!(
+            shown.starts_with("fixtures/conformance/grant/bad.yaml: "),
+            "{shown}"
+        );
         assert!(shown.contains(field), "{field}: {shown}");
     }
 }
@@ -93,7 +112,8 @@ fn malformed_scenarios_name_the_file_and_the_field() {
 async fn the_new_connector_template_passes_its_first_scenario() {
     let mut registry = Registry::new();
     skeleton::register(&mut registry);
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../xtask/templates/connector/first.yaml");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../xtask/templates/connector/first.yaml");
     let s = Scenario::load(&path).unwrap();
     assert_eq!(s.connector, "example");
     let report = run_scenario(&registry, &s).await;

@@ -93,9 +93,8 @@ impl Connector for ExampleConnector {
             Arc::new(Int64Array::from(ids[..n].to_vec())),
             Arc::new(StringArray::from(names[..n].to_vec())),
         ];
-        let arrow = |e: connectkit_core::arrow_schema::ArrowError| {
-            Error::connector(ErrorKind::Other, e)
-        };
+        let arrow =
+            |e: connectkit_core::arrow_schema::ArrowError| Error::connector(ErrorKind::Other, e);
         let batch = RecordBatch::try_new(schema.clone(), columns).map_err(arrow)?;
         let indices = match &request.projection {
             None => (0..schema.fields().len()).collect(),
