@@ -2,6 +2,7 @@
 #![allow(missing_docs)]
 
 mod commands;
+mod dynamics;
 mod errors;
 
 use std::io::Write;

@@ -1,0 +1,70 @@
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::{SECRETS, connectkit};
+
+fn fixture(name: &str, server: &MockServer) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/dynamics365")
+        .join(name);
+    std::fs::read_to_string(p).unwrap().replace(
+        "{{SERVICE_URL}}",
+        &format!("{}/api/data/v9.2/", server.uri()),
+    )
+}
+
+#[tokio::test]
+async fn dynamics_tables_and_query_through_the_cli() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": SECRETS[2], "token_type": "Bearer", "expires_in": 3600})))
+        .mount(&server)
+        .await;
+    let json = |name: &str| {
+        ResponseTemplate::new(200).set_body_raw(fixture(name, &server), "application/json")
+    };
+    Mock::given(path("/api/data/v9.2/"))
+        .respond_with(json("service.json"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/data/v9.2/$metadata"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("metadata.xml", &server), "application/xml"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/data/v9.2/accounts"))
+        .respond_with(json("accounts_page1.json"))
+        .mount(&server)
+        .await;
+    let url = format!(
+        "jdbc:datadirect:dynamics365:ServiceURL={0}/api/data/v9.2/;ClientID=29453d6f;ClientSecret={1};TokenURI={0}/token;RefreshToken={2};",
+        server.uri(),
+        SECRETS[0],
+        SECRETS[1]
+    );
+    let r = connectkit(&["tables", "-", "--format", "json"], Some(&url)).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["accounts", "contacts"]);
+    let r = connectkit(
+        &[
+            "query", "-", "accounts", "--limit", "2", "--format", "jsonl",
+        ],
+        Some(&url),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 2, "{}", r.stdout);
+    assert!(!r.stderr.is_empty(), "RUST_LOG=trace logs went to stderr");
+}
