@@ -386,8 +386,8 @@ pub async fn run_all(
             match s {
                 Ok(s) => run_scenario(registry, &s).await,
                 Err(e) => Report {
-                    id: e.path.display().to_string(),
-                    outcome: Outcome::Fail(format!("malformed scenario: {}", e.message)),
+                    id: crate::scenario::scenario_id(&e.path),
+                    outcome: Outcome::Fail(format!("malformed scenario {e}")),
                 },
             }
         })

@@ -363,7 +363,12 @@ impl Scenario {
             path: path.to_owned(),
             message,
         };
-        let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| fail(e.to_string()))?;
+        // The parser's first line names the line, column and field; the rest is a snippet.
+        let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| {
+            let shown = e.to_string();
+            let first = shown.lines().next().unwrap_or_default();
+            fail(first.trim_start_matches("error: ").to_owned())
+        })?;
         let connector = subprotocol(&file.url).ok_or_else(|| {
             fail("field url: expected `jdbc:datadirect:<subprotocol>:<properties>`".into())
         })?;
@@ -406,18 +411,27 @@ impl Scenario {
                 names.join(", ")
             )));
         }
+        for (table, cols) in &file.expect.columns {
+            for (i, c) in cols.iter().enumerate() {
+                let ok = match c {
+                    Value::String(_) => true,
+                    Value::Object(m) => m.len() == 1 && m.values().all(|v| scalar(v).is_some()),
+                    _ => false,
+                };
+                if !ok {
+                    return Err(fail(format!(
+                        "field expect.columns.{table}[{i}]: expected `name` or `{{name: Type}}` (quote a type holding a comma: \"Decimal(10,2)\")"
+                    )));
+                }
+            }
+        }
         if file.url.contains("{{model_file}}") && file.model.is_none() {
             return Err(fail(
                 "field model: the url uses {{model_file}} but no model is given".into(),
             ));
         }
-        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-        let id = match path.parent().and_then(Path::file_name) {
-            Some(suite) => format!("{}/{stem}", suite.to_string_lossy()),
-            None => stem.into_owned(),
-        };
         Ok(Scenario {
-            id,
+            id: scenario_id(path),
             path: path.to_owned(),
             connector,
             operations,
@@ -432,6 +446,15 @@ impl Scenario {
             message: format!("cannot read: {e}"),
         })?;
         Scenario::parse(path, &text)
+    }
+}
+
+/// `<suite>/<file stem>`: the parent directory's name and the file's stem.
+pub fn scenario_id(path: &Path) -> String {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    match path.parent().and_then(Path::file_name) {
+        Some(suite) => format!("{}/{stem}", suite.to_string_lossy()),
+        None => stem.into_owned(),
     }
 }
 
