@@ -208,26 +208,10 @@ impl From<AutoRestError> for Error {
     }
 }
 
-/// A URL fit for messages: no query string (it may carry credentials), no user info.
-pub(crate) fn display_url(url: &url::Url) -> String {
-    let mut u = url.clone();
-    u.set_query(None);
-    u.set_fragment(None);
-    let _ = u.set_password(None);
-    let _ = u.set_username("");
-    u.to_string()
-}
+pub(crate) use connectkit_core::display_url;
 
-/// The start of a body, on one line, for messages.
+/// The start of a body for messages; `None` when it is blank.
 pub(crate) fn excerpt(body: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(body);
-    let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if text.is_empty() {
-        return None;
-    }
-    let mut out: String = text.chars().take(120).collect();
-    if text.chars().count() > 120 {
-        out.push('…');
-    }
-    Some(out)
+    (!text.trim().is_empty()).then(|| connectkit_core::excerpt(&text, 120))
 }

@@ -113,3 +113,43 @@ mod tests {
         assert_eq!(retry_after(&h), None);
     }
 }
+
+/// A URL fit for messages and logs: no query string (it may carry
+/// credentials or filter values), no fragment, no user info.
+pub fn display_url(url: &reqwest::Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    let _ = u.set_password(None);
+    let _ = u.set_username("");
+    u.to_string()
+}
+
+/// The start of a response body on one line, for error messages: white
+/// space folded, at most `max` characters (then `…`), `(empty body)` when
+/// blank. Mask secrets in `text` before calling, not after: a cut could
+/// leave part of one.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if folded.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    match folded.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &folded[..i]),
+        None => folded,
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_and_urls() {
+        assert_eq!(excerpt("  \n", 10), "(empty body)");
+        assert_eq!(excerpt("a\n  b", 10), "a b");
+        assert_eq!(excerpt(&"é".repeat(30), 10), format!("{}…", "é".repeat(10)));
+        let u = reqwest::Url::parse("https://user:pw@h.example/p/a?client_secret=x#f").unwrap();
+        assert_eq!(display_url(&u), "https://h.example/p/a");
+    }
+}

@@ -39,7 +39,8 @@ pub use connector::{
 };
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use http::{
-    BodyError, MAX_PAGE_BYTES, MAX_REDIRECTS, api_client_builder, read_body_limited, retry_after,
+    BodyError, MAX_PAGE_BYTES, MAX_REDIRECTS, api_client_builder, display_url, excerpt,
+    read_body_limited, retry_after,
 };
 pub use properties::{
     COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue, SECRET_PROPERTIES, is_secret_name,

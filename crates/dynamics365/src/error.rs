@@ -136,32 +136,11 @@ impl From<Dynamics365Error> for connectkit_core::Error {
     }
 }
 
-/// A URL as it may appear in an error or a log: no query string (it may
-/// carry filter values) and no fragment.
-pub(crate) fn display_url(url: &url::Url) -> String {
-    let mut u = url.clone();
-    u.set_query(None);
-    u.set_fragment(None);
-    let _ = u.set_password(None);
-    let _ = u.set_username("");
-    u.to_string()
-}
+pub(crate) use connectkit_core::display_url;
 
 /// The first characters of a body, on one line, for error messages.
 pub(crate) fn excerpt(body: &str) -> String {
-    const MAX: usize = 200;
-    let one_line: String = body
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let trimmed = one_line.trim();
-    if trimmed.is_empty() {
-        return "(empty body)".to_owned();
-    }
-    match trimmed.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}...", &trimmed[..i]),
-        None => trimmed.to_owned(),
-    }
+    connectkit_core::excerpt(body, 200)
 }
 
 #[cfg(test)]

@@ -38,19 +38,9 @@ impl Redactor<'_> {
         out
     }
 
-    /// The start of a body, white space folded, secrets masked.
+    /// The start of a body, secrets masked before it is cut.
     pub(crate) fn excerpt(&self, body: &[u8]) -> String {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return "(empty body)".to_owned();
-        }
-        let text = String::from_utf8_lossy(body);
-        let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        let masked = self.mask(&folded);
-        let mut cut: String = masked.chars().take(160).collect();
-        if cut.len() < masked.len() {
-            cut.push('…');
-        }
-        cut
+        connectkit_core::excerpt(&self.mask(&String::from_utf8_lossy(body)), 160)
     }
 }
 
