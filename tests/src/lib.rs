@@ -10,6 +10,8 @@
 //! adding one line to [`builtin_registry`] and scenario files.
 
 pub mod check;
+mod expect;
+pub mod load;
 pub mod mock;
 pub mod run;
 pub mod scenario;
