@@ -326,3 +326,50 @@ pub fn compare_request(e: &RequestExpect, r: &Received, vars: &[(&str, &str)]) -
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_urlencoded_then_base64() {
+        assert_eq!(basic("a b", "c:d"), "Basic YStiOmMlM0Fk");
+        assert_eq!(
+            expand_helpers("x {{basic id s}} y"),
+            format!("x {} y", basic("id", "s"))
+        );
+    }
+
+    #[test]
+    fn masking_covers_url_secrets_their_encodings_and_basic_headers() {
+        let m = Masker::new(
+            "autorest:ClientID=app;ClientSecret=p+w/d;RefreshToken=rt-secret",
+            ["at-123".to_owned()],
+        );
+        let shown = m.mask(&format!(
+            "rt-secret at-123 p%2Bw%2Fd {}",
+            basic("app", "p+w/d")
+        ));
+        assert_eq!(shown, "*** *** *** Basic base64(app:***)");
+    }
+
+    #[test]
+    fn variant_names_are_snake_case() {
+        assert_eq!(
+            variant_name("UnexpectedResponse { status: 1 }"),
+            "unexpected_response"
+        );
+        assert_eq!(variant_name("OData { code: 1 }"), "odata");
+        assert_eq!(variant_name("Status(3)"), "status");
+        assert!(kind_matches("auth", "auth.invalid_grant"));
+        assert!(!kind_matches("auth.invalid", "auth.invalid_grant"));
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        let a = serde_json::json!({"x": 2, "y": [1.5]});
+        let b = serde_json::json!({"x": 2.0, "y": [1.5]});
+        assert!(json_eq(&a, &b));
+        assert!(!json_eq(&a, &serde_json::json!({"x": 3, "y": [1.5]})));
+    }
+}
