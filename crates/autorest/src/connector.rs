@@ -154,7 +154,7 @@ impl AutoRestConnector {
             .get(&url, &endpoint.headers, &endpoint.http)
             .await?
         {
-            Page::Json { body, .. } => body,
+            Page::Json { bytes, headers } => crate::http::parse_json(&url, &bytes, &headers)?,
             Page::ZeroRows => serde_json::Value::Array(Vec::new()),
         };
         if endpoint.follow_links {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::cast::ColBuilder;
 use crate::error::AutoRestError;
 use crate::infer::discover_rows;
-use crate::table::{Rows, Source, TableDef, lookup};
+use crate::table::{ColumnDef, Rows, Source, TableDef, lookup};
 
 /// The top-level rows of one page, by the table's row locator. A missing row
 /// element is `Err(path)`; a `null` one is no rows.
@@ -120,10 +120,15 @@ pub(crate) fn decode(
     if let Some(m) = max_rows {
         rows.truncate(m);
     }
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns.len());
-    for col in &table.columns {
-        let mut b = ColBuilder::new(col.sql_type, rows.len());
-        for (n, row) in rows.iter().enumerate() {
+    // Row by row, so that the first bad value reported is that of the
+    // earliest row (as the one-pass reader in `stream.rs` does).
+    let mut builders: Vec<ColBuilder> = table
+        .columns
+        .iter()
+        .map(|c| ColBuilder::new(c.sql_type, rows.len()))
+        .collect();
+    for (n, row) in rows.iter().enumerate() {
+        for (col, b) in table.columns.iter().zip(&mut builders) {
             let value: Cow<'_, Value> = match &col.source {
                 Source::Field(path) => match lookup(&row.elem, path) {
                     Some(v) => Cow::Borrowed(v),
@@ -134,29 +139,50 @@ pub(crate) fn decode(
                 }
                 Source::Position => Cow::Owned(Value::from(row.position)),
             };
-            let row_no = row_offset + n + 1;
-            if value.is_null() {
-                if col.not_null {
-                    return Err(AutoRestError::NullValue {
-                        table: table.name.clone(),
-                        column: col.name.clone(),
-                        row: row_no,
-                    });
-                }
-                b.append_null();
-            } else if !b.append(&value, col) {
-                return Err(AutoRestError::Cast {
-                    table: table.name.clone(),
-                    column: col.name.clone(),
-                    row: row_no,
-                    value: short(&value),
-                    sql_type: col.sql_type.to_string(),
-                });
-            }
+            push_value(table, col, b, &value, row_offset + n + 1)?;
         }
-        arrays.push(b.finish());
     }
-    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
+    batch(table, builders, rows.len())
+}
+
+/// Appends `value` to the builder of `col`; a null in a NOT NULL column or a
+/// value that does not fit is an error naming table, column, row and value.
+pub(crate) fn push_value(
+    table: &TableDef,
+    col: &ColumnDef,
+    b: &mut ColBuilder,
+    value: &Value,
+    row_no: usize,
+) -> Result<(), AutoRestError> {
+    if value.is_null() {
+        if col.not_null {
+            return Err(AutoRestError::NullValue {
+                table: table.name.clone(),
+                column: col.name.clone(),
+                row: row_no,
+            });
+        }
+        b.append_null();
+    } else if !b.append(value, col) {
+        return Err(AutoRestError::Cast {
+            table: table.name.clone(),
+            column: col.name.clone(),
+            row: row_no,
+            value: short(value),
+            sql_type: col.sql_type.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// A batch of `table`'s schema from finished builders.
+pub(crate) fn batch(
+    table: &TableDef,
+    builders: Vec<ColBuilder>,
+    rows: usize,
+) -> Result<RecordBatch, AutoRestError> {
+    let arrays: Vec<ArrayRef> = builders.into_iter().map(ColBuilder::finish).collect();
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
     RecordBatch::try_new_with_options(table.schema.clone(), arrays, &options).map_err(|e| {
         AutoRestError::Arrow {
             table: table.name.clone(),

@@ -74,8 +74,9 @@ impl HttpRules {
 /// A fetched page.
 #[derive(Debug)]
 pub(crate) enum Page {
-    /// A JSON body.
-    Json { body: Value, headers: HeaderMap },
+    /// A body to read as JSON: kept as bytes, so that a scan can decode its
+    /// rows in one pass (see `stream.rs`) instead of through a `Value` tree.
+    Json { bytes: Vec<u8>, headers: HeaderMap },
     /// The rules say: no rows.
     ZeroRows,
 }
@@ -182,27 +183,38 @@ impl Http {
 
 async fn read_json(url: &Url, response: reqwest::Response) -> Result<Page, Error> {
     let headers = response.headers().clone();
-    let body = read_body_limited(response, MAX_PAGE_BYTES)
+    let bytes = read_body_limited(response, MAX_PAGE_BYTES)
         .await
         .map_err(|e| AutoRestError::Page {
             url: display_url(url),
             message: e.to_string(),
         })?;
-    match serde_json::from_slice::<Value>(&body) {
-        Ok(body) => Ok(Page::Json { body, headers }),
-        Err(e) => {
-            let content_type = headers
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("no content type");
-            Err(AutoRestError::NotJson {
-                url: display_url(url),
-                message: format!("{content_type}: {e}"),
-                excerpt: excerpt(&body),
-            }
-            .into())
-        }
+    Ok(Page::Json { bytes, headers })
+}
+
+/// The body of a page as a `Value`.
+pub(crate) fn parse_json(url: &Url, bytes: &[u8], headers: &HeaderMap) -> Result<Value, Error> {
+    serde_json::from_slice::<Value>(bytes).map_err(|e| not_json(url, bytes, headers, &e))
+}
+
+/// The error for a body that is not JSON: the parser's message, the content
+/// type and the start of the body.
+pub(crate) fn not_json(
+    url: &Url,
+    bytes: &[u8],
+    headers: &HeaderMap,
+    e: &serde_json::Error,
+) -> Error {
+    let content_type = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type");
+    AutoRestError::NotJson {
+        url: display_url(url),
+        message: format!("{content_type}: {e}"),
+        excerpt: excerpt(bytes),
     }
+    .into()
 }
 
 #[cfg(test)]

@@ -76,6 +76,7 @@ mod model;
 mod paging;
 mod scan;
 mod source;
+mod stream;
 mod table;
 mod types;
 

@@ -11,10 +11,11 @@ use connectkit_core::{BatchStream, Error, Result};
 use crate::connector::url_err;
 use crate::decode::{decode, page_rows};
 use crate::error::{AutoRestError, display_url};
-use crate::http::{Http, Page};
+use crate::http::{Http, Page, not_json, parse_json};
 use crate::paging::{
     Next, PageState, declared_next, page_url, recognised_next, stops_after, strip_next_links,
 };
+use crate::stream::{self, StreamError, decode_page};
 use crate::table::TableDef;
 
 struct ScanState {
@@ -97,7 +98,7 @@ impl ScanState {
             self.done = true;
             return Err(self.loop_error(format!("the page {}", display_url(&url))));
         }
-        let (mut body, headers) = match self
+        let (bytes, headers) = match self
             .http
             .get(&url, &endpoint.headers, &endpoint.http)
             .await?
@@ -106,11 +107,11 @@ impl ScanState {
                 self.done = true;
                 return Ok(None);
             }
-            Page::Json { body, headers } => (body, headers),
+            Page::Json { bytes, headers } => (bytes, headers),
         };
         let fingerprint = {
             let mut h = DefaultHasher::new();
-            body.to_string().hash(&mut h);
+            bytes.hash(&mut h);
             h.finish()
         };
         if self.last_page == Some(fingerprint) {
@@ -119,22 +120,39 @@ impl ScanState {
         }
         self.last_page = Some(fingerprint);
         let follow = endpoint.follow_links;
-        let link = if follow {
-            let l = recognised_next(&body, &headers);
-            strip_next_links(&mut body);
-            l
-        } else {
-            None
-        };
-        let rows = page_rows(&self.table.rows, &body).map_err(|path| AutoRestError::NoRows {
-            url: display_url(&url),
-            path,
-        })?;
         let remaining = self.limit.map(|l| l.saturating_sub(self.emitted));
         let root_offset = usize::try_from(self.page.rows).unwrap_or(usize::MAX);
-        let batch = decode(&self.table, &rows, root_offset, self.emitted, remaining)?;
+        let no_rows = |path| AutoRestError::NoRows {
+            url: display_url(&url),
+            path,
+        };
+        let (body, page_rows_read, batch, link) = if stream::applies(&self.table) {
+            let page = decode_page(&self.table, &bytes, root_offset, self.emitted, remaining)
+                .map_err(|e| match e {
+                    StreamError::Json(e) => not_json(&url, &bytes, &headers, &e),
+                    StreamError::NoRows(path) => no_rows(path).into(),
+                    StreamError::Decode(e) => e.into(),
+                })?;
+            let link = follow
+                .then(|| recognised_next(&page.body, &headers))
+                .flatten();
+            (page.body, page.rows, page.batch, link)
+        } else {
+            let mut body = parse_json(&url, &bytes, &headers)?;
+            let link = if follow {
+                let l = recognised_next(&body, &headers);
+                strip_next_links(&mut body);
+                l
+            } else {
+                None
+            };
+            let rows = page_rows(&self.table.rows, &body).map_err(no_rows)?;
+            let batch = decode(&self.table, &rows, root_offset, self.emitted, remaining)?;
+            let n = rows.len();
+            (body, n, batch, link)
+        };
         self.emitted += batch.num_rows();
-        self.page.rows += rows.len() as u64;
+        self.page.rows += page_rows_read as u64;
         self.page.pages += 1;
         self.page.next = if follow {
             link.map(|l| url.join(&l).map_err(|e| url_err(&l, e)))
@@ -147,7 +165,7 @@ impl ScanState {
         let pages = follow || paging.pages(&endpoint.url);
         self.done = limit_reached
             || !pages
-            || stops_after(paging, &body, rows.len(), &self.page)
+            || stops_after(paging, &body, page_rows_read, &self.page)
             || (follow && self.page.next.is_none());
         let batch = match &self.projection {
             Some(p) => batch.project(p).map_err(|e| AutoRestError::Arrow {

@@ -1,0 +1,461 @@
+//! One pass from a page's bytes to Arrow, for top-level tables whose rows sit
+//! at a known path (every model-file table with a row element, every sampled
+//! top-level table).
+//!
+//! Building a `serde_json::Value` tree per row (a map, a string per key) costs
+//! more than the rest of a scan together, so here each row object is read
+//! key by key against a trie of the declared columns: unknown keys are skipped
+//! without allocation and only column values become (scalar) `Value`s, which
+//! go through the same casts as the general path (`decode.rs`). The rest of
+//! the body, which paging reads (next links, totals, tokens), is kept as a
+//! `Value` with the rows array left empty.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use arrow_array::RecordBatch;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::cast::ColBuilder;
+use crate::decode::{batch, push_value};
+use crate::error::AutoRestError;
+use crate::table::{Rows, Source, TableDef};
+
+/// Whether [`decode_page`] can read `table`.
+pub(crate) fn applies(table: &TableDef) -> bool {
+    table.levels.is_empty() && matches!(table.rows, Rows::Path(_))
+}
+
+/// A page read in one pass.
+#[derive(Debug)]
+pub(crate) struct Streamed {
+    /// The body without its rows (the rows array is left empty).
+    pub body: Value,
+    /// How many rows the page held (kept or not).
+    pub rows: usize,
+    /// The kept rows.
+    pub batch: RecordBatch,
+}
+
+/// Why a page could not be read.
+#[derive(Debug)]
+pub(crate) enum StreamError {
+    /// The body is not JSON.
+    Json(serde_json::Error),
+    /// The row element is missing; its path.
+    NoRows(String),
+    /// A value does not fit its column.
+    Decode(AutoRestError),
+}
+
+/// Reads the page `bytes` of `table` (see [`applies`]); arguments as for
+/// `decode::decode`.
+pub(crate) fn decode_page(
+    table: &TableDef,
+    bytes: &[u8],
+    root_offset: usize,
+    row_offset: usize,
+    max_rows: Option<usize>,
+) -> Result<Streamed, StreamError> {
+    let Rows::Path(path) = &table.rows else {
+        return Err(StreamError::NoRows(String::new()));
+    };
+    let trie = Trie::new(table);
+    let mut st = State {
+        table,
+        builders: table
+            .columns
+            .iter()
+            .map(|c| ColBuilder::new(c.sql_type, 1024))
+            .collect(),
+        slots: vec![Value::Null; table.columns.len()],
+        seen: 0,
+        kept: 0,
+        max: max_rows.unwrap_or(usize::MAX),
+        root_offset,
+        row_offset,
+        found: false,
+        error: None,
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = BodySeed {
+        path,
+        trie: &trie,
+        st: &mut st,
+    }
+    .deserialize(&mut de)
+    .and_then(|body| de.end().map(|()| body));
+    let body = match parsed {
+        Ok(body) => body,
+        Err(e) => {
+            return Err(st
+                .error
+                .take()
+                .map_or(StreamError::Json(e), StreamError::Decode));
+        }
+    };
+    if !st.found {
+        return Err(StreamError::NoRows(format!("/{}", path.join("/"))));
+    }
+    let (rows, kept) = (st.seen, st.kept);
+    let batch = batch(table, st.builders, kept).map_err(StreamError::Decode)?;
+    Ok(Streamed { body, rows, batch })
+}
+
+/// The declared columns by field path: one level of keys per node.
+#[derive(Default)]
+struct Trie {
+    /// Columns whose path ends here.
+    cols: Vec<usize>,
+    children: HashMap<String, Trie>,
+}
+
+impl Trie {
+    fn new(table: &TableDef) -> Trie {
+        let mut root = Trie::default();
+        for (i, col) in table.columns.iter().enumerate() {
+            if let Source::Field(path) = &col.source {
+                let node = path
+                    .iter()
+                    .fold(&mut root, |n, k| n.children.entry(k.clone()).or_default());
+                node.cols.push(i);
+            }
+        }
+        root
+    }
+
+    /// Fills the slots of this node and below from an already built value.
+    fn fill(&self, v: &Value, slots: &mut [Value]) {
+        for &c in &self.cols {
+            slots[c] = v.clone();
+        }
+        if let Value::Object(m) = v {
+            for (k, child) in &self.children {
+                if let Some(inner) = m.get(k) {
+                    child.fill(inner, slots);
+                }
+            }
+        }
+    }
+}
+
+struct State<'t> {
+    table: &'t TableDef,
+    builders: Vec<ColBuilder>,
+    /// The current row's field values, by column.
+    slots: Vec<Value>,
+    seen: usize,
+    kept: usize,
+    max: usize,
+    root_offset: usize,
+    row_offset: usize,
+    /// Whether the row element was found.
+    found: bool,
+    /// The decode error that stopped the parse.
+    error: Option<AutoRestError>,
+}
+
+impl State<'_> {
+    /// Appends the current row (its slots) to the builders.
+    fn finish_row(&mut self) -> Result<(), AutoRestError> {
+        let row_no = self.row_offset + self.kept + 1;
+        for (i, col) in self.table.columns.iter().enumerate() {
+            let value = match col.source {
+                Source::Field(_) => std::mem::take(&mut self.slots[i]),
+                Source::Position => Value::from(self.root_offset + self.seen),
+                Source::Ancestor(_) => Value::Null,
+            };
+            push_value(self.table, col, &mut self.builders[i], &value, row_no)?;
+        }
+        self.kept += 1;
+        Ok(())
+    }
+
+    /// Ends a row whose fields are in the slots.
+    fn end_row<E: de::Error>(&mut self) -> Result<(), E> {
+        let r = self.finish_row();
+        self.seen += 1;
+        r.map_err(|e| {
+            self.error = Some(e);
+            E::custom("a value does not fit its column")
+        })
+    }
+
+    /// A row that is not an object: `{"value": v}`, as `decode` normalizes it.
+    fn scalar_row<E: de::Error>(&mut self, trie: &Trie, v: Value) -> Result<(), E> {
+        if self.kept < self.max {
+            if let Some(child) = trie.children.get("value") {
+                child.fill(&v, &mut self.slots);
+            }
+            self.end_row()
+        } else {
+            self.seen += 1;
+            Ok(())
+        }
+    }
+}
+
+/// Builds a `Value` from the scalar and array `visit_*` methods, through
+/// `$done(self, value)`.
+macro_rules! value_visits {
+    ($done:ident) => {
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            self.$done(Value::Bool(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            self.$done(Value::from(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            self.$done(Value::from(v))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            self.$done(Value::from(v))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            self.$done(Value::String(v.to_owned()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            self.$done(Value::String(v))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            self.$done(Value::Null)
+        }
+    };
+}
+
+/// The body, or an object on the way to the row element: keeps everything
+/// as a `Value` except the row element itself.
+struct BodySeed<'a, 't> {
+    path: &'a [String],
+    trie: &'a Trie,
+    st: &'a mut State<'t>,
+}
+
+impl<'de> DeserializeSeed<'de> for BodySeed<'_, '_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl BodySeed<'_, '_> {
+    fn done<E: de::Error>(self, v: Value) -> Result<Value, E> {
+        if self.path.is_empty() {
+            // The row element is this value: null means no rows, anything
+            // else but an array is one row.
+            self.st.found = true;
+            if !v.is_null() {
+                self.st.scalar_row(self.trie, v)?;
+            }
+            return Ok(Value::Array(Vec::new()));
+        }
+        Ok(v)
+    }
+}
+
+impl<'de> Visitor<'de> for BodySeed<'_, '_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    value_visits!(done);
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if !self.path.is_empty() {
+            let mut items = Vec::new();
+            while let Some(v) = seq.next_element::<Value>()? {
+                items.push(v);
+            }
+            return Ok(Value::Array(items));
+        }
+        self.st.found = true;
+        while seq
+            .next_element_seed(RowSeed {
+                trie: self.trie,
+                st: &mut *self.st,
+            })?
+            .is_some()
+        {}
+        Ok(Value::Array(Vec::new()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        if self.path.is_empty() {
+            // An object as the row element is one row.
+            self.st.found = true;
+            RowSeed {
+                trie: self.trie,
+                st: self.st,
+            }
+            .visit_map(map)?;
+            return Ok(Value::Array(Vec::new()));
+        }
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            // A repeated key holding the rows is read once (the first).
+            let v = if key == self.path[0] && !self.st.found {
+                map.next_value_seed(BodySeed {
+                    path: &self.path[1..],
+                    trie: self.trie,
+                    st: &mut *self.st,
+                })?
+            } else {
+                map.next_value::<Value>()?
+            };
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// One element of the rows array.
+struct RowSeed<'a, 't> {
+    trie: &'a Trie,
+    st: &'a mut State<'t>,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl RowSeed<'_, '_> {
+    fn done<E: de::Error>(self, v: Value) -> Result<(), E> {
+        self.st.scalar_row(self.trie, v)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a row")
+    }
+
+    value_visits!(done);
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element::<Value>()? {
+            items.push(v);
+        }
+        self.st.scalar_row(self.trie, Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if self.st.kept >= self.st.max {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            self.st.seen += 1;
+            return Ok(());
+        }
+        read_fields(self.trie, &mut self.st.slots, &mut map)?;
+        self.st.end_row()
+    }
+}
+
+/// Reads an object's keys against `node`, filling the slots of the columns
+/// found; other keys are skipped unread.
+fn read_fields<'de, A: MapAccess<'de>>(
+    node: &Trie,
+    slots: &mut [Value],
+    map: &mut A,
+) -> Result<(), A::Error> {
+    while let Some(child) = map.next_key_seed(KeySeed(node))? {
+        match child {
+            None => {
+                map.next_value::<IgnoredAny>()?;
+            }
+            Some(n) if n.children.is_empty() => {
+                let v: Value = map.next_value()?;
+                if let [rest @ .., last] = n.cols.as_slice() {
+                    for &c in rest {
+                        slots[c] = v.clone();
+                    }
+                    slots[*last] = v;
+                }
+            }
+            Some(n) if n.cols.is_empty() => map.next_value_seed(NestedSeed { node: n, slots })?,
+            Some(n) => {
+                // Both a column and the parent of columns (a JSON column and
+                // its flattened fields): needs the whole value.
+                let v: Value = map.next_value()?;
+                n.fill(&v, slots);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Looks a key up among a node's children without allocating it.
+struct KeySeed<'a>(&'a Trie);
+
+impl<'de, 'a> DeserializeSeed<'de> for KeySeed<'a> {
+    type Value = Option<&'a Trie>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'a> Visitor<'_> for KeySeed<'a> {
+    type Value = Option<&'a Trie>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.0.children.get(v))
+    }
+}
+
+/// A nested object whose fields are (flattened) columns; anything else
+/// holds none of them.
+struct NestedSeed<'a> {
+    node: &'a Trie,
+    slots: &'a mut [Value],
+}
+
+impl<'de> DeserializeSeed<'de> for NestedSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl NestedSeed<'_> {
+    fn done<E: de::Error>(self, _: Value) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+impl<'de> Visitor<'de> for NestedSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    value_visits!(done);
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        read_fields(self.node, self.slots, &mut map)
+    }
+}
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;
