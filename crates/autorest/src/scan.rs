@@ -26,8 +26,10 @@ struct ScanState {
     page: PageState,
     emitted: usize,
     done: bool,
-    seen_urls: HashSet<String>,
-    seen_tokens: HashSet<String>,
+    /// Hashes of the page URLs and next tokens seen: a scan of millions of
+    /// pages keeps 8 bytes per page, not the URL.
+    seen_urls: HashSet<u64>,
+    seen_tokens: HashSet<u64>,
     last_page: Option<u64>,
 }
 
@@ -62,6 +64,12 @@ pub(crate) fn scan_stream(
     }))
 }
 
+fn fingerprint(bytes: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
 impl ScanState {
     fn loop_error(&self, what: String) -> Error {
         AutoRestError::PagingLoop {
@@ -89,12 +97,12 @@ impl ScanState {
         let url =
             page_url(&endpoint.url, paging, &self.page).map_err(|e| url_err(&endpoint.url, e))?;
         if let Some(Next::Token(t)) = &self.page.next
-            && !self.seen_tokens.insert(t.clone())
+            && !self.seen_tokens.insert(fingerprint(t.as_bytes()))
         {
             self.done = true;
             return Err(self.loop_error("a next page token".into()));
         }
-        if !self.seen_urls.insert(url.to_string()) {
+        if !self.seen_urls.insert(fingerprint(url.as_str().as_bytes())) {
             self.done = true;
             return Err(self.loop_error(format!("the page {}", display_url(&url))));
         }
@@ -109,16 +117,12 @@ impl ScanState {
             }
             Page::Json { bytes, headers } => (bytes, headers),
         };
-        let fingerprint = {
-            let mut h = DefaultHasher::new();
-            bytes.hash(&mut h);
-            h.finish()
-        };
-        if self.last_page == Some(fingerprint) {
+        let page_hash = fingerprint(&bytes);
+        if self.last_page == Some(page_hash) {
             self.done = true;
             return Err(self.loop_error("the same page content twice".into()));
         }
-        self.last_page = Some(fingerprint);
+        self.last_page = Some(page_hash);
         let follow = endpoint.follow_links;
         let remaining = self.limit.map(|l| l.saturating_sub(self.emitted));
         let root_offset = usize::try_from(self.page.rows).unwrap_or(usize::MAX);

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use connectkit_core::{AuthFlow, BodyError, Error as CoreError, StaticHeaderAuth, TokenInfo};
 use futures::FutureExt;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
@@ -91,9 +91,14 @@ impl RefreshTokenFlow {
     /// Forgets the cached token if `request` carried it (see [`AuthFlow::on_unauthorized`]).
     pub fn invalidate(&self, request: &reqwest::Request) {
         if let Some(sent) = request.headers().get(AUTHORIZATION) {
-            if self.inner.cache.invalidate(sent) {
-                tracing::debug!("access token rejected by the API; the next request refreshes it");
-            }
+            self.invalidate_token(sent);
+        }
+    }
+
+    /// Forgets the cached token if it is the one in `sent` (an `Authorization` value).
+    pub(crate) fn invalidate_token(&self, sent: &HeaderValue) {
+        if self.inner.cache.invalidate(sent) {
+            tracing::debug!("access token rejected by the API; the next request refreshes it");
         }
     }
 

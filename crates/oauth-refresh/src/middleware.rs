@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use http::Extensions;
+use reqwest::header::AUTHORIZATION;
 use reqwest_middleware::{Middleware, Next};
 
 use crate::flow::RefreshTokenFlow;
@@ -15,11 +16,13 @@ impl Middleware for RefreshTokenFlow {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        let retry = req.try_clone();
         self.authorize_request(&mut req)
             .await
             .map_err(reqwest_middleware::Error::middleware)?;
-        let sent = req.try_clone();
+        // One clone, kept for a retry after a 401 (re-authorized then); of
+        // the request sent only its token is needed.
+        let sent = req.headers().get(AUTHORIZATION).cloned();
+        let retry = req.try_clone();
         let response = next.clone().run(req, extensions).await?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(response);
@@ -27,7 +30,7 @@ impl Middleware for RefreshTokenFlow {
         let (Some(sent), Some(mut retry)) = (sent, retry) else {
             return Ok(response);
         };
-        self.invalidate(&sent);
+        self.invalidate_token(&sent);
         self.authorize_request(&mut retry)
             .await
             .map_err(reqwest_middleware::Error::middleware)?;
