@@ -44,6 +44,21 @@ where
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
+/// A middleware that only passes the request on.
+struct PassThrough;
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for PassThrough {
+    async fn handle(
+        &self,
+        req: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        next.run(req, extensions).await
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -107,6 +122,27 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
             }
         }
     };
+    // (c) an empty middleware stack (one pass-through layer): what
+    // reqwest-middleware itself costs, beside (b).
+    let empty_stack = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(PassThrough)
+        .build();
+    let pass_through = {
+        let (client, url) = (empty_stack, Arc::clone(&url));
+        move || {
+            let (client, url) = (client.clone(), Arc::clone(&url));
+            async move {
+                let r = client
+                    .get(&*url)
+                    .header(AUTHORIZATION, HeaderValue::from_static("Bearer bench-fixed-access"))
+                    .send()
+                    .await
+                    .map_err(err)?;
+                r.bytes().await.map_err(err)?;
+                Ok(())
+            }
+        }
+    };
     // (b') the flow's authorize path, then a plain client.
     let direct = reqwest::Client::new();
     let authorize = {
@@ -129,15 +165,17 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
     drive(warm, c, baseline.clone()).await?;
     drive(warm, c, middleware.clone()).await?;
     drive(warm, c, authorize.clone()).await?;
+    drive(warm, c, pass_through.clone()).await?;
 
-    let mut figures: [Vec<f64>; 3] = Default::default();
+    let mut figures: [Vec<f64>; 4] = Default::default();
     for round in 0..sizes.rounds {
-        for k in 0..3 {
+        for k in 0..4 {
             // Rotate which one goes first.
-            match (round + k) % 3 {
+            match (round + k) % 4 {
                 0 => figures[0].push(drive(n, c, baseline.clone()).await?),
                 1 => figures[1].push(drive(n, c, middleware.clone()).await?),
-                _ => figures[2].push(drive(n, c, authorize.clone()).await?),
+                2 => figures[2].push(drive(n, c, authorize.clone()).await?),
+                _ => figures[3].push(drive(n, c, pass_through.clone()).await?),
             }
         }
     }
@@ -158,8 +196,27 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
         let met = r.ratio.is_some_and(|x| x >= 0.95);
         r.target("ratio >= 0.95", met)
     };
+    // Where the middleware's time goes: the same flow against an empty
+    // middleware stack, and that stack against plain reqwest.
+    let stack = Measure::new(median(&figures[3]), "req/s");
+    let info = |label: &str, figs: &[f64], base: Measure, base_label: &str| {
+        Row::info(NAME, label.to_owned(), Measure::new(median(figs), "req/s"))
+            .baseline(base_label.to_owned(), base)
+    };
     Ok(vec![
         row("RefreshTokenFlow as middleware", &figures[1]),
         row("RefreshTokenFlow::authorize_request", &figures[2]),
+        info(
+            "req/s, reqwest-middleware, one pass-through layer\n(its own cost, without the flow)",
+            &figures[3],
+            base,
+            "plain reqwest, fixed header",
+        ),
+        info(
+            "req/s, RefreshTokenFlow as middleware\n(the flow's cost within the stack)",
+            &figures[1],
+            stack,
+            "pass-through middleware",
+        ),
     ])
 }

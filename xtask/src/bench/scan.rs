@@ -161,9 +161,9 @@ async fn memory_rows(
     small: usize,
     large: usize,
 ) -> Result<Vec<Row>, String> {
-    let one = child(exe, base, page, page).await?;
-    let s = child(exe, base, small, page).await?;
-    let l = child(exe, base, large, page).await?;
+    let one = child_median(exe, base, page, page).await?;
+    let s = child_median(exe, base, small, page).await?;
+    let l = child_median(exe, base, large, page).await?;
     let mib = |kib: u64| Measure::new(kib as f64 / 1024.0, "MiB");
     let page_cost = one.peak_kib.saturating_sub(one.base_kib).max(1);
     let growth = l.peak_kib.saturating_sub(l.base_kib);
@@ -200,6 +200,29 @@ async fn memory_rows(
 struct ChildReport {
     base_kib: u64,
     peak_kib: u64,
+}
+
+/// Memory moves by a few hundred KiB from run to run (allocator arenas,
+/// thread timing): the median of three children.
+async fn child_median(
+    exe: &Path,
+    base: &str,
+    rows: usize,
+    page: usize,
+) -> Result<ChildReport, String> {
+    let mut runs = Vec::with_capacity(3);
+    for _ in 0..3 {
+        runs.push(child(exe, base, rows, page).await?);
+    }
+    let mid = |f: fn(&ChildReport) -> u64| {
+        let mut v: Vec<u64> = runs.iter().map(f).collect();
+        v.sort_unstable();
+        v[1]
+    };
+    Ok(ChildReport {
+        base_kib: mid(|r| r.base_kib),
+        peak_kib: mid(|r| r.peak_kib),
+    })
 }
 
 async fn child(exe: &Path, base: &str, rows: usize, page: usize) -> Result<ChildReport, String> {
