@@ -1,6 +1,5 @@
 //! One page of OData JSON rows into one Arrow record batch.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{BinaryBuilder, BooleanBuilder, StringBuilder};
@@ -12,64 +11,23 @@ use arrow_array::{ArrayRef, ArrowPrimitiveType, PrimitiveArray, RecordBatch, Rec
 use arrow_schema::SchemaRef;
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, NaiveTime, Timelike};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::decimal::parse_decimal;
 use crate::error::Dynamics365Error;
+use crate::page::Page;
 use crate::types::{Column, EdmType};
 
-/// A page of an entity set: `value[]` rows, kept as raw JSON per property so
-/// that numbers keep every digit, and the next link. `@odata.*` annotations
-/// are never looked up, so they never become data.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Page<'a> {
-    #[serde(borrow)]
-    value: Option<Vec<HashMap<String, &'a RawValue>>>,
-    #[serde(rename = "@odata.nextLink", default)]
-    pub(crate) next_link: Option<String>,
-}
-
-impl<'a> Page<'a> {
-    /// Parses a page body.
-    pub(crate) fn parse(body: &'a str, table: &str) -> Result<Self, Dynamics365Error> {
-        let page: Page<'a> =
-            serde_json::from_str(body).map_err(|e| Dynamics365Error::InvalidResponse {
-                what: format!("table {table}"),
-                message: format!("the page is not OData JSON: {e}"),
-            })?;
-        if page.value.is_none() {
-            return Err(Dynamics365Error::InvalidResponse {
-                what: format!("table {table}"),
-                message: "the page has no `value` array".into(),
-            });
-        }
-        Ok(page)
-    }
-
-    /// The rows.
-    pub(crate) fn rows(&self) -> &[HashMap<String, &'a RawValue>] {
-        self.value.as_deref().unwrap_or_default()
-    }
-}
-
-/// Decodes `rows` into a batch of `schema`, whose fields are `columns` in order.
+/// Decodes the rows of `page` (parsed for `columns`) into a batch of
+/// `schema`, whose fields are `columns` in order.
 pub(crate) fn decode_rows(
     table: &str,
     schema: &SchemaRef,
     columns: &[Column],
-    rows: &[HashMap<String, &RawValue>],
+    page: &Page<'_>,
 ) -> Result<RecordBatch, Dynamics365Error> {
     let mut arrays = Vec::with_capacity(columns.len());
-    for column in columns {
-        let cells: Vec<Option<&str>> = rows
-            .iter()
-            .map(|r| {
-                r.get(&column.name)
-                    .map(|v| v.get())
-                    .filter(|t| *t != "null")
-            })
-            .collect();
+    for (c, column) in columns.iter().enumerate() {
+        let cells: Vec<Option<&str>> = (0..page.num_rows()).map(|r| page.cell(r, c)).collect();
         let err = |message: String| Dynamics365Error::Decode {
             table: table.to_owned(),
             column: column.name.clone(),
@@ -85,7 +43,7 @@ pub(crate) fn decode_rows(
         arrays.push(decode_column(&column.edm, &cells).map_err(err)?);
     }
     // The row count is explicit so that a projection of no columns still counts rows.
-    let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));
+    let options = RecordBatchOptions::new().with_row_count(Some(page.num_rows()));
     RecordBatch::try_new_with_options(schema.clone(), arrays, &options).map_err(|e| {
         Dynamics365Error::Decode {
             table: table.to_owned(),
@@ -294,9 +252,9 @@ mod tests {
              "t":"2024-01-02T03:04:05.5+01:00","day":"1970-01-02","tod":"10:30:00.25",
              "b":"AQL_","o":{"city":"Oslo"},"f":"INF","s@OData.Community.Display.V1.FormattedValue":"x"},
             {"s":null}],"@odata.nextLink":"https://h/next"}"#;
-        let page = Page::parse(body, "t").unwrap();
+        let page = Page::parse(body, "t", &columns).unwrap();
         assert_eq!(page.next_link.as_deref(), Some("https://h/next"));
-        let batch = decode_rows("t", &schema, &columns, page.rows()).unwrap();
+        let batch = decode_rows("t", &schema, &columns, &page).unwrap();
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.column(0).as_string::<i32>().value(0), "a\"b");
         assert!(batch.column(0).is_null(1));
@@ -326,20 +284,31 @@ mod tests {
     fn bad_values_name_table_and_column() {
         let mut columns = cols(&[("n", "Edm.Int32")]);
         let schema = Arc::new(Schema::new(vec![columns[0].field()]));
-        let page = Page::parse(r#"{"value":[{"n":"x"}]}"#, "t").unwrap();
-        let err = decode_rows("t", &schema, &columns, page.rows()).unwrap_err();
+        let page = Page::parse(r#"{"value":[{"n":"x"}]}"#, "t", &columns).unwrap();
+        let err = decode_rows("t", &schema, &columns, &page).unwrap_err();
         assert_eq!(
             err.to_string(),
             "table t, column n: x is not an integer in range"
         );
-        let page = Page::parse(r#"{"value":[{"n":3000000000}]}"#, "t").unwrap();
-        assert!(decode_rows("t", &schema, &columns, page.rows()).is_err());
+        let page = Page::parse(r#"{"value":[{"n":3000000000}]}"#, "t", &columns).unwrap();
+        assert!(decode_rows("t", &schema, &columns, &page).is_err());
         columns[0].nullable = false;
         let schema = Arc::new(Schema::new(vec![columns[0].field()]));
-        let page = Page::parse(r#"{"value":[{"n":1},{}]}"#, "t").unwrap();
-        let err = decode_rows("t", &schema, &columns, page.rows()).unwrap_err();
+        let page = Page::parse(r#"{"value":[{"n":1},{}]}"#, "t", &columns).unwrap();
+        let err = decode_rows("t", &schema, &columns, &page).unwrap_err();
         assert!(err.to_string().contains("row 1"), "{err}");
-        assert!(Page::parse(r#"{"error":{}}"#, "t").is_err());
-        assert!(Page::parse("<html/>", "t").is_err());
+        for bad in [
+            r#"{"error":{}}"#,
+            "<html/>",
+            r#"{"value":null}"#,
+            r#"{"value":[1]}"#,
+            r#"{"value":[]} trailing"#,
+            "[]",
+        ] {
+            assert!(Page::parse(bad, "t", &columns).is_err(), "{bad}");
+        }
+        // A repeated property: the last one counts, as in a JSON object.
+        let page = Page::parse(r#"{"value":[{"n":1,"n":2}]}"#, "t", &columns).unwrap();
+        assert_eq!(page.cell(0, 0), Some("2"));
     }
 }

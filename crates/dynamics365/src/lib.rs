@@ -108,6 +108,7 @@ mod error;
 mod http;
 mod metadata;
 mod odata;
+mod page;
 mod scan;
 mod service_url;
 mod source;

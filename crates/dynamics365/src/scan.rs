@@ -9,10 +9,11 @@ use connectkit_core::{BatchStream, Error};
 use futures::StreamExt;
 use url::Url;
 
-use crate::decode::{Page, decode_rows};
+use crate::decode::decode_rows;
 use crate::error::{Dynamics365Error, display_url};
 use crate::http::{Api, JSON};
 use crate::odata::encode_component;
+use crate::page::Page;
 use crate::types::Column;
 
 /// The URL of a scan's first page: `<ServiceURL><set>?$select=..&$filter=..&$top=..`.
@@ -108,8 +109,8 @@ impl Pager {
     async fn fetch(&mut self, url: Url) -> connectkit_core::Result<RecordBatch> {
         self.seen.insert(url.clone());
         let body = self.api.get(&url, JSON, Some(&self.prefer)).await?;
-        let page = Page::parse(&body, &self.table)?;
-        let mut batch = decode_rows(&self.table, &self.schema, &self.columns, page.rows())?;
+        let page = Page::parse(&body, &self.table, &self.columns)?;
+        let mut batch = decode_rows(&self.table, &self.schema, &self.columns, &page)?;
         if let Some(remaining) = self.remaining.as_mut() {
             if batch.num_rows() >= *remaining {
                 batch = batch.slice(0, *remaining);

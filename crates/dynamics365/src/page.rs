@@ -1,0 +1,228 @@
+//! One page of an entity set, read in one pass: each row's properties are
+//! matched against the columns by name as they are read, so no map (and no
+//! key string) is built per row; values stay raw JSON so that numbers keep
+//! every digit. `@odata.*` annotations and other properties are skipped.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::error::Dynamics365Error;
+use crate::types::Column;
+
+/// A page: a raw cell per row and column, and the next link.
+#[derive(Debug)]
+pub(crate) struct Page<'a> {
+    /// Row-major, one cell per distinct property name: row `r`, column `c`
+    /// is `cells[r * width + slots[c]]` (a projection may repeat a column).
+    cells: Vec<Option<&'a RawValue>>,
+    width: usize,
+    slots: Vec<usize>,
+    rows: usize,
+    /// `@odata.nextLink`.
+    pub(crate) next_link: Option<String>,
+}
+
+impl<'a> Page<'a> {
+    /// Parses a page body for `columns`.
+    pub(crate) fn parse(
+        body: &'a str,
+        table: &str,
+        columns: &[Column],
+    ) -> Result<Self, Dynamics365Error> {
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        let slots = columns
+            .iter()
+            .map(|c| {
+                let next = names.len();
+                *names.entry(c.name.as_str()).or_insert(next)
+            })
+            .collect();
+        let mut page = Page {
+            cells: Vec::new(),
+            width: names.len(),
+            slots,
+            rows: 0,
+            next_link: None,
+        };
+        let mut saw_value = false;
+        let seed = PageSeed {
+            names: &names,
+            page: &mut page,
+            saw_value: &mut saw_value,
+        };
+        let invalid = |message: String| Dynamics365Error::InvalidResponse {
+            what: format!("table {table}"),
+            message,
+        };
+        let mut de = serde_json::Deserializer::from_str(body);
+        seed.deserialize(&mut de)
+            .and_then(|()| de.end())
+            .map_err(|e| invalid(format!("the page is not OData JSON: {e}")))?;
+        if !saw_value {
+            return Err(invalid("the page has no `value` array".into()));
+        }
+        Ok(page)
+    }
+
+    /// How many rows the page holds.
+    pub(crate) fn num_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The raw JSON of column `c` in row `r`, `None` when absent or null.
+    pub(crate) fn cell(&self, r: usize, c: usize) -> Option<&'a str> {
+        self.cells[r * self.width + self.slots[c]]
+            .map(RawValue::get)
+            .filter(|t| *t != "null")
+    }
+}
+
+/// The page object: `value` and `@odata.nextLink`, nothing else.
+struct PageSeed<'s, 'a> {
+    names: &'s HashMap<&'s str, usize>,
+    page: &'s mut Page<'a>,
+    saw_value: &'s mut bool,
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for PageSeed<'_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for PageSeed<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an OData page object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "value" => {
+                    *self.saw_value = map.next_value_seed(RowsSeed {
+                        names: self.names,
+                        page: &mut *self.page,
+                    })?;
+                }
+                "@odata.nextLink" => self.page.next_link = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `value` array; `false` when it is null.
+struct RowsSeed<'s, 'a> {
+    names: &'s HashMap<&'s str, usize>,
+    page: &'s mut Page<'a>,
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for RowsSeed<'_, 'a> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for RowsSeed<'_, 'a> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of rows")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        // Rows are appended in place; the page starts empty.
+        self.page.cells.clear();
+        self.page.rows = 0;
+        while seq
+            .next_element_seed(RowSeed {
+                names: self.names,
+                page: &mut *self.page,
+            })?
+            .is_some()
+        {}
+        Ok(true)
+    }
+}
+
+/// One row object.
+struct RowSeed<'s, 'a> {
+    names: &'s HashMap<&'s str, usize>,
+    page: &'s mut Page<'a>,
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for RowSeed<'_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for RowSeed<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a row object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let start = self.page.cells.len();
+        self.page
+            .cells
+            .resize(start + self.page.width, Option::<&RawValue>::None);
+        while let Some(column) = map.next_key_seed(KeySeed(self.names))? {
+            match column {
+                Some(c) => self.page.cells[start + c] = Some(map.next_value::<&'a RawValue>()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        self.page.rows += 1;
+        Ok(())
+    }
+}
+
+/// A property name, looked up among the columns without being allocated.
+struct KeySeed<'s>(&'s HashMap<&'s str, usize>);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a property name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.get(v).copied())
+    }
+}
