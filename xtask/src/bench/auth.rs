@@ -134,7 +134,10 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
             async move {
                 let r = client
                     .get(&*url)
-                    .header(AUTHORIZATION, HeaderValue::from_static("Bearer bench-fixed-access"))
+                    .header(
+                        AUTHORIZATION,
+                        HeaderValue::from_static("Bearer bench-fixed-access"),
+                    )
                     .send()
                     .await
                     .map_err(err)?;
