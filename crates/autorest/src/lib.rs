@@ -70,6 +70,7 @@ mod columns;
 mod connector;
 mod decode;
 mod error;
+mod fields;
 mod http;
 mod infer;
 mod model;
