@@ -40,7 +40,6 @@ pub fn run(args: Args) -> ExitCode {
         connector: args.connector,
         scenario: args.scenario,
         concurrency: args.jobs.max(1),
-        ..Options::default()
     };
     let dir = args.dir.unwrap_or_else(conformance_dir);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
