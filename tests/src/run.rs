@@ -133,7 +133,15 @@ fn mock_secrets(s: &Scenario) -> Vec<String> {
 
 /// Runs one scenario against `registry` on fresh servers.
 pub async fn run_scenario(registry: &Registry, s: &Scenario) -> Report {
-    let outcome = match tokio::time::timeout(SCENARIO_TIMEOUT, play(registry, s)).await {
+    // wiremock's `MockServer` drop blocks on `futures::executor::block_on`
+    // (verifying its expectations). Nested inside a tokio task whose coop
+    // budget is spent, that inner poll of a tokio lock returns Pending
+    // forever and the thread spins (tokio-rs/tokio#2711 describes the
+    // mechanism). Scenarios run several to a task and drop their servers
+    // deep into a poll, so they run, and drop, outside the budget.
+    let played =
+        tokio::task::unconstrained(tokio::time::timeout(SCENARIO_TIMEOUT, play(registry, s)));
+    let outcome = match played.await {
         Ok(Ok(())) => Outcome::Pass,
         Ok(Err(d)) => Outcome::Fail(d),
         Err(_) => Outcome::Fail(format!("timed out after {}s", SCENARIO_TIMEOUT.as_secs())),
