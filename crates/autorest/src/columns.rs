@@ -7,19 +7,13 @@ use serde_json::{Map, Value};
 
 use crate::error::AutoRestError;
 use crate::model::{check_key, value_err};
-use crate::table::{ColumnDef, Endpoint, Rows, Source, TableDef};
+use crate::table::{ChildAt, ChildScope, ColumnDef, Endpoint, Rows, Source, TableDef};
 use crate::types::SqlType;
 
 /// A `name[]` entry: a child table of objects, or of scalars of one type.
 enum Child<'a> {
     Objects(&'a Map<String, Value>),
     Scalars(SqlType),
-}
-
-struct Ctx<'a> {
-    endpoint: &'a Arc<Endpoint>,
-    rows: &'a Rows,
-    root_key: Option<Vec<String>>,
 }
 
 /// The table `name` and its child tables, from its column entries.
@@ -49,72 +43,43 @@ pub(crate) fn declared_tables(
         None,
         columns,
     )];
-    let ctx = Ctx {
+    let scope = ChildScope {
         endpoint: &endpoint,
         rows: &rows,
         root_key,
+        enforce_len: true,
     };
     for (field, path, child) in children {
-        child_table(
-            &ctx,
-            &format!("{name}_{field}"),
-            vec![path],
-            vec![id.clone()],
-            child,
-            &mut out,
-        )?;
+        let at = ChildAt::top(name, &field, path, id.clone());
+        child_table(&scope, at, child, &mut out)?;
     }
     Ok(out)
 }
 
 fn child_table(
-    ctx: &Ctx<'_>,
-    name: &str,
-    levels: Vec<Vec<String>>,
-    ids: Vec<(String, SqlType)>,
+    scope: &ChildScope<'_>,
+    at: ChildAt,
     child: Child<'_>,
     out: &mut Vec<TableDef>,
 ) -> Result<(), AutoRestError> {
-    let mut columns: Vec<ColumnDef> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, (n, t))| col(n, *t, Source::Ancestor(i), true))
-        .collect();
-    columns.push(col("position", SqlType::BigInt, Source::Position, true));
+    let mut columns = scope.key_columns(&at);
     let mut children = Vec::new();
     match child {
-        Child::Objects(obj) => fields(name, obj, &[], &mut columns, &mut children)?,
+        Child::Objects(obj) => fields(&at.name, obj, &[], &mut columns, &mut children)?,
         Child::Scalars(t) => {
             columns.push(col("value", t, Source::Field(vec!["value".into()]), false))
         }
     }
-    out.push(TableDef::new(
-        name.to_owned(),
-        ctx.endpoint.clone(),
-        ctx.rows.clone(),
-        levels.clone(),
-        ctx.root_key.clone(),
-        columns,
-    ));
+    out.push(scope.table(&at, columns));
     for (field, path, grandchild) in children {
-        let mut l = levels.clone();
-        l.push(path);
-        let mut i = ids.clone();
-        i.push((format!("{name}_position"), SqlType::BigInt));
-        child_table(ctx, &format!("{name}_{field}"), l, i, grandchild, out)?;
+        child_table(scope, at.child(&field, path), grandchild, out)?;
     }
     Ok(())
 }
 
+/// A model-file column: declared lengths are enforced.
 fn col(name: &str, t: SqlType, source: Source, not_null: bool) -> ColumnDef {
-    ColumnDef {
-        name: name.to_owned(),
-        sql_type: t,
-        source,
-        not_null,
-        key: false,
-        enforce_len: true,
-    }
+    ColumnDef::new(name, t, source, not_null, true)
 }
 
 type Children<'a> = Vec<(String, Vec<String>, Child<'a>)>;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::cast::{to_date, to_timestamp};
-use crate::table::{ColumnDef, Endpoint, Rows, Source, TableDef, lookup};
+use crate::table::{ChildAt, ChildScope, ColumnDef, Endpoint, Rows, Source, TableDef, lookup};
 use crate::types::SqlType;
 
 /// Where the rows of a sample are: the top-level array; else, for an object,
@@ -276,45 +276,21 @@ pub(crate) fn infer_tables(
         None,
         columns,
     ));
-    let ctx = ChildCtx {
+    let scope = ChildScope {
         endpoint,
-        rows_at,
-        root_key: &root_key,
+        rows: rows_at,
+        root_key,
+        enforce_len: false,
     };
     for (field, path, el) in children {
-        let child = format!("{name}_{field}");
-        child_tables(
-            &ctx,
-            &child,
-            vec![path],
-            vec![root_id.clone()],
-            el,
-            &mut out,
-        );
+        let at = ChildAt::top(name, &field, path, root_id.clone());
+        child_tables(&scope, at, el, &mut out);
     }
     out
 }
 
-struct ChildCtx<'a> {
-    endpoint: &'a Arc<Endpoint>,
-    rows_at: &'a Rows,
-    root_key: &'a Option<Vec<String>>,
-}
-
-fn child_tables(
-    ctx: &ChildCtx<'_>,
-    name: &str,
-    levels: Vec<Vec<String>>,
-    ids: Vec<(String, SqlType)>,
-    el: &Shape,
-    out: &mut Vec<TableDef>,
-) {
-    let mut columns: Vec<ColumnDef> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, (n, t))| column(n, *t, Source::Ancestor(i), true))
-        .collect();
-    columns.push(column("position", SqlType::BigInt, Source::Position, true));
+fn child_tables(scope: &ChildScope<'_>, at: ChildAt, el: &Shape, out: &mut Vec<TableDef>) {
+    let mut columns = scope.key_columns(&at);
     let mut children = Vec::new();
     if el.flattens() {
         flatten(el, &[], &mut columns, &mut children);
@@ -328,20 +304,9 @@ fn child_tables(
         let path = Source::Field(vec!["value".to_owned()]);
         columns.push(column("value", el.sql_type(), path, false));
     }
-    out.push(TableDef::new(
-        name.to_owned(),
-        ctx.endpoint.clone(),
-        ctx.rows_at.clone(),
-        levels.clone(),
-        ctx.root_key.clone(),
-        columns,
-    ));
+    out.push(scope.table(&at, columns));
     for (field, path, child_el) in children {
-        let mut l = levels.clone();
-        l.push(path);
-        let mut i = ids.clone();
-        i.push((format!("{name}_position"), SqlType::BigInt));
-        child_tables(ctx, &format!("{name}_{field}"), l, i, child_el, out);
+        child_tables(scope, at.child(&field, path), child_el, out);
     }
 }
 
@@ -356,15 +321,9 @@ static EMPTY: Shape = Shape {
     elements: None,
 };
 
+/// An inferred column: lengths are hints, not enforced.
 fn column(name: &str, t: SqlType, source: Source, not_null: bool) -> ColumnDef {
-    ColumnDef {
-        name: name.to_owned(),
-        sql_type: t,
-        source,
-        not_null,
-        key: false,
-        enforce_len: false,
-    }
+    ColumnDef::new(name, t, source, not_null, false)
 }
 
 /// Columns of an object shape, nested objects flattened with `_`; arrays

@@ -82,6 +82,103 @@ pub(crate) struct TableDef {
     pub schema: SchemaRef,
 }
 
+impl ColumnDef {
+    /// A column that is not the key.
+    pub fn new(
+        name: &str,
+        sql_type: SqlType,
+        source: Source,
+        not_null: bool,
+        enforce_len: bool,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            sql_type,
+            source,
+            not_null,
+            key: false,
+            enforce_len,
+        }
+    }
+}
+
+/// What the child tables of one top-level table share, however they were
+/// learnt (model file or inference): its endpoint and rows, the key of its
+/// rows, and whether declared lengths are enforced.
+pub(crate) struct ChildScope<'a> {
+    pub endpoint: &'a Arc<Endpoint>,
+    pub rows: &'a Rows,
+    pub root_key: Option<Vec<String>>,
+    pub enforce_len: bool,
+}
+
+/// A child table's place: its name, the array fields leading from the
+/// top-level row to its elements, and its ancestors' identity columns.
+pub(crate) struct ChildAt {
+    pub name: String,
+    pub levels: Vec<Vec<String>>,
+    pub ids: Vec<(String, SqlType)>,
+}
+
+impl ChildAt {
+    /// The child table of the array `field` (at `path`) of top-level table
+    /// `parent`, whose rows are identified by the column `id`.
+    pub fn top(parent: &str, field: &str, path: Vec<String>, id: (String, SqlType)) -> Self {
+        Self {
+            name: format!("{parent}_{field}"),
+            levels: vec![path],
+            ids: vec![id],
+        }
+    }
+
+    /// The child table of the array `field` (at `path`) of this one: its
+    /// rows are identified by their position.
+    pub fn child(&self, field: &str, path: Vec<String>) -> Self {
+        let mut levels = self.levels.clone();
+        levels.push(path);
+        let mut ids = self.ids.clone();
+        ids.push((format!("{}_position", self.name), SqlType::BigInt));
+        Self {
+            name: format!("{}_{field}", self.name),
+            levels,
+            ids,
+        }
+    }
+}
+
+impl ChildScope<'_> {
+    /// The columns every child table starts with: its ancestors' identities,
+    /// then its position in its array.
+    pub fn key_columns(&self, at: &ChildAt) -> Vec<ColumnDef> {
+        let mut columns: Vec<ColumnDef> = at
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, (n, t))| ColumnDef::new(n, *t, Source::Ancestor(i), true, self.enforce_len))
+            .collect();
+        columns.push(ColumnDef::new(
+            "position",
+            SqlType::BigInt,
+            Source::Position,
+            true,
+            self.enforce_len,
+        ));
+        columns
+    }
+
+    /// The child table at `at` with `columns`.
+    pub fn table(&self, at: &ChildAt, columns: Vec<ColumnDef>) -> TableDef {
+        TableDef::new(
+            at.name.clone(),
+            self.endpoint.clone(),
+            self.rows.clone(),
+            at.levels.clone(),
+            self.root_key.clone(),
+            columns,
+        )
+    }
+}
+
 impl TableDef {
     /// Builds a table and its Arrow schema.
     pub fn new(
