@@ -15,12 +15,14 @@ use crate::http::{Http, Page, not_json, parse_json};
 use crate::paging::{
     Next, PageState, declared_next, page_url, recognised_next, stops_after, strip_next_links,
 };
-use crate::stream::{self, StreamError, decode_page};
+use crate::stream::{PageReader, StreamError};
 use crate::table::TableDef;
 
 struct ScanState {
     http: Http,
     table: Arc<TableDef>,
+    /// The one-pass page reader, when the table allows it (else `decode`).
+    reader: Option<PageReader>,
     projection: Option<Vec<usize>>,
     limit: Option<usize>,
     page: PageState,
@@ -42,6 +44,7 @@ pub(crate) fn scan_stream(
 ) -> BatchStream {
     let state = ScanState {
         http,
+        reader: PageReader::for_table(&table),
         table,
         projection,
         limit,
@@ -130,8 +133,9 @@ impl ScanState {
             url: display_url(&url),
             path,
         };
-        let (body, page_rows_read, batch, link) = if stream::applies(&self.table) {
-            let page = decode_page(&self.table, &bytes, root_offset, self.emitted, remaining)
+        let (body, page_rows_read, batch, link) = if let Some(reader) = &self.reader {
+            let page = reader
+                .decode(&self.table, &bytes, root_offset, self.emitted, remaining)
                 .map_err(|e| match e {
                     StreamError::Json(e) => not_json(&url, &bytes, &headers, &e),
                     StreamError::NoRows(path) => no_rows(path).into(),

@@ -22,9 +22,11 @@ use crate::error::AutoRestError;
 use crate::fields::{Trie, read_fields, value_visits};
 use crate::table::{Rows, Source, TableDef};
 
-/// Whether [`decode_page`] can read `table`.
-pub(crate) fn applies(table: &TableDef) -> bool {
-    table.levels.is_empty() && matches!(table.rows, Rows::Path(_))
+/// The one-pass reader of one table's pages: the table's row path and its
+/// column trie, built once per scan.
+pub(crate) struct PageReader {
+    path: Vec<String>,
+    trie: Trie,
 }
 
 /// A page read in one pass.
@@ -49,58 +51,70 @@ pub(crate) enum StreamError {
     Decode(AutoRestError),
 }
 
-/// Reads the page `bytes` of `table` (see [`applies`]); arguments as for
-/// `decode::decode`.
-pub(crate) fn decode_page(
-    table: &TableDef,
-    bytes: &[u8],
-    root_offset: usize,
-    row_offset: usize,
-    max_rows: Option<usize>,
-) -> Result<Streamed, StreamError> {
-    let Rows::Path(path) = &table.rows else {
-        return Err(StreamError::NoRows(String::new()));
-    };
-    let trie = Trie::new(table);
-    let mut st = State {
-        table,
-        builders: table
-            .columns
-            .iter()
-            .map(|c| ColBuilder::new(c.sql_type, 1024))
-            .collect(),
-        slots: vec![Value::Null; table.columns.len()],
-        seen: 0,
-        kept: 0,
-        max: max_rows.unwrap_or(usize::MAX),
-        root_offset,
-        row_offset,
-        found: false,
-        error: None,
-    };
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = BodySeed {
-        path,
-        trie: &trie,
-        st: &mut st,
-    }
-    .deserialize(&mut de)
-    .and_then(|body| de.end().map(|()| body));
-    let body = match parsed {
-        Ok(body) => body,
-        Err(e) => {
-            return Err(st
-                .error
-                .take()
-                .map_or(StreamError::Json(e), StreamError::Decode));
+impl PageReader {
+    /// A reader for `table` when it can read it: a top-level table whose
+    /// rows sit at a known path.
+    pub(crate) fn for_table(table: &TableDef) -> Option<Self> {
+        match &table.rows {
+            Rows::Path(path) if table.levels.is_empty() => Some(Self {
+                path: path.clone(),
+                trie: Trie::new(table),
+            }),
+            _ => None,
         }
-    };
-    if !st.found {
-        return Err(StreamError::NoRows(format!("/{}", path.join("/"))));
     }
-    let (rows, kept) = (st.seen, st.kept);
-    let batch = batch(table, st.builders, kept).map_err(StreamError::Decode)?;
-    Ok(Streamed { body, rows, batch })
+
+    /// Reads the page `bytes` of `table` (the table this reader was made
+    /// for); arguments as for `decode::decode`.
+    pub(crate) fn decode(
+        &self,
+        table: &TableDef,
+        bytes: &[u8],
+        root_offset: usize,
+        row_offset: usize,
+        max_rows: Option<usize>,
+    ) -> Result<Streamed, StreamError> {
+        let (path, trie) = (&self.path, &self.trie);
+        let mut st = State {
+            table,
+            builders: table
+                .columns
+                .iter()
+                .map(|c| ColBuilder::new(c.sql_type, 1024))
+                .collect(),
+            slots: vec![Value::Null; table.columns.len()],
+            seen: 0,
+            kept: 0,
+            max: max_rows.unwrap_or(usize::MAX),
+            root_offset,
+            row_offset,
+            found: false,
+            error: None,
+        };
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let parsed = BodySeed {
+            path,
+            trie,
+            st: &mut st,
+        }
+        .deserialize(&mut de)
+        .and_then(|body| de.end().map(|()| body));
+        let body = match parsed {
+            Ok(body) => body,
+            Err(e) => {
+                return Err(st
+                    .error
+                    .take()
+                    .map_or(StreamError::Json(e), StreamError::Decode));
+            }
+        };
+        if !st.found {
+            return Err(StreamError::NoRows(format!("/{}", path.join("/"))));
+        }
+        let (rows, kept) = (st.seen, st.kept);
+        let batch = batch(table, st.builders, kept).map_err(StreamError::Decode)?;
+        Ok(Streamed { body, rows, batch })
+    }
 }
 
 struct State<'t> {

@@ -11,6 +11,18 @@ use crate::decode::{decode, page_rows};
 use crate::model::{Entry, parse};
 use crate::table::TableDef;
 
+fn decode_page(
+    t: &TableDef,
+    bytes: &[u8],
+    root_offset: usize,
+    row_offset: usize,
+    max_rows: Option<usize>,
+) -> Result<Streamed, StreamError> {
+    PageReader::for_table(t)
+        .expect("a top-level table with a row path")
+        .decode(t, bytes, root_offset, row_offset, max_rows)
+}
+
 /// The declared tables of a model file.
 fn model(text: &str) -> Vec<Arc<TableDef>> {
     let m = parse(text, false, "m.rest", None).unwrap();
@@ -60,7 +72,7 @@ fn agree(t: &TableDef, body: Value, limit: Option<usize>) -> Result<String, Stri
 #[test]
 fn model_tables_read_the_same() {
     let t = &model(PEOPLE)[0];
-    assert!(applies(t));
+    assert!(PageReader::for_table(t).is_some());
     let body = json!({"meta": {"next": "x"}, "data": {"items": [
         {"id": 1, "name": "ann", "score": 1.5, "addr": {"city": "Oslo", "zip": 123},
          "born": "2020-01-02", "active": true, "extra": {"deep": [1, {"x": 2}]}},
@@ -207,4 +219,19 @@ proptest! {
         };
         let _ = agree(t, body, limit);
     }
+}
+
+#[test]
+fn child_tables_and_discovered_rows_keep_the_general_path() {
+    let tables = model(
+        r##"{"t": {"#path": "https://x.test/t /items", "id": "Integer #key", "tags[]": "VarChar(8)"},
+             "u": {"#path": "https://x.test/u", "id": "Integer"}}"##,
+    );
+    let reader = |name: &str| {
+        let t = tables.iter().find(|t| t.name == name).unwrap();
+        PageReader::for_table(t).is_some()
+    };
+    assert!(reader("t"));
+    assert!(!reader("t_tags"), "a child table");
+    assert!(!reader("u"), "rows discovered on each page");
 }
