@@ -218,6 +218,8 @@ mod tests {
     use arrow_array::cast::AsArray;
     use arrow_schema::{Field, Schema};
 
+    use crate::page::Layout;
+
     fn cols(specs: &[(&str, &str)]) -> Vec<Column> {
         specs
             .iter()
@@ -252,7 +254,8 @@ mod tests {
              "t":"2024-01-02T03:04:05.5+01:00","day":"1970-01-02","tod":"10:30:00.25",
              "b":"AQL_","o":{"city":"Oslo"},"f":"INF","s@OData.Community.Display.V1.FormattedValue":"x"},
             {"s":null}],"@odata.nextLink":"https://h/next"}"#;
-        let page = Page::parse(body, "t", &columns).unwrap();
+        let layout = Layout::new(&columns);
+        let page = Page::parse(body, "t", &layout).unwrap();
         assert_eq!(page.next_link.as_deref(), Some("https://h/next"));
         let batch = decode_rows("t", &schema, &columns, &page).unwrap();
         assert_eq!(batch.num_rows(), 2);
@@ -284,17 +287,18 @@ mod tests {
     fn bad_values_name_table_and_column() {
         let mut columns = cols(&[("n", "Edm.Int32")]);
         let schema = Arc::new(Schema::new(vec![columns[0].field()]));
-        let page = Page::parse(r#"{"value":[{"n":"x"}]}"#, "t", &columns).unwrap();
+        let layout = Layout::new(&columns);
+        let page = Page::parse(r#"{"value":[{"n":"x"}]}"#, "t", &layout).unwrap();
         let err = decode_rows("t", &schema, &columns, &page).unwrap_err();
         assert_eq!(
             err.to_string(),
             "table t, column n: x is not an integer in range"
         );
-        let page = Page::parse(r#"{"value":[{"n":3000000000}]}"#, "t", &columns).unwrap();
+        let page = Page::parse(r#"{"value":[{"n":3000000000}]}"#, "t", &layout).unwrap();
         assert!(decode_rows("t", &schema, &columns, &page).is_err());
         columns[0].nullable = false;
         let schema = Arc::new(Schema::new(vec![columns[0].field()]));
-        let page = Page::parse(r#"{"value":[{"n":1},{}]}"#, "t", &columns).unwrap();
+        let page = Page::parse(r#"{"value":[{"n":1},{}]}"#, "t", &layout).unwrap();
         let err = decode_rows("t", &schema, &columns, &page).unwrap_err();
         assert!(err.to_string().contains("row 1"), "{err}");
         for bad in [
@@ -305,10 +309,10 @@ mod tests {
             r#"{"value":[]} trailing"#,
             "[]",
         ] {
-            assert!(Page::parse(bad, "t", &columns).is_err(), "{bad}");
+            assert!(Page::parse(bad, "t", &layout).is_err(), "{bad}");
         }
         // A repeated property: the last one counts, as in a JSON object.
-        let page = Page::parse(r#"{"value":[{"n":1,"n":2}]}"#, "t", &columns).unwrap();
+        let page = Page::parse(r#"{"value":[{"n":1,"n":2}]}"#, "t", &layout).unwrap();
         assert_eq!(page.cell(0, 0), Some("2"));
     }
 }

@@ -12,44 +12,57 @@ use serde_json::value::RawValue;
 use crate::error::Dynamics365Error;
 use crate::types::Column;
 
+/// Where each column's cell sits in a row, built once per scan: one slot
+/// per distinct property name (a projection may repeat a column).
+#[derive(Debug)]
+pub(crate) struct Layout {
+    names: HashMap<String, usize>,
+    slots: Vec<usize>,
+}
+
+impl Layout {
+    /// The layout of rows read for `columns`.
+    pub(crate) fn new(columns: &[Column]) -> Self {
+        let mut names: HashMap<String, usize> = HashMap::new();
+        let slots = columns
+            .iter()
+            .map(|c| {
+                let next = names.len();
+                *names.entry(c.name.clone()).or_insert(next)
+            })
+            .collect();
+        Self { names, slots }
+    }
+}
+
 /// A page: a raw cell per row and column, and the next link.
 #[derive(Debug)]
 pub(crate) struct Page<'a> {
-    /// Row-major, one cell per distinct property name: row `r`, column `c`
-    /// is `cells[r * width + slots[c]]` (a projection may repeat a column).
+    /// Row-major: row `r`, column `c` is
+    /// `cells[r * layout.names.len() + layout.slots[c]]`.
     cells: Vec<Option<&'a RawValue>>,
-    width: usize,
-    slots: Vec<usize>,
+    layout: &'a Layout,
     rows: usize,
     /// `@odata.nextLink`.
     pub(crate) next_link: Option<String>,
 }
 
 impl<'a> Page<'a> {
-    /// Parses a page body for `columns`.
+    /// Parses a page body into cells laid out by `layout`.
     pub(crate) fn parse(
         body: &'a str,
         table: &str,
-        columns: &[Column],
+        layout: &'a Layout,
     ) -> Result<Self, Dynamics365Error> {
-        let mut names: HashMap<&str, usize> = HashMap::new();
-        let slots = columns
-            .iter()
-            .map(|c| {
-                let next = names.len();
-                *names.entry(c.name.as_str()).or_insert(next)
-            })
-            .collect();
         let mut page = Page {
             cells: Vec::new(),
-            width: names.len(),
-            slots,
+            layout,
             rows: 0,
             next_link: None,
         };
         let mut saw_value = false;
         let seed = PageSeed {
-            names: &names,
+            names: &layout.names,
             page: &mut page,
             saw_value: &mut saw_value,
         };
@@ -74,7 +87,7 @@ impl<'a> Page<'a> {
 
     /// The raw JSON of column `c` in row `r`, `None` when absent or null.
     pub(crate) fn cell(&self, r: usize, c: usize) -> Option<&'a str> {
-        self.cells[r * self.width + self.slots[c]]
+        self.cells[r * self.layout.names.len() + self.layout.slots[c]]
             .map(RawValue::get)
             .filter(|t| *t != "null")
     }
@@ -82,7 +95,7 @@ impl<'a> Page<'a> {
 
 /// The page object: `value` and `@odata.nextLink`, nothing else.
 struct PageSeed<'s, 'a> {
-    names: &'s HashMap<&'s str, usize>,
+    names: &'s HashMap<String, usize>,
     page: &'s mut Page<'a>,
     saw_value: &'s mut bool,
 }
@@ -123,7 +136,7 @@ impl<'de: 'a, 'a> Visitor<'de> for PageSeed<'_, 'a> {
 
 /// The `value` array; `false` when it is null.
 struct RowsSeed<'s, 'a> {
-    names: &'s HashMap<&'s str, usize>,
+    names: &'s HashMap<String, usize>,
     page: &'s mut Page<'a>,
 }
 
@@ -167,7 +180,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RowsSeed<'_, 'a> {
 
 /// One row object.
 struct RowSeed<'s, 'a> {
-    names: &'s HashMap<&'s str, usize>,
+    names: &'s HashMap<String, usize>,
     page: &'s mut Page<'a>,
 }
 
@@ -190,7 +203,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RowSeed<'_, 'a> {
         let start = self.page.cells.len();
         self.page
             .cells
-            .resize(start + self.page.width, Option::<&RawValue>::None);
+            .resize(start + self.names.len(), Option::<&RawValue>::None);
         while let Some(column) = map.next_key_seed(KeySeed(self.names))? {
             match column {
                 Some(c) => self.page.cells[start + c] = Some(map.next_value::<&'a RawValue>()?),
@@ -205,7 +218,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RowSeed<'_, 'a> {
 }
 
 /// A property name, looked up among the columns without being allocated.
-struct KeySeed<'s>(&'s HashMap<&'s str, usize>);
+struct KeySeed<'s>(&'s HashMap<String, usize>);
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = Option<usize>;

@@ -13,7 +13,7 @@ use crate::decode::decode_rows;
 use crate::error::{Dynamics365Error, display_url};
 use crate::http::{Api, JSON};
 use crate::odata::encode_component;
-use crate::page::Page;
+use crate::page::{Layout, Page};
 use crate::types::Column;
 
 /// The URL of a scan's first page: `<ServiceURL><set>?$select=..&$filter=..&$top=..`.
@@ -58,6 +58,8 @@ struct Pager {
     schema: SchemaRef,
     columns: Arc<Vec<Column>>,
     prefer: String,
+    /// Where each column's cell sits in a row, for every page.
+    layout: Layout,
     next: Next,
     /// Every page URL requested, to stop a next link that repeats one.
     seen: HashSet<Url>,
@@ -77,12 +79,14 @@ pub(crate) fn pages(
     page_size: u32,
     limit: Option<usize>,
 ) -> BatchStream {
+    let layout = Layout::new(&columns);
     let pager = Pager {
         api,
         table,
         schema,
         columns,
         prefer: format!("odata.maxpagesize={page_size}"),
+        layout,
         next: if limit == Some(0) {
             Next::Done
         } else {
@@ -109,7 +113,7 @@ impl Pager {
     async fn fetch(&mut self, url: Url) -> connectkit_core::Result<RecordBatch> {
         self.seen.insert(url.clone());
         let body = self.api.get(&url, JSON, Some(&self.prefer)).await?;
-        let page = Page::parse(&body, &self.table, &self.columns)?;
+        let page = Page::parse(&body, &self.table, &self.layout)?;
         let mut batch = decode_rows(&self.table, &self.schema, &self.columns, &page)?;
         if let Some(remaining) = self.remaining.as_mut() {
             if batch.num_rows() >= *remaining {
