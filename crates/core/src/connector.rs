@@ -12,6 +12,12 @@ use futures::Stream;
 use crate::auth::AuthFlow;
 use crate::error::Result;
 
+/// The Arrow field metadata key holding a column's type as the source spells
+/// it (`VarChar(64)`, `Edm.Decimal`), shared by every connector.
+pub const TYPE_METADATA_KEY: &str = "connectkit.type";
+/// The Arrow field metadata key marking a key column (value `true`).
+pub const KEY_METADATA_KEY: &str = "connectkit.key";
+
 /// The record batches of a scan, one or more per fetched page.
 pub type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch>> + Send>>;
 
@@ -26,7 +32,23 @@ pub trait Connector: Send + Sync + fmt::Debug {
 
     /// Reads `table`. Batches arrive page by page, so memory is bounded by
     /// the page size rather than the table size.
+    ///
+    /// The limit is pushed to the source only when every filter is
+    /// [`FilterSupport::Exact`]; otherwise the scan returns every row the
+    /// source selects, the filters the caller must apply are in
+    /// [`Scan::unapplied_filters`], [`Scan::limit_applied`] is false, and the
+    /// caller stops reading once it has enough rows after filtering (the
+    /// stream is lazy: pages are fetched only as batches are pulled).
     async fn scan(&self, table: &str, request: ScanRequest) -> Result<Scan>;
+
+    /// How the source applies each of `filters` on `table`, answered before a
+    /// scan and in the shape of DataFusion's `TableProviderFilterPushDown`.
+    /// The default: none is applied. A table not known yet (schema not
+    /// loaded) answers `Unsupported`, which is always safe.
+    fn filter_support(&self, table: &str, filters: &[Filter]) -> Vec<FilterSupport> {
+        let _ = table;
+        vec![FilterSupport::Unsupported; filters.len()]
+    }
 
     /// The flow that authorizes this connector's requests.
     fn auth_flow(&self) -> Arc<dyn AuthFlow>;
@@ -97,6 +119,19 @@ impl ScanRequest {
         self.limit = Some(limit);
         self
     }
+}
+
+/// How a source applies a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FilterSupport {
+    /// The source returns exactly the rows that match.
+    Exact,
+    /// The source returns at least the rows that match (e.g. it compares
+    /// strings case-insensitively); the caller filters again.
+    Inexact,
+    /// The source ignores the filter; the caller applies it.
+    Unsupported,
 }
 
 /// A simple row filter: `column op literal`.
@@ -189,8 +224,12 @@ pub struct Scan {
     pub schema: SchemaRef,
     /// The record batches.
     pub batches: BatchStream,
-    /// Filters that were not pushed down to the source.
+    /// Filters the caller must apply: those the source ignored and those it
+    /// applied inexactly.
     pub unapplied_filters: Vec<Filter>,
+    /// Whether the request's limit was applied by the source (only when
+    /// every filter was applied exactly).
+    pub limit_applied: bool,
 }
 
 impl Scan {
@@ -200,12 +239,19 @@ impl Scan {
             schema,
             batches,
             unapplied_filters: Vec::new(),
+            limit_applied: true,
         }
     }
 
-    /// Records filters the source did not apply.
+    /// Records filters the caller must apply.
     pub fn with_unapplied_filters(mut self, filters: Vec<Filter>) -> Self {
         self.unapplied_filters = filters;
+        self
+    }
+
+    /// Records whether the source applied the limit.
+    pub fn with_limit_applied(mut self, applied: bool) -> Self {
+        self.limit_applied = applied;
         self
     }
 }
@@ -215,6 +261,7 @@ impl fmt::Debug for Scan {
         f.debug_struct("Scan")
             .field("schema", &self.schema)
             .field("unapplied_filters", &self.unapplied_filters)
+            .field("limit_applied", &self.limit_applied)
             .finish_non_exhaustive()
     }
 }

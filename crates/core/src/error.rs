@@ -114,6 +114,8 @@ pub enum Error {
     Connector {
         /// Broad classification of the error.
         kind: ErrorKind,
+        /// A stable, machine-readable code such as `api.status` (see [`Error::code`]).
+        code: &'static str,
         /// The connector's own typed error.
         #[source]
         source: BoxError,
@@ -130,11 +132,36 @@ impl Error {
         }
     }
 
-    /// Wraps a connector or flow error with its kind.
+    /// Wraps a connector or flow error with its kind (code `connector`).
     pub fn connector(kind: ErrorKind, source: impl Into<BoxError>) -> Self {
+        Self::coded(kind, "connector", source)
+    }
+
+    /// Wraps a connector or flow error with its kind and a stable code.
+    pub fn coded(kind: ErrorKind, code: &'static str, source: impl Into<BoxError>) -> Self {
         Error::Connector {
             kind,
+            code,
             source: source.into(),
+        }
+    }
+
+    /// A stable, machine-readable code for the error, for programs and the
+    /// conformance runner: `config.syntax`, `config.unknown_property`, ...,
+    /// and for connector errors the code the connector gave (`api.status`,
+    /// `api.foreign_origin`, `paging.loop`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Syntax { .. } => "config.syntax",
+            Error::DuplicateProperty { .. } => "config.duplicate_property",
+            Error::UnknownProperty { .. } => "config.unknown_property",
+            Error::MissingProperty { .. } => "config.missing_property",
+            Error::EmptyValue { .. } => "config.empty_value",
+            Error::InvalidProperty { .. } => "config.invalid_property",
+            Error::UnknownSubprotocol { .. } => "config.unknown_subprotocol",
+            Error::TableNotFound { .. } => "config.table_not_found",
+            Error::ColumnNotFound { .. } => "config.column_not_found",
+            Error::Connector { code, .. } => code,
         }
     }
 

@@ -31,10 +31,6 @@ pub fn api_client_builder(timeout: Option<Duration>) -> reqwest::ClientBuilder {
     builder
 }
 
-/// The largest API response body a connector reads: a larger page is an
-/// error rather than an unbounded allocation.
-pub const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
-
 /// Parses `Retry-After` as delta-seconds or an HTTP date (a past date is zero).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers
@@ -126,18 +122,28 @@ pub fn display_url(url: &reqwest::Url) -> String {
 }
 
 /// The start of a response body on one line, for error messages: white
-/// space folded, at most `max` characters (then `…`), `(empty body)` when
-/// blank. Mask secrets in `text` before calling, not after: a cut could
-/// leave part of one.
+/// space folded, control characters escaped (`\u{1b}`: a server's bytes
+/// never drive the terminal), at most `max` characters (then `…`),
+/// `(empty body)` when blank. Mask secrets in `text` before calling, not
+/// after: a cut could leave part of one.
 pub fn excerpt(text: &str, max: usize) -> String {
     let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if folded.is_empty() {
         return "(empty body)".to_owned();
     }
-    match folded.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &folded[..i]),
-        None => folded,
+    let mut out = String::new();
+    for (n, c) in folded.chars().enumerate() {
+        if n == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
     }
+    out
 }
 
 #[cfg(test)]
@@ -149,6 +155,7 @@ mod text_tests {
         assert_eq!(excerpt("  \n", 10), "(empty body)");
         assert_eq!(excerpt("a\n  b", 10), "a b");
         assert_eq!(excerpt(&"é".repeat(30), 10), format!("{}…", "é".repeat(10)));
+        assert_eq!(excerpt("a\u{1b}[31mb\u{7}", 20), "a\\u{1b}[31mb\\u{7}");
         let u = reqwest::Url::parse("https://user:pw@h.example/p/a?client_secret=x#f").unwrap();
         assert_eq!(display_url(&u), "https://h.example/p/a");
     }

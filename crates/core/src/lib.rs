@@ -26,29 +26,39 @@
 //! ```
 
 mod auth;
+pub mod client;
+#[cfg(feature = "connector")]
 mod connector;
 mod error;
 mod http;
 mod properties;
+#[cfg(feature = "connector")]
 mod registry;
 mod url;
 
 pub use auth::{AuthFlow, NoAuth, StaticHeaderAuth, TokenInfo, network_error, send_authorized};
+pub use client::{ApiClient, ApiError, CredentialScope, MAX_PAGE_BYTES, is_loopback};
+#[cfg(feature = "connector")]
 pub use connector::{
-    BatchStream, Connector, Filter, FilterOp, Literal, Scan, ScanRequest, TableInfo,
+    BatchStream, Connector, Filter, FilterOp, FilterSupport, KEY_METADATA_KEY, Literal, Scan,
+    ScanRequest, TYPE_METADATA_KEY, TableInfo,
 };
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use http::{
-    BodyError, MAX_PAGE_BYTES, MAX_REDIRECTS, api_client_builder, display_url, excerpt,
-    read_body_limited, retry_after,
+    BodyError, MAX_REDIRECTS, api_client_builder, display_url, excerpt, read_body_limited,
+    retry_after,
 };
 pub use properties::{
-    COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue, SECRET_PROPERTIES, is_secret_name,
+    CLIENT_PROPERTIES, COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue,
+    SECRET_PROPERTIES, is_secret_name,
 };
+#[cfg(feature = "connector")]
 pub use registry::{Factory, Registry};
 pub use url::ConnectionUrl;
 
+#[cfg(feature = "connector")]
 pub use arrow_array;
+#[cfg(feature = "connector")]
 pub use arrow_schema;
 pub use async_trait::async_trait;
 pub use secrecy::{self, ExposeSecret, SecretString};

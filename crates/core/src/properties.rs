@@ -322,3 +322,31 @@ impl PropertySpec {
 /// Properties every connector accepts.
 pub const COMMON_PROPERTIES: &[PropertySpec] =
     &[PropertySpec::new("Description", "Free text describing the data source.").allow_empty()];
+
+/// The properties of the shared HTTP layer, accepted by every connector with
+/// the same names and meaning (see [`RetryConfig`](crate::client::RetryConfig)
+/// and `PagingLimits`).
+pub const CLIENT_PROPERTIES: &[PropertySpec] = &[
+    PropertySpec::new(
+        "MaxRetries",
+        "Retries of a throttled (429, 503) or failed-in-transit request.",
+    )
+    .default_value("5"),
+    PropertySpec::new(
+        "MaxRetryWait",
+        "The longest single wait before a retry, in seconds, Retry-After included.",
+    )
+    .default_value("300"),
+    PropertySpec::new(
+        "RetryTimeout",
+        "The most time spent on one request across its retries, in seconds.",
+    )
+    .default_value("600"),
+    PropertySpec::new(
+        "MaxEmptyPages",
+        "Consecutive empty pages with a next link before a scan fails.",
+    )
+    .default_value("3"),
+    PropertySpec::new("MaxPages", "The most pages one scan reads before it fails.")
+        .default_value("1000000"),
+];

@@ -1,0 +1,186 @@
+//! The errors of the HTTP layer: one mapping from status to kind for every
+//! connector, messages that name method, host and path (never the query).
+
+use crate::error::{Error, ErrorKind};
+
+/// What went wrong between a connector and its API.
+///
+/// Every message names the request's method and URL without query string or
+/// user info (`GET https://host/path`) and never carries a credential.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// The API answered with a status the rules treat as a failure.
+    #[error("{method} {url}: HTTP {status}{}", if detail.is_empty() { String::new() } else { format!(": {detail}") })]
+    Status {
+        /// The request method.
+        method: String,
+        /// The URL, without query string.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The server's error message, or an escaped and redacted excerpt of the body.
+        detail: String,
+    },
+    /// The API kept answering 401 (or a status mapped to REAUTHENTICATE)
+    /// after the token was refreshed once.
+    #[error("{method} {url}: HTTP {status} again after reauthenticating")]
+    Unauthorized {
+        /// The request method.
+        method: String,
+        /// The URL, without query string.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The request could not be sent or its answer not received.
+    #[error("{method} {url}: {cause}")]
+    Transport {
+        /// The request method.
+        method: String,
+        /// The URL, without query string.
+        url: String,
+        /// The cause chain, e.g. `connection failed: tcp connect error: Connection refused`.
+        cause: String,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Retries were exhausted (attempts or total time).
+    #[error("{method} {url}: still HTTP {status} after {attempts} attempts ({why})")]
+    RetriesExhausted {
+        /// The request method.
+        method: String,
+        /// The URL, without query string.
+        url: String,
+        /// The last status.
+        status: u16,
+        /// Attempts made.
+        attempts: u32,
+        /// Which bound was reached.
+        why: String,
+    },
+    /// The body is larger than the layer accepts.
+    #[error("{method} {url}: response body exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The request method.
+        method: String,
+        /// The URL, without query string.
+        url: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A next link, redirect or request names an origin the configuration does not.
+    #[error(
+        "{what} to {origin} is outside the origins the configuration names ({allowed}); nothing was sent there"
+    )]
+    ForeignOrigin {
+        /// What named the origin: `next page link`, `redirect` or `request`.
+        what: &'static str,
+        /// The refused origin (scheme, host, port).
+        origin: String,
+        /// The origins the configuration names.
+        allowed: String,
+    },
+    /// Credentials would go over plain http to a host that is not loopback.
+    #[error(
+        "property {property}: {url} is plain http to a host that is not loopback; credentials are sent over https only"
+    )]
+    InsecureHttp {
+        /// The property (or model-file key) that named the URL.
+        property: String,
+        /// The URL, without query string.
+        url: String,
+    },
+    /// A URL whose scheme is neither http nor https.
+    #[error("property {property}: {url} is not an http or https URL")]
+    UnsupportedScheme {
+        /// The property (or model-file key) that named the URL.
+        property: String,
+        /// The URL, without query string.
+        url: String,
+    },
+    /// A redirect without a usable `Location`, or too many redirects.
+    #[error("{method} {url}: {message}")]
+    Redirect {
+        /// The request method.
+        method: String,
+        /// The URL, without query string.
+        url: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ApiError {
+    /// The broad kind: 401 and 403 are authentication failures (exit 3);
+    /// bad URLs in the configuration are configuration errors (exit 2);
+    /// everything else is an API failure (exit 4).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ApiError::Status { status, .. } if matches!(status, 401 | 403) => ErrorKind::Auth,
+            ApiError::Unauthorized { .. } => ErrorKind::Auth,
+            ApiError::InsecureHttp { .. } | ApiError::UnsupportedScheme { .. } => ErrorKind::Config,
+            _ => ErrorKind::Api,
+        }
+    }
+
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Status { status, .. } if matches!(status, 401 | 403) => "api.auth_status",
+            ApiError::Status { .. } => "api.status",
+            ApiError::Unauthorized { .. } => "api.unauthorized",
+            ApiError::Transport { .. } => "api.transport",
+            ApiError::RetriesExhausted { .. } => "api.retries_exhausted",
+            ApiError::BodyTooLarge { .. } => "api.body_too_large",
+            ApiError::ForeignOrigin { .. } => "api.foreign_origin",
+            ApiError::InsecureHttp { .. } => "config.insecure_http",
+            ApiError::UnsupportedScheme { .. } => "config.unsupported_scheme",
+            ApiError::Redirect { .. } => "api.redirect",
+        }
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Error::coded(e.kind(), e.code(), e)
+    }
+}
+
+/// The cause of a transport error in words: its class (connection failed,
+/// timed out, ...) and the chain of sources, without any URL.
+pub fn transport_cause(err: &reqwest::Error) -> String {
+    let class = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connection failed"
+    } else if err.is_body() || err.is_decode() {
+        "reading the response failed"
+    } else {
+        "sending the request failed"
+    };
+    let mut parts: Vec<String> = Vec::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        let text = s.to_string();
+        // hyper repeats its inner error in its own message; keep the new part.
+        if !text.is_empty()
+            && !parts
+                .iter()
+                .any(|p| p.contains(&text) || text.contains(p.as_str()))
+        {
+            parts.push(text);
+        } else if let Some(last) = parts.last_mut()
+            && text.contains(last.as_str())
+        {
+            *last = text;
+        }
+        source = s.source();
+    }
+    if parts.is_empty() {
+        class.to_owned()
+    } else {
+        format!("{class}: {}", parts.join(": "))
+    }
+}

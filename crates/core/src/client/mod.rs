@@ -1,0 +1,37 @@
+//! The HTTP layer every connector sends through, modelled on the `client`
+//! module of arrow-rs `object_store`.
+//!
+//! - [`ApiClient`] authorizes each request through the connector's
+//!   [`AuthFlow`](crate::AuthFlow), refreshes once on 401, retries under one
+//!   [`RetryConfig`] (429 and 503 always; 502, 504 and reset connections for
+//!   idempotent requests; `Retry-After` honoured; capped backoff with jitter;
+//!   bounded attempts and time), reads bodies within limits, and maps every
+//!   failure to an [`ApiError`] naming method, host and path.
+//! - [`CredentialScope`] holds the origins the configuration names: a
+//!   request, redirect or next link anywhere else is refused before anything
+//!   is sent, and credentials go over https unless the host is loopback.
+//! - [`paginate`] (feature `connector`) is the paging engine: next links,
+//!   loop, empty-page and page-count guards, the limit, a prefetched first page.
+//! - [`link_target`] reads RFC 8288 `Link` headers.
+
+mod error;
+mod link;
+#[cfg(feature = "connector")]
+mod paginate;
+mod redact;
+mod retry;
+mod rules;
+mod scope;
+mod send;
+
+pub use error::{ApiError, transport_cause};
+pub use link::link_target;
+#[cfg(feature = "connector")]
+pub use paginate::{Decoded, PageRun, PageSource, PagingError, PagingLimits, paginate};
+pub use redact::{MASK, header_secrets, redact};
+pub use retry::{RetryConfig, is_idempotent, is_retryable_transport};
+pub use rules::{Action, HttpRules};
+pub use scope::{CredentialScope, is_loopback};
+pub use send::{
+    ApiClient, Body, EXCERPT_CHARS, ErrorDetail, Fetched, MAX_ERROR_BYTES, MAX_PAGE_BYTES,
+};

@@ -1,0 +1,194 @@
+//! One retry policy for every connector: which answers are retried, how long
+//! to wait, and when to give up.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+
+use crate::error::{Error, Result};
+use crate::http::retry_after;
+use crate::properties::Properties;
+
+/// How requests are retried after 429, 503, 502/504 (idempotent requests
+/// only) and connection resets (idempotent requests only).
+///
+/// The wait before retry `n` is the server's `Retry-After` (seconds or an
+/// HTTP date) when it sends one, else `initial_backoff * 2^(n-1)` capped at
+/// `max_backoff`, with jitter (a random factor between 0.5 and 1) so that
+/// many clients do not retry in step. No single wait exceeds `max_wait`, and
+/// no retry starts once `timeout` has passed since the first attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryConfig {
+    /// Retries after the first attempt (property `MaxRetries`, default 5).
+    pub max_retries: u32,
+    /// The first backoff without `Retry-After` (500 ms).
+    pub initial_backoff: Duration,
+    /// The longest backoff without `Retry-After` (30 s).
+    pub max_backoff: Duration,
+    /// The longest single wait, `Retry-After` included (property
+    /// `MaxRetryWait`, seconds, default 300: Dataverse asks for up to 5 minutes).
+    pub max_wait: Duration,
+    /// The most time spent on one request across its retries (property
+    /// `RetryTimeout`, seconds, default 600).
+    pub timeout: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_retries: 5,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_wait: Duration::from_secs(300),
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+impl RetryConfig {
+    /// Reads `MaxRetries`, `MaxRetryWait` and `RetryTimeout` (see
+    /// [`CLIENT_PROPERTIES`](crate::CLIENT_PROPERTIES)); absent ones keep
+    /// their defaults.
+    pub fn from_properties(props: &Properties) -> Result<Self> {
+        let mut c = Self::default();
+        if let Some(n) = whole(props, "MaxRetries", "a whole number of retries")? {
+            c.max_retries = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        if let Some(n) = whole(props, "MaxRetryWait", "a whole number of seconds")? {
+            c.max_wait = Duration::from_secs(n);
+        }
+        if let Some(n) = whole(props, "RetryTimeout", "a whole number of seconds")? {
+            c.timeout = Duration::from_secs(n);
+        }
+        Ok(c)
+    }
+
+    /// The wait before retry number `retry` (1-based).
+    pub fn delay(&self, retry: u32, headers: &HeaderMap) -> Duration {
+        let wait = retry_after(headers).unwrap_or_else(|| {
+            let exp = self
+                .initial_backoff
+                .saturating_mul(1u32 << retry.saturating_sub(1).min(20))
+                .min(self.max_backoff);
+            exp.mul_f64(0.5 + fastrand::f64() * 0.5)
+        });
+        wait.min(self.max_wait)
+    }
+}
+
+fn whole(props: &Properties, name: &str, expected: &str) -> Result<Option<u64>> {
+    match props.get_str(name) {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::invalid_property(name, expected, Some(v))),
+    }
+}
+
+/// Whether `method` may be repeated without changing the result (RFC 9110
+/// section 9.2.2), so that an answer that may follow processing (502, 504,
+/// a reset connection) can be retried.
+pub fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+/// Whether a transport error of an idempotent request is worth a retry: the
+/// connection was reset or closed while the request or answer was in
+/// flight. Connection refused, DNS and TLS failures and timeouts are not:
+/// retrying would only delay a clear error.
+pub fn is_retryable_transport(err: &reqwest::Error) -> bool {
+    if err.is_timeout() || err.is_connect() || err.is_builder() || err.is_redirect() {
+        return false;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        let text = s.to_string();
+        if text.contains("connection closed before message completed")
+            || text.contains("connection reset")
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let c = RetryConfig::default();
+        let h = HeaderMap::new();
+        for retry in 1..40 {
+            let d = c.delay(retry, &h);
+            let full = Duration::from_millis(500)
+                .saturating_mul(1 << (retry - 1).min(20))
+                .min(Duration::from_secs(30));
+            assert!(
+                d <= full && d >= full / 2,
+                "retry {retry}: {d:?} vs {full:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_wins_up_to_the_cap() {
+        let c = RetryConfig::default();
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(c.delay(1, &h), Duration::from_secs(7));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("86400"));
+        assert_eq!(c.delay(1, &h), Duration::from_secs(300));
+        let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(20));
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&soon).unwrap());
+        let d = c.delay(1, &h);
+        assert!(
+            d <= Duration::from_secs(20) && d >= Duration::from_secs(18),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn properties() {
+        let props: Properties = "x:MaxRetries=2;MaxRetryWait=9;RetryTimeout=30"
+            .parse::<crate::ConnectionUrl>()
+            .unwrap()
+            .into_parts()
+            .1;
+        let c = RetryConfig::from_properties(&props).unwrap();
+        assert_eq!(
+            (c.max_retries, c.max_wait, c.timeout),
+            (2, Duration::from_secs(9), Duration::from_secs(30))
+        );
+        let props: Properties = "x:MaxRetries=many"
+            .parse::<crate::ConnectionUrl>()
+            .unwrap()
+            .into_parts()
+            .1;
+        let err = RetryConfig::from_properties(&props).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "property MaxRetries: expected a whole number of retries, found \"many\""
+        );
+        assert!(is_idempotent(&Method::GET) && !is_idempotent(&Method::POST));
+    }
+}

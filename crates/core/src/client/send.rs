@@ -1,0 +1,343 @@
+//! [`ApiClient`]: every API request of every connector goes through
+//! [`ApiClient::fetch`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, LOCATION};
+use reqwest::{Request, Url};
+
+use super::error::{ApiError, transport_cause};
+use super::redact::{header_secrets, redact};
+use super::retry::{RetryConfig, is_idempotent, is_retryable_transport};
+use super::rules::{Action, HttpRules};
+use super::scope::CredentialScope;
+use crate::auth::AuthFlow;
+use crate::error::Result;
+use crate::http::{MAX_REDIRECTS, display_url, excerpt};
+
+/// The largest page body the layer reads (64 MiB).
+pub const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
+/// The largest error body the layer reads for a message (64 KiB).
+pub const MAX_ERROR_BYTES: usize = 64 * 1024;
+/// The length of a body excerpt in a message, in characters.
+pub const EXCERPT_CHARS: usize = 200;
+
+/// Extracts a server's own error message from an error body (e.g. an OData
+/// `{"error": {"code", "message"}}`), or `None` to fall back to an excerpt.
+pub type ErrorDetail = fn(&[u8]) -> Option<String>;
+
+/// A successful answer, read in full.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Body {
+    /// The URL that answered (after same-origin redirects).
+    pub url: Url,
+    /// The status code.
+    pub status: u16,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The body, at most [`MAX_PAGE_BYTES`].
+    pub bytes: Vec<u8>,
+}
+
+impl Body {
+    /// A body fetched by other means (tests, a prefetched page).
+    pub fn new(url: Url, status: u16, headers: HeaderMap, bytes: Vec<u8>) -> Self {
+        Self {
+            url,
+            status,
+            headers,
+            bytes,
+        }
+    }
+}
+
+/// What [`ApiClient::fetch`] got.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Fetched {
+    /// A body to read.
+    Body(Body),
+    /// The rules say this status means no rows.
+    ZeroRows {
+        /// The status code.
+        status: u16,
+    },
+}
+
+/// The HTTP layer of a connector: one `reqwest::Client`, its
+/// [`AuthFlow`], the [`CredentialScope`] and the [`RetryConfig`].
+///
+/// [`fetch`](ApiClient::fetch) refuses a request outside the scope before
+/// authorizing it, follows redirects itself (same origin only, at most
+/// [`MAX_REDIRECTS`]), refreshes the token once on 401, retries throttled and
+/// failed-in-transit requests within the bounds, reads bodies within limits,
+/// and maps every failure to an [`ApiError`] that names method, host and path.
+#[derive(Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    auth: Arc<dyn AuthFlow>,
+    scope: Arc<CredentialScope>,
+    retry: RetryConfig,
+    error_detail: Option<ErrorDetail>,
+}
+
+impl fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("auth", &self.auth)
+            .field("scope", &self.scope)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiClient {
+    /// A client sending through `http` (build it with
+    /// [`api_client_builder`](crate::api_client_builder), which follows no
+    /// redirect by itself), authorizing with `auth`, within `scope`.
+    pub fn new(http: reqwest::Client, auth: Arc<dyn AuthFlow>, scope: CredentialScope) -> Self {
+        Self {
+            http,
+            auth,
+            scope: Arc::new(scope),
+            retry: RetryConfig::default(),
+            error_detail: None,
+        }
+    }
+
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets how a server's error message is read from an error body.
+    pub fn with_error_detail(mut self, detail: ErrorDetail) -> Self {
+        self.error_detail = Some(detail);
+        self
+    }
+
+    /// The origins requests may go to.
+    pub fn scope(&self) -> &CredentialScope {
+        &self.scope
+    }
+
+    /// The auth flow.
+    pub fn auth(&self) -> &Arc<dyn AuthFlow> {
+        &self.auth
+    }
+
+    /// The retry policy.
+    pub fn retry(&self) -> &RetryConfig {
+        &self.retry
+    }
+
+    /// The underlying reqwest client (to build requests).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Sends `request` under `rules` and reads the answer.
+    pub async fn fetch(&self, request: Request, rules: &HttpRules) -> Result<Fetched> {
+        let mut template = request;
+        self.scope.check(template.url(), "request")?;
+        let method = template.method().clone();
+        let started = tokio::time::Instant::now();
+        let mut attempts = 0u32;
+        let mut redirects = 0usize;
+        let mut reauthenticated = false;
+        loop {
+            let Some(mut request) = template.try_clone() else {
+                return Err(ApiError::Redirect {
+                    method: method.to_string(),
+                    url: display_url(template.url()),
+                    message: "the request body cannot be sent twice".into(),
+                }
+                .into());
+            };
+            attempts += 1;
+            self.auth.authorize(&mut request).await?;
+            let secrets = header_secrets(request.headers());
+            let sent = request.try_clone();
+            let url = request.url().clone();
+            tracing::debug!(%method, url = %display_url(&url), attempts, "sending");
+            let response = match self.http.execute(request).await {
+                Ok(r) => r,
+                Err(e) => {
+                    if is_idempotent(&method)
+                        && is_retryable_transport(&e)
+                        && self.may_retry(attempts, started, Duration::ZERO)
+                    {
+                        let wait = self.retry.delay(attempts, &HeaderMap::new());
+                        tracing::warn!(%method, url = %display_url(&url), ?wait, "connection lost; retrying");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    return Err(ApiError::Transport {
+                        method: method.to_string(),
+                        url: display_url(&url),
+                        cause: transport_cause(&e),
+                        source: e.without_url(),
+                    }
+                    .into());
+                }
+            };
+            let status = response.status().as_u16();
+            if response.status().is_redirection() && response.headers().contains_key(LOCATION) {
+                let next = self.redirect_target(&method, &url, response.headers(), redirects)?;
+                redirects += 1;
+                *template.url_mut() = next;
+                attempts -= 1;
+                continue;
+            }
+            match rules.action(&method, status) {
+                Action::Ok => {
+                    let headers = response.headers().clone();
+                    let bytes = self.read(&method, &url, response, MAX_PAGE_BYTES).await?;
+                    return Ok(Fetched::Body(Body {
+                        url,
+                        status,
+                        headers,
+                        bytes,
+                    }));
+                }
+                Action::ZeroRows => return Ok(Fetched::ZeroRows { status }),
+                Action::Reauthenticate if !reauthenticated => {
+                    if let Some(sent) = &sent {
+                        self.auth.on_unauthorized(sent).await;
+                    }
+                    reauthenticated = true;
+                    attempts -= 1;
+                }
+                Action::Reauthenticate => {
+                    return Err(ApiError::Unauthorized {
+                        method: method.to_string(),
+                        url: display_url(&url),
+                        status,
+                    }
+                    .into());
+                }
+                Action::RetryAfter => {
+                    let wait = self.retry.delay(attempts, response.headers());
+                    if !self.may_retry(attempts, started, wait) {
+                        let why = if attempts > self.retry.max_retries {
+                            format!("MaxRetries={}", self.retry.max_retries)
+                        } else {
+                            format!(
+                                "waiting {}s more would pass RetryTimeout={}s",
+                                wait.as_secs(),
+                                self.retry.timeout.as_secs()
+                            )
+                        };
+                        return Err(ApiError::RetriesExhausted {
+                            method: method.to_string(),
+                            url: display_url(&url),
+                            status,
+                            attempts,
+                            why,
+                        }
+                        .into());
+                    }
+                    tracing::warn!(%method, status, url = %display_url(&url), ?wait, "retrying after");
+                    drop(response);
+                    tokio::time::sleep(wait).await;
+                }
+                Action::Fail => {
+                    let detail = self.error_detail(response, &secrets).await;
+                    return Err(ApiError::Status {
+                        method: method.to_string(),
+                        url: display_url(&url),
+                        status,
+                        detail,
+                    }
+                    .into());
+                }
+            }
+        }
+    }
+
+    fn may_retry(&self, attempts: u32, started: tokio::time::Instant, wait: Duration) -> bool {
+        attempts <= self.retry.max_retries && started.elapsed() + wait <= self.retry.timeout
+    }
+
+    fn redirect_target(
+        &self,
+        method: &reqwest::Method,
+        url: &Url,
+        headers: &HeaderMap,
+        redirects: usize,
+    ) -> Result<Url> {
+        let err = |message: String| ApiError::Redirect {
+            method: method.to_string(),
+            url: display_url(url),
+            message,
+        };
+        let location = headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| err("a redirect whose Location is not text".into()))?;
+        let next = url
+            .join(location)
+            .map_err(|e| err(format!("a redirect to an invalid URL ({e})")))?;
+        self.scope.check(&next, "redirect")?;
+        if redirects >= MAX_REDIRECTS {
+            return Err(err(format!("more than {MAX_REDIRECTS} redirects")).into());
+        }
+        Ok(next)
+    }
+
+    async fn read(
+        &self,
+        method: &reqwest::Method,
+        url: &Url,
+        response: reqwest::Response,
+        limit: usize,
+    ) -> Result<Vec<u8>> {
+        crate::http::read_body_limited(response, limit)
+            .await
+            .map_err(|e| {
+                match e {
+                    crate::http::BodyError::TooLarge { limit } => ApiError::BodyTooLarge {
+                        method: method.to_string(),
+                        url: display_url(url),
+                        limit,
+                    },
+                    crate::http::BodyError::Transport(source) => ApiError::Transport {
+                        method: method.to_string(),
+                        url: display_url(url),
+                        cause: transport_cause(&source),
+                        source,
+                    },
+                }
+                .into()
+            })
+    }
+
+    /// The server's message, else a redacted, escaped excerpt of at most
+    /// [`MAX_ERROR_BYTES`] of the body; never more is read.
+    async fn error_detail(&self, response: reqwest::Response, secrets: &[String]) -> String {
+        let mut response = response;
+        let mut body = Vec::new();
+        let mut truncated = false;
+        while let Ok(Some(chunk)) = response.chunk().await {
+            let room = MAX_ERROR_BYTES - body.len();
+            if chunk.len() >= room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let detail = self
+            .error_detail
+            .and_then(|f| (!truncated).then(|| f(&body)).flatten());
+        let text = match detail {
+            Some(d) => d,
+            None => String::from_utf8_lossy(&body).into_owned(),
+        };
+        excerpt(&redact(&text, secrets), EXCERPT_CHARS)
+    }
+}
