@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use arrow_schema::{Schema, SchemaRef};
 use async_trait::async_trait;
-use connectkit_core::{AuthFlow, Connector, Error, Result, Scan, ScanRequest, TableInfo};
+use connectkit_core::{
+    AuthFlow, Connector, Error, Filter, FilterSupport, Result, Scan, ScanRequest, TableInfo,
+};
 use connectkit_oauth_refresh::RefreshTokenFlow;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
@@ -179,7 +181,18 @@ impl Connector for Dynamics365Connector {
         for f in &request.filters {
             find_column(&columns, &set, &f.column)?;
         }
-        let (filter, unapplied) = translate_filters(&request.filters, &columns);
+        let (filter, support) = translate_filters(&request.filters, &columns);
+        let all_exact = support.iter().all(|s| *s == FilterSupport::Exact);
+        // "First N rows, then the caller filters" is not "first N matching
+        // rows": the limit goes to the server only when it filters exactly.
+        let limit = request.limit.filter(|_| all_exact);
+        let unapplied: Vec<Filter> = request
+            .filters
+            .iter()
+            .zip(&support)
+            .filter(|(_, s)| **s != FilterSupport::Exact)
+            .map(|(f, _)| f.clone())
+            .collect();
         let names: Option<Vec<&str>> = selected.as_ref().map(|cols| {
             if cols.is_empty() {
                 // No columns wanted, only rows: ask for the key alone.
@@ -204,7 +217,7 @@ impl Connector for Dynamics365Connector {
             &set,
             names.as_deref(),
             filter.as_deref(),
-            request.limit,
+            limit,
         )?;
         let columns = selected.unwrap_or(columns);
         let schema = schema_of(&columns);
@@ -215,9 +228,27 @@ impl Connector for Dynamics365Connector {
             Arc::new(columns),
             url,
             self.page_size,
-            request.limit,
+            limit,
         );
-        Ok(Scan::new(schema, batches).with_unapplied_filters(unapplied))
+        Ok(Scan::new(schema, batches)
+            .with_unapplied_filters(unapplied)
+            .with_limit_applied(all_exact))
+    }
+
+    /// Answered from the `$metadata` already loaded (by `schema` or `tables`);
+    /// before that, every filter is `Unsupported`.
+    fn filter_support(&self, table: &str, filters: &[Filter]) -> Vec<FilterSupport> {
+        let unsupported = || vec![FilterSupport::Unsupported; filters.len()];
+        let Some(metadata) = self.metadata.get() else {
+            return unsupported();
+        };
+        let columns = metadata
+            .find_set(table)
+            .and_then(|set| metadata.columns(set).ok());
+        match columns {
+            Some(columns) => translate_filters(filters, &columns).1,
+            None => unsupported(),
+        }
     }
 
     fn auth_flow(&self) -> Arc<dyn AuthFlow> {

@@ -2,7 +2,7 @@
 //! string encoding and error bodies.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use connectkit_core::{Filter, FilterOp, Literal};
+use connectkit_core::{Filter, FilterOp, FilterSupport, Literal};
 
 use crate::types::{Column, EdmType};
 
@@ -90,15 +90,17 @@ fn literal(edm: &EdmType, op: FilterOp, value: &Literal) -> Option<String> {
 }
 
 /// Translates the filters that can be pushed down into one `$filter`
-/// expression (`and`-joined) and returns the others, which the caller must
-/// apply itself. `columns` are the table's columns; filters must name one
-/// (the caller checks that first).
+/// expression (`and`-joined) and says, per filter, how the server applies
+/// it: string comparisons are [`FilterSupport::Inexact`] (Dataverse compares
+/// strings case-insensitively, so the caller must filter again), the other
+/// pushed comparisons [`FilterSupport::Exact`], the rest
+/// [`FilterSupport::Unsupported`]. `columns` are the table's columns.
 pub(crate) fn translate_filters(
     filters: &[Filter],
     columns: &[Column],
-) -> (Option<String>, Vec<Filter>) {
+) -> (Option<String>, Vec<FilterSupport>) {
     let mut pushed = Vec::new();
-    let mut unapplied = Vec::new();
+    let mut support = Vec::with_capacity(filters.len());
     for f in filters {
         let column = columns.iter().find(|c| c.name == f.column).or_else(|| {
             columns
@@ -108,15 +110,23 @@ pub(crate) fn translate_filters(
         let clause = column.and_then(|c| {
             let op = op_text(f.op)?;
             let lit = literal(&c.edm, f.op, &f.value)?;
-            Some(format!("{} {op} {lit}", c.name))
+            let exact = !matches!((&c.edm, &f.value), (EdmType::String, Literal::String(_)));
+            Some((format!("{} {op} {lit}", c.name), exact))
         });
-        match clause {
-            Some(c) => pushed.push(c),
-            None => unapplied.push(f.clone()),
-        }
+        support.push(match clause {
+            Some((c, exact)) => {
+                pushed.push(c);
+                if exact {
+                    FilterSupport::Exact
+                } else {
+                    FilterSupport::Inexact
+                }
+            }
+            None => FilterSupport::Unsupported,
+        });
     }
     let expr = (!pushed.is_empty()).then(|| pushed.join(" and "));
-    (expr, unapplied)
+    (expr, support)
 }
 
 /// An OData error body: `{"error": {"code": "...", "message": "..."}}`
@@ -197,14 +207,17 @@ mod tests {
             Filter::new("createdon", FilterOp::Eq, "yesterday"),
             Filter::new("nosuch", FilterOp::Eq, 1i64),
         ];
-        let (expr, rest) = translate_filters(&filters, &cols);
+        let (expr, support) = translate_filters(&filters, &cols);
         assert_eq!(
             expr.unwrap(),
             "name eq 'O''Brien & Sons' and accountid ne a1b2c3d4-0000-0000-0000-000000000001 \
              and numberofemployees ge 10 and revenue lt 1.5 and donotphone eq true \
              and createdon gt 2024-01-02T02:04:05Z and birthdate le 1990-12-31 and name eq null"
         );
-        assert_eq!(rest, filters[8..].to_vec());
+        use FilterSupport::{Exact, Inexact, Unsupported};
+        let mut expected = vec![Inexact, Exact, Exact, Exact, Exact, Exact, Exact, Exact];
+        expected.extend(std::iter::repeat_n(Unsupported, filters.len() - 8));
+        assert_eq!(support, expected);
         assert_eq!(translate_filters(&[], &cols), (None, vec![]));
     }
 

@@ -49,7 +49,13 @@ async fn projection_and_filters_reach_the_query_string_encoded() {
         .with_filter(not_pushed[2].clone())
         .with_limit(10);
     let scan = c.scan("Accounts", request).await.unwrap();
-    assert_eq!(scan.unapplied_filters, not_pushed);
+    // The string comparison is pushed but inexact (Dataverse compares
+    // case-insensitively): the caller filters again, so the limit stays
+    // with the caller and no $top is sent.
+    let mut unapplied = vec![Filter::new("name", FilterOp::Ne, "O'Neil & Sons + 100%")];
+    unapplied.extend(not_pushed.iter().cloned());
+    assert_eq!(scan.unapplied_filters, unapplied);
+    assert!(!scan.limit_applied);
     let fields: Vec<_> = scan
         .schema
         .fields()
@@ -82,7 +88,6 @@ async fn projection_and_filters_reach_the_query_string_encoded() {
                 "name,accountid,revenue,createdon".to_owned()
             ),
             ("$filter".to_owned(), filter.to_owned()),
-            ("$top".to_owned(), "10".to_owned()),
         ]
     );
     // On the wire: spaces as %20 (never +), quotes, & and + and % escaped.
@@ -97,7 +102,7 @@ async fn projection_and_filters_reach_the_query_string_encoded() {
         raw.contains("createdon%20gt%202023-12-31T23%3A30%3A00Z"),
         "{raw}"
     );
-    assert!(raw.ends_with("&$top=10"), "{raw}");
+    assert!(!raw.contains("$top"), "{raw}");
     assert!(
         !raw.contains('+') && !raw.contains(' ') && !raw.contains('\''),
         "{raw}"
@@ -157,4 +162,115 @@ async fn an_empty_projection_still_counts_rows() {
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
     let first = &requests_to(&server, ACCOUNTS).await[0];
     assert_eq!(first.url.query(), Some("$select=accountid"));
+}
+
+#[tokio::test]
+async fn filter_support_is_known_before_the_scan() {
+    use connectkit_core::{Connector, FilterSupport::*};
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let c = connector(&server);
+    let filters = [
+        Filter::new("name", FilterOp::Eq, "Contoso"),
+        Filter::new("revenue", FilterOp::Ge, 1.5),
+        Filter::new("numberofemployees", FilterOp::Lt, 5i64),
+        Filter::new("accountid", FilterOp::Eq, GUID),
+        Filter::new("createdon", FilterOp::Gt, "2024-01-01T00:00:00Z"),
+        Filter::new("name", FilterOp::Eq, Literal::Null),
+        Filter::new("new_headquarters", FilterOp::Eq, "Oslo"),
+        Filter::new("creditonhold", FilterOp::Lt, true),
+        Filter::new("numberofemployees", FilterOp::Eq, "ten"),
+        Filter::new("nosuch", FilterOp::Eq, 1i64),
+    ];
+    // Nothing is known before the metadata is loaded: nothing is claimed.
+    assert_eq!(
+        c.filter_support("accounts", &filters),
+        vec![Unsupported; 10]
+    );
+    c.schema("Accounts").await.unwrap();
+    assert_eq!(
+        c.filter_support("ACCOUNTS", &filters),
+        [
+            Inexact,
+            Exact,
+            Exact,
+            Exact,
+            Exact,
+            Exact,
+            Unsupported,
+            Unsupported,
+            Unsupported,
+            Unsupported
+        ]
+    );
+    assert_eq!(c.filter_support("nosuch", &filters[..1]), [Unsupported]);
+}
+
+#[tokio::test]
+async fn a_limit_with_exact_filters_goes_to_the_server() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let c = connector(&server);
+    let scan = c
+        .scan(
+            "accounts",
+            ScanRequest::new()
+                .with_filter(Filter::new("numberofemployees", FilterOp::Ge, 0i64))
+                .with_limit(2),
+        )
+        .await
+        .unwrap();
+    assert!(scan.limit_applied && scan.unapplied_filters.is_empty());
+    let batches = collect(scan).await.unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    let reqs = requests_to(&server, ACCOUNTS).await;
+    assert_eq!(reqs.len(), 1);
+    assert!(reqs[0].url.query().unwrap().ends_with("&$top=2"));
+}
+
+/// "First N rows, then filter" would find no match on the first page; the
+/// caller must get the first N rows that match.
+#[tokio::test]
+async fn a_limit_with_an_inexact_filter_returns_the_first_matching_rows() {
+    use arrow_array::{Array, StringArray};
+    use futures::StreamExt;
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let c = connector(&server);
+    let filter = Filter::new("name", FilterOp::Ge, "N");
+    let mut scan = c
+        .scan(
+            "accounts",
+            ScanRequest::new()
+                .with_projection(["name"])
+                .with_filter(filter.clone())
+                .with_limit(2),
+        )
+        .await
+        .unwrap();
+    assert!(!scan.limit_applied);
+    assert_eq!(scan.unapplied_filters, [filter]);
+    // The caller's part: filter again (case-sensitively), stop at 2 rows.
+    let mut matching = Vec::new();
+    while matching.len() < 2 {
+        let batch = scan.batches.next().await.unwrap().unwrap();
+        let names = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        for i in 0..names.len() {
+            if names.is_valid(i) && names.value(i) >= "N" && matching.len() < 2 {
+                matching.push(names.value(i).to_owned());
+            }
+        }
+    }
+    drop(scan);
+    assert_eq!(matching, ["Northwind Traders", "Wide World Importers"]);
+    let reqs = requests_to(&server, ACCOUNTS).await;
+    assert_eq!(reqs.len(), 3, "pages are read until enough rows match");
+    assert!(
+        reqs.iter()
+            .all(|r| !r.url.query().unwrap_or("").contains("$top"))
+    );
 }
