@@ -95,22 +95,32 @@ pub fn expand_helpers(text: &str) -> String {
     out
 }
 
-/// The error kind string of an error: `config.<variant>` for core errors,
-/// `auth.<oauth code>` for RFC 6749 errors, else `<ErrorKind>.<variant>` of
-/// the connector's typed error (its variant name in snake case).
+/// The error kind string of an error, `<ErrorKind>.<detail>`: the detail is
+/// the RFC 6749 code for token endpoint errors, else the last part of the
+/// error's stable code (`Error::code`: `api.status` → `status`,
+/// `paging.loop` → `loop`), else the variant name of an error that has no
+/// code of its own.
 pub fn error_kind(e: &Error) -> String {
     use connectkit_oauth_refresh::Error as GrantError;
     let detail = match e {
         Error::Connector { source, .. } => {
             if let Some(o) = e.downcast_ref::<GrantError>().and_then(GrantError::oauth) {
                 o.code.as_str().to_owned()
+            } else if e.code() != "connector" {
+                code_tail(e.code())
             } else {
                 variant_name(&format!("{source:?}"))
             }
         }
-        other => variant_name(&format!("{other:?}")),
+        other => code_tail(other.code()),
     };
     format!("{}.{detail}", e.kind())
+}
+
+fn code_tail(code: &str) -> String {
+    code.split_once('.')
+        .map_or(code, |(_, tail)| tail)
+        .to_owned()
 }
 
 /// `UnexpectedResponse { .. }` → `unexpected_response`.

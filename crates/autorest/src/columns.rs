@@ -152,8 +152,8 @@ fn column_spec(spec: &str, table: &str, key: &str) -> Result<(SqlType, bool, boo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::HttpRules;
     use crate::paging::Paging;
+    use connectkit_core::client::HttpRules;
     use serde_json::json;
 
     fn endpoint() -> Arc<Endpoint> {

@@ -1,10 +1,12 @@
 //! [`AutoRestConnector`]: the tables of a model file or a sampled endpoint.
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use arrow_schema::SchemaRef;
+use connectkit_core::client::{
+    ApiClient, Body, CredentialScope, Fetched, HttpRules, PageRun, PagingLimits, RetryConfig,
+};
 use connectkit_core::{
     AuthFlow, Connector, Error, Properties, Result, Scan, ScanRequest, TableInfo, async_trait,
 };
@@ -12,10 +14,10 @@ use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::error::{AutoRestError, display_url};
-use crate::http::{Http, Page, client};
+use crate::http::{client, get_request};
 use crate::infer::{infer_body, table_name_for};
 use crate::model::{Entry, Model};
-use crate::paging::{Paging, strip_next_links};
+use crate::paging::{Paging, page_url, strip_next_links};
 use crate::scan::scan_stream;
 use crate::source::ws_timeout;
 use crate::table::{Endpoint, Rows, TableDef};
@@ -32,9 +34,13 @@ pub struct AutoRestConnector {
 }
 
 pub(crate) struct Inner {
-    pub http: Http,
+    client: ApiClient,
+    limits: PagingLimits,
     source: SourceKind,
     catalog: OnceCell<Vec<Arc<TableDef>>>,
+    /// First pages that inference downloaded, by URL: the first scan of a
+    /// table at that URL decodes it instead of downloading it again.
+    first_pages: Mutex<Vec<Body>>,
 }
 
 enum SourceKind {
@@ -77,7 +83,9 @@ impl AutoRestConnector {
                         url: url.to_string(),
                         headers: Vec::new(),
                         paging: Paging::default(),
-                        http: Default::default(),
+                        // A sampled endpoint answering 404 is a mistyped URL,
+                        // not an empty API: the shared rules make it an error.
+                        http: HttpRules::standard(),
                         follow_links: true,
                     }),
                 }
@@ -88,22 +96,29 @@ impl AutoRestConnector {
             SourceKind::Sample { .. } => (None, None),
         };
         let auth = crate::auth::flow(props, token_uri, scope)?;
-        let http = Http {
-            client: match api_client {
-                Some(c) => c,
-                None => client(ws_timeout(props)?)?,
-            },
-            auth,
-            max_retries: 5,
-            max_wait: Duration::from_secs(120),
+        let scope = credential_scope(&source, auth.sends_credentials())?;
+        let http = match api_client {
+            Some(c) => c,
+            None => client(ws_timeout(props)?)?,
         };
+        let client =
+            ApiClient::new(http, auth, scope).with_retry(RetryConfig::from_properties(props)?);
         Ok(Self {
             inner: Arc::new(Inner {
-                http,
+                client,
+                limits: PagingLimits::from_properties(props)?,
                 source,
                 catalog: OnceCell::new(),
+                first_pages: Mutex::new(Vec::new()),
             }),
         })
+    }
+
+    /// The first page inference downloaded from `url`, if no scan took it yet.
+    fn take_first_page(&self, url: &Url) -> Option<Body> {
+        let mut pages = self.inner.first_pages.lock().ok()?;
+        let i = pages.iter().position(|b| &b.url == url)?;
+        Some(pages.swap_remove(i))
     }
 
     async fn catalog(&self) -> Result<&Vec<Arc<TableDef>>> {
@@ -146,16 +161,19 @@ impl AutoRestConnector {
         rows: &Rows,
     ) -> Result<Vec<Arc<TableDef>>> {
         let template = endpoint.url.as_str();
-        let url = crate::paging::page_url(template, &endpoint.paging, &Default::default())
+        let url = page_url(template, &endpoint.paging, &Default::default())
             .map_err(|e| url_err(template, e))?;
-        let mut body = match self
-            .inner
-            .http
-            .get(&url, &endpoint.headers, &endpoint.http)
-            .await?
-        {
-            Page::Json { bytes, headers } => crate::http::parse_json(&url, &bytes, &headers)?,
-            Page::ZeroRows => serde_json::Value::Array(Vec::new()),
+        let client = &self.inner.client;
+        let request = get_request(client, &url, &endpoint.headers, name)?;
+        let mut body = match client.fetch(request, &endpoint.http).await? {
+            Fetched::Body(page) => {
+                let body = crate::http::parse_json(&page.url, &page.bytes, &page.headers)?;
+                if let Ok(mut pages) = self.inner.first_pages.lock() {
+                    pages.push(page);
+                }
+                body
+            }
+            _ => serde_json::Value::Array(Vec::new()),
         };
         if endpoint.follow_links {
             strip_next_links(&mut body);
@@ -191,6 +209,35 @@ fn clone_def(d: &TableDef) -> TableDef {
         d.root_key.clone(),
         d.columns.clone(),
     )
+}
+
+/// The origins the configuration names: the Sample URL, or every URL of the
+/// model file (after ServerName and `#hostname` are joined). Credentials
+/// never go anywhere else, and only over https unless the host is loopback.
+fn credential_scope(source: &SourceKind, credentials: bool) -> Result<CredentialScope> {
+    let mut scope = CredentialScope::new();
+    let mut allow = |endpoint: &Endpoint, property: &str| -> Result<()> {
+        let url = page_url(&endpoint.url, &endpoint.paging, &Default::default())
+            .map_err(|e| url_err(&endpoint.url, e))?;
+        scope.allow(&url, property, credentials)?;
+        Ok(())
+    };
+    match source {
+        SourceKind::Sample { endpoint, .. } => allow(endpoint, "Sample")?,
+        SourceKind::Config(model) => {
+            for entry in &model.entries {
+                match entry {
+                    Entry::Declared(defs) => {
+                        for d in defs {
+                            allow(&d.endpoint, "Config")?;
+                        }
+                    }
+                    Entry::Sampled { endpoint, .. } => allow(endpoint, "Config")?,
+                }
+            }
+        }
+    }
+    Ok(scope)
 }
 
 pub(crate) fn url_err(url: &str, e: url::ParseError) -> Error {
@@ -239,12 +286,23 @@ impl Connector for AutoRestConnector {
             })?),
             None => def.schema.clone(),
         };
-        let batches = scan_stream(self.inner.http.clone(), def, projection, request.limit);
-        Ok(Scan::new(schema, batches).with_unapplied_filters(request.filters))
+        // No filter is applied by the API, so a limit is the caller's to
+        // apply after filtering (see the scan contract).
+        let limit = request.limit.filter(|_| request.filters.is_empty());
+        let first = page_url(&def.endpoint.url, &def.endpoint.paging, &Default::default())
+            .map_err(|e| url_err(&def.endpoint.url, e))?;
+        let run = PageRun::new(limit)
+            .with_limits(self.inner.limits.clone())
+            .with_prefetched(self.take_first_page(&first));
+        let batches = scan_stream(self.inner.client.clone(), def, projection, limit, run)?;
+        let applied = limit.is_some() || request.limit.is_none();
+        Ok(Scan::new(schema, batches)
+            .with_unapplied_filters(request.filters)
+            .with_limit_applied(applied))
     }
 
     fn auth_flow(&self) -> Arc<dyn AuthFlow> {
-        self.inner.http.auth.clone()
+        self.inner.client.auth().clone()
     }
 }
 
@@ -263,6 +321,6 @@ impl fmt::Debug for AutoRestConnector {
             }
             SourceKind::Config(m) => d.field("config_tables", &m.entries.len()),
         };
-        d.field("auth", &self.inner.http.auth).finish()
+        d.field("auth", self.inner.client.auth()).finish()
     }
 }

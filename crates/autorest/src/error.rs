@@ -82,36 +82,6 @@ pub enum AutoRestError {
         /// Why.
         message: String,
     },
-    /// The API answered with a status the `#http` rules say is a failure.
-    #[error("{method} {url}: HTTP {status}{}", excerpt.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
-    Status {
-        /// The request method.
-        method: String,
-        /// The URL, without its query string.
-        url: String,
-        /// The status code.
-        status: u16,
-        /// The start of the response body.
-        excerpt: Option<String>,
-    },
-    /// The API kept answering 401 after the token was refreshed.
-    #[error("{url}: the API answered HTTP {status} again after reauthenticating")]
-    Unauthorized {
-        /// The URL, without its query string.
-        url: String,
-        /// The status code.
-        status: u16,
-    },
-    /// The API kept asking to retry later.
-    #[error("{url}: HTTP {status} still after {retries} retries")]
-    TooManyRetries {
-        /// The URL, without its query string.
-        url: String,
-        /// The last status.
-        status: u16,
-        /// How many retries were made.
-        retries: u32,
-    },
     /// A page could not be read in full (too large, or the connection failed).
     #[error("GET {url}: {message}")]
     Page {
@@ -137,14 +107,6 @@ pub enum AutoRestError {
         url: String,
         /// The expected element.
         path: String,
-    },
-    /// Paging came back to a page or link already seen.
-    #[error("table {table}: paging repeated {what}; stopping instead of looping")]
-    PagingLoop {
-        /// The table.
-        table: String,
-        /// What repeated: a next link, or a page.
-        what: String,
     },
     /// A value does not fit its column's type.
     #[error("table {table}, column {column}, row {row}: value {value} does not fit {sql_type}")]
@@ -193,18 +155,37 @@ impl AutoRestError {
             | AutoRestError::SecretInModel { .. }
             | AutoRestError::ModelValue { .. }
             | AutoRestError::Url { .. } => ErrorKind::Config,
-            AutoRestError::Unauthorized { .. } => ErrorKind::Auth,
-            AutoRestError::Status { status, .. } if *status == 401 || *status == 403 => {
-                ErrorKind::Auth
-            }
             _ => ErrorKind::Api,
+        }
+    }
+}
+
+impl AutoRestError {
+    /// A stable, machine-readable code (`autorest.model_value`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            AutoRestError::ConfigAndSample(_) => "autorest.config_and_sample",
+            AutoRestError::UnsupportedAuthMethod(_) => "autorest.unsupported_auth_method",
+            AutoRestError::MissingAuthProperty { .. } => "autorest.missing_auth_property",
+            AutoRestError::ModelRead { .. } => "autorest.model_read",
+            AutoRestError::ModelSyntax { .. } => "autorest.model_syntax",
+            AutoRestError::UnknownModelKey { .. } => "autorest.unknown_model_key",
+            AutoRestError::SecretInModel { .. } => "autorest.secret_in_model",
+            AutoRestError::ModelValue { .. } => "autorest.model_value",
+            AutoRestError::Url { .. } => "autorest.url",
+            AutoRestError::Page { .. } => "autorest.page",
+            AutoRestError::NotJson { .. } => "autorest.not_json",
+            AutoRestError::NoRows { .. } => "autorest.no_rows",
+            AutoRestError::Cast { .. } => "autorest.cast",
+            AutoRestError::NullValue { .. } => "autorest.null_value",
+            AutoRestError::Arrow { .. } => "autorest.arrow",
         }
     }
 }
 
 impl From<AutoRestError> for Error {
     fn from(e: AutoRestError) -> Self {
-        Error::connector(e.kind(), e)
+        Error::coded(e.kind(), e.code(), e)
     }
 }
 

@@ -1,8 +1,8 @@
 use super::*;
 use crate::decode::{decode, page_rows};
-use crate::http::HttpRules;
 use crate::paging::{Paging, strip_next_links};
 use crate::table::{KEY_METADATA_KEY, TYPE_METADATA_KEY};
+use connectkit_core::client::HttpRules;
 use serde_json::json;
 
 fn endpoint() -> Arc<Endpoint> {

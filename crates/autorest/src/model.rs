@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 
 use crate::columns::declared_tables;
 use crate::error::AutoRestError;
-use crate::http::{Action, HttpRules};
+use connectkit_core::client::{Action, HttpRules};
+
+use crate::http::vendor_rules;
 use crate::paging::{Paging, Param};
 use crate::table::{Endpoint, Rows, TableDef, split_path};
 
@@ -242,7 +244,11 @@ fn http_rules(v: &Value, table: &str) -> Result<HttpRules, AutoRestError> {
             action.ok_or_else(|| value_err(table, "#http", "each rule needs an #action"))?;
         rules.push((code, action));
     }
-    Ok(HttpRules { rules })
+    Ok(rules
+        .into_iter()
+        .fold(HttpRules::standard(), |r, (code, action)| {
+            r.with(code, action)
+        }))
 }
 
 fn headers(v: &Value, table: &str) -> Result<Vec<(String, String)>, AutoRestError> {
@@ -335,7 +341,7 @@ fn table_entry(
             url,
             headers,
             paging: keys.paging.or(&defaults.paging),
-            http: keys.http.or(&defaults.http),
+            http: vendor_rules(keys.http.or(&defaults.http)),
             follow_links: false,
         })
     };

@@ -35,7 +35,9 @@ fn describe(m: &Model) -> String {
                     );
                     s += &format!(
                         "  headers={:?} http={:?}\n  paging={:?}\n",
-                        e.headers, e.http.rules, e.paging
+                        e.headers,
+                        e.http.rules(),
+                        e.paging
                     );
                     for c in &t.columns {
                         s += &format!(

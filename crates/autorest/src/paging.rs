@@ -152,35 +152,50 @@ pub(crate) fn page_url(
 }
 
 /// Reads the next link or token a page declares under the model file's keys.
+/// A `Link` header is read per RFC 8288; one that cannot be parsed is an
+/// error (the message), never "no next page".
 pub(crate) fn declared_next(
     paging: &Paging,
     body: &Value,
     headers: &HeaderMap,
     request_url: &Url,
-) -> Option<Next> {
+) -> Result<Option<Next>, String> {
     let raw = if let Some(path) = &paging.next_page_element {
-        match lookup(body, path)? {
-            Value::String(s) if !s.is_empty() => s.clone(),
-            Value::Number(n) => n.to_string(),
-            _ => return None,
+        match lookup(body, path) {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Ok(None),
         }
     } else if let Some(h) = &paging.next_page_header {
-        let value = headers.get(h.as_str())?.to_str().ok()?;
         if h.eq_ignore_ascii_case("link") {
-            link_header_next(value)?
+            let Some(target) = connectkit_core::client::link_target(headers, request_url, "next")?
+            else {
+                return Ok(None);
+            };
+            if paging.next_page_param.is_none() {
+                return Ok(Some(Next::Url(target)));
+            }
+            target.to_string()
         } else {
-            value.trim().to_owned()
+            match headers.get(h.as_str()).map(|v| v.to_str()) {
+                Some(Ok(v)) => v.trim().to_owned(),
+                Some(Err(_)) => return Err(format!("the {h} header is not visible ASCII")),
+                None => return Ok(None),
+            }
         }
     } else {
-        return None;
+        return Ok(None);
     };
     if raw.is_empty() {
-        return None;
+        return Ok(None);
     }
     if paging.next_page_param.is_some() {
-        Some(Next::Token(raw))
+        Ok(Some(Next::Token(raw)))
     } else {
-        request_url.join(&raw).ok().map(Next::Url)
+        request_url
+            .join(&raw)
+            .map(|u| Some(Next::Url(u)))
+            .map_err(|e| format!("the next page link is not a URL ({e})"))
     }
 }
 
@@ -213,32 +228,6 @@ pub(crate) fn stops_after(paging: &Paging, body: &Value, n: usize, state: &PageS
     paging.follows_next() && state.next.is_none()
 }
 
-/// The `rel="next"` URL of a `Link` header.
-pub(crate) fn link_header_next(value: &str) -> Option<String> {
-    let mut rest = value;
-    while let Some(start) = rest.find('<') {
-        let end = start + rest[start..].find('>')?;
-        let url = &rest[start + 1..end];
-        let after = &rest[end + 1..];
-        let params = &after[..after.find('<').unwrap_or(after.len())];
-        let is_next = params.split(';').any(|p| {
-            let Some((k, v)) = p.split_once('=') else {
-                return false;
-            };
-            k.trim().eq_ignore_ascii_case("rel")
-                && v.trim()
-                    .trim_matches('"')
-                    .split_whitespace()
-                    .any(|r| r.eq_ignore_ascii_case("next"))
-        });
-        if is_next {
-            return Some(url.trim().to_owned());
-        }
-        rest = after;
-    }
-    None
-}
-
 /// Top-level fields whose string value is a next link.
 const NEXT_FIELDS: &[&str] = &[
     "next",
@@ -248,9 +237,15 @@ const NEXT_FIELDS: &[&str] = &[
     "@odata.nextLink",
 ];
 
-/// The next link of a sampled endpoint's page: a recognised body field, else
-/// the `Link` header.
-pub(crate) fn recognised_next(body: &Value, headers: &HeaderMap) -> Option<String> {
+/// The next link of a sampled endpoint's page, resolved against the request
+/// URL: a recognised body field, else the `Link` header (RFC 8288). A link
+/// that is not a URL, or a `Link` header that cannot be parsed, is an error
+/// (the message), never "no next page".
+pub(crate) fn recognised_next(
+    body: &Value,
+    headers: &HeaderMap,
+    request_url: &Url,
+) -> Result<Option<Url>, String> {
     fn s(v: Option<&Value>) -> Option<&str> {
         v.and_then(Value::as_str).filter(|s| !s.is_empty())
     }
@@ -263,13 +258,12 @@ pub(crate) fn recognised_next(body: &Value, headers: &HeaderMap) -> Option<Strin
         .or_else(|| s(body.pointer("/paging/next")))
         .or_else(|| s(body.pointer("/paging/next/link")));
     if let Some(link) = from_body {
-        return Some(link.to_owned());
+        return request_url
+            .join(link)
+            .map(Some)
+            .map_err(|e| format!("the next page link is not a URL ({e})"));
     }
-    let header = headers.get_all(reqwest::header::LINK);
-    header
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(link_header_next)
+    connectkit_core::client::link_target(headers, request_url, "next")
 }
 
 /// Removes the next-link fields [`recognised_next`] reads, so they are not

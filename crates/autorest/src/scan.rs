@@ -1,25 +1,30 @@
-//! A scan: page after page, one record batch per page, with the paging
-//! safety rules (no loops, no page past the limit).
+//! A scan of one table as a [`PageSource`] of the shared paging engine: the
+//! URL of each page (offset, page number, next link or token), how a page
+//! is decoded, and this connector's stop rules (short page, `#hasMoreElement`,
+//! `#totalRowsElement`, no next link). The engine adds the rules every
+//! connector shares: next links stay within the configured origins, no page
+//! twice, no endless empty or repeated pages, nothing past the limit.
 
-use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
+use connectkit_core::client::{
+    ApiClient, Body, Decoded, Fetched, HttpRules, PageRun, PageSource, paginate,
+};
 use connectkit_core::{BatchStream, Error, Result};
+use url::Url;
 
 use crate::connector::url_err;
 use crate::decode::{decode, page_rows};
 use crate::error::{AutoRestError, display_url};
-use crate::http::{Http, Page, not_json, parse_json};
+use crate::http::{get_request, not_json, parse_json};
 use crate::paging::{
     Next, PageState, declared_next, page_url, recognised_next, stops_after, strip_next_links,
 };
 use crate::stream::{PageReader, StreamError};
 use crate::table::TableDef;
 
-struct ScanState {
-    http: Http,
+struct TablePages {
     table: Arc<TableDef>,
     /// The one-pass page reader, when the table allows it (else `decode`).
     reader: Option<PageReader>,
@@ -27,105 +32,67 @@ struct ScanState {
     limit: Option<usize>,
     page: PageState,
     emitted: usize,
-    done: bool,
-    /// Hashes of the page URLs and next tokens seen: a scan of millions of
-    /// pages keeps 8 bytes per page, not the URL.
-    seen_urls: HashSet<u64>,
-    seen_tokens: HashSet<u64>,
-    last_page: Option<u64>,
 }
 
-/// The batches of a scan of `table`.
+/// The batches of a scan of `table`; `prefetched` is the first page when
+/// schema inference already downloaded it.
 pub(crate) fn scan_stream(
-    http: Http,
+    client: ApiClient,
     table: Arc<TableDef>,
     projection: Option<Vec<usize>>,
     limit: Option<usize>,
-) -> BatchStream {
-    let state = ScanState {
-        http,
+    run: PageRun,
+) -> Result<BatchStream> {
+    let endpoint = &table.endpoint;
+    let first = page_url(&endpoint.url, &endpoint.paging, &PageState::default())
+        .map_err(|e| url_err(&endpoint.url, e))?;
+    let source = TablePages {
         reader: PageReader::for_table(&table),
         table,
         projection,
         limit,
         page: PageState::default(),
         emitted: 0,
-        done: limit == Some(0),
-        seen_urls: HashSet::new(),
-        seen_tokens: HashSet::new(),
-        last_page: None,
     };
-    Box::pin(futures::stream::unfold(state, |mut s| async move {
-        match s.next_batch().await {
-            Ok(Some(batch)) => Some((Ok(batch), s)),
-            Ok(None) => None,
-            Err(e) => {
-                s.done = true;
-                Some((Err(e), s))
-            }
+    Ok(paginate(client, source, first, run))
+}
+
+impl TablePages {
+    fn empty(&self) -> Result<RecordBatch> {
+        let batch = RecordBatch::new_empty(self.table.schema.clone());
+        self.project(batch)
+    }
+
+    fn project(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        match &self.projection {
+            Some(p) => batch.project(p).map_err(|e| {
+                AutoRestError::Arrow {
+                    table: self.table.name.clone(),
+                    message: e.to_string(),
+                }
+                .into()
+            }),
+            None => Ok(batch),
         }
-    }))
-}
+    }
 
-fn fingerprint(bytes: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
-}
-
-impl ScanState {
-    fn loop_error(&self, what: String) -> Error {
-        AutoRestError::PagingLoop {
-            table: self.table.name.clone(),
-            what,
+    fn bad_link(&self, url: &Url, message: String) -> Error {
+        AutoRestError::Page {
+            url: display_url(url),
+            message: format!("table {}: {message}", self.table.name),
         }
         .into()
     }
 
-    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        while !self.done {
-            if let Some(batch) = self.next_page().await?
-                && batch.num_rows() > 0
-            {
-                return Ok(Some(batch));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Fetches and decodes one page; sets `done` when it is the last.
-    async fn next_page(&mut self) -> Result<Option<RecordBatch>> {
+    fn decode_body(&mut self, body: Body) -> Result<Decoded> {
+        let Body {
+            url,
+            headers,
+            bytes,
+            ..
+        } = body;
         let endpoint = self.table.endpoint.clone();
         let paging = &endpoint.paging;
-        let url =
-            page_url(&endpoint.url, paging, &self.page).map_err(|e| url_err(&endpoint.url, e))?;
-        if let Some(Next::Token(t)) = &self.page.next
-            && !self.seen_tokens.insert(fingerprint(t.as_bytes()))
-        {
-            self.done = true;
-            return Err(self.loop_error("a next page token".into()));
-        }
-        if !self.seen_urls.insert(fingerprint(url.as_str().as_bytes())) {
-            self.done = true;
-            return Err(self.loop_error(format!("the page {}", display_url(&url))));
-        }
-        let (bytes, headers) = match self
-            .http
-            .get(&url, &endpoint.headers, &endpoint.http)
-            .await?
-        {
-            Page::ZeroRows => {
-                self.done = true;
-                return Ok(None);
-            }
-            Page::Json { bytes, headers } => (bytes, headers),
-        };
-        let page_hash = fingerprint(&bytes);
-        if self.last_page == Some(page_hash) {
-            self.done = true;
-            return Err(self.loop_error("the same page content twice".into()));
-        }
-        self.last_page = Some(page_hash);
         let follow = endpoint.follow_links;
         let remaining = self.limit.map(|l| l.saturating_sub(self.emitted));
         let root_offset = usize::try_from(self.page.rows).unwrap_or(usize::MAX);
@@ -133,7 +100,7 @@ impl ScanState {
             url: display_url(&url),
             path,
         };
-        let (body, page_rows_read, batch, link) = if let Some(reader) = &self.reader {
+        let (body, rows_read, batch) = if let Some(reader) = &self.reader {
             let page = reader
                 .decode(&self.table, &bytes, root_offset, self.emitted, remaining)
                 .map_err(|e| match e {
@@ -141,47 +108,74 @@ impl ScanState {
                     StreamError::NoRows(path) => no_rows(path).into(),
                     StreamError::Decode(e) => e.into(),
                 })?;
-            let link = follow
-                .then(|| recognised_next(&page.body, &headers))
-                .flatten();
-            (page.body, page.rows, page.batch, link)
+            (page.body, page.rows, page.batch)
         } else {
             let mut body = parse_json(&url, &bytes, &headers)?;
-            let link = if follow {
-                let l = recognised_next(&body, &headers);
+            let next = follow.then(|| recognised_next(&body, &headers, &url));
+            if follow {
                 strip_next_links(&mut body);
-                l
-            } else {
-                None
-            };
+            }
             let rows = page_rows(&self.table.rows, &body).map_err(no_rows)?;
             let batch = decode(&self.table, &rows, root_offset, self.emitted, remaining)?;
             let n = rows.len();
-            (body, n, batch, link)
+            if let Some(next) = next {
+                // Decided before the next-link fields were stripped.
+                self.page.next = next.map_err(|m| self.bad_link(&url, m))?.map(Next::Url);
+            }
+            (body, n, batch)
         };
         self.emitted += batch.num_rows();
-        self.page.rows += page_rows_read as u64;
+        self.page.rows += rows_read as u64;
         self.page.pages += 1;
-        self.page.next = if follow {
-            link.map(|l| url.join(&l).map_err(|e| url_err(&l, e)))
-                .transpose()?
-                .map(Next::Url)
-        } else {
-            declared_next(paging, &body, &headers, &url)
-        };
+        if follow && self.reader.is_some() {
+            self.page.next = recognised_next(&body, &headers, &url)
+                .map_err(|m| self.bad_link(&url, m))?
+                .map(Next::Url);
+        } else if !follow {
+            self.page.next =
+                declared_next(paging, &body, &headers, &url).map_err(|m| self.bad_link(&url, m))?;
+        }
         let limit_reached = self.limit.is_some_and(|l| self.emitted >= l);
         let pages = follow || paging.pages(&endpoint.url);
-        self.done = limit_reached
+        let done = limit_reached
             || !pages
-            || stops_after(paging, &body, page_rows_read, &self.page)
+            || stops_after(paging, &body, rows_read, &self.page)
             || (follow && self.page.next.is_none());
-        let batch = match &self.projection {
-            Some(p) => batch.project(p).map_err(|e| AutoRestError::Arrow {
-                table: self.table.name.clone(),
-                message: e.to_string(),
-            })?,
-            None => batch,
+        let next = if done {
+            None
+        } else {
+            Some(
+                page_url(&endpoint.url, paging, &self.page)
+                    .map_err(|e| url_err(&endpoint.url, e))?,
+            )
         };
-        Ok(Some(batch))
+        Ok(Decoded::new(self.project(batch)?, next))
+    }
+}
+
+impl PageSource for TablePages {
+    fn table(&self) -> &str {
+        &self.table.name
+    }
+
+    fn request(
+        &mut self,
+        client: &ApiClient,
+        url: &Url,
+        _remaining: Option<usize>,
+    ) -> Result<reqwest::Request> {
+        get_request(client, url, &self.table.endpoint.headers, &self.table.name)
+    }
+
+    fn rules(&self) -> &HttpRules {
+        &self.table.endpoint.http
+    }
+
+    fn decode(&mut self, _number: u64, page: Fetched) -> Result<Decoded> {
+        match page {
+            Fetched::Body(body) => self.decode_body(body),
+            // The rules say this status means no (more) rows.
+            _ => Ok(Decoded::new(self.empty()?, None)),
+        }
     }
 }

@@ -4,7 +4,8 @@
 use std::fmt;
 
 use connectkit_core::{
-    COMMON_PROPERTIES, Connector, Error, Properties, PropertySpec, Registry, Result, SecretString,
+    CLIENT_PROPERTIES, COMMON_PROPERTIES, Connector, Error, Properties, PropertySpec, Registry,
+    Result, SecretString,
 };
 use connectkit_oauth_refresh::GRANT_PROPERTIES;
 use secrecy::ExposeSecret;
@@ -36,6 +37,7 @@ pub fn catalogue() -> Vec<PropertySpec> {
         .iter()
         .chain(GRANT_PROPERTIES)
         .chain(OWN_PROPERTIES)
+        .chain(CLIENT_PROPERTIES)
         .copied()
         .collect()
 }

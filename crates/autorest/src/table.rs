@@ -7,9 +7,9 @@ use std::sync::Arc;
 use arrow_schema::{Field, Schema, SchemaRef};
 use serde_json::Value;
 
-use crate::http::HttpRules;
 use crate::paging::Paging;
 use crate::types::SqlType;
+use connectkit_core::client::HttpRules;
 
 /// Field-metadata key holding a column's SQL-ish type, e.g. `VarChar(64)`.
 pub const TYPE_METADATA_KEY: &str = "connectkit.type";

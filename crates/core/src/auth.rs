@@ -33,6 +33,12 @@ pub trait AuthFlow: Send + Sync + fmt::Debug {
     async fn refresh_now(&self) -> Result<Option<TokenInfo>> {
         Ok(None)
     }
+
+    /// Whether this flow adds credentials to requests: then they may go only
+    /// over https (or to a loopback host). Only [`NoAuth`] answers false.
+    fn sends_credentials(&self) -> bool {
+        true
+    }
 }
 
 /// What a token endpoint granted, without the token itself.
@@ -74,6 +80,10 @@ pub struct NoAuth;
 impl AuthFlow for NoAuth {
     async fn authorize(&self, _request: &mut reqwest::Request) -> Result<()> {
         Ok(())
+    }
+
+    fn sends_credentials(&self) -> bool {
+        false
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use arrow_schema::{Schema, SchemaRef};
 use async_trait::async_trait;
+use connectkit_core::client::{PageRun, PagingLimits};
 use connectkit_core::{
     AuthFlow, Connector, Error, Filter, FilterSupport, Result, Scan, ScanRequest, TableInfo,
 };
@@ -29,15 +30,22 @@ pub struct Dynamics365Connector {
     api: Api,
     flow: Arc<RefreshTokenFlow>,
     page_size: u32,
+    limits: PagingLimits,
     metadata: OnceCell<Arc<Metadata>>,
 }
 
 impl Dynamics365Connector {
-    pub(crate) fn new(api: Api, flow: Arc<RefreshTokenFlow>, page_size: u32) -> Self {
+    pub(crate) fn new(
+        api: Api,
+        flow: Arc<RefreshTokenFlow>,
+        page_size: u32,
+        limits: PagingLimits,
+    ) -> Self {
         Self {
             api,
             flow,
             page_size,
+            limits,
             metadata: OnceCell::new(),
         }
     }
@@ -63,7 +71,7 @@ impl Dynamics365Connector {
                 let url = self.api.base.join("$metadata").map_err(|e| {
                     Dynamics365Error::config("ServiceURL", format!("cannot address $metadata: {e}"))
                 })?;
-                let xml = self.api.get(&url, XML, None).await?;
+                let xml = self.api.get(&url, XML).await?;
                 Ok::<_, Error>(Arc::new(Metadata::parse(&xml)?))
             })
             .await
@@ -142,7 +150,7 @@ impl Connector for Dynamics365Connector {
     /// The entity sets of the service document (`GET ServiceURL`): entries
     /// whose `kind` is `EntitySet` or absent (the OData default).
     async fn tables(&self) -> Result<Vec<TableInfo>> {
-        let body = self.api.get(&self.api.base, JSON, None).await?;
+        let body = self.api.get(&self.api.base, JSON).await?;
         let doc: ServiceDocument =
             serde_json::from_str(&body).map_err(|e| Dynamics365Error::InvalidResponse {
                 what: "service document".into(),
@@ -221,14 +229,15 @@ impl Connector for Dynamics365Connector {
         )?;
         let columns = selected.unwrap_or(columns);
         let schema = schema_of(&columns);
+        let run = PageRun::new(limit).with_limits(self.limits.clone());
         let batches = pages(
-            self.api.clone(),
+            self.api.client.clone(),
             set,
             schema.clone(),
             Arc::new(columns),
             url,
             self.page_size,
-            limit,
+            run,
         );
         Ok(Scan::new(schema, batches)
             .with_unapplied_filters(unapplied)

@@ -1,17 +1,20 @@
-//! Scans: the first request's URL, and paging through `@odata.nextLink`.
+//! Scans: the first request's URL, and paging through `@odata.nextLink` as a
+//! [`PageSource`] of the shared paging engine (which keeps next links on the
+//! ServiceURL's origin and stops loops and endless empty pages).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use connectkit_core::client::{
+    ApiClient, Decoded, Fetched, HttpRules, PageRun, PageSource, paginate,
+};
 use connectkit_core::{BatchStream, Error};
-use futures::StreamExt;
 use url::Url;
 
 use crate::decode::decode_rows;
-use crate::error::{Dynamics365Error, display_url};
-use crate::http::{Api, JSON};
+use crate::error::Dynamics365Error;
+use crate::http::{JSON, request};
 use crate::odata::encode_component;
 use crate::page::{Layout, Page};
 use crate::types::Column;
@@ -44,117 +47,89 @@ pub(crate) fn first_url(
     Ok(url)
 }
 
-/// Where the next page comes from.
-enum Next {
-    Url(Url),
-    /// The pages read so far were delivered; this error ends the scan.
-    Fail(Error),
-    Done,
-}
-
-struct Pager {
-    api: Api,
+struct EntityPages {
     table: String,
     schema: SchemaRef,
     columns: Arc<Vec<Column>>,
-    prefer: String,
+    page_size: u32,
     /// Where each column's cell sits in a row, for every page.
     layout: Layout,
-    next: Next,
-    /// Every page URL requested, to stop a next link that repeats one.
-    seen: HashSet<Url>,
-    /// Rows still wanted, when the scan has a limit.
-    remaining: Option<usize>,
+    rules: HttpRules,
 }
 
 /// The stream of batches of a scan starting at `first`: one batch per page,
 /// until a page has no `@odata.nextLink` or `limit` rows were returned (the
 /// page after that is never requested).
 pub(crate) fn pages(
-    api: Api,
+    client: ApiClient,
     table: String,
     schema: SchemaRef,
     columns: Arc<Vec<Column>>,
     first: Url,
     page_size: u32,
-    limit: Option<usize>,
+    run: PageRun,
 ) -> BatchStream {
     let layout = Layout::new(&columns);
-    let pager = Pager {
-        api,
+    let source = EntityPages {
         table,
         schema,
         columns,
-        prefer: format!("odata.maxpagesize={page_size}"),
+        page_size,
         layout,
-        next: if limit == Some(0) {
-            Next::Done
-        } else {
-            Next::Url(first)
-        },
-        seen: HashSet::new(),
-        remaining: limit,
+        rules: HttpRules::standard(),
     };
-    futures::stream::unfold(pager, |mut p| async move {
-        match std::mem::replace(&mut p.next, Next::Done) {
-            Next::Done => None,
-            Next::Fail(e) => Some((Err(e), p)),
-            Next::Url(url) => {
-                let item = p.fetch(url).await;
-                Some((item, p))
-            }
-        }
-    })
-    .boxed()
+    paginate(client, source, first, run)
 }
 
-impl Pager {
-    /// Reads one page and decides what comes next.
-    async fn fetch(&mut self, url: Url) -> connectkit_core::Result<RecordBatch> {
-        self.seen.insert(url.clone());
-        let body = self.api.get(&url, JSON, Some(&self.prefer)).await?;
-        let page = Page::parse(&body, &self.table, &self.layout)?;
-        let mut batch = decode_rows(&self.table, &self.schema, &self.columns, &page)?;
-        if let Some(remaining) = self.remaining.as_mut() {
-            if batch.num_rows() >= *remaining {
-                batch = batch.slice(0, *remaining);
-                *remaining = 0;
-                return Ok(batch);
-            }
-            *remaining -= batch.num_rows();
-        }
-        if let Some(link) = page.next_link.as_deref() {
-            self.next = match self.next_url(&url, link) {
-                Ok(next) => Next::Url(next),
-                Err(e) => Next::Fail(e.into()),
-            };
-        }
-        Ok(batch)
+impl PageSource for EntityPages {
+    fn table(&self) -> &str {
+        &self.table
     }
 
-    /// Resolves a next link against the page's URL, refusing one that leaves
-    /// the ServiceURL's origin (the bearer token must not go there) or
-    /// repeats a page already read.
-    fn next_url(&self, current: &Url, link: &str) -> Result<Url, Dynamics365Error> {
-        let next = current
-            .join(link)
-            .map_err(|e| Dynamics365Error::InvalidResponse {
-                what: format!("table {}", self.table),
-                message: format!("@odata.nextLink is not a URL: {e}"),
-            })?;
-        if next.origin() != self.api.base.origin() {
-            return Err(Dynamics365Error::ForeignNextLink {
-                table: self.table.clone(),
-                origin: next.origin().ascii_serialization(),
-            });
-        }
-        if self.seen.contains(&next) {
-            return Err(Dynamics365Error::RepeatedNextLink {
-                table: self.table.clone(),
-                url: display_url(&next),
-            });
-        }
-        Ok(next)
+    /// The page size asked for is at most the rows still wanted, so that a
+    /// small limit does not download a large page.
+    fn request(
+        &mut self,
+        _client: &ApiClient,
+        url: &Url,
+        remaining: Option<usize>,
+    ) -> connectkit_core::Result<reqwest::Request> {
+        let size = remaining.map_or(self.page_size, |r| {
+            u32::try_from(r)
+                .unwrap_or(u32::MAX)
+                .clamp(1, self.page_size)
+        });
+        Ok(request(
+            url,
+            JSON,
+            Some(&format!("odata.maxpagesize={size}")),
+        ))
+    }
+
+    fn rules(&self) -> &HttpRules {
+        &self.rules
+    }
+
+    fn decode(&mut self, _number: u64, page: Fetched) -> connectkit_core::Result<Decoded> {
+        let Fetched::Body(body) = page else {
+            return Ok(Decoded::new(
+                RecordBatch::new_empty(self.schema.clone()),
+                None,
+            ));
+        };
+        let text = String::from_utf8_lossy(&body.bytes);
+        let page = Page::parse(&text, &self.table, &self.layout)?;
+        let batch = decode_rows(&self.table, &self.schema, &self.columns, &page)?;
+        let next = match page.next_link.as_deref() {
+            Some(link) => Some(body.url.join(link).map_err(|e| {
+                Error::from(Dynamics365Error::InvalidResponse {
+                    what: format!("table {}", self.table),
+                    message: format!("@odata.nextLink is not a URL: {e}"),
+                })
+            })?),
+            None => None,
+        };
+        Ok(Decoded::new(batch, next))
     }
 }
 

@@ -5,13 +5,16 @@ use std::fmt;
 use std::sync::Arc;
 
 use connectkit_core::{
-    COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue, Registry, Result, SecretString,
+    CLIENT_PROPERTIES, COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue, Registry,
+    Result, SecretString,
 };
 use connectkit_oauth_refresh::{ClientCredentialsMode, GRANT_PROPERTIES, RefreshTokenFlowBuilder};
 
 use crate::connector::Dynamics365Connector;
 use crate::error::Dynamics365Error;
-use crate::http::{Api, Throttling};
+use connectkit_core::client::{ApiClient, CredentialScope, PagingLimits, RetryConfig};
+
+use crate::http::{Api, odata_detail};
 use crate::service_url::{default_scope, parse_service_url};
 
 /// The URL subprotocol of this connector: `jdbc:datadirect:dynamics365:...`.
@@ -46,6 +49,7 @@ pub fn catalogue() -> Vec<PropertySpec> {
         .iter()
         .chain(GRANT_PROPERTIES)
         .chain(OWN_PROPERTIES)
+        .chain(CLIENT_PROPERTIES)
         .copied()
         .collect()
 }
@@ -174,7 +178,8 @@ impl Dynamics365DataSource {
         self
     }
 
-    /// How many times a throttled (429/503) request is retried (default 5).
+    /// How many times a throttled (429/503) request is retried (default 5;
+    /// the property `MaxRetries` sets the same).
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = Some(retries);
         self
@@ -232,17 +237,18 @@ impl Dynamics365DataSource {
                     )
                 })?,
         };
-        let mut throttling = Throttling::default();
+        let mut retry = RetryConfig::from_properties(&props)?;
         if let Some(n) = self.max_retries {
-            throttling.max_retries = n;
+            retry.max_retries = n;
         }
-        let api = Api {
-            client,
-            auth: flow.clone(),
-            base,
-            throttling,
-        };
-        Ok(Dynamics365Connector::new(api, flow, page_size))
+        let mut scope = CredentialScope::new();
+        scope.allow(&base, "ServiceURL", true)?;
+        let client = ApiClient::new(client, flow.clone(), scope)
+            .with_retry(retry)
+            .with_error_detail(odata_detail);
+        let api = Api { client, base };
+        let limits = PagingLimits::from_properties(&props)?;
+        Ok(Dynamics365Connector::new(api, flow, page_size, limits))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Every paging style of paging.rest: each row exactly once, in order, for
 //! 0, 1 and 3 pages; loops end with an error; a limit stops paging.
 
-use connectkit_autorest::{AutoRestDataSource, AutoRestError};
+use connectkit_autorest::AutoRestDataSource;
 use connectkit_core::ScanRequest;
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -152,22 +152,31 @@ async fn a_repeating_next_link_ends_with_an_error() {
         .config(model.path().to_str().unwrap())
         .build()
         .unwrap();
+    let uri = server.uri();
     for (table, expected) in [
         (
             "next_token",
-            "table next_token: paging repeated a next page token; stopping instead of looping",
+            format!(
+                "table next_token: paging loops: the page {uri}/next_token/items was already read"
+            ),
         ),
-        ("next_url", "table next_url: paging repeated the page"),
+        (
+            "next_url",
+            format!("table next_url: paging loops: the page {uri}/next_url/items was already read"),
+        ),
         (
             "offset",
-            "table offset: paging repeated the same page content twice",
+            format!(
+                "table offset: paging loops: the page {uri}/offset/items repeats the page before"
+            ),
         ),
     ] {
         let e = rows(&c, table, ScanRequest::new()).await.unwrap_err();
-        assert!(e.to_string().starts_with(expected), "{e}");
+        assert!(e.to_string().starts_with(&expected), "{e}");
+        assert_eq!(e.code(), "paging.loop");
         assert!(matches!(
-            e.downcast_ref::<AutoRestError>(),
-            Some(AutoRestError::PagingLoop { .. })
+            e.downcast_ref::<connectkit_core::client::PagingError>(),
+            Some(connectkit_core::client::PagingError::Loop { .. })
         ));
     }
     assert!(requests_to(&server, "/next_url/items").await.len() == 2);

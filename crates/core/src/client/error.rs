@@ -24,7 +24,7 @@ pub enum ApiError {
     },
     /// The API kept answering 401 (or a status mapped to REAUTHENTICATE)
     /// after the token was refreshed once.
-    #[error("{method} {url}: HTTP {status} again after reauthenticating")]
+    #[error("{method} {url}: the API answered HTTP {status} again after reauthenticating")]
     Unauthorized {
         /// The request method.
         method: String,
@@ -118,7 +118,9 @@ impl ApiError {
     /// everything else is an API failure (exit 4).
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ApiError::Status { status, .. } if matches!(status, 401 | 403) => ErrorKind::Auth,
+            ApiError::Status {
+                status: 401 | 403, ..
+            } => ErrorKind::Auth,
             ApiError::Unauthorized { .. } => ErrorKind::Auth,
             ApiError::InsecureHttp { .. } | ApiError::UnsupportedScheme { .. } => ErrorKind::Config,
             _ => ErrorKind::Api,
@@ -128,7 +130,9 @@ impl ApiError {
     /// A stable, machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Status { status, .. } if matches!(status, 401 | 403) => "api.auth_status",
+            ApiError::Status {
+                status: 401 | 403, ..
+            } => "api.auth_status",
             ApiError::Status { .. } => "api.status",
             ApiError::Unauthorized { .. } => "api.unauthorized",
             ApiError::Transport { .. } => "api.transport",

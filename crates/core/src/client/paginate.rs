@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use arrow_array::{Array, RecordBatch};
+use arrow_array::RecordBatch;
 use reqwest::{Request, Url};
 
 use super::rules::HttpRules;
@@ -203,7 +203,7 @@ struct Engine<S> {
     emitted: usize,
     empty_in_row: u32,
     seen: HashSet<u64>,
-    last_rows: Option<u64>,
+    last_content: Option<u64>,
 }
 
 /// The batches of a paged resource starting at `first`: one batch per page
@@ -225,7 +225,7 @@ pub fn paginate<S: PageSource>(
         emitted: 0,
         empty_in_row: 0,
         seen: HashSet::new(),
-        last_rows: None,
+        last_content: None,
     };
     Box::pin(futures::stream::unfold(engine, |mut e| async move {
         loop {
@@ -248,28 +248,6 @@ fn hash_of(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
-/// A fingerprint of a batch's values (its buffers), to tell a page that
-/// repeats the previous one under a new next link.
-fn rows_fingerprint(batch: &RecordBatch) -> u64 {
-    let mut h = DefaultHasher::new();
-    batch.num_rows().hash(&mut h);
-    for column in batch.columns() {
-        let data = column.to_data();
-        for b in data.buffers() {
-            b.as_slice().hash(&mut h);
-        }
-        if let Some(n) = data.nulls() {
-            n.validity().hash(&mut h);
-        }
-        for child in data.child_data() {
-            for b in child.buffers() {
-                b.as_slice().hash(&mut h);
-            }
-        }
-    }
-    h.finish()
-}
-
 impl<S: PageSource> Engine<S> {
     fn table(&self) -> String {
         self.source.table().to_owned()
@@ -289,7 +267,7 @@ impl<S: PageSource> Engine<S> {
         if !self.seen.insert(hash_of(url.as_str().as_bytes())) {
             return Err(PagingError::Loop {
                 table: self.table(),
-                what: format!("the page {}", display_url(&url)),
+                what: format!("the page {} was already read", display_url(&url)),
             }
             .into());
         }
@@ -301,9 +279,24 @@ impl<S: PageSource> Engine<S> {
                 self.client.fetch(request, self.source.rules()).await?
             }
         };
+        // A server that ignores the paging parameters answers the same
+        // bytes under every URL: the page is read once, not forever.
+        let content = match &fetched {
+            Fetched::Body(body) => Some(hash_of(&body.bytes)),
+            _ => None,
+        };
+        let repeated = content.is_some() && content == self.last_content;
+        self.last_content = content;
         let number = self.number;
         self.number += 1;
         let Decoded { mut batch, next } = self.source.decode(number, fetched)?;
+        if repeated && next.is_some() {
+            return Err(PagingError::Loop {
+                table: self.table(),
+                what: format!("the page {} repeats the page before", display_url(&url)),
+            }
+            .into());
+        }
         if let Some(r) = remaining
             && batch.num_rows() >= r
         {
@@ -325,15 +318,6 @@ impl<S: PageSource> Engine<S> {
                 }
             } else {
                 self.empty_in_row = 0;
-                let fp = rows_fingerprint(&batch);
-                if self.last_rows == Some(fp) {
-                    return Err(PagingError::Loop {
-                        table: self.table(),
-                        what: format!("the rows of the page {}", display_url(&url)),
-                    }
-                    .into());
-                }
-                self.last_rows = Some(fp);
             }
             self.next = Some(next);
         }

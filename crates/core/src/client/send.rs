@@ -57,6 +57,7 @@ impl Body {
 /// What [`ApiClient::fetch`] got.
 #[derive(Debug)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // one per request, moved once: boxing buys nothing
 pub enum Fetched {
     /// A body to read.
     Body(Body),

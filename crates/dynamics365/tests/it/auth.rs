@@ -1,7 +1,7 @@
 //! 401 from the API: the grant refreshes once and the request is retried.
 
 use connectkit_core::{ErrorKind, ScanRequest};
-use connectkit_dynamics365::Dynamics365Error;
+
 use wiremock::matchers::{header as header_is, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -63,7 +63,7 @@ async fn an_api_that_keeps_answering_401_is_an_auth_error() {
     assert!(
         matches!(
             err.downcast_ref(),
-            Some(Dynamics365Error::Unauthorized { .. })
+            Some(connectkit_core::client::ApiError::Unauthorized { status: 401, .. })
         ),
         "{err:?}"
     );

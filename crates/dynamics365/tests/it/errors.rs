@@ -1,7 +1,8 @@
 //! Error statuses and bodies from the API.
 
+use connectkit_core::client::ApiError;
 use connectkit_core::{Connector, ErrorKind, ScanRequest};
-use connectkit_dynamics365::Dynamics365Error;
+
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -24,18 +25,17 @@ async fn an_odata_error_body_surfaces_code_and_message() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Api);
-    assert_eq!(
-        err.downcast_ref::<Dynamics365Error>(),
-        Some(&Dynamics365Error::OData {
-            status: 400,
-            code: "0x80060888".into(),
-            message: message.into(),
-        })
+    assert_eq!(err.code(), "api.status");
+    assert!(
+        matches!(
+            err.downcast_ref(),
+            Some(ApiError::Status { status: 400, .. })
+        ),
+        "{err:?}"
     );
-    assert_eq!(
-        err.to_string(),
-        format!("Dynamics 365 API error 0x80060888 (HTTP 400): {message}")
-    );
+    let accounts = format!("{}accounts", service_url(&server));
+    let expected = format!("GET {accounts}: HTTP 400: 0x80060888: {message}");
+    assert_eq!(err.to_string(), expected);
 }
 
 #[tokio::test]
@@ -47,21 +47,22 @@ async fn other_error_bodies_give_status_and_a_short_excerpt() {
         "Service Unavailable ".repeat(50)
     );
     Mock::given(path(BASE_PATH))
-        .respond_with(ResponseTemplate::new(502).set_body_string(html))
+        .respond_with(ResponseTemplate::new(500).set_body_string(html))
         .mount(&server)
         .await;
     let err = connector(&server).tables().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Api);
     match err.downcast_ref() {
-        Some(Dynamics365Error::Http {
-            status: 502,
+        Some(ApiError::Status {
+            status: 500,
             url,
-            excerpt,
+            detail,
+            ..
         }) => {
             assert_eq!(url, &service_url(&server));
             assert!(
-                excerpt.starts_with("<html><body>Service") && excerpt.len() < 210,
-                "{excerpt}"
+                detail.starts_with("<html><body>Service") && detail.len() < 210,
+                "{detail}"
             );
         }
         other => panic!("{other:?}"),

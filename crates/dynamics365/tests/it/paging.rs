@@ -3,7 +3,7 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int64Type};
 use connectkit_core::{ErrorKind, ScanRequest};
-use connectkit_dynamics365::Dynamics365Error;
+
 use futures::StreamExt;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer};
@@ -133,7 +133,7 @@ async fn a_next_link_that_repeats_a_page_is_an_error_not_a_loop() {
     let err = items[2].as_ref().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Api);
     assert!(
-        matches!(err.downcast_ref(), Some(Dynamics365Error::RepeatedNextLink { table, .. }) if table == "accounts"),
+        matches!(err.downcast_ref(), Some(connectkit_core::client::PagingError::Loop { table, .. }) if table == "accounts"),
         "{err:?}"
     );
     assert_eq!(requests_to(&server, ACCOUNTS).await.len(), 2);
@@ -154,7 +154,7 @@ async fn a_next_link_to_another_origin_is_refused() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err.downcast_ref(), Some(Dynamics365Error::ForeignNextLink { origin, .. }) if origin == "https://evil.example.com"),
+        matches!(err.downcast_ref(), Some(connectkit_core::client::ApiError::ForeignOrigin { what: "next page link", origin, .. }) if origin == "https://evil.example.com"),
         "{err:?}"
     );
 }

@@ -7,8 +7,9 @@
 
 use std::time::Duration;
 
+use connectkit_core::client::ApiError;
 use connectkit_core::{ErrorKind, ScanRequest};
-use connectkit_dynamics365::{Dynamics365Connector, Dynamics365Error};
+use connectkit_dynamics365::Dynamics365Connector;
 use tokio::time::Instant;
 use wiremock::matchers::{method, path, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -100,7 +101,7 @@ async fn throttling_forever_gives_up_after_the_bound() {
     assert!(
         matches!(
             err.downcast_ref(),
-            Some(Dynamics365Error::Throttled {
+            Some(ApiError::RetriesExhausted {
                 status: 429,
                 attempts: 6,
                 ..
@@ -109,7 +110,8 @@ async fn throttling_forever_gives_up_after_the_bound() {
         "{err:?}"
     );
     assert!(
-        err.to_string().ends_with("gave up after 6 attempts"),
+        err.to_string()
+            .ends_with("still HTTP 429 after 6 attempts (MaxRetries=5)"),
         "{err}"
     );
     assert_eq!(
@@ -129,7 +131,7 @@ async fn throttling_forever_gives_up_after_the_bound() {
         .unwrap_err();
     assert!(matches!(
         err.downcast_ref(),
-        Some(Dynamics365Error::Throttled {
+        Some(ApiError::RetriesExhausted {
             status: 503,
             attempts: 2,
             ..
