@@ -2,8 +2,10 @@
 
 mod common;
 mod errors;
+mod hostile;
 mod http;
 mod paging;
 mod sample;
+mod scope;
 mod seed;
 mod untrusted;

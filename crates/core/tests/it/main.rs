@@ -2,6 +2,7 @@
 #![allow(missing_docs)]
 
 mod auth;
+mod client;
 mod parse;
 mod props;
 mod redaction;

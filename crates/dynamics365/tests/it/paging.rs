@@ -182,3 +182,57 @@ async fn a_relative_next_link_resolves_against_the_page() {
         .collect();
     assert_eq!(pages, [None, Some(skiptoken(2)), Some("last".to_owned())]);
 }
+
+/// A server that answers empty pages that always carry a new next link.
+#[tokio::test]
+async fn endless_empty_pages_with_next_links_end_with_an_error() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let base = service_url(&server);
+    Mock::given(method("GET"))
+        .and(path(ACCOUNTS))
+        .respond_with(move |req: &wiremock::Request| {
+            let n: u64 = req
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "n")
+                .map_or(0, |(_, v)| v.parse().unwrap());
+            json(format!(
+                r#"{{"value": [], "@odata.nextLink": "{base}accounts?n={}"}}"#,
+                n + 1
+            ))
+        })
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let err = scan_all(&connector(&server), "accounts", ScanRequest::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "paging.empty_pages");
+    assert_eq!(
+        err.to_string(),
+        "table accounts: 3 empty pages in a row still carry a next link (MaxEmptyPages=3); stopping"
+    );
+    assert_eq!(requests_to(&server, ACCOUNTS).await.len(), 3);
+}
+
+/// A small limit asks the server for a small page (Prefer: odata.maxpagesize).
+#[tokio::test]
+async fn a_small_limit_asks_for_a_small_page() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let batches = scan_all(
+        &connector(&server),
+        "accounts",
+        ScanRequest::new().with_limit(3),
+    )
+    .await
+    .unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+    let prefer: Vec<_> = requests_to(&server, ACCOUNTS)
+        .await
+        .iter()
+        .map(|r| header(r, "prefer").unwrap().to_owned())
+        .collect();
+    assert_eq!(prefer, ["odata.maxpagesize=3", "odata.maxpagesize=1"]);
+}
