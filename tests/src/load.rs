@@ -150,7 +150,11 @@ impl Scenario {
             let first = shown.lines().next().unwrap_or_default();
             fail(first.trim_start_matches("error: ").to_owned())
         })?;
-        let connector = subprotocol(&file.url).ok_or_else(|| {
+        if file.url.is_empty() == file.urls.is_empty() {
+            return Err(fail("give exactly one of the fields url and urls".into()));
+        }
+        let first_url = file.urls.values().next().unwrap_or(&file.url);
+        let connector = subprotocol(first_url).ok_or_else(|| {
             fail("field url: expected `jdbc:datadirect:<subprotocol>:<properties>`".into())
         })?;
         let operations = file
@@ -206,7 +210,7 @@ impl Scenario {
                 }
             }
         }
-        if file.url.contains("{{model_file}}") && file.model.is_none() {
+        if first_url.contains("{{model_file}}") && file.model.is_none() {
             return Err(fail(
                 "field model: the url uses {{model_file}} but no model is given".into(),
             ));
@@ -227,6 +231,41 @@ impl Scenario {
             message: format!("cannot read: {e}"),
         })?;
         Scenario::parse(path, &text)
+    }
+
+    /// Reads one scenario file: one scenario, or one per connector when the
+    /// file gives `urls`.
+    pub fn load_all(path: &Path) -> Vec<Result<Scenario, ScenarioError>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                return vec![Err(ScenarioError {
+                    path: path.to_owned(),
+                    message: format!("cannot read: {e}"),
+                })];
+            }
+        };
+        let urls = match serde_saphyr::from_str::<ScenarioFile>(&text) {
+            Ok(f) if !f.urls.is_empty() => f.urls,
+            _ => return vec![Scenario::parse(path, &text)],
+        };
+        urls.into_iter()
+            .map(|(connector, url)| {
+                let mut s = Scenario::parse(path, &text)?;
+                if subprotocol(&url).as_deref() != Some(connector.as_str()) {
+                    return Err(ScenarioError {
+                        path: path.to_owned(),
+                        message: format!(
+                            "field urls.{connector}: expected a `jdbc:datadirect:{connector}:...` URL"
+                        ),
+                    });
+                }
+                s.id = format!("{}[{connector}]", s.id);
+                s.connector = connector;
+                s.file.url = url;
+                Ok(s)
+            })
+            .collect()
     }
 }
 

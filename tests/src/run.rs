@@ -167,7 +167,17 @@ async fn play(registry: &Registry, s: &Scenario) -> Result<(), String> {
                 .replace('\\', "/")
         })
         .unwrap_or_default();
-    let vars: Vec<(&str, &str)> = vec![(tk, &tv), (ak, &av), ("model_file", &model_path)];
+    // A port nothing listens on: bound, then released.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| format!("http://{a}"))
+        .map_err(|e| format!("binding a port: {e}"))?;
+    let vars: Vec<(&str, &str)> = vec![
+        (tk, &tv),
+        (ak, &av),
+        ("model_file", &model_path),
+        ("dead_server", &dead),
+    ];
     if let Some(m) = &s.file.model {
         std::fs::write(&model_path, substitute(&m.text, &vars))
             .map_err(|e| format!("writing the model file: {e}"))?;
@@ -207,7 +217,7 @@ pub fn load(
     let files = scenario_files(root).map_err(|e| format!("{}: {e}", root.display()))?;
     Ok(files
         .iter()
-        .map(|p| Scenario::load(p))
+        .flat_map(|p| Scenario::load_all(p))
         .filter(|r| match r {
             Err(_) => true,
             Ok(s) => {

@@ -14,7 +14,13 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub description: Option<String>,
     /// The connection URL; its subprotocol picks the connector.
+    #[serde(default)]
     pub url: String,
+    /// Instead of `url`: one URL per connector (`{autorest: ..., dynamics365:
+    /// ...}`); the scenario runs once for each, as `<id>[<connector>]`, with
+    /// the same servers and expectations: behaviour every connector shares.
+    #[serde(default)]
+    pub urls: BTreeMap<String, String>,
     /// A model file written to a temp dir; `{{model_file}}` in the URL is its path.
     #[serde(default)]
     pub model: Option<ModelFile>,
