@@ -7,3 +7,4 @@ mod paging;
 mod sample;
 mod seed;
 mod untrusted;
+mod values;
