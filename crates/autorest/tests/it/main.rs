@@ -3,6 +3,7 @@
 mod common;
 mod errors;
 mod http;
+mod inference;
 mod paging;
 mod sample;
 mod seed;

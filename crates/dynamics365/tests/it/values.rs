@@ -68,7 +68,10 @@ fn column(batches: &[RecordBatch], name: &str) -> Vec<u64> {
     batches
         .iter()
         .flat_map(|b| {
-            let a = b.column_by_name(name).unwrap().as_primitive::<Float64Type>();
+            let a = b
+                .column_by_name(name)
+                .unwrap()
+                .as_primitive::<Float64Type>();
             a.values().iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         })
         .collect()
@@ -118,7 +121,8 @@ async fn edge_doubles_are_bit_exact_in_arrow() {
         1e16,
         1e15,
         0.09894886268874903,
-        2.2250738585072011e-308,
+        // The largest subnormal (2.2250738585072011e-308 hung parsers once).
+        f64::from_bits(0x000F_FFFF_FFFF_FFFF),
         -1.5e300,
     ])
     .await;
