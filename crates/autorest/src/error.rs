@@ -146,8 +146,9 @@ pub enum AutoRestError {
         /// What repeated: a next link, or a page.
         what: String,
     },
-    /// A value does not fit its column's type.
-    #[error("table {table}, column {column}, row {row}: value {value} does not fit {sql_type}")]
+    /// A value does not fit its column's type (for a sampled table: a later
+    /// page holds a value of another type than the sample did).
+    #[error("table {table}, column {column}, row {row}{}: expected {sql_type}, found {found}: {value}", page_note(page))]
     Cast {
         /// The table.
         table: String,
@@ -157,11 +158,16 @@ pub enum AutoRestError {
         row: usize,
         /// The value, shortened.
         value: String,
+        /// What the value is: `a string`, `a number`, `a boolean`, `an
+        /// object` or `an array`.
+        found: &'static str,
         /// The declared type.
         sql_type: String,
+        /// The path of the page's URL (never its query string), once known.
+        page: Option<String>,
     },
     /// A `#notNull` or key column is null.
-    #[error("table {table}, column {column}, row {row}: null in a not-null column")]
+    #[error("table {table}, column {column}, row {row}{}: null in a not-null column", page_note(page))]
     NullValue {
         /// The table.
         table: String,
@@ -169,6 +175,8 @@ pub enum AutoRestError {
         column: String,
         /// The row, counting from 1 in the scan.
         row: usize,
+        /// The path of the page's URL (never its query string), once known.
+        page: Option<String>,
     },
     /// Building a record batch failed.
     #[error("table {table}: {message}")]
@@ -200,6 +208,24 @@ impl AutoRestError {
             _ => ErrorKind::Api,
         }
     }
+}
+
+impl AutoRestError {
+    /// The error with the page it was found in, for errors about a value:
+    /// the page URL's path only, since a query string may carry a token.
+    pub fn at_page(mut self, url: &url::Url) -> Self {
+        if let AutoRestError::Cast { page, .. } | AutoRestError::NullValue { page, .. } = &mut self
+        {
+            *page = Some(url.path().to_owned());
+        }
+        self
+    }
+}
+
+fn page_note(page: &Option<String>) -> String {
+    page.as_ref()
+        .map(|p| format!(" (page {p})"))
+        .unwrap_or_default()
 }
 
 impl From<AutoRestError> for Error {

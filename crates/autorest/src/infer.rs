@@ -295,14 +295,18 @@ pub(crate) fn infer_tables(
         }
         None => (format!("{name}_position"), SqlType::BigInt),
     };
-    out.push(TableDef::new(
-        name.to_owned(),
-        endpoint.clone(),
-        rows_at.clone(),
-        Vec::new(),
-        None,
-        columns,
-    ));
+    let child_arrays = children.iter().map(|(_, path, _)| path.clone()).collect();
+    out.push(
+        TableDef::new(
+            name.to_owned(),
+            endpoint.clone(),
+            rows_at.clone(),
+            Vec::new(),
+            None,
+            columns,
+        )
+        .watching_new_fields(child_arrays),
+    );
     let scope = ChildScope {
         endpoint,
         rows: rows_at,
@@ -329,7 +333,8 @@ fn child_tables(scope: &ChildScope<'_>, at: ChildAt, el: &Shape, out: &mut Vec<T
         let path = Source::Field(vec!["value".to_owned()]);
         columns.push(column("value", el.sql_type(), path, false));
     }
-    out.push(scope.table(&at, columns));
+    let child_arrays = children.iter().map(|(_, path, _)| path.clone()).collect();
+    out.push(scope.table(&at, columns).watching_new_fields(child_arrays));
     for (field, path, child_el) in children {
         child_tables(scope, at.child(&field, path), child_el, out);
     }

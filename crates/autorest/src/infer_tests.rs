@@ -65,7 +65,7 @@ fn render_child_rows(body: &Value, tables: &[TableDef]) -> String {
     let mut s = String::new();
     for t in tables.iter().filter(|t| !t.levels.is_empty()) {
         let rows = page_rows(&t.rows, body).unwrap();
-        let batch = decode(t, &rows, 0, 0, None).unwrap();
+        let batch = decode(t, &rows, 0, 0, None).unwrap().batch;
         let mut w = arrow_json::LineDelimitedWriter::new(Vec::new());
         w.write(&batch).unwrap();
         w.finish().unwrap();
