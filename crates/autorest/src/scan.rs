@@ -11,6 +11,7 @@ use connectkit_core::{BatchStream, Error, Result};
 use crate::connector::url_err;
 use crate::decode::{decode, page_rows};
 use crate::error::{AutoRestError, display_url};
+use crate::fields::{NewField, ScanNewFields};
 use crate::http::{Http, Page, not_json, parse_json};
 use crate::paging::{
     Next, PageState, declared_next, page_url, recognised_next, stops_after, strip_next_links,
@@ -33,6 +34,8 @@ struct ScanState {
     seen_urls: HashSet<u64>,
     seen_tokens: HashSet<u64>,
     last_page: Option<u64>,
+    /// Fields without a column reported so far (once each per scan).
+    new_fields: ScanNewFields,
 }
 
 /// The batches of a scan of `table`.
@@ -54,6 +57,7 @@ pub(crate) fn scan_stream(
         seen_urls: HashSet::new(),
         seen_tokens: HashSet::new(),
         last_page: None,
+        new_fields: ScanNewFields::default(),
     };
     Box::pin(futures::stream::unfold(state, |mut s| async move {
         match s.next_batch().await {
@@ -74,6 +78,16 @@ fn fingerprint(bytes: &[u8]) -> u64 {
 }
 
 impl ScanState {
+    /// Logs the fields of the page just read that have no column, once
+    /// per scan. (A stopgap: the policy, warn or fail or sample more, is
+    /// the scan loop's to choose.)
+    fn report_new_fields(&mut self, fields: Vec<NewField>) {
+        let page = self.page.pages + 1;
+        for r in self.new_fields.first_seen(&self.table.name, page, fields) {
+            tracing::warn!("{r}");
+        }
+    }
+
     fn loop_error(&self, what: String) -> Error {
         AutoRestError::PagingLoop {
             table: self.table.name.clone(),
@@ -133,18 +147,18 @@ impl ScanState {
             url: display_url(&url),
             path,
         };
-        let (body, page_rows_read, batch, link) = if let Some(reader) = &self.reader {
+        let (body, page_rows_read, batch, link, new_fields) = if let Some(reader) = &self.reader {
             let page = reader
                 .decode(&self.table, &bytes, root_offset, self.emitted, remaining)
                 .map_err(|e| match e {
                     StreamError::Json(e) => not_json(&url, &bytes, &headers, &e),
                     StreamError::NoRows(path) => no_rows(path).into(),
-                    StreamError::Decode(e) => e.into(),
+                    StreamError::Decode(e) => e.at_page(&url).into(),
                 })?;
             let link = follow
                 .then(|| recognised_next(&page.body, &headers))
                 .flatten();
-            (page.body, page.rows, page.batch, link)
+            (page.body, page.rows, page.batch, link, page.new_fields)
         } else {
             let mut body = parse_json(&url, &bytes, &headers)?;
             let link = if follow {
@@ -155,10 +169,12 @@ impl ScanState {
                 None
             };
             let rows = page_rows(&self.table.rows, &body).map_err(no_rows)?;
-            let batch = decode(&self.table, &rows, root_offset, self.emitted, remaining)?;
+            let page = decode(&self.table, &rows, root_offset, self.emitted, remaining)
+                .map_err(|e| e.at_page(&url))?;
             let n = rows.len();
-            (body, n, batch, link)
+            (body, n, page.batch, link, page.new_fields)
         };
+        self.report_new_fields(new_fields);
         self.emitted += batch.num_rows();
         self.page.rows += page_rows_read as u64;
         self.page.pages += 1;
