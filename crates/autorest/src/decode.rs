@@ -7,7 +7,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use serde_json::Value;
 
 use crate::cast::ColBuilder;
-use crate::error::AutoRestError;
+use crate::error::{AutoRestError, JsonKind};
 use crate::fields::{NewField, NewFields, Trie};
 use crate::infer::discover_rows;
 use crate::table::{ColumnDef, Rows, Source, TableDef, lookup};
@@ -193,8 +193,8 @@ pub(crate) fn push_value(
             column: col.name.clone(),
             row: row_no,
             value: short(value),
-            found: json_kind(value),
-            sql_type: col.sql_type.to_string(),
+            found: JsonKind::of(value),
+            sql_type: col.sql_type,
             page: None,
         });
     }
@@ -215,18 +215,6 @@ pub(crate) fn batch(
             message: e.to_string(),
         }
     })
-}
-
-/// What a JSON value is, for messages.
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn short(v: &Value) -> String {

@@ -148,7 +148,10 @@ pub enum AutoRestError {
     },
     /// A value does not fit its column's type (for a sampled table: a later
     /// page holds a value of another type than the sample did).
-    #[error("table {table}, column {column}, row {row}{}: expected {sql_type}, found {found}: {value}", page_note(page))]
+    #[error(
+        "table {table}, column {column}, row {row}{}: expected {sql_type}, found {found}: {value}",
+        page_note(page)
+    )]
     Cast {
         /// The table.
         table: String,
@@ -158,16 +161,18 @@ pub enum AutoRestError {
         row: usize,
         /// The value, shortened.
         value: String,
-        /// What the value is: `a string`, `a number`, `a boolean`, `an
-        /// object` or `an array`.
-        found: &'static str,
+        /// What the value is.
+        found: JsonKind,
         /// The declared type.
-        sql_type: String,
+        sql_type: crate::SqlType,
         /// The path of the page's URL (never its query string), once known.
         page: Option<String>,
     },
     /// A `#notNull` or key column is null.
-    #[error("table {table}, column {column}, row {row}{}: null in a not-null column", page_note(page))]
+    #[error(
+        "table {table}, column {column}, row {row}{}: null in a not-null column",
+        page_note(page)
+    )]
     NullValue {
         /// The table.
         table: String,
@@ -207,6 +212,52 @@ impl AutoRestError {
             }
             _ => ErrorKind::Api,
         }
+    }
+}
+
+/// The kind of a JSON value, for messages about a value of the wrong type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JsonKind {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Boolean,
+    /// A number.
+    Number,
+    /// A string.
+    String,
+    /// An array.
+    Array,
+    /// An object.
+    Object,
+}
+
+impl JsonKind {
+    /// The kind of `v`.
+    pub fn of(v: &serde_json::Value) -> Self {
+        use serde_json::Value;
+        match v {
+            Value::Null => Self::Null,
+            Value::Bool(_) => Self::Boolean,
+            Value::Number(_) => Self::Number,
+            Value::String(_) => Self::String,
+            Value::Array(_) => Self::Array,
+            Value::Object(_) => Self::Object,
+        }
+    }
+}
+
+impl std::fmt::Display for JsonKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Null => "null",
+            Self::Boolean => "a boolean",
+            Self::Number => "a number",
+            Self::String => "a string",
+            Self::Array => "an array",
+            Self::Object => "an object",
+        })
     }
 }
 

@@ -319,7 +319,12 @@ impl<'de> Visitor<'de> for RowSeed<'_, '_> {
         if let Some(new) = &mut self.st.new {
             new.row = self.st.seen;
         }
-        read_fields(self.trie, &mut self.st.slots, &mut map, self.st.new.as_mut())?;
+        read_fields(
+            self.trie,
+            &mut self.st.slots,
+            &mut map,
+            self.st.new.as_mut(),
+        )?;
         self.st.end_row()
     }
 }

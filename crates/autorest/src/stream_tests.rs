@@ -46,7 +46,9 @@ const PEOPLE: &str = r##"{"people": {
 /// The general path's reading of `body`, as a comparable string.
 fn general(t: &TableDef, body: &Value, limit: Option<usize>) -> Result<String, String> {
     let rows = page_rows(&t.rows, body)?;
-    let b = decode(t, &rows, 3, 10, limit).map_err(|e| e.to_string())?.batch;
+    let b = decode(t, &rows, 3, 10, limit)
+        .map_err(|e| e.to_string())?
+        .batch;
     Ok(format!("{} rows: {b:?}", rows.len()))
 }
 
