@@ -96,7 +96,11 @@ impl Trie {
                 None if has_data(fv) => new.note(k),
                 Some(n) if n.cols.is_empty() && !n.children.is_empty() => {
                     new.at.push(k.clone());
-                    n.new_fields_in(fv, new);
+                    if fv.is_object() {
+                        n.new_fields_in(fv, new);
+                    } else if has_data(fv) {
+                        new.note_here();
+                    }
                     new.at.pop();
                 }
                 _ => {}
@@ -235,7 +239,13 @@ impl<'de> DeserializeSeed<'de> for NestedSeed<'_> {
 }
 
 impl NestedSeed<'_> {
-    fn done<E: de::Error>(self, _: Value) -> Result<(), E> {
+    /// A scalar where flattened fields were expected: no column holds it.
+    fn done<E: de::Error>(self, v: Value) -> Result<(), E> {
+        if let Some(new) = self.new
+            && !v.is_null()
+        {
+            new.note_here();
+        }
         Ok(())
     }
 }
@@ -250,7 +260,15 @@ impl<'de> Visitor<'de> for NestedSeed<'_> {
     value_visits!(done);
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        let mut any = false;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            any = true;
+        }
+        if let Some(new) = self.new
+            && any
+        {
+            new.note_here();
+        }
         Ok(())
     }
 

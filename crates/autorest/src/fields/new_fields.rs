@@ -41,13 +41,20 @@ pub(crate) struct NewFields {
 
 impl NewFields {
     pub(super) fn note(&mut self, key: &str) {
-        let depth = self.at.len();
-        let seen = self.found.iter().any(|f| {
-            f.path.len() == depth + 1 && f.path[..depth] == self.at[..] && f.path[depth] == key
-        });
-        if !seen {
-            let mut path = self.at.clone();
-            path.push(key.to_owned());
+        let mut path = self.at.clone();
+        path.push(key.to_owned());
+        self.note_path(path);
+    }
+
+    /// Notes the object being read itself: a value that is not an object
+    /// where the sample had one whose fields are columns (flattened), so
+    /// the value has no column.
+    pub(super) fn note_here(&mut self) {
+        self.note_path(self.at.clone());
+    }
+
+    fn note_path(&mut self, path: Vec<String>) {
+        if !self.found.iter().any(|f| f.path == path) {
             self.found.push(NewField {
                 path,
                 row: self.row,
@@ -215,6 +222,8 @@ mod tests {
              "skip": null, "blank": {}, "nulls": {"a": null}},
             {"id": 3, "addr": {"city": "z", "zip": "N1"}, "extra": 0, "tags": []},
             {"id": 4, "extra": 5, "late": {"a": 1}, "none": [7], "addr": {"zip": "N2"}},
+            {"id": 5, "addr": "Baker Street"},
+            {"id": 6, "addr": ["Baker Street"]},
         ]);
         // Not reported: columns, the child table's array, nulls, empty
         // arrays and objects of nothing (no value is lost). Reported: what
@@ -226,6 +235,8 @@ mod tests {
                 ("extra".to_owned(), 1),
                 ("late".to_owned(), 2),
                 ("none".to_owned(), 2),
+                // Not an object where the sample flattened one.
+                ("addr".to_owned(), 3),
             ]
         );
         assert!(streamed(t, &json!([{"id": 5, "name": "c"}])).is_empty());
