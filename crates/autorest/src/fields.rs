@@ -94,6 +94,7 @@ impl Trie {
         for (k, fv) in m {
             match self.children.get(k) {
                 None if has_data(fv) => new.note(k),
+                Some(n) if n.skip && !fv.is_array() && has_data(fv) => new.note(k),
                 Some(n) if n.cols.is_empty() && !n.children.is_empty() => {
                     new.at.push(k.clone());
                     if fv.is_object() {
@@ -141,7 +142,7 @@ pub(crate) fn read_fields<'de, A: MapAccess<'de>>(
                 continue;
             }
             Key::Unknown(Some(k)) => {
-                if map.next_value_seed(HasData)?
+                if map.next_value_seed(HasData { arrays: true })?
                     && let Some(new) = new.as_deref_mut()
                 {
                     new.note(&k);
@@ -150,9 +151,17 @@ pub(crate) fn read_fields<'de, A: MapAccess<'de>>(
             }
         };
         match child {
-            n if n.skip => {
-                map.next_value::<IgnoredAny>()?;
-            }
+            n if n.skip => match new.as_deref_mut() {
+                // Arrays are the child table's; anything else is lost.
+                Some(new) => {
+                    if map.next_value_seed(HasData { arrays: false })? {
+                        new.note(&n.key);
+                    }
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            },
             n if n.children.is_empty() => {
                 let v: Value = map.next_value()?;
                 if let [rest @ .., last] = n.cols.as_slice() {

@@ -76,7 +76,11 @@ pub(super) fn has_data(v: &Value) -> bool {
 }
 
 /// Skips a value, telling whether it carries data (see [`has_data`]).
-pub(super) struct HasData;
+pub(super) struct HasData {
+    /// Whether a non-empty array counts: not for a field whose arrays a
+    /// child table reads (only another kind of value is lost there).
+    pub arrays: bool,
+}
 
 impl<'de> DeserializeSeed<'de> for HasData {
     type Value = bool;
@@ -106,13 +110,13 @@ impl<'de> Visitor<'de> for HasData {
         while seq.next_element::<IgnoredAny>()?.is_some() {
             any = true;
         }
-        Ok(any)
+        Ok(any && self.arrays)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
         let mut any = false;
         while map.next_key::<IgnoredAny>()?.is_some() {
-            any |= map.next_value_seed(HasData)?;
+            any |= map.next_value_seed(HasData { arrays: true })?;
         }
         Ok(any)
     }
@@ -224,6 +228,7 @@ mod tests {
             {"id": 4, "extra": 5, "late": {"a": 1}, "none": [7], "addr": {"zip": "N2"}},
             {"id": 5, "addr": "Baker Street"},
             {"id": 6, "addr": ["Baker Street"]},
+            {"id": 7, "tags": "t1"},
         ]);
         // Not reported: columns, the child table's array, nulls, empty
         // arrays and objects of nothing (no value is lost). Reported: what
@@ -237,6 +242,8 @@ mod tests {
                 ("none".to_owned(), 2),
                 // Not an object where the sample flattened one.
                 ("addr".to_owned(), 3),
+                // Not an array where the child table reads one.
+                ("tags".to_owned(), 5),
             ]
         );
         assert!(streamed(t, &json!([{"id": 5, "name": "c"}])).is_empty());
