@@ -109,6 +109,20 @@ impl Trie {
         }
     }
 
+    /// Records a row that is not an object (a scalar or an array, read as
+    /// `{"value": v}`) when no column holds it.
+    pub fn new_fields_in_scalar_row(&self, v: &Value, new: &mut NewFields) {
+        let lost = match self.children.get("value") {
+            None => true,
+            Some(n) if n.skip => !v.is_array(),
+            // A column holds it, or else flattened fields expected an object.
+            Some(n) => n.cols.is_empty(),
+        };
+        if lost && has_data(v) {
+            new.note("value");
+        }
+    }
+
     /// Fills the slots of this node and below from an already built value.
     pub fn fill(&self, v: &Value, slots: &mut [Value]) {
         for &c in &self.cols {

@@ -174,6 +174,10 @@ impl State<'_> {
     /// A row that is not an object: `{"value": v}`, as `decode` normalizes it.
     fn scalar_row<E: de::Error>(&mut self, trie: &Trie, v: Value) -> Result<(), E> {
         if self.kept < self.max {
+            if let Some(new) = &mut self.new {
+                new.row = self.seen;
+                trie.new_fields_in_scalar_row(&v, new);
+            }
             if let Some(child) = trie.children.get("value") {
                 child.fill(&v, &mut self.slots);
             }
