@@ -96,9 +96,10 @@ pub enum CsvError {
 }
 
 /// Appends one non-null field: quoted when empty (that is what tells it
-/// from a null) or when it holds a delimiter, a quote or a line break.
+/// from a null), when it holds a delimiter, a quote or a line break, or
+/// when it is `\.`, which `COPY ... FROM STDIN` would take for the end.
 fn push_field(line: &mut String, text: &str) {
-    let quote = text.is_empty() || text.contains([',', '"', '\n', '\r']);
+    let quote = text.is_empty() || text == "\\." || text.contains([',', '"', '\n', '\r']);
     if !quote {
         line.push_str(text);
         return;
@@ -153,6 +154,7 @@ mod tests {
             Some("say \"hi\""),
             Some("two\nlines"),
             Some("cr\r"),
+            Some("\\."),
         ]);
         let text = csv(
             &[batch.clone(), batch.slice(0, 0), batch.slice(0, 1)],
@@ -162,7 +164,7 @@ mod tests {
             text,
             "s,\"n,\"\"x\"\"\"\n,\n\"\",\"\"\nplain,plain\n\"a,b\",\"a,b\"\n\
              \"say \"\"hi\"\"\",\"say \"\"hi\"\"\"\n\"two\nlines\",\"two\nlines\"\n\
-             \"cr\r\",\"cr\r\"\n,\n"
+             \"cr\r\",\"cr\r\"\n\"\\.\",\"\\.\"\n,\n"
         );
     }
 
