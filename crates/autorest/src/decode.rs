@@ -7,7 +7,8 @@ use arrow_array::{ArrayRef, RecordBatch};
 use serde_json::Value;
 
 use crate::cast::ColBuilder;
-use crate::error::AutoRestError;
+use crate::error::{AutoRestError, JsonKind};
+use crate::fields::{NewField, NewFields, Trie};
 use crate::infer::discover_rows;
 use crate::table::{ColumnDef, Rows, Source, TableDef, lookup};
 
@@ -85,18 +86,30 @@ fn descend<'a>(
     }
 }
 
+/// A page decoded by the general path.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    /// The kept rows.
+    pub batch: RecordBatch,
+    /// Fields of the kept rows that hold a value and have no column (only
+    /// for tables that watch for them: `TableDef::watch_new_fields`).
+    pub new_fields: Vec<NewField>,
+}
+
 /// Decodes the rows of one page into a batch of the table's schema.
 ///
 /// `root_offset` is how many top-level rows earlier pages held (positions of
 /// key-less parents count from it); `row_offset` how many table rows earlier
 /// pages gave (for error messages); at most `max_rows` rows are kept.
+/// The fields of the kept rows that have no column come along (for tables
+/// that watch for them).
 pub(crate) fn decode(
     table: &TableDef,
     root_rows: &[&Value],
     root_offset: usize,
     row_offset: usize,
     max_rows: Option<usize>,
-) -> Result<RecordBatch, AutoRestError> {
+) -> Result<Decoded, AutoRestError> {
     let mut rows: Vec<RowCtx<'_>> = Vec::new();
     for (i, root) in root_rows.iter().enumerate() {
         if max_rows.is_some_and(|m| rows.len() >= m) {
@@ -127,7 +140,14 @@ pub(crate) fn decode(
         .iter()
         .map(|c| ColBuilder::new(c.sql_type, rows.len()))
         .collect();
+    let mut new = table
+        .watch_new_fields
+        .then(|| (Trie::new(table), NewFields::default()));
     for (n, row) in rows.iter().enumerate() {
+        if let Some((trie, found)) = &mut new {
+            found.row = n;
+            trie.new_fields_in(&row.elem, found);
+        }
         for (col, b) in table.columns.iter().zip(&mut builders) {
             let value: Cow<'_, Value> = match &col.source {
                 Source::Field(path) => match lookup(&row.elem, path) {
@@ -142,7 +162,10 @@ pub(crate) fn decode(
             push_value(table, col, b, &value, row_offset + n + 1)?;
         }
     }
-    batch(table, builders, rows.len())
+    Ok(Decoded {
+        batch: batch(table, builders, rows.len())?,
+        new_fields: new.map(|(_, n)| n.found).unwrap_or_default(),
+    })
 }
 
 /// Appends `value` to the builder of `col`; a null in a NOT NULL column or a
@@ -160,6 +183,7 @@ pub(crate) fn push_value(
                 table: table.name.clone(),
                 column: col.name.clone(),
                 row: row_no,
+                page: None,
             });
         }
         b.append_null();
@@ -169,7 +193,9 @@ pub(crate) fn push_value(
             column: col.name.clone(),
             row: row_no,
             value: short(value),
-            sql_type: col.sql_type.to_string(),
+            found: JsonKind::of(value),
+            sql_type: col.sql_type,
+            page: None,
         });
     }
     Ok(())

@@ -108,8 +108,12 @@ pub enum AutoRestError {
         /// The expected element.
         path: String,
     },
-    /// A value does not fit its column's type.
-    #[error("table {table}, column {column}, row {row}: value {value} does not fit {sql_type}")]
+    /// A value does not fit its column's type (for a sampled table: a later
+    /// page holds a value of another type than the sample did).
+    #[error(
+        "table {table}, column {column}, row {row}{}: expected {sql_type}, found {found}: {value}",
+        page_note(page)
+    )]
     Cast {
         /// The table.
         table: String,
@@ -119,11 +123,18 @@ pub enum AutoRestError {
         row: usize,
         /// The value, shortened.
         value: String,
+        /// What the value is.
+        found: JsonKind,
         /// The declared type.
-        sql_type: String,
+        sql_type: crate::SqlType,
+        /// The path of the page's URL (never its query string), once known.
+        page: Option<String>,
     },
     /// A `#notNull` or key column is null.
-    #[error("table {table}, column {column}, row {row}: null in a not-null column")]
+    #[error(
+        "table {table}, column {column}, row {row}{}: null in a not-null column",
+        page_note(page)
+    )]
     NullValue {
         /// The table.
         table: String,
@@ -131,6 +142,8 @@ pub enum AutoRestError {
         column: String,
         /// The row, counting from 1 in the scan.
         row: usize,
+        /// The path of the page's URL (never its query string), once known.
+        page: Option<String>,
     },
     /// Building a record batch failed.
     #[error("table {table}: {message}")]
@@ -158,6 +171,70 @@ impl AutoRestError {
             _ => ErrorKind::Api,
         }
     }
+}
+
+/// The kind of a JSON value, for messages about a value of the wrong type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JsonKind {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Boolean,
+    /// A number.
+    Number,
+    /// A string.
+    String,
+    /// An array.
+    Array,
+    /// An object.
+    Object,
+}
+
+impl JsonKind {
+    /// The kind of `v`.
+    pub fn of(v: &serde_json::Value) -> Self {
+        use serde_json::Value;
+        match v {
+            Value::Null => Self::Null,
+            Value::Bool(_) => Self::Boolean,
+            Value::Number(_) => Self::Number,
+            Value::String(_) => Self::String,
+            Value::Array(_) => Self::Array,
+            Value::Object(_) => Self::Object,
+        }
+    }
+}
+
+impl std::fmt::Display for JsonKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Null => "null",
+            Self::Boolean => "a boolean",
+            Self::Number => "a number",
+            Self::String => "a string",
+            Self::Array => "an array",
+            Self::Object => "an object",
+        })
+    }
+}
+
+impl AutoRestError {
+    /// The error with the page it was found in, for errors about a value:
+    /// the page URL's path only, since a query string may carry a token.
+    pub fn at_page(mut self, url: &url::Url) -> Self {
+        if let AutoRestError::Cast { page, .. } | AutoRestError::NullValue { page, .. } = &mut self
+        {
+            *page = Some(url.path().to_owned());
+        }
+        self
+    }
+}
+
+fn page_note(page: &Option<String>) -> String {
+    page.as_ref()
+        .map(|p| format!(" (page {p})"))
+        .unwrap_or_default()
 }
 
 impl AutoRestError {

@@ -2,6 +2,10 @@
 //! field paths, matched key by key as the object is parsed, so that keys of
 //! no column are skipped without being allocated and nested objects are
 //! descended only where a flattened column lives.
+//!
+//! For inferred tables the skipped keys are watched: a field that holds a
+//! value but has no column (it first appears after the sampled page) is
+//! recorded, so that a scan can say so instead of dropping it silently.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -10,6 +14,11 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_json::Value;
 
 use crate::table::{Source, TableDef};
+
+mod new_fields;
+
+use new_fields::{HasData, has_data};
+pub(crate) use new_fields::{NewField, NewFields, ScanNewFields};
 
 /// Builds a `Value` from the scalar and array `visit_*` methods, through
 /// `$done(self, value)`.
@@ -44,8 +53,13 @@ pub(crate) use value_visits;
 /// The declared columns by field path: one level of keys per node.
 #[derive(Default)]
 pub(crate) struct Trie {
+    /// The key of this node in its parent (empty at the root).
+    pub key: String,
     /// Columns whose path ends here.
     pub cols: Vec<usize>,
+    /// A field that is no column of this table but is read elsewhere (an
+    /// array that a child table reads): skipped, never reported.
+    pub skip: bool,
     pub children: HashMap<String, Trie>,
 }
 
@@ -54,13 +68,59 @@ impl Trie {
         let mut root = Trie::default();
         for (i, col) in table.columns.iter().enumerate() {
             if let Source::Field(path) = &col.source {
-                let node = path
-                    .iter()
-                    .fold(&mut root, |n, k| n.children.entry(k.clone()).or_default());
-                node.cols.push(i);
+                root.node_at(path).cols.push(i);
             }
         }
+        for path in &table.child_arrays {
+            let node = root.node_at(path);
+            node.skip = node.cols.is_empty() && node.children.is_empty();
+        }
         root
+    }
+
+    fn node_at(&mut self, path: &[String]) -> &mut Trie {
+        path.iter().fold(self, |n, k| {
+            n.children.entry(k.clone()).or_insert_with(|| Trie {
+                key: k.clone(),
+                ..Trie::default()
+            })
+        })
+    }
+
+    /// Records the fields of `v` (a row element, or an object within one)
+    /// that hold a value and have no column here or below.
+    pub fn new_fields_in(&self, v: &Value, new: &mut NewFields) {
+        let Value::Object(m) = v else { return };
+        for (k, fv) in m {
+            match self.children.get(k) {
+                None if has_data(fv) => new.note(k),
+                Some(n) if n.skip && !fv.is_array() && has_data(fv) => new.note(k),
+                Some(n) if n.cols.is_empty() && !n.children.is_empty() => {
+                    new.at.push(k.clone());
+                    if fv.is_object() {
+                        n.new_fields_in(fv, new);
+                    } else if has_data(fv) {
+                        new.note_here();
+                    }
+                    new.at.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Records a row that is not an object (a scalar or an array, read as
+    /// `{"value": v}`) when no column holds it.
+    pub fn new_fields_in_scalar_row(&self, v: &Value, new: &mut NewFields) {
+        let lost = match self.children.get("value") {
+            None => true,
+            Some(n) if n.skip => !v.is_array(),
+            // A column holds it, or else flattened fields expected an object.
+            Some(n) => n.cols.is_empty(),
+        };
+        if lost && has_data(v) {
+            new.note("value");
+        }
     }
 
     /// Fills the slots of this node and below from an already built value.
@@ -79,18 +139,44 @@ impl Trie {
 }
 
 /// Reads an object's keys against `node`, filling the slots of the columns
-/// found; other keys are skipped unread.
+/// found; other keys are skipped unread, unless `new` watches for fields
+/// without a column: then those that hold a value are recorded there.
 pub(crate) fn read_fields<'de, A: MapAccess<'de>>(
     node: &Trie,
     slots: &mut [Value],
     map: &mut A,
+    mut new: Option<&mut NewFields>,
 ) -> Result<(), A::Error> {
-    while let Some(child) = map.next_key_seed(KeySeed(node))? {
-        match child {
-            None => {
+    let watch = new.is_some();
+    while let Some(key) = map.next_key_seed(KeySeed { node, watch })? {
+        let child = match key {
+            Key::Known(n) => n,
+            Key::Unknown(None) => {
                 map.next_value::<IgnoredAny>()?;
+                continue;
             }
-            Some(n) if n.children.is_empty() => {
+            Key::Unknown(Some(k)) => {
+                if map.next_value_seed(HasData { arrays: true })?
+                    && let Some(new) = new.as_deref_mut()
+                {
+                    new.note(&k);
+                }
+                continue;
+            }
+        };
+        match child {
+            n if n.skip => match new.as_deref_mut() {
+                // Arrays are the child table's; anything else is lost.
+                Some(new) => {
+                    if map.next_value_seed(HasData { arrays: false })? {
+                        new.note(&n.key);
+                    }
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            },
+            n if n.children.is_empty() => {
                 let v: Value = map.next_value()?;
                 if let [rest @ .., last] = n.cols.as_slice() {
                     for &c in rest {
@@ -99,8 +185,20 @@ pub(crate) fn read_fields<'de, A: MapAccess<'de>>(
                     slots[*last] = v;
                 }
             }
-            Some(n) if n.cols.is_empty() => map.next_value_seed(NestedSeed { node: n, slots })?,
-            Some(n) => {
+            n if n.cols.is_empty() => {
+                if let Some(new) = new.as_deref_mut() {
+                    new.at.push(n.key.clone());
+                }
+                map.next_value_seed(NestedSeed {
+                    node: n,
+                    slots,
+                    new: new.as_deref_mut(),
+                })?;
+                if let Some(new) = new.as_deref_mut() {
+                    new.at.pop();
+                }
+            }
+            n => {
                 // Both a column and the parent of columns (a JSON column and
                 // its flattened fields): needs the whole value.
                 let v: Value = map.next_value()?;
@@ -111,11 +209,21 @@ pub(crate) fn read_fields<'de, A: MapAccess<'de>>(
     Ok(())
 }
 
-/// Looks a key up among a node's children without allocating it.
-struct KeySeed<'a>(&'a Trie);
+/// A key: a node of the trie, or not (its text only when watched).
+enum Key<'a> {
+    Known(&'a Trie),
+    Unknown(Option<String>),
+}
+
+/// Looks a key up among a node's children without allocating it (unless
+/// it is unknown and watched).
+struct KeySeed<'a> {
+    node: &'a Trie,
+    watch: bool,
+}
 
 impl<'de, 'a> DeserializeSeed<'de> for KeySeed<'a> {
-    type Value = Option<&'a Trie>;
+    type Value = Key<'a>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_str(self)
@@ -123,14 +231,17 @@ impl<'de, 'a> DeserializeSeed<'de> for KeySeed<'a> {
 }
 
 impl<'a> Visitor<'_> for KeySeed<'a> {
-    type Value = Option<&'a Trie>;
+    type Value = Key<'a>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(self.0.children.get(v))
+        Ok(match self.node.children.get(v) {
+            Some(n) => Key::Known(n),
+            None => Key::Unknown(self.watch.then(|| v.to_owned())),
+        })
     }
 }
 
@@ -139,6 +250,7 @@ impl<'a> Visitor<'_> for KeySeed<'a> {
 struct NestedSeed<'a> {
     node: &'a Trie,
     slots: &'a mut [Value],
+    new: Option<&'a mut NewFields>,
 }
 
 impl<'de> DeserializeSeed<'de> for NestedSeed<'_> {
@@ -150,7 +262,13 @@ impl<'de> DeserializeSeed<'de> for NestedSeed<'_> {
 }
 
 impl NestedSeed<'_> {
-    fn done<E: de::Error>(self, _: Value) -> Result<(), E> {
+    /// A scalar where flattened fields were expected: no column holds it.
+    fn done<E: de::Error>(self, v: Value) -> Result<(), E> {
+        if let Some(new) = self.new
+            && !v.is_null()
+        {
+            new.note_here();
+        }
         Ok(())
     }
 }
@@ -165,11 +283,19 @@ impl<'de> Visitor<'de> for NestedSeed<'_> {
     value_visits!(done);
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        let mut any = false;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            any = true;
+        }
+        if let Some(new) = self.new
+            && any
+        {
+            new.note_here();
+        }
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        read_fields(self.node, self.slots, &mut map)
+        read_fields(self.node, self.slots, &mut map, self.new)
     }
 }

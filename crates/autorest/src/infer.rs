@@ -51,11 +51,30 @@ fn candidates(obj: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>)
 }
 
 /// The name of a sampled table: the last non-empty path segment, or `URL_`.
+/// When that segment is an identifier value (all digits, or a UUID) it
+/// names a record, not a collection, so the segment before it leads:
+/// `/customers/1` is `customers_1`.
 pub(crate) fn table_name_for(url: &url::Url) -> String {
-    url.path_segments()
-        .and_then(|mut s| s.rfind(|p| !p.is_empty()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| "URL_".to_owned())
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(|s| s.filter(|p| !p.is_empty()).collect())
+        .unwrap_or_default();
+    match segments.as_slice() {
+        [] => "URL_".to_owned(),
+        [.., parent, last] if is_identifier_value(last) => format!("{parent}_{last}"),
+        [.., last] => (*last).to_owned(),
+    }
+}
+
+/// All digits, or a UUID (`8-4-4-4-12` hexadecimal digits).
+fn is_identifier_value(segment: &str) -> bool {
+    let all_digits = segment.bytes().all(|b| b.is_ascii_digit());
+    let groups: Vec<&str> = segment.split('-').collect();
+    let uuid = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
+    all_digits || uuid
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +148,14 @@ impl Shape {
 
     fn seen(&self) -> usize {
         self.objects + self.arrays + self.scalars + self.nulls
+    }
+
+    /// The elements of the arrays seen here, when there were any: arrays
+    /// that were always empty give no evidence of an element type, so they
+    /// make no child table (a later page that fills one reports it as a
+    /// field not in the schema).
+    fn elements(&self) -> Option<&Shape> {
+        self.elements.as_deref().filter(|e| e.seen() > 0)
     }
 
     /// Objects to flatten: only objects were seen, and they share keys. A
@@ -268,14 +295,18 @@ pub(crate) fn infer_tables(
         }
         None => (format!("{name}_position"), SqlType::BigInt),
     };
-    out.push(TableDef::new(
-        name.to_owned(),
-        endpoint.clone(),
-        rows_at.clone(),
-        Vec::new(),
-        None,
-        columns,
-    ));
+    let child_arrays = children.iter().map(|(_, path, _)| path.clone()).collect();
+    out.push(
+        TableDef::new(
+            name.to_owned(),
+            endpoint.clone(),
+            rows_at.clone(),
+            Vec::new(),
+            None,
+            columns,
+        )
+        .watching_new_fields(child_arrays),
+    );
     let scope = ChildScope {
         endpoint,
         rows: rows_at,
@@ -295,31 +326,19 @@ fn child_tables(scope: &ChildScope<'_>, at: ChildAt, el: &Shape, out: &mut Vec<T
     if el.flattens() {
         flatten(el, &[], &mut columns, &mut children);
     } else if el.kinds() == 1 && el.arrays > 0 {
-        children.push((
-            "value".to_owned(),
-            vec!["value".to_owned()],
-            el.elements.as_deref().unwrap_or(&EMPTY),
-        ));
+        if let Some(inner) = el.elements() {
+            children.push(("value".to_owned(), vec!["value".to_owned()], inner));
+        }
     } else {
         let path = Source::Field(vec!["value".to_owned()]);
         columns.push(column("value", el.sql_type(), path, false));
     }
-    out.push(scope.table(&at, columns));
+    let child_arrays = children.iter().map(|(_, path, _)| path.clone()).collect();
+    out.push(scope.table(&at, columns).watching_new_fields(child_arrays));
     for (field, path, child_el) in children {
         child_tables(scope, at.child(&field, path), child_el, out);
     }
 }
-
-static EMPTY: Shape = Shape {
-    scalar: None,
-    max_len: 0,
-    objects: 0,
-    arrays: 0,
-    scalars: 0,
-    nulls: 0,
-    fields: Vec::new(),
-    elements: None,
-};
 
 /// An inferred column: lengths are hints, not enforced.
 fn column(name: &str, t: SqlType, source: Source, not_null: bool) -> ColumnDef {
@@ -341,7 +360,9 @@ fn flatten<'a>(
         if f.flattens() {
             flatten(f, &path, columns, children);
         } else if f.kinds() == 1 && f.arrays > 0 {
-            children.push((name, path, f.elements.as_deref().unwrap_or(&EMPTY)));
+            if let Some(el) = f.elements() {
+                children.push((name, path, el));
+            }
         } else {
             columns.push(column(&name, f.sql_type(), Source::Field(path), false));
         }

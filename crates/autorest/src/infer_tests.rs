@@ -65,7 +65,7 @@ fn render_child_rows(body: &Value, tables: &[TableDef]) -> String {
     let mut s = String::new();
     for t in tables.iter().filter(|t| !t.levels.is_empty()) {
         let rows = page_rows(&t.rows, body).unwrap();
-        let batch = decode(t, &rows, 0, 0, None).unwrap();
+        let batch = decode(t, &rows, 0, 0, None).unwrap().batch;
         let mut w = arrow_json::LineDelimitedWriter::new(Vec::new());
         w.write(&batch).unwrap();
         w.finish().unwrap();
@@ -134,6 +134,19 @@ fn table_names_from_urls() {
     assert_eq!(name("https://example.com/v1/users?page=1"), "users");
     assert_eq!(name("https://example.com"), "URL_");
     assert_eq!(name("https://example.com/"), "URL_");
+    // A record's identifier names it together with its collection.
+    assert_eq!(name("https://example.com/customers/1"), "customers_1");
+    assert_eq!(name("https://example.com/customers/042/"), "customers_042");
+    assert_eq!(
+        name("https://example.com/v2/orders/3F2504E0-4F89-11D3-9A0C-0305E82C3301"),
+        "orders_3F2504E0-4F89-11D3-9A0C-0305E82C3301"
+    );
+    // Not identifier values: names, versions, hex that is not a UUID.
+    assert_eq!(name("https://example.com/customers/1/orders"), "orders");
+    assert_eq!(name("https://example.com/api/v1"), "v1");
+    assert_eq!(name("https://example.com/blobs/deadbeef"), "deadbeef");
+    // A bare identifier keeps its name: nothing precedes it.
+    assert_eq!(name("https://example.com/7"), "7");
 }
 
 #[test]
@@ -199,4 +212,27 @@ fn maps_keyed_by_ids_are_json_but_sparse_objects_flatten() {
         cols,
         ["id BigInt", "by_id JSON", "o_x BigInt", "o_y VarChar(64)"]
     );
+}
+
+#[test]
+fn arrays_that_were_always_empty_make_no_child_table() {
+    // `/customers/1`: one record whose orders array is empty.
+    let (_, t) = sample(
+        "customers_1",
+        json!({"id": 1, "name": "Ada", "orders": [], "tags": null}),
+    );
+    let names: Vec<_> = t.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["customers_1"]);
+    let cols: Vec<_> = t[0].columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(cols, ["id", "name", "tags"]);
+    // One element anywhere in the sample is evidence enough; empty inner
+    // arrays of an array of arrays make no grandchild either.
+    let (_, t) = sample(
+        "t",
+        json!([{"id": 1, "xs": [], "grid": [[]]}, {"id": 2, "xs": [7], "grid": []}]),
+    );
+    let names: Vec<_> = t.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["t", "t_xs", "t_grid"]);
+    let grid: Vec<_> = t[2].columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(grid, ["t_id", "position"]);
 }

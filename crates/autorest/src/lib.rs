@@ -82,7 +82,7 @@ mod table;
 mod types;
 
 pub use connector::AutoRestConnector;
-pub use error::AutoRestError;
+pub use error::{AutoRestError, JsonKind};
 pub use infer::infer_schemas;
 pub use source::{AutoRestDataSource, catalogue, register};
 pub use table::{KEY_METADATA_KEY, TYPE_METADATA_KEY};

@@ -17,6 +17,7 @@ use url::Url;
 use crate::connector::url_err;
 use crate::decode::{decode, page_rows};
 use crate::error::{AutoRestError, display_url};
+use crate::fields::{NewField, ScanNewFields};
 use crate::http::{get_request, not_json, parse_json};
 use crate::paging::{
     Next, PageState, declared_next, page_url, recognised_next, stops_after, strip_next_links,
@@ -32,6 +33,8 @@ struct TablePages {
     limit: Option<usize>,
     page: PageState,
     emitted: usize,
+    /// Fields without a column reported so far (once each per scan).
+    new_fields: ScanNewFields,
 }
 
 /// The batches of a scan of `table`; `prefetched` is the first page when
@@ -53,11 +56,23 @@ pub(crate) fn scan_stream(
         limit,
         page: PageState::default(),
         emitted: 0,
+        new_fields: ScanNewFields::default(),
     };
     Ok(paginate(client, source, first, run))
 }
 
 impl TablePages {
+    /// Reports the fields of the page just read that have no column, once
+    /// per scan, on the log (standard error in the CLI): a sampled table's
+    /// schema comes from its first page, so a field that first appears later
+    /// is not silently dropped from sight.
+    fn report_new_fields(&mut self, fields: Vec<NewField>) {
+        let page = self.page.pages + 1;
+        for r in self.new_fields.first_seen(&self.table.name, page, fields) {
+            tracing::warn!("{r}");
+        }
+    }
+
     fn empty(&self) -> Result<RecordBatch> {
         let batch = RecordBatch::new_empty(self.table.schema.clone());
         self.project(batch)
@@ -100,15 +115,15 @@ impl TablePages {
             url: display_url(&url),
             path,
         };
-        let (body, rows_read, batch) = if let Some(reader) = &self.reader {
+        let (body, rows_read, batch, new_fields) = if let Some(reader) = &self.reader {
             let page = reader
                 .decode(&self.table, &bytes, root_offset, self.emitted, remaining)
                 .map_err(|e| match e {
                     StreamError::Json(e) => not_json(&url, &bytes, &headers, &e),
                     StreamError::NoRows(path) => no_rows(path).into(),
-                    StreamError::Decode(e) => e.into(),
+                    StreamError::Decode(e) => e.at_page(&url).into(),
                 })?;
-            (page.body, page.rows, page.batch)
+            (page.body, page.rows, page.batch, page.new_fields)
         } else {
             let mut body = parse_json(&url, &bytes, &headers)?;
             let next = follow.then(|| recognised_next(&body, &headers, &url));
@@ -116,14 +131,16 @@ impl TablePages {
                 strip_next_links(&mut body);
             }
             let rows = page_rows(&self.table.rows, &body).map_err(no_rows)?;
-            let batch = decode(&self.table, &rows, root_offset, self.emitted, remaining)?;
+            let page = decode(&self.table, &rows, root_offset, self.emitted, remaining)
+                .map_err(|e| e.at_page(&url))?;
             let n = rows.len();
             if let Some(next) = next {
                 // Decided before the next-link fields were stripped.
                 self.page.next = next.map_err(|m| self.bad_link(&url, m))?.map(Next::Url);
             }
-            (body, n, batch)
+            (body, n, page.batch, page.new_fields)
         };
+        self.report_new_fields(new_fields);
         self.emitted += batch.num_rows();
         self.page.rows += rows_read as u64;
         self.page.pages += 1;

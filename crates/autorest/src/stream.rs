@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use crate::cast::ColBuilder;
 use crate::decode::{batch, push_value};
 use crate::error::AutoRestError;
-use crate::fields::{Trie, read_fields, value_visits};
+use crate::fields::{NewField, NewFields, Trie, read_fields, value_visits};
 use crate::table::{Rows, Source, TableDef};
 
 /// The one-pass reader of one table's pages: the table's row path and its
@@ -38,6 +38,9 @@ pub(crate) struct Streamed {
     pub rows: usize,
     /// The kept rows.
     pub batch: RecordBatch,
+    /// Fields of the kept rows that hold a value and have no column (only
+    /// for tables that watch for them: `TableDef::watch_new_fields`).
+    pub new_fields: Vec<NewField>,
 }
 
 /// Why a page could not be read.
@@ -90,6 +93,7 @@ impl PageReader {
             row_offset,
             found: false,
             error: None,
+            new: table.watch_new_fields.then(NewFields::default),
         };
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let parsed = BodySeed {
@@ -112,8 +116,14 @@ impl PageReader {
             return Err(StreamError::NoRows(format!("/{}", path.join("/"))));
         }
         let (rows, kept) = (st.seen, st.kept);
+        let new_fields = st.new.map(|n| n.found).unwrap_or_default();
         let batch = batch(table, st.builders, kept).map_err(StreamError::Decode)?;
-        Ok(Streamed { body, rows, batch })
+        Ok(Streamed {
+            body,
+            rows,
+            batch,
+            new_fields,
+        })
     }
 }
 
@@ -131,6 +141,8 @@ struct State<'t> {
     found: bool,
     /// The decode error that stopped the parse.
     error: Option<AutoRestError>,
+    /// Fields without a column, when the table watches for them.
+    new: Option<NewFields>,
 }
 
 impl State<'_> {
@@ -162,6 +174,10 @@ impl State<'_> {
     /// A row that is not an object: `{"value": v}`, as `decode` normalizes it.
     fn scalar_row<E: de::Error>(&mut self, trie: &Trie, v: Value) -> Result<(), E> {
         if self.kept < self.max {
+            if let Some(new) = &mut self.new {
+                new.row = self.seen;
+                trie.new_fields_in_scalar_row(&v, new);
+            }
             if let Some(child) = trie.children.get("value") {
                 child.fill(&v, &mut self.slots);
             }
@@ -304,7 +320,15 @@ impl<'de> Visitor<'de> for RowSeed<'_, '_> {
             self.st.seen += 1;
             return Ok(());
         }
-        read_fields(self.trie, &mut self.st.slots, &mut map)?;
+        if let Some(new) = &mut self.st.new {
+            new.row = self.st.seen;
+        }
+        read_fields(
+            self.trie,
+            &mut self.st.slots,
+            &mut map,
+            self.st.new.as_mut(),
+        )?;
         self.st.end_row()
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::decode::{decode, page_rows};
 use crate::model::{Entry, parse};
-use crate::table::TableDef;
+use crate::table::{Rows, TableDef};
 
 fn decode_page(
     t: &TableDef,
@@ -46,7 +46,9 @@ const PEOPLE: &str = r##"{"people": {
 /// The general path's reading of `body`, as a comparable string.
 fn general(t: &TableDef, body: &Value, limit: Option<usize>) -> Result<String, String> {
     let rows = page_rows(&t.rows, body)?;
-    let b = decode(t, &rows, 3, 10, limit).map_err(|e| e.to_string())?;
+    let b = decode(t, &rows, 3, 10, limit)
+        .map_err(|e| e.to_string())?
+        .batch;
     Ok(format!("{} rows: {b:?}", rows.len()))
 }
 
@@ -234,4 +236,48 @@ fn child_tables_and_discovered_rows_keep_the_general_path() {
     assert!(reader("t"));
     assert!(!reader("t_tags"), "a child table");
     assert!(!reader("u"), "rows discovered on each page");
+}
+
+/// A page as each reader sees it: the batch (or error) and the new fields.
+fn with_new_fields(
+    t: &TableDef,
+    body: &Value,
+    limit: Option<usize>,
+) -> (Result<String, String>, Vec<(String, usize)>) {
+    let names = |f: &[crate::fields::NewField]| f.iter().map(|f| (f.name(), f.row)).collect();
+    let rows = page_rows(&t.rows, body).unwrap();
+    let general = match decode(t, &rows, 3, 10, limit) {
+        Ok(d) => (Ok(format!("{:?}", d.batch)), names(&d.new_fields)),
+        Err(e) => (Err(e.to_string()), Vec::new()),
+    };
+    let bytes = serde_json::to_vec(body).unwrap();
+    let streamed = match decode_page(t, &bytes, 3, 10, limit) {
+        Ok(s) => (Ok(format!("{:?}", s.batch)), names(&s.new_fields)),
+        Err(StreamError::Decode(e)) => (Err(e.to_string()), Vec::new()),
+        Err(e) => panic!("{e:?}"),
+    };
+    assert_eq!(streamed, general, "{body}");
+    general
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// An inferred table reads any later page the same both ways, and both
+    /// ways find the same fields without a column.
+    #[test]
+    fn inferred_tables_find_the_same_new_fields(
+        sample in prop::collection::vec(value(), 1..4),
+        page in prop::collection::vec(value(), 0..6),
+        limit in prop::option::of(0..5usize),
+    ) {
+        let endpoint = model(PEOPLE)[0].endpoint.clone();
+        let sample: Value = serde_json::from_slice(&serde_json::to_vec(&sample).unwrap()).unwrap();
+        let tables = crate::infer::infer_body("t", &endpoint, &Rows::Path(Vec::new()), &sample)
+            .unwrap();
+        let t = &tables[0];
+        prop_assert!(t.watch_new_fields);
+        let page: Value = serde_json::from_slice(&serde_json::to_vec(&page).unwrap()).unwrap();
+        let _ = with_new_fields(t, &page, limit);
+    }
 }

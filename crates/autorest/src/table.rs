@@ -80,6 +80,14 @@ pub(crate) struct TableDef {
     pub root_key: Option<Vec<String>>,
     pub columns: Vec<ColumnDef>,
     pub schema: SchemaRef,
+    /// Whether the page readers look for fields that have no column
+    /// ([`crate::fields::NewField`]): for inferred tables, whose schema
+    /// covers only what the sample held. A model file's columns are a
+    /// choice, so the other fields of its tables are ignored on purpose.
+    pub watch_new_fields: bool,
+    /// Fields of this table's elements that are no column of it but are
+    /// read by its child tables (arrays), so are never new fields.
+    pub child_arrays: Vec<Vec<String>>,
 }
 
 impl ColumnDef {
@@ -198,7 +206,17 @@ impl TableDef {
             root_key,
             columns,
             schema,
+            watch_new_fields: false,
+            child_arrays: Vec::new(),
         }
+    }
+
+    /// This (inferred) table, its readers watching for fields without a
+    /// column; `child_arrays` are the fields its child tables read.
+    pub fn watching_new_fields(mut self, child_arrays: Vec<Vec<String>>) -> Self {
+        self.watch_new_fields = true;
+        self.child_arrays = child_arrays;
+        self
     }
 
     /// The index of a column, matched case-insensitively.

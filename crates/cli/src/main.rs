@@ -1,9 +1,11 @@
 //! The `connectkit` command: list, describe and query the tables of a
 //! connection URL, run the refresh token grant, or run the local demo.
 
+mod csv;
 mod demo;
 mod input;
 mod output;
+mod text;
 
 use std::process::ExitCode;
 
@@ -80,7 +82,8 @@ pub enum ListFormat {
 pub enum RowFormat {
     /// A table for people.
     Table,
-    /// CSV with a header line (RFC 4180 quoting).
+    /// CSV with one header line (RFC 4180 quoting; a null is an empty
+    /// field, an empty string is `""`, as PostgreSQL's CSV `COPY` writes).
     Csv,
     /// One JSON object per row, keys in column order.
     Jsonl,

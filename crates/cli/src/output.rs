@@ -5,13 +5,15 @@ use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
-use arrow_schema::{Field, Schema, SchemaRef};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use connectkit_core::{Error, ErrorKind, Scan, TokenInfo};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
+use crate::csv::CsvRows;
+use crate::text::escape_controls;
 use crate::{ListFormat, RowFormat};
 
 fn io(e: std::io::Error) -> Error {
@@ -31,19 +33,52 @@ pub fn type_name(field: &Field) -> String {
         .unwrap_or_else(|| field.data_type().to_string())
 }
 
+/// Whether a connector marked the column as (part of) the table's key.
+fn is_key(field: &Field) -> bool {
+    field
+        .metadata()
+        .get("connectkit.key")
+        .is_some_and(|v| v == "true")
+}
+
+/// One column for `schema`/`tables --format json`: the type as the source
+/// spells it, the Arrow type it is read as, and for decimals the precision
+/// and scale the values keep.
+fn column_json(f: &Field) -> Value {
+    let mut c = json!({
+        "name": f.name(),
+        "type": type_name(f),
+        "arrow_type": f.data_type().to_string(),
+        "nullable": f.is_nullable(),
+        "key": is_key(f),
+    });
+    if let DataType::Decimal32(p, s)
+    | DataType::Decimal64(p, s)
+    | DataType::Decimal128(p, s)
+    | DataType::Decimal256(p, s) = f.data_type()
+    {
+        c["precision"] = json!(p);
+        c["scale"] = json!(s);
+    }
+    c
+}
+
 fn table_json(name: &str, schema: &Schema) -> Value {
-    let columns: Vec<Value> = schema
-        .fields()
-        .iter()
-        .map(|f| json!({"name": f.name(), "type": type_name(f), "nullable": f.is_nullable()}))
-        .collect();
+    let columns: Vec<Value> = schema.fields().iter().map(|f| column_json(f)).collect();
     json!({"name": name, "columns": columns})
 }
 
+/// A table for people: every cell (header included) comes from a server,
+/// so control characters are escaped before they reach the terminal.
 fn new_table(header: Vec<String>) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_header(header);
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(header.iter().map(|h| escape_controls(h).into_owned()));
     t
+}
+
+fn add_row(t: &mut Table, cells: Vec<String>) {
+    t.add_row(cells.iter().map(|c| escape_controls(c).into_owned()));
 }
 
 /// `tables`: names and columns.
@@ -61,7 +96,7 @@ pub fn tables(
             let mut t = new_table(vec!["table".into(), "columns".into()]);
             for (name, schema) in tables {
                 let cols: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-                t.add_row(vec![name.clone(), cols.join(", ")]);
+                add_row(&mut t, vec![name.clone(), cols.join(", ")]);
             }
             writeln!(out, "{t}").map_err(io)
         }
@@ -88,16 +123,16 @@ pub fn schema(
                 "key".into(),
             ]);
             for f in schema.fields() {
-                let key = f
-                    .metadata()
-                    .get("connectkit.key")
-                    .is_some_and(|v| v == "true");
-                t.add_row(vec![
-                    f.name().clone(),
-                    type_name(f),
-                    f.is_nullable().to_string(),
-                    if key { "yes".into() } else { String::new() },
-                ]);
+                let key = is_key(f);
+                add_row(
+                    &mut t,
+                    vec![
+                        f.name().clone(),
+                        type_name(f),
+                        f.is_nullable().to_string(),
+                        if key { "yes".into() } else { String::new() },
+                    ],
+                );
             }
             writeln!(out, "{t}").map_err(io)
         }
@@ -119,19 +154,28 @@ pub fn token(out: &mut impl Write, info: &TokenInfo, format: ListFormat) -> Resu
         }
         ListFormat::Table => {
             let mut t = new_table(vec!["field".into(), "value".into()]);
-            t.add_row(vec!["token_type".to_owned(), info.token_type.clone()]);
-            t.add_row(vec![
-                "expires_in".to_owned(),
-                expires.map_or("until rejected".to_owned(), |s| format!("{s} s")),
-            ]);
-            t.add_row(vec![
-                "scope".to_owned(),
-                info.scope.clone().unwrap_or_default(),
-            ]);
-            t.add_row(vec![
-                "refresh_token_rotated".to_owned(),
-                info.refresh_token_rotated.to_string(),
-            ]);
+            add_row(
+                &mut t,
+                vec!["token_type".to_owned(), info.token_type.clone()],
+            );
+            add_row(
+                &mut t,
+                vec![
+                    "expires_in".to_owned(),
+                    expires.map_or("until rejected".to_owned(), |s| format!("{s} s")),
+                ],
+            );
+            add_row(
+                &mut t,
+                vec!["scope".to_owned(), info.scope.clone().unwrap_or_default()],
+            );
+            add_row(
+                &mut t,
+                vec![
+                    "refresh_token_rotated".to_owned(),
+                    info.refresh_token_rotated.to_string(),
+                ],
+            );
             writeln!(out, "{t}").map_err(io)
         }
     }
@@ -160,6 +204,7 @@ pub async fn rows(
     let started = Instant::now();
     let (mut rows, mut pages) = (0usize, 0usize);
     let mut kept: Vec<RecordBatch> = Vec::new();
+    let mut csv = CsvRows::new();
     while let Some(batch) = scan.batches.next().await {
         let mut batch = batch?;
         if let Some(n) = limit {
@@ -175,13 +220,7 @@ pub async fn rows(
         match format {
             RowFormat::Table => kept.push(batch),
             RowFormat::Jsonl => write_jsonl(out, &batch)?,
-            RowFormat::Csv => {
-                // The header goes out once, before the first batch.
-                let mut w = arrow_csv::WriterBuilder::new()
-                    .with_header(pages == 1)
-                    .build(&mut *out);
-                w.write(&batch).map_err(other)?;
-            }
+            RowFormat::Csv => csv.write(out, &scan.schema, &batch).map_err(other)?,
         }
         if limit.is_some_and(|n| rows >= n) {
             break;
@@ -190,16 +229,8 @@ pub async fn rows(
     bar.finish_and_clear();
     match format {
         RowFormat::Table => write_table(out, &scan.schema, &kept),
-        RowFormat::Csv if rows == 0 => {
-            let names: Vec<&str> = scan
-                .schema
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .collect();
-            writeln!(out, "{}", names.join(",")).map_err(io)
-        }
-        _ => Ok(()),
+        RowFormat::Csv => csv.finish(out, &scan.schema).map_err(io),
+        RowFormat::Jsonl => Ok(()),
     }
 }
 
@@ -227,7 +258,8 @@ fn write_table(
             .collect::<Result<Vec<_>, _>>()
             .map_err(other)?;
         for row in 0..batch.num_rows() {
-            t.add_row(
+            add_row(
+                &mut t,
                 formatters
                     .iter()
                     .map(|f| f.value(row).to_string())
@@ -236,4 +268,61 @@ fn write_table(
         }
     }
     writeln!(out, "{t}").map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Float64Array, StringArray};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn the_table_format_escapes_control_characters() {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "n\u{1b}[31m",
+            DataType::Utf8,
+            true,
+        )]));
+        let values = StringArray::from(vec![Some("\u{1b}]0;title\u{7}ok"), None]);
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
+        let mut out = Vec::new();
+        write_table(&mut out, &schema, &[batch]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
+        assert!(text.contains("\\u{1b}]0;title\\u{7}ok"), "{text}");
+        assert!(text.contains("n\\u{1b}[31m"), "{text}");
+    }
+
+    proptest! {
+        #[test]
+        fn jsonl_doubles_round_trip_through_the_text(
+            values in prop::collection::vec(
+                any::<u64>().prop_map(f64::from_bits).prop_filter("finite", |x| x.is_finite()),
+                1..50,
+            )
+        ) {
+            let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, false)]));
+            let batch = RecordBatch::try_new(
+                schema,
+                vec![Arc::new(Float64Array::from(values.clone()))],
+            )
+            .unwrap();
+            let mut out = Vec::new();
+            write_jsonl(&mut out, &batch).unwrap();
+            let back: Vec<u64> = String::from_utf8(out)
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    // The number's own text, parsed by the standard library.
+                    let text = l.strip_prefix(r#"{"x":"#).and_then(|r| r.strip_suffix('}'));
+                    text.unwrap().parse::<f64>().unwrap().to_bits()
+                })
+                .collect();
+            let bits: Vec<u64> = values.iter().map(|x| x.to_bits()).collect();
+            prop_assert_eq!(back, bits);
+        }
+    }
 }

@@ -89,7 +89,7 @@ async fn a_column_value_that_cannot_be_cast() {
     let e = rows(&c, "people", ScanRequest::new()).await.unwrap_err();
     assert_eq!(
         e.to_string(),
-        r#"table people, column age, row 2: value "thirty" does not fit SmallInt"#
+        r#"table people, column age, row 2 (page /people): expected SmallInt, found a string: "thirty""#
     );
     assert!(matches!(
         e.downcast_ref::<AutoRestError>(),

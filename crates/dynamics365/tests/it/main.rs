@@ -11,6 +11,7 @@ mod schema;
 mod seed;
 mod throttling;
 mod untrusted;
+mod values;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
