@@ -180,11 +180,11 @@ mod tests {
 
     use super::*;
     use crate::decode::{decode, page_rows};
-    use connectkit_core::client::HttpRules;
     use crate::infer::infer_body;
     use crate::paging::Paging;
     use crate::stream::PageReader;
     use crate::table::{Endpoint, Rows, TableDef};
+    use connectkit_core::client::HttpRules;
 
     fn inferred(sample: Value) -> Vec<TableDef> {
         let endpoint = Arc::new(Endpoint {
