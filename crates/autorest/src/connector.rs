@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use arrow_schema::SchemaRef;
 use connectkit_core::client::{
-    ApiClient, Body, CredentialScope, Fetched, HttpRules, PageRun, PagingLimits, RetryConfig,
+    ApiClient, Body, CredentialScope, HttpRules, PageRun, PagingLimits, RetryConfig,
 };
 use connectkit_core::{
     AuthFlow, Connector, Error, Properties, Result, Scan, ScanRequest, TableInfo, async_trait,
@@ -14,10 +14,10 @@ use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::error::{AutoRestError, display_url};
-use crate::http::{client, get_request};
+use crate::http::client;
 use crate::infer::{infer_body, table_name_for};
 use crate::model::{Entry, Model};
-use crate::paging::{Paging, page_url, strip_next_links};
+use crate::paging::{Paging, page_url};
 use crate::scan::scan_stream;
 use crate::source::ws_timeout;
 use crate::table::{Endpoint, Rows, TableDef};
@@ -38,9 +38,11 @@ pub(crate) struct Inner {
     limits: PagingLimits,
     source: SourceKind,
     catalog: OnceCell<Vec<Arc<TableDef>>>,
-    /// First pages that inference downloaded, by URL: the first scan of a
-    /// table at that URL decodes it instead of downloading it again.
+    /// Pages that inference downloaded, by URL: the first scan of a table
+    /// of that endpoint decodes them instead of downloading them again.
     first_pages: Mutex<Vec<Body>>,
+    /// `ColumnDiscoverySampleSize`: rows sampled before the schema is fixed.
+    sample_rows: usize,
 }
 
 enum SourceKind {
@@ -110,15 +112,25 @@ impl AutoRestConnector {
                 source,
                 catalog: OnceCell::new(),
                 first_pages: Mutex::new(Vec::new()),
+                sample_rows: crate::sampling::sample_rows(props)?,
             }),
         })
     }
 
-    /// The first page inference downloaded from `url`, if no scan took it yet.
-    fn take_first_page(&self, url: &Url) -> Option<Body> {
-        let mut pages = self.inner.first_pages.lock().ok()?;
-        let i = pages.iter().position(|b| &b.url == url)?;
-        Some(pages.swap_remove(i))
+    /// The pages inference downloaded from the endpoint whose first page is
+    /// `first`, if no scan took them yet.
+    fn take_sampled_pages(&self, first: &Url) -> Vec<Body> {
+        let Ok(mut pages) = self.inner.first_pages.lock() else {
+            return Vec::new();
+        };
+        if !pages.iter().any(|b| &b.url == first) {
+            return Vec::new();
+        }
+        let same_endpoint =
+            |b: &Body| b.url.origin() == first.origin() && b.url.path() == first.path();
+        let (mine, others): (Vec<Body>, Vec<Body>) = pages.drain(..).partition(same_endpoint);
+        *pages = others;
+        mine
     }
 
     async fn catalog(&self) -> Result<&Vec<Arc<TableDef>>> {
@@ -163,21 +175,20 @@ impl AutoRestConnector {
         let template = endpoint.url.as_str();
         let url = page_url(template, &endpoint.paging, &Default::default())
             .map_err(|e| url_err(template, e))?;
-        let client = &self.inner.client;
-        let request = get_request(client, &url, &endpoint.headers, name)?;
-        let mut body = match client.fetch(request, &endpoint.http).await? {
-            Fetched::Body(page) => {
-                let body = crate::http::parse_json(&page.url, &page.bytes, &page.headers)?;
-                if let Ok(mut pages) = self.inner.first_pages.lock() {
-                    pages.push(page);
-                }
-                body
-            }
-            _ => serde_json::Value::Array(Vec::new()),
-        };
-        if endpoint.follow_links {
-            strip_next_links(&mut body);
+        let sampled = crate::sampling::sample(
+            &self.inner.client,
+            endpoint,
+            name,
+            rows,
+            url.clone(),
+            self.inner.sample_rows,
+            self.inner.limits.max_pages,
+        )
+        .await?;
+        if let Ok(mut pages) = self.inner.first_pages.lock() {
+            pages.extend(sampled.pages);
         }
+        let body = sampled.body;
         let tables =
             infer_body(name, endpoint, rows, &body).map_err(|path| AutoRestError::NoRows {
                 url: display_url(&url),
@@ -293,7 +304,7 @@ impl Connector for AutoRestConnector {
             .map_err(|e| url_err(&def.endpoint.url, e))?;
         let run = PageRun::new(limit)
             .with_limits(self.inner.limits.clone())
-            .with_prefetched(self.take_first_page(&first));
+            .with_prefetched(self.take_sampled_pages(&first));
         let batches = scan_stream(self.inner.client.clone(), def, projection, limit, run)?;
         let applied = limit.is_some() || request.limit.is_none();
         Ok(Scan::new(schema, batches)

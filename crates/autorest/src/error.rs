@@ -145,6 +145,23 @@ pub enum AutoRestError {
         /// The path of the page's URL (never its query string), once known.
         page: Option<String>,
     },
+    /// A sampled table's page holds a field the sample (its first page) did
+    /// not: the scan stops rather than drop the field's values unseen.
+    #[error(
+        "table {table}: field {field} first holds a value in page {page} ({path}, row {row} of the page) and is not in the sampled schema; the scan stops rather than drop it (raise ColumnDiscoverySampleSize to sample more rows, or declare the field in a model file)"
+    )]
+    NewField {
+        /// The table.
+        table: String,
+        /// The field, as the column it would be (`_`-joined path).
+        field: String,
+        /// The page, counting from 1.
+        page: u64,
+        /// The row within the page, counting from 1.
+        row: usize,
+        /// The page URL's path (never its query).
+        path: String,
+    },
     /// Building a record batch failed.
     #[error("table {table}: {message}")]
     Arrow {
@@ -256,6 +273,7 @@ impl AutoRestError {
             AutoRestError::Cast { .. } => "autorest.cast",
             AutoRestError::NullValue { .. } => "autorest.null_value",
             AutoRestError::Arrow { .. } => "autorest.arrow",
+            AutoRestError::NewField { .. } => "autorest.new_field",
         }
     }
 }

@@ -62,14 +62,26 @@ pub(crate) fn scan_stream(
 }
 
 impl TablePages {
-    /// Reports the fields of the page just read that have no column, once
-    /// per scan, on the log (standard error in the CLI): a sampled table's
-    /// schema comes from its first page, so a field that first appears later
-    /// is not silently dropped from sight.
-    fn report_new_fields(&mut self, fields: Vec<NewField>) {
+    /// A sampled table's schema comes from its first page: a field that
+    /// first holds a value in a later page ends the scan with an error that
+    /// names table, field, page and row, rather than drop its values unseen.
+    fn check_new_fields(&mut self, fields: Vec<NewField>, url: &Url) -> Result<()> {
         let page = self.page.pages + 1;
-        for r in self.new_fields.first_seen(&self.table.name, page, fields) {
-            tracing::warn!("{r}");
+        match self
+            .new_fields
+            .first_seen(&self.table.name, page, fields)
+            .into_iter()
+            .next()
+        {
+            None => Ok(()),
+            Some(r) => Err(AutoRestError::NewField {
+                table: r.table,
+                field: r.field,
+                page: r.page,
+                row: r.row + 1,
+                path: url.path().to_owned(),
+            }
+            .into()),
         }
     }
 
@@ -140,7 +152,7 @@ impl TablePages {
             }
             (body, n, page.batch, page.new_fields)
         };
-        self.report_new_fields(new_fields);
+        self.check_new_fields(new_fields, &url)?;
         self.emitted += batch.num_rows();
         self.page.rows += rows_read as u64;
         self.page.pages += 1;

@@ -24,6 +24,11 @@ const OWN_PROPERTIES: &[PropertySpec] = &[
     .default_value("None"),
     PropertySpec::new("WSTimeout", "Request timeout in seconds; 0 for none.").default_value("120"),
     PropertySpec::new(
+        "ColumnDiscoverySampleSize",
+        "Rows a sampled endpoint's schema is inferred from: pages are read (following next links) until this many rows; at least the first page (the default).",
+    )
+    .default_value("1"),
+    PropertySpec::new(
         "ServerName",
         "Base URL that relative model-file paths join.",
     ),
@@ -149,6 +154,15 @@ impl AutoRestDataSource {
         refresh_token => "RefreshToken";
         /// `SecurityToken` (kept secret): the AuthHeader value, or the bearer token.
         security_token => "SecurityToken";
+    }
+
+    /// `ColumnDiscoverySampleSize`: rows a sampled endpoint's schema is
+    /// inferred from: pages are read, following next links, until this many
+    /// rows; at least the first page (the default, as the vendor samples).
+    pub fn column_discovery_sample_size(mut self, rows: usize) -> Self {
+        self.props
+            .set("ColumnDiscoverySampleSize", rows.to_string());
+        self
     }
 
     /// `WSTimeout`: request timeout in seconds; 0 for none (default 120).

@@ -4,6 +4,7 @@
 mod commands;
 mod dynamics;
 mod errors;
+mod sampling;
 mod values;
 
 use std::io::Write;

@@ -167,9 +167,9 @@ pub struct PageRun {
     pub limit: Option<usize>,
     /// The bounds.
     pub limits: PagingLimits,
-    /// The first page, already fetched (e.g. by schema inference): it is
-    /// decoded instead of fetched again when its URL is the first URL.
-    pub prefetched: Option<Body>,
+    /// Pages already fetched (e.g. by schema inference): a page whose URL
+    /// comes up is decoded instead of fetched again.
+    pub prefetched: Vec<Body>,
 }
 
 impl PageRun {
@@ -187,9 +187,9 @@ impl PageRun {
         self
     }
 
-    /// Sets the prefetched first page.
-    pub fn with_prefetched(mut self, page: Option<Body>) -> Self {
-        self.prefetched = page;
+    /// Sets the prefetched pages.
+    pub fn with_prefetched(mut self, pages: Vec<Body>) -> Self {
+        self.prefetched = pages;
         self
     }
 }
@@ -272,9 +272,10 @@ impl<S: PageSource> Engine<S> {
             .into());
         }
         let remaining = self.run.limit.map(|l| l.saturating_sub(self.emitted));
-        let fetched = match self.run.prefetched.take() {
-            Some(body) if body.url == url => Fetched::Body(body),
-            _ => {
+        let prefetched = self.run.prefetched.iter().position(|b| b.url == url);
+        let fetched = match prefetched {
+            Some(i) => Fetched::Body(self.run.prefetched.swap_remove(i)),
+            None => {
                 let request = self.source.request(&self.client, &url, remaining)?;
                 self.client.fetch(request, self.source.rules()).await?
             }
