@@ -3,8 +3,12 @@
 //! Scaffolded by `cargo xtask new-connector example`. It serves one static
 //! table, `items`, so that the build and the first conformance scenario pass
 //! from the start. Replace the static rows with requests to `ServiceURL`
-//! sent through `self.auth` (see `connectkit_core::send_authorized`), and add
-//! a scenario to `fixtures/conformance/example/` for each behaviour.
+//! sent through the shared layer: a `connectkit_core::client::ApiClient`
+//! built with `self.auth` and a `CredentialScope` allowing `ServiceURL`
+//! (retries, 401 refresh, limits and messages come with it), and a
+//! `PageSource` given to `connectkit_core::client::paginate` for paged
+//! resources. Add a scenario to `fixtures/conformance/example/` for each
+//! behaviour, and list the connector in `fixtures/conformance/shared/`.
 
 use std::sync::Arc;
 
@@ -88,7 +92,10 @@ impl Connector for ExampleConnector {
         Self::check_table(table)?;
         let schema = Self::items_schema();
         let (ids, names) = ([1i64, 2, 3], ["one", "two", "three"]);
-        let n = request.limit.unwrap_or(ids.len()).min(ids.len());
+        // No filter is applied here, so a limit is the caller's to apply
+        // after filtering (the scan contract).
+        let limit = request.limit.filter(|_| request.filters.is_empty());
+        let n = limit.unwrap_or(ids.len()).min(ids.len());
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(ids[..n].to_vec())),
             Arc::new(StringArray::from(names[..n].to_vec())),
@@ -110,7 +117,10 @@ impl Connector for ExampleConnector {
         };
         let batch = batch.project(&indices).map_err(arrow)?;
         let stream = futures::stream::iter([Ok(batch.clone())]);
-        Ok(Scan::new(batch.schema(), Box::pin(stream)).with_unapplied_filters(request.filters))
+        let limit_applied = request.limit.is_none() || limit.is_some();
+        Ok(Scan::new(batch.schema(), Box::pin(stream))
+            .with_unapplied_filters(request.filters)
+            .with_limit_applied(limit_applied))
     }
 
     fn auth_flow(&self) -> Arc<dyn AuthFlow> {
