@@ -10,7 +10,7 @@ use arrow_array::builder::{
     Int32Builder, Int64Builder, StringBuilder, Time64MicrosecondBuilder,
     TimestampMicrosecondBuilder,
 };
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use connectkit_core::value;
 use serde_json::Value;
 
 use crate::table::ColumnDef;
@@ -171,63 +171,20 @@ fn to_decimal(v: &Value, precision: u8, scale: i8) -> Option<i128> {
         Value::String(s) => s.trim().to_owned(),
         _ => return None,
     };
-    parse_decimal(&text, precision, scale)
-}
-
-/// Parses `-12.345` into an unscaled integer of `scale` decimals, refusing
-/// values that lose digits or exceed `precision`.
-pub(crate) fn parse_decimal(text: &str, precision: u8, scale: i8) -> Option<i128> {
-    let (neg, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if int.is_empty() && frac.is_empty()
-        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let scale = scale.max(0) as usize;
-    let frac_trimmed = frac.trim_end_matches('0');
-    if frac_trimmed.len() > scale {
-        return None;
-    }
-    let int = int.trim_start_matches('0');
-    if int.len() + scale > precision as usize {
-        return None;
-    }
-    let mut all = String::from(int);
-    all.push_str(frac_trimmed);
-    all.extend(std::iter::repeat_n('0', scale - frac_trimmed.len()));
-    let n: i128 = if all.is_empty() { 0 } else { all.parse().ok()? };
-    Some(if neg { -n } else { n })
+    // Exact or refused, never rounded (see connectkit_core::value).
+    value::parse_decimal(&text, Some(precision), scale)
 }
 
 pub(crate) fn to_date(v: &Value) -> Option<i32> {
-    let s = v.as_str()?.trim();
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
-    i32::try_from((d - epoch).num_days()).ok()
+    value::parse_date(v.as_str()?)
 }
 
 fn to_time(v: &Value) -> Option<i64> {
-    let s = v.as_str()?.trim();
-    let t = NaiveTime::parse_from_str(s, "%H:%M:%S%.f")
-        .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
-        .ok()?;
-    let midnight = NaiveTime::from_hms_opt(0, 0, 0)?;
-    (t - midnight).num_microseconds()
+    value::parse_time(v.as_str()?)
 }
 
 pub(crate) fn to_timestamp(v: &Value) -> Option<i64> {
-    let s = v.as_str()?.trim();
-    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
-        return Some(dt.timestamp_micros());
-    }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|dt| dt.and_utc().timestamp_micros())
+    value::parse_timestamp_lenient(v.as_str()?)
 }
 
 #[cfg(test)]
@@ -237,12 +194,9 @@ mod tests {
 
     #[test]
     fn decimals_keep_exact_digits() {
-        assert_eq!(parse_decimal("12.34", 10, 2), Some(1234));
-        assert_eq!(parse_decimal("-0.5", 10, 2), Some(-50));
-        assert_eq!(parse_decimal("7", 3, 2), Some(700));
-        assert_eq!(parse_decimal("12.345", 10, 2), None);
-        assert_eq!(parse_decimal("1234", 5, 2), None);
-        assert_eq!(parse_decimal("abc", 5, 2), None);
+        assert_eq!(to_decimal(&json!(-0.5), 10, 2), Some(-50));
+        assert_eq!(to_decimal(&json!("12.345"), 10, 2), None);
+        assert_eq!(to_decimal(&json!("abc"), 5, 2), None);
     }
 
     #[test]

@@ -11,10 +11,7 @@ use crate::paging::Paging;
 use crate::types::SqlType;
 use connectkit_core::client::HttpRules;
 
-/// Field-metadata key holding a column's SQL-ish type, e.g. `VarChar(64)`.
-pub const TYPE_METADATA_KEY: &str = "connectkit.type";
-/// Field-metadata key set to `"true"` on the primary-key column.
-pub const KEY_METADATA_KEY: &str = "connectkit.key";
+pub use connectkit_core::{KEY_METADATA_KEY, TYPE_METADATA_KEY};
 
 /// One HTTP endpoint that tables read from.
 #[derive(Debug)]

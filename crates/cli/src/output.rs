@@ -28,7 +28,7 @@ fn other(e: impl std::error::Error + Send + Sync + 'static) -> Error {
 pub fn type_name(field: &Field) -> String {
     field
         .metadata()
-        .get("connectkit.type")
+        .get(connectkit_core::TYPE_METADATA_KEY)
         .cloned()
         .unwrap_or_else(|| field.data_type().to_string())
 }
@@ -37,7 +37,7 @@ pub fn type_name(field: &Field) -> String {
 fn is_key(field: &Field) -> bool {
     field
         .metadata()
-        .get("connectkit.key")
+        .get(connectkit_core::KEY_METADATA_KEY)
         .is_some_and(|v| v == "true")
 }
 

@@ -35,6 +35,7 @@ mod properties;
 #[cfg(feature = "connector")]
 mod registry;
 mod url;
+pub mod value;
 
 pub use auth::{AuthFlow, NoAuth, StaticHeaderAuth, TokenInfo, network_error, send_authorized};
 pub use client::{ApiClient, ApiError, CredentialScope, MAX_PAGE_BYTES, is_loopback};

@@ -10,9 +10,8 @@ use arrow_array::types::{
 use arrow_array::{ArrayRef, ArrowPrimitiveType, PrimitiveArray, RecordBatch, RecordBatchOptions};
 use arrow_schema::SchemaRef;
 use base64::Engine as _;
-use chrono::{DateTime, NaiveDate, NaiveTime, Timelike};
+use connectkit_core::value::{parse_date, parse_decimal, parse_time, parse_timestamp};
 
-use crate::decimal::parse_decimal;
 use crate::error::Dynamics365Error;
 use crate::page::Page;
 use crate::types::{Column, EdmType};
@@ -88,15 +87,12 @@ fn decode_column(edm: &EdmType, cells: &[Cell<'_>]) -> Result<ArrayRef, String> 
         EdmType::Single => Arc::new(primitive::<Float32Type>(cells, |t| Ok(float(t)? as f32))?),
         EdmType::Double => Arc::new(primitive::<Float64Type>(cells, float)?),
         EdmType::Decimal { precision, scale } => {
-            let limit = 10i128.pow(u32::from(*precision));
             let a = primitive::<Decimal128Type>(cells, |t| {
                 let text = unquote(t)?;
-                match parse_decimal(&text, *scale) {
-                    Some(v) if v.abs() < limit => Ok(v),
-                    _ => Err(format!(
-                        "{text} is not a decimal that fits ({precision}, {scale})"
-                    )),
-                }
+                // Exact or refused, never rounded (see connectkit_core::value).
+                parse_decimal(&text, Some(*precision), *scale).ok_or_else(|| {
+                    format!("{text} is not a decimal that fits ({precision}, {scale}) exactly")
+                })
             })?;
             Arc::new(
                 a.with_precision_and_scale(*precision, *scale)
@@ -106,28 +102,17 @@ fn decode_column(edm: &EdmType, cells: &[Cell<'_>]) -> Result<ArrayRef, String> 
         EdmType::DateTimeOffset => {
             let a = primitive::<TimestampMicrosecondType>(cells, |t| {
                 let s = string(t)?;
-                DateTime::parse_from_rfc3339(&s)
-                    .map(|d| d.timestamp_micros())
-                    .map_err(|_| format!("{s:?} is not an RFC 3339 timestamp"))
+                parse_timestamp(&s).ok_or_else(|| format!("{s:?} is not an RFC 3339 timestamp"))
             })?;
             Arc::new(a.with_timezone("UTC"))
         }
-        EdmType::Date => {
-            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-            Arc::new(primitive::<Date32Type>(cells, |t| {
-                let s = string(t)?;
-                let d = NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-                    .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)"))?;
-                i32::try_from((d - epoch).num_days()).map_err(|e| e.to_string())
-            })?)
-        }
+        EdmType::Date => Arc::new(primitive::<Date32Type>(cells, |t| {
+            let s = string(t)?;
+            parse_date(&s).ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
+        })?),
         EdmType::TimeOfDay => Arc::new(primitive::<Time64MicrosecondType>(cells, |t| {
             let s = string(t)?;
-            let time = NaiveTime::parse_from_str(&s, "%H:%M:%S%.f")
-                .or_else(|_| NaiveTime::parse_from_str(&s, "%H:%M"))
-                .map_err(|_| format!("{s:?} is not a time of day"))?;
-            Ok(i64::from(time.num_seconds_from_midnight()) * 1_000_000
-                + i64::from(time.nanosecond() / 1_000))
+            parse_time(&s).ok_or_else(|| format!("{s:?} is not a time of day"))
         })?),
         EdmType::Binary => {
             let mut b = BinaryBuilder::new();
@@ -250,7 +235,7 @@ mod tests {
             columns.iter().map(Column::field).collect::<Vec<Field>>(),
         ));
         let body = r#"{"@odata.context":"x","value":[
-            {"@odata.etag":"W/1","s":"a\"b","i":"9007199254740993","d":1234.56789,
+            {"@odata.etag":"W/1","s":"a\"b","i":"9007199254740993","d":1234.5679,
              "t":"2024-01-02T03:04:05.5+01:00","day":"1970-01-02","tod":"10:30:00.25",
              "b":"AQL_","o":{"city":"Oslo"},"f":"INF","s@OData.Community.Display.V1.FormattedValue":"x"},
             {"s":null}],"@odata.nextLink":"https://h/next"}"#;

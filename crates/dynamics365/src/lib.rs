@@ -102,7 +102,6 @@
 //! half away from zero; a value too large for the precision is an error.
 
 mod connector;
-mod decimal;
 mod decode;
 mod error;
 mod http;

@@ -1,7 +1,6 @@
 //! ServiceURL: its parsing, and the default Scope derived from it.
 
-use std::net::IpAddr;
-
+use connectkit_core::is_loopback;
 use url::Url;
 
 use crate::error::Dynamics365Error;
@@ -36,15 +35,6 @@ pub fn default_scope(service_url: &Url) -> String {
         service_url.scheme(),
         labels.join(".")
     )
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
 }
 
 /// Parses ServiceURL: an absolute https URL (http only on loopback hosts,

@@ -4,11 +4,7 @@ use std::collections::HashMap;
 
 use arrow_schema::{DataType, Field, TimeUnit};
 
-/// Field-metadata key holding a column's OData type as `$metadata` spells it,
-/// e.g. `Edm.Decimal` (the same key the other connectkit connectors use).
-pub const TYPE_METADATA_KEY: &str = "connectkit.type";
-/// Field-metadata key set to `"true"` on the entity type's key properties.
-pub const KEY_METADATA_KEY: &str = "connectkit.key";
+pub use connectkit_core::{KEY_METADATA_KEY, TYPE_METADATA_KEY};
 
 /// The scale used for `Edm.Decimal` properties whose `Scale` is `Variable` or
 /// absent: 10, the most decimal places a Dataverse decimal column allows.

@@ -1,0 +1,149 @@
+//! Text to exact values, shared by every connector so that the same text
+//! gives the same value (or the same refusal) whichever API sent it.
+//!
+//! Decimals are exact or refused: a value with more fractional digits than
+//! the column's scale, or more digits than its precision, is an error rather
+//! than a rounded number, since a changed value is worse than a clear error.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+
+/// Parses decimal text (`-12.345`, `+7`, `.5`, `1.5E3`) into an integer
+/// scaled by 10^`scale`. `None` when the text is not a number, has nonzero
+/// digits beyond `scale`, has more than `precision` digits (when given), or
+/// does not fit an `i128`.
+///
+/// ```
+/// use connectkit_core::value::parse_decimal;
+/// assert_eq!(parse_decimal("12.30", Some(5), 2), Some(1230));
+/// assert_eq!(parse_decimal("1.5E3", None, 1), Some(15000));
+/// assert_eq!(parse_decimal("12.345", None, 2), None); // never rounded
+/// ```
+pub fn parse_decimal(text: &str, precision: Option<u8>, scale: i8) -> Option<i128> {
+    let t = text.trim();
+    let (neg, t) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (mantissa, exp) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], t[i + 1..].parse::<i32>().ok()?),
+        None => (t, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    // The value is digits * 10^(exp - frac.len()); scaled, * 10^shift.
+    let shift = i64::from(exp) - frac.len() as i64 + i64::from(scale);
+    let keep = if shift >= 0 {
+        digits.as_str()
+    } else {
+        let drop = usize::try_from(-shift).ok()?;
+        let k = digits.len().saturating_sub(drop);
+        if digits[k..].bytes().any(|b| b != b'0') {
+            return None;
+        }
+        &digits[..k]
+    };
+    let keep = keep.trim_start_matches('0');
+    let total = keep.len() + usize::try_from(shift.max(0)).ok()?;
+    if keep.is_empty() {
+        return Some(0);
+    }
+    if precision.is_some_and(|p| total > usize::from(p)) || total > 38 {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for b in keep.bytes() {
+        v = v.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+    }
+    if shift > 0 {
+        v = v.checked_mul(10i128.checked_pow(u32::try_from(shift).ok()?)?)?;
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
+pub fn parse_date(text: &str) -> Option<i32> {
+    let d = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    i32::try_from((d - epoch).num_days()).ok()
+}
+
+/// Microseconds since the epoch (UTC) of an RFC 3339 timestamp.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|d| d.timestamp_micros())
+}
+
+/// Microseconds since the epoch of an RFC 3339 timestamp, or of one
+/// without offset (`2024-01-02T03:04:05`, `2024-01-02 03:04:05.6`), read as UTC.
+pub fn parse_timestamp_lenient(text: &str) -> Option<i64> {
+    let s = text.trim();
+    parse_timestamp(s).or_else(|| {
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+            .map(|dt| dt.and_utc().timestamp_micros())
+    })
+}
+
+/// Microseconds since midnight of `HH:MM:SS[.fff]` or `HH:MM`.
+pub fn parse_time(text: &str) -> Option<i64> {
+    let s = text.trim();
+    let t = NaiveTime::parse_from_str(s, "%H:%M:%S%.f")
+        .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
+        .ok()?;
+    Some(i64::from(t.num_seconds_from_midnight()) * 1_000_000 + i64::from(t.nanosecond() / 1_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_exact_or_refused() {
+        assert_eq!(parse_decimal("12.34", Some(10), 2), Some(1234));
+        assert_eq!(parse_decimal("12.340", Some(10), 2), Some(1234));
+        assert_eq!(parse_decimal("-0.5", Some(10), 2), Some(-50));
+        assert_eq!(parse_decimal("7", Some(3), 2), Some(700));
+        assert_eq!(parse_decimal("+7", None, 0), Some(7));
+        assert_eq!(parse_decimal(".5", None, 1), Some(5));
+        assert_eq!(parse_decimal("1.5E3", None, 1), Some(15000));
+        assert_eq!(parse_decimal("150e-2", None, 1), Some(15));
+        assert_eq!(parse_decimal("0e999999", None, 2), Some(0));
+        assert_eq!(parse_decimal("000123.4500", Some(5), 2), Some(12345));
+        assert_eq!(
+            parse_decimal("123456789012345678901234.1234567891", None, 10),
+            Some(1234567890123456789012341234567891)
+        );
+        // Never rounded, never over the precision.
+        assert_eq!(parse_decimal("12.345", Some(10), 2), None);
+        assert_eq!(parse_decimal("0.0005", None, 3), None);
+        assert_eq!(parse_decimal("1234", Some(5), 2), None);
+        for bad in ["", "-", "1.2.3", "abc", "1e", "1e99", " 1 2"] {
+            assert_eq!(parse_decimal(bad, None, 2), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_and_times() {
+        assert_eq!(parse_date("1970-01-02"), Some(1));
+        assert_eq!(parse_date("2024-13-01"), None);
+        assert_eq!(
+            parse_timestamp("1970-01-01T00:00:01.5+01:00"),
+            Some(-3_598_500_000)
+        );
+        assert_eq!(parse_timestamp("1970-01-01T00:00:01"), None);
+        assert_eq!(
+            parse_timestamp_lenient("1970-01-01 00:00:01"),
+            Some(1_000_000)
+        );
+        assert_eq!(parse_time("01:00"), Some(3_600_000_000));
+        assert_eq!(parse_time("00:00:00.25"), Some(250_000));
+    }
+}
