@@ -20,6 +20,9 @@ pub(crate) struct CachedToken {
     pub header: HeaderValue,
     /// `None`: valid until rejected.
     pub expires_at: Option<Instant>,
+    /// The token's whole lifetime, when known: the skew never exceeds half
+    /// of it, so a short-lived token is not refreshed before every request.
+    pub lifetime: Option<Duration>,
     pub info: TokenInfo,
 }
 
@@ -27,6 +30,7 @@ impl CachedToken {
     pub(crate) fn new(
         value: SecretString,
         expires_at: Option<Instant>,
+        lifetime: Option<Duration>,
         info: TokenInfo,
     ) -> Result<Self, Error> {
         let mut header = HeaderValue::from_str(&format!("Bearer {}", value.expose_secret()))
@@ -40,6 +44,7 @@ impl CachedToken {
             value,
             header,
             expires_at,
+            lifetime,
             info,
         })
     }
@@ -48,7 +53,13 @@ impl CachedToken {
         self.expires_at.is_none_or(|at| now < at)
     }
 
+    /// Whether more than the effective skew is left: the configured skew,
+    /// or half the token's lifetime when that is shorter.
     pub(crate) fn is_fresh_at(&self, now: Instant, skew: Duration) -> bool {
+        let skew = match self.lifetime {
+            Some(life) => skew.min(life / 2),
+            None => skew,
+        };
         self.expires_at.is_none_or(|at| now + skew < at)
     }
 }
