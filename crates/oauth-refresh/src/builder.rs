@@ -315,14 +315,14 @@ impl RefreshTokenFlowBuilder {
                 name: "ClientID".into(),
             });
         }
-        if let Some(h) = &self.auth_header {
-            if h.header_name() == reqwest::header::AUTHORIZATION {
-                return Err(Error::config(
-                    "AuthHeader",
-                    "a header other than Authorization, which carries the grant's bearer token",
-                )
-                .into());
-            }
+        if let Some(h) = &self.auth_header
+            && h.header_name() == reqwest::header::AUTHORIZATION
+        {
+            return Err(Error::config(
+                "AuthHeader",
+                "a header other than Authorization, which carries the grant's bearer token",
+            )
+            .into());
         }
         let client = match self.client {
             Some(c) => c,

@@ -140,10 +140,10 @@ impl RefreshTokenFlow {
     async fn token(&self) -> Result<Arc<CachedToken>, Error> {
         let cache = &self.inner.cache;
         // Fast path: a fresh token takes a shared read lock only.
-        if let Some(token) = cache.current() {
-            if token.is_fresh_at(Instant::now(), self.inner.skew) {
-                return Ok(token);
-            }
+        if let Some(token) = cache.current()
+            && token.is_fresh_at(Instant::now(), self.inner.skew)
+        {
+            return Ok(token);
         }
         self.ensure_loaded().await?;
         let now = Instant::now();

@@ -77,10 +77,10 @@ impl TokenRequestParts<'_> {
         let mut request = request
             .build()
             .expect("a parsed URL and static headers always build");
-        if self.form.mode.sends_basic() {
-            if let Some(value) = self.basic_header() {
-                request.headers_mut().insert(AUTHORIZATION, value);
-            }
+        if self.form.mode.sends_basic()
+            && let Some(value) = self.basic_header()
+        {
+            request.headers_mut().insert(AUTHORIZATION, value);
         }
         request
     }

@@ -52,7 +52,7 @@ struct Alternating(Arc<AtomicUsize>);
 impl Respond for Alternating {
     fn respond(&self, _: &Request) -> ResponseTemplate {
         let n = self.0.fetch_add(1, Ordering::SeqCst);
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             ResponseTemplate::new(200).set_body_json(token_json(&format!("at-{n}"), 3600))
         } else {
             ResponseTemplate::new(500).set_body_string("flaky")
