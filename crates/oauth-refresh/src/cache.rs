@@ -73,6 +73,9 @@ pub(crate) struct TokenCache {
     inflight: Mutex<Option<InFlight>>,
     /// After a failed proactive refresh, the still-valid token serves until then.
     quiet_until: Mutex<Option<Instant>>,
+    /// The `Authorization` value the API last rejected: a token store may
+    /// still hold it, and it must not be adopted from there again.
+    rejected: Mutex<Option<HeaderValue>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -98,9 +101,15 @@ impl TokenCache {
         let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
         if cur.as_ref().is_some_and(|t| t.header == *rejected) {
             *cur = None;
+            *lock(&self.rejected) = Some(rejected.clone());
             return true;
         }
         false
+    }
+
+    /// Whether the API rejected this `Authorization` value.
+    pub(crate) fn was_rejected(&self, header: &HeaderValue) -> bool {
+        lock(&self.rejected).as_ref() == Some(header)
     }
 
     pub(crate) fn is_quiet(&self, now: Instant) -> bool {

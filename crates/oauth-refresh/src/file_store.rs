@@ -43,8 +43,9 @@ struct FileFormat {
     refresh_token: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     access_token: Option<String>,
+    /// Seconds since the epoch, with milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    expires_at_unix: Option<u64>,
+    expires_at_unix: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     lifetime_secs: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,7 +159,8 @@ impl FileStore {
         t.access_token = f.access_token.map(SecretString::from);
         t.expires_at = f
             .expires_at_unix
-            .map(|s| UNIX_EPOCH + Duration::from_secs(s));
+            .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e12)
+            .map(|s| UNIX_EPOCH + Duration::from_secs_f64(s));
         t.lifetime = f.lifetime_secs.map(Duration::from_secs);
         t.scope = f.scope;
         t.seed = f.seed.and_then(|s| s.parse().ok());
@@ -238,7 +240,7 @@ impl TokenStore for FileStore {
             expires_at_unix: tokens
                 .expires_at
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_secs()),
+                .map(|d| d.as_millis() as f64 / 1000.0),
             lifetime_secs: tokens.lifetime.map(|d| d.as_secs()),
             scope: tokens.scope.clone(),
             seed: tokens.seed.as_ref().map(ToString::to_string),

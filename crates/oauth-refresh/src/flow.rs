@@ -110,6 +110,10 @@ impl RefreshTokenFlow {
     }
 
     /// Refreshes now, whatever the cache holds (joining a refresh in flight).
+    ///
+    /// With a token store shared by several processes, a fresh access token
+    /// that another process saved (and that the API has not rejected here)
+    /// counts as the refresh: no grant is sent for it.
     pub async fn refresh(&self) -> Result<TokenInfo, Error> {
         self.ensure_loaded().await?;
         Ok(self.refresh_shared().await?.info.clone())
@@ -128,7 +132,6 @@ impl RefreshTokenFlow {
                 } else if let Some(at) = &inner.initial_access_token {
                     let info = TokenInfo::new("Bearer", None, None, false);
                     let token = CachedToken::new(at.clone(), None, None, info)?;
-                    state.last_access = Some(at.clone());
                     inner.cache.set(Arc::new(token));
                 }
                 Ok::<(), Error>(())

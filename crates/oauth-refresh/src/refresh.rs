@@ -34,7 +34,8 @@ pub(crate) struct State {
     pub refresh_token: SecretString,
     /// The seed recorded with every save (the RefreshToken property's).
     pub seed: Option<SeedFingerprint>,
-    /// The access token this process last used, to tell another process's apart.
+    /// The access token this process last obtained by a grant: a store
+    /// holding it has nothing newer.
     pub last_access: Option<SecretString>,
     /// The endpoint has rotated refresh tokens.
     pub rotates: bool,
@@ -173,10 +174,18 @@ impl Inner {
             info,
         )
         .ok()?;
-        if !initial && !token.is_fresh_at(Instant::now(), self.skew) {
+        // At start-up the stored token is the shared cache's content, used
+        // while fresh like any cached token; later only a fresh token that
+        // the API has not rejected replaces a refresh.
+        if !initial
+            && (!token.is_fresh_at(Instant::now(), self.skew)
+                || self.cache.was_rejected(&token.header))
+        {
             return None;
         }
-        st.last_access = Some(at);
+        if !initial {
+            st.last_access = Some(at);
+        }
         Some(Arc::new(token))
     }
 

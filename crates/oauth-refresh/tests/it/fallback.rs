@@ -120,14 +120,16 @@ async fn defaults_fall_back_to_post_with_basic_against_oauthlib() {
         (form.method, form.mode),
         (TokenMethod::Post, ClientCredentialsMode::Basic)
     );
-    builder(&server, "")
+    let restarted = builder(&server, "")
         .token_store(Arc::new(FileStore::new(&file)))
         .build()
-        .unwrap()
-        .refresh()
-        .await
         .unwrap();
-    assert_eq!(forms_sent(&server).await.len(), 4);
+    crate::reject_current(&restarted).await;
+    restarted.refresh().await.unwrap();
+    assert_eq!(
+        forms_sent(&server).await[3],
+        ("POST".into(), true, false, false)
+    );
 }
 
 #[tokio::test]

@@ -255,3 +255,14 @@ impl std::io::Write for LogBuffer {
         Ok(())
     }
 }
+
+/// What an API's 401 does to a flow: its current access token is rejected,
+/// so the next token comes from a grant (or from a newer stored token).
+pub async fn reject_current(flow: &RefreshTokenFlow) {
+    let mut req = reqwest::Client::new()
+        .get("http://127.0.0.1:9/api")
+        .build()
+        .unwrap();
+    flow.authorize_request(&mut req).await.unwrap();
+    flow.invalidate(&req);
+}

@@ -83,7 +83,14 @@ async fn file_store_survives_a_new_flow_instance() {
         "at-1",
         "the stored access token is reused"
     );
-    flow.refresh().await.unwrap();
+    // The API rejects it: the next token comes from a grant with the stored refresh token.
+    let mut req = reqwest::Client::new()
+        .get(format!("{}/api", server.uri()))
+        .build()
+        .unwrap();
+    flow.authorize_request(&mut req).await.unwrap();
+    flow.invalidate(&req);
+    assert_eq!(flow.access_token().await.unwrap().expose_secret(), "at-2");
     let reqs = token_requests(&server).await;
     assert_eq!(sent_refresh_tokens(&reqs), [REFRESH_TOKEN, "rt-1"]);
     let stored = FileStore::new(&file).load().await.unwrap().unwrap();

@@ -12,7 +12,9 @@ use secrecy::ExposeSecret;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::{CountingIssuer, REFRESH_TOKEN, ReuseDetectingIssuer, builder, token_requests};
+use crate::{
+    CountingIssuer, REFRESH_TOKEN, ReuseDetectingIssuer, builder, reject_current, token_requests,
+};
 
 fn flow_on(server: &MockServer, file: &Path, refresh_token: &str) -> RefreshTokenFlow {
     builder(server, "POST ")
@@ -73,8 +75,10 @@ async fn a_long_running_flow_re_reads_the_file_before_refreshing() {
         long_running.access_token().await.unwrap().expose_secret(),
         "at-1"
     );
-    // Another process rotates while this one holds its cached access token.
+    // Another process, whose API rejected at-1, rotates while this one
+    // holds its cached access token.
     let other = flow_on(&server, &file, REFRESH_TOKEN);
+    reject_current(&other).await;
     other.refresh().await.unwrap();
     assert_eq!(issuer.grants(), 2);
     // The long-running one now needs a new token (expiry or a 401): it takes
@@ -111,6 +115,7 @@ async fn a_token_file_in_a_missing_folder_is_created_before_the_grant() {
     }
     // A restart continues the chain.
     let again = flow_on(&server, &file, REFRESH_TOKEN);
+    reject_current(&again).await;
     again.refresh().await.unwrap();
     assert_eq!(issuer.grants(), 2);
     assert!(!issuer.revoked());
@@ -190,10 +195,9 @@ async fn a_new_refresh_token_property_beats_a_stale_file() {
         .await
         .unwrap();
     // A later run with the same new RefreshToken continues the file's chain.
-    flow_on(&server, &file, "re-authorized-token")
-        .refresh()
-        .await
-        .unwrap();
+    let later = flow_on(&server, &file, "re-authorized-token");
+    reject_current(&later).await;
+    later.refresh().await.unwrap();
     let sent: Vec<_> = token_requests(&server)
         .await
         .iter()
@@ -224,10 +228,9 @@ async fn invalid_grant_for_a_token_from_the_file_names_the_file() {
         .await
         .unwrap();
     issuer.state.lock().unwrap().revoked = true; // revoked at the provider
-    let err = flow_on(&server, &file, REFRESH_TOKEN)
-        .refresh()
-        .await
-        .unwrap_err();
+    let restarted = flow_on(&server, &file, REFRESH_TOKEN);
+    reject_current(&restarted).await;
+    let err = restarted.refresh().await.unwrap_err();
     let o = err.oauth().expect("an OAuth error");
     assert_eq!(
         o.code,
