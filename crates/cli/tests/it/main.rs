@@ -4,6 +4,7 @@
 mod commands;
 mod dynamics;
 mod errors;
+mod processes;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
