@@ -187,9 +187,9 @@ impl FileStore {
         Ok(())
     }
 
-    /// Creates the folder, takes the lock, and checks that the file can be
+    /// Creates the folder and the lock file, and checks that the file can be
     /// replaced: all before any grant is sent.
-    fn lock_sync(&self) -> Result<File, StoreError> {
+    fn prepare_sync(&self) -> Result<File, StoreError> {
         let dir = self.dir();
         create_dirs(dir).map_err(|e| self.err(format!("cannot create its folder: {e}")))?;
         let lock = create_private(&self.lock_path()).map_err(|e| {
@@ -197,8 +197,6 @@ impl FileStore {
                 "cannot create the lock file beside it (is the folder writable?): {e}"
             ))
         })?;
-        lock.lock()
-            .map_err(|e| self.err(format!("cannot lock {}: {e}", self.lock_path().display())))?;
         match std::fs::metadata(&self.path) {
             Ok(m) if !m.is_file() => return Err(self.err("is not a regular file")),
             Ok(_) => {
@@ -213,6 +211,11 @@ impl FileStore {
         Ok(lock)
     }
 }
+
+/// How often a process waiting for another's refresh tries the lock again.
+/// Polling (rather than a blocking wait) keeps the wait cancellable, so the
+/// flow's refresh deadline bounds it.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
@@ -254,8 +257,18 @@ impl TokenStore for FileStore {
 
     async fn lock(&self) -> Result<StoreLock, StoreError> {
         let me = self.clone();
-        let file = blocking(move || me.lock_sync()).await?;
-        Ok(StoreLock::new(file))
+        let file = blocking(move || me.prepare_sync()).await?;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(StoreLock::new(file)),
+                Err(std::fs::TryLockError::WouldBlock) => tokio::time::sleep(LOCK_POLL).await,
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(
+                        self.err(format!("cannot lock {}: {e}", self.lock_path().display()))
+                    );
+                }
+            }
+        }
     }
 
     fn location(&self) -> Option<String> {

@@ -209,7 +209,18 @@ impl Inner {
         let mut st = self.state.lock().await;
         // Before anything is sent: the folder exists, the file is writable,
         // and no other process is refreshing with the same store.
-        let _lock = self.store.lock().await.map_err(|e| self.store_error(e))?;
+        let deadline = self.refresh_timeout.map(|d| Instant::now() + d);
+        let locking = self.store.lock();
+        let locked = match deadline {
+            Some(at) => tokio::time::timeout_at(at, locking).await.map_err(|_| {
+                Error::Store(format!(
+                    "{} stayed locked by another process's refresh for longer than TokenRefreshTimeout",
+                    self.store.location().unwrap_or_else(|| "the token store".into())
+                ))
+            })?,
+            None => locking.await,
+        };
+        let _lock = locked.map_err(|e| self.store_error(e))?;
         if st.unsaved {
             self.save(&mut st).await;
         } else {
@@ -222,7 +233,6 @@ impl Inner {
                 return Ok(token);
             }
         }
-        let deadline = self.refresh_timeout.map(|d| Instant::now() + d);
         let (status, fields) = self.exchange(&mut st, deadline).await?;
         self.accept(status, &fields, &mut st).await
     }

@@ -296,3 +296,30 @@ async fn an_unreadable_token_file_is_a_config_error_before_any_grant() {
     }
     assert_eq!(issuer.count(), 0, "nothing was sent");
 }
+
+#[tokio::test]
+async fn waiting_for_another_process_s_lock_is_bounded_by_the_refresh_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens.json");
+    // Another process is in the middle of a refresh and does not finish.
+    let held = std::fs::File::create(dir.path().join("tokens.json.lock")).unwrap();
+    held.lock().unwrap();
+    let server = MockServer::start().await;
+    let issuer = CountingIssuer {
+        expires_in: 3600,
+        ..Default::default()
+    };
+    issuer.mount(&server).await;
+    let flow = builder(&server, "POST ")
+        .token_store(Arc::new(FileStore::new(&file)))
+        .refresh_timeout(Some(std::time::Duration::from_millis(300)))
+        .build()
+        .unwrap();
+    let err = flow.access_token().await.unwrap_err();
+    assert!(err.to_string().contains("stayed locked"), "{err}");
+    assert_eq!(issuer.count(), 0);
+    // Once it lets go, the refresh goes ahead.
+    held.unlock().unwrap();
+    flow.access_token().await.unwrap();
+    assert_eq!(issuer.count(), 1);
+}
