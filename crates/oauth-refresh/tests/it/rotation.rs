@@ -103,6 +103,13 @@ struct FlakyStore {
     inner: MemoryStore,
     fail: std::sync::atomic::AtomicBool,
     panic: bool,
+    attempts: std::sync::atomic::AtomicUsize,
+}
+
+impl FlakyStore {
+    fn saves(&self) -> usize {
+        self.attempts.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 #[async_trait]
@@ -111,6 +118,8 @@ impl TokenStore for FlakyStore {
         self.inner.load().await
     }
     async fn save(&self, tokens: &StoredTokens) -> Result<(), StoreError> {
+        self.attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
             if self.panic {
                 panic!("store crashed");
@@ -146,7 +155,9 @@ async fn failing_store_keeps_the_rotated_token_in_memory(panic: bool) {
         .build()
         .unwrap();
     store.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (guard, logs) = crate::capture_logs();
     let first = flow.access_token().await;
+    drop(guard);
     if panic {
         let err = first.unwrap_err();
         assert!(matches!(err, Error::Interrupted(_)), "{err:?}");
@@ -156,6 +167,14 @@ async fn failing_store_keeps_the_rotated_token_in_memory(panic: bool) {
             "at-1",
             "the process keeps working"
         );
+        let logs = logs.text();
+        assert!(
+            logs.contains("ERROR")
+                && logs.contains("held only in memory")
+                && logs.contains("disk full"),
+            "{logs}"
+        );
+        assert_eq!(store.saves(), 3, "the failed save was tried three times");
     }
     // Once the store works again, the rotated token (never the consumed one) is sent.
     store.fail.store(false, std::sync::atomic::Ordering::SeqCst);
