@@ -30,10 +30,11 @@ fn rejects_form(e: &Error) -> bool {
     match e {
         Error::UnexpectedResponse { status: 405, .. } => true,
         Error::OAuth(o) => {
-            matches!(
-                o.code,
-                OAuthErrorCode::InvalidRequest | OAuthErrorCode::InvalidClient
-            ) && (400..500).contains(&o.status)
+            o.status == 405
+                || (matches!(
+                    o.code,
+                    OAuthErrorCode::InvalidRequest | OAuthErrorCode::InvalidClient
+                ) && (400..500).contains(&o.status))
         }
         _ => false,
     }
@@ -267,5 +268,41 @@ impl Inner {
             message,
             timeout: e.is_timeout(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::OAuthError;
+
+    fn oauth(status: u16, code: &str) -> Error {
+        Error::OAuth(OAuthError {
+            code: OAuthErrorCode::parse(code),
+            description: None,
+            uri: None,
+            status,
+            refresh_token_source: None,
+        })
+    }
+
+    #[test]
+    fn which_answers_reject_the_form() {
+        assert!(rejects_form(&Error::UnexpectedResponse {
+            status: 405,
+            attempts: 1,
+            excerpt: String::new()
+        }));
+        assert!(rejects_form(&oauth(405, "method_not_allowed")));
+        assert!(rejects_form(&oauth(404, "invalid_request")));
+        assert!(rejects_form(&oauth(400, "invalid_request")));
+        assert!(rejects_form(&oauth(401, "invalid_client")));
+        assert!(!rejects_form(&oauth(400, "invalid_grant")));
+        assert!(!rejects_form(&oauth(500, "invalid_request")));
+        assert!(!rejects_form(&Error::UnexpectedResponse {
+            status: 404,
+            attempts: 1,
+            excerpt: String::new()
+        }));
     }
 }
