@@ -125,11 +125,14 @@ impl RefreshTokenFlow {
             .loaded
             .get_or_try_init(|| async {
                 let stored = inner.store.load().await.map_err(|e| inner.store_error(e))?;
+                // The AccessToken property belongs to the RefreshToken
+                // property's chain: unused when the store continues it.
+                let property_chain = stored.as_ref().is_none_or(|s| !inner.same_chain(s));
                 let mut state = inner.state.lock().await;
                 let from_store = inner.apply_stored(&mut state, stored, true);
                 if let Some(token) = from_store {
                     inner.cache.set(token);
-                } else if let Some(at) = &inner.initial_access_token {
+                } else if property_chain && let Some(at) = &inner.initial_access_token {
                     let info = TokenInfo::new("Bearer", None, None, false);
                     let token = CachedToken::new(at.clone(), None, None, info)?;
                     inner.cache.set(Arc::new(token));

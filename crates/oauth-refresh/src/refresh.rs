@@ -101,6 +101,14 @@ impl Inner {
         Redactor::new(all)
     }
 
+    /// Whether the store's tokens descend from the RefreshToken property (a
+    /// store without a seed, written before seeds existed, is taken as such).
+    pub(crate) fn same_chain(&self, s: &StoredTokens) -> bool {
+        s.seed
+            .as_ref()
+            .is_none_or(|fp| fp.matches(&self.configured_refresh_token))
+    }
+
     /// Takes in what the store holds. Returns a usable access token that
     /// this process did not issue (another process refreshed), if any.
     pub(crate) fn apply_stored(
@@ -117,11 +125,7 @@ impl Inner {
                 .get_or_insert_with(|| SeedFingerprint::new(&self.configured_refresh_token));
             return None;
         };
-        let same_chain = s
-            .seed
-            .as_ref()
-            .is_none_or(|fp| fp.matches(&self.configured_refresh_token));
-        if !same_chain {
+        if !self.same_chain(&s) {
             if initial {
                 tracing::info!(
                     store = self.store.location().unwrap_or_default(),
