@@ -243,4 +243,30 @@ mod tests {
         );
         assert_eq!(r.excerpt(b"  "), "(empty body)");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever the secret and its surroundings, no encoding of it survives.
+        #[test]
+        fn no_encoding_survives(
+            secret in "[!-~]{4,24}",
+            before in "[ -~]{0,20}",
+            after in "[ -~]{0,20}",
+            encoding in 0usize..7,
+        ) {
+            let encoded = match encoding {
+                0 => secret.clone(),
+                1 => url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+                2 => percent_encode(&secret, false),
+                3 => percent_encode(&secret, true),
+                4 => base64::engine::general_purpose::STANDARD.encode(&secret),
+                5 => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&secret),
+                _ => serde_json::to_string(&secret).unwrap().trim_matches('"').to_owned(),
+            };
+            let masked = Redactor::new([secret.as_str()]).mask(&format!("{before}{encoded}{after}"));
+            proptest::prop_assert!(!masked.contains(&encoded), "{masked}");
+            proptest::prop_assert!(!masked.contains(&secret), "{masked}");
+        }
+    }
 }
