@@ -69,13 +69,14 @@ impl Inner {
         match e.downcast::<FileStoreError>() {
             Ok(f) => Error::TokenFile {
                 path: f.path.display().to_string(),
-                problem: escape(&f.problem),
+                problem: crate::redact::escape_controls(&f.problem),
             },
             Err(other) => Error::Store(self.redactor(None).mask(&other.to_string())),
         }
     }
 
-    /// Masks every secret this flow knows, plus `extra` (a value just sent).
+    /// Masks every secret this flow knows: the client secret, the security
+    /// token, and every refresh and access token it holds or was given.
     pub(crate) fn redactor(&self, state: Option<&State>) -> Redactor {
         let mut all: Vec<&str> = vec![self.configured_refresh_token.expose_secret()];
         for s in [
@@ -94,9 +95,9 @@ impl Inner {
                 all.push(a.expose_secret());
             }
         }
-        if let Some(t) = self.cache.current() {
-            let r = Redactor::new(all.iter().copied().chain([t.value.expose_secret()]));
-            return r;
+        let current = self.cache.current();
+        if let Some(t) = &current {
+            all.push(t.value.expose_secret());
         }
         Redactor::new(all)
     }
@@ -335,8 +336,4 @@ impl Inner {
             other => other,
         }
     }
-}
-
-fn escape(s: &str) -> String {
-    crate::redact::escape_controls(s)
 }
