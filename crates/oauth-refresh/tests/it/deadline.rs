@@ -111,8 +111,10 @@ async fn retries_stop_at_the_refresh_deadline() {
         matches!(err, Error::UnexpectedResponse { status: 503, .. }),
         "{err:?}"
     );
+    // Without the deadline, 21 attempts a second apart; with it, one or two.
     assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    let sent = server.received_requests().await.unwrap().len();
+    assert!((1..=2).contains(&sent), "{sent} requests");
 }
 
 /// Moves tokio's clock forward while real I/O keeps working afterwards.
