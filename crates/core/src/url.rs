@@ -87,6 +87,20 @@ impl FromStr for ConnectionUrl {
     }
 }
 
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '.'
+}
+
+/// The leading name characters of `text`, back-quoted, for messages.
+fn key_prefix(text: &str) -> String {
+    let end = text.find(|c: char| !is_name_char(c)).unwrap_or(text.len());
+    if end == 0 {
+        "(none)".to_owned()
+    } else {
+        format!("`{}`", &text[..end])
+    }
+}
+
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
@@ -160,10 +174,10 @@ impl Parser<'_> {
                 None => break,
                 Some(';') => self.pos += 1,
                 Some(_) if after_quote_ws => {}
-                Some(c) => {
+                Some(_) => {
                     return self.err(
                         self.pos,
-                        format!("expected `;` after the value of {name}, found {c:?}"),
+                        format!("expected `;` after the quoted value of {name}"),
                     );
                 }
             }
@@ -176,27 +190,39 @@ impl Parser<'_> {
 
     /// Parses `name = value`; returns whether the value was quoted and
     /// followed by white space (so the next property may start without `;`).
+    ///
+    /// Errors name only the key (its leading name characters) and a
+    /// position: the text after a key may be a secret value whose `=` or
+    /// `;` is missing, so it is never quoted.
     fn property(&mut self) -> Result<(String, String, bool)> {
         let start = self.pos;
+        let key = key_prefix(self.rest().trim_start());
         let Some(eq) = self.rest().find(['=', ';']) else {
-            return self.err(
-                start,
-                format!("expected `=` after property name {:?}", self.rest().trim()),
-            );
+            return self.err(start, format!("expected `=` after property name {key}"));
         };
         if self.rest().as_bytes()[eq] == b';' {
-            let name = self.rest()[..eq].trim();
-            return self.err(start, format!("expected `=` after property name {name:?}"));
+            return self.err(start, format!("expected `=` after property name {key}"));
         }
-        let name = self.rest()[..eq].trim().to_owned();
+        let raw_name = &self.rest()[..eq];
+        let name = raw_name.trim().to_owned();
         if name.is_empty() {
             return self.err(start, "expected a property name before `=`");
         }
-        if let Some(bad) = name
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '.'))
+        if let Some((i, bad)) = raw_name
+            .trim_end()
+            .char_indices()
+            .skip_while(|(_, c)| c.is_whitespace())
+            .find(|(_, c)| !is_name_char(*c))
         {
-            return self.err(start, format!("property name {name:?} contains {bad:?}"));
+            let what = if bad.is_whitespace() {
+                "white space (a missing `=` or `;`?)"
+            } else {
+                "a character not allowed in a name"
+            };
+            return self.err(
+                start + i,
+                format!("property name {key} is followed by {what}"),
+            );
         }
         self.pos += eq + 1;
         self.skip_ws();

@@ -8,9 +8,10 @@ use std::time::Duration;
 use connectkit_core::{Error as CoreError, Properties, StaticHeaderAuth, TokenInfo};
 use secrecy::SecretString;
 
-use crate::config::{ClientCredentialsMode, TokenMethod, TokenUri};
+use crate::config::{ClientCredentialsMode, TokenForm, TokenMethod, TokenUri};
 use crate::error::Error;
 use crate::flow::{Inner, RefreshTokenFlow};
+use crate::refresh::State;
 use crate::retry::RetryConfig;
 use crate::store::{MemoryStore, TokenStore};
 
@@ -25,14 +26,20 @@ pub struct RefreshTokenFlowBuilder {
     pub(crate) refresh_token: Option<SecretString>,
     pub(crate) access_token: Option<SecretString>,
     pub(crate) token_uri: Option<TokenUri>,
+    /// TokenURI carried an explicit `GET ` or `POST ` prefix.
+    pub(crate) method_explicit: bool,
     pub(crate) scope: Option<String>,
-    pub(crate) mode: ClientCredentialsMode,
+    /// `None`: left at the default (All), which allows the default-form fallback.
+    pub(crate) mode: Option<ClientCredentialsMode>,
     pub(crate) auth_header: Option<StaticHeaderAuth>,
+    pub(crate) security_token: Option<SecretString>,
     pub(crate) force_post: bool,
     pub(crate) skew: Option<Duration>,
     pub(crate) retry: RetryConfig,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
+    pub(crate) request_timeout: Option<Duration>,
+    pub(crate) refresh_timeout: Option<Duration>,
     pub(crate) allow_insecure_http: bool,
     pub(crate) store: Option<Arc<dyn TokenStore>>,
     pub(crate) on_change: Option<TokenCallback>,
@@ -41,6 +48,22 @@ pub struct RefreshTokenFlowBuilder {
 
 fn secret_prop(props: &Properties, name: &str) -> Option<SecretString> {
     props.secret(name)
+}
+
+/// Seconds from a property; `0` means no limit.
+fn seconds_prop(props: &Properties, name: &str) -> Result<Option<Option<Duration>>, CoreError> {
+    let Some(text) = props.get_str(name) else {
+        return Ok(None);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(0) => Ok(Some(None)),
+        Ok(n) => Ok(Some(Some(Duration::from_secs(n)))),
+        Err(_) => Err(CoreError::invalid_property(
+            name,
+            "a whole number of seconds (0 for no limit)",
+            Some(text),
+        )),
+    }
 }
 
 fn required(props: &Properties, name: &str) -> Result<(), CoreError> {
@@ -55,18 +78,23 @@ fn required(props: &Properties, name: &str) -> Result<(), CoreError> {
 
 impl RefreshTokenFlowBuilder {
     /// A builder with the defaults: GET TokenURI unless prefixed, ClientCredentialsMode
-    /// All, 60 s skew, 3 retries, 10 s connect and 30 s read timeouts.
+    /// All (with the default-form fallback while both stay unset), 60 s skew
+    /// (at most half a token's lifetime), 3 retries, 10 s connect and 30 s
+    /// read timeouts, 30 s per token request and 90 s per refresh in total.
     pub fn new() -> Self {
         Self {
             connect_timeout: Some(Duration::from_secs(10)),
             read_timeout: Some(Duration::from_secs(30)),
+            request_timeout: Some(Duration::from_secs(30)),
+            refresh_timeout: Some(Duration::from_secs(90)),
             ..Self::default()
         }
     }
 
     /// Reads ClientID, ClientSecret, RefreshToken and TokenURI (all required),
-    /// and Scope, ClientCredentialsMode, AuthHeader with SecurityToken, and
-    /// AccessToken (optional), and TokenFile (a [`FileStore`](crate::FileStore) path, optional).
+    /// and Scope, ClientCredentialsMode, AuthHeader with SecurityToken,
+    /// AccessToken, TokenFile (a [`FileStore`](crate::FileStore) path),
+    /// TokenRequestTimeout and TokenRefreshTimeout (seconds), all optional.
     pub fn from_properties(props: &Properties) -> Result<Self, CoreError> {
         for name in ["ClientID", "ClientSecret", "RefreshToken", "TokenURI"] {
             required(props, name)?;
@@ -93,8 +121,14 @@ impl RefreshTokenFlowBuilder {
         if let Some(mode) = props.get_str("ClientCredentialsMode") {
             b = b.client_credentials_mode(mode.parse::<ClientCredentialsMode>()?);
         }
+        if let Some(t) = seconds_prop(props, "TokenRequestTimeout")? {
+            b = b.token_request_timeout(t);
+        }
+        if let Some(t) = seconds_prop(props, "TokenRefreshTimeout")? {
+            b = b.refresh_timeout(t);
+        }
         if let Some(path) = props.get_str("TokenFile") {
-            b = b.token_store(Arc::new(crate::store::FileStore::new(path)));
+            b = b.token_store(Arc::new(crate::file_store::FileStore::new(path)));
         }
         match (
             props.get_str("AuthHeader"),
@@ -140,9 +174,13 @@ impl RefreshTokenFlowBuilder {
         self
     }
 
-    /// `TokenURI`: `[GET |POST ]<url>`, prefix case-insensitive.
+    /// `TokenURI`: `[GET |POST ]<url>`, prefix case-insensitive. Without a
+    /// prefix (and without ClientCredentialsMode) the request form is the
+    /// vendor default, GET with credentials in the Basic header and the
+    /// query, and the flow falls back to POST forms if the endpoint refuses it.
     pub fn token_uri(mut self, uri: &str) -> Result<Self, CoreError> {
         self.token_uri = Some(uri.parse()?);
+        self.method_explicit = uri.trim().split_once(char::is_whitespace).is_some();
         Ok(self)
     }
 
@@ -152,9 +190,10 @@ impl RefreshTokenFlowBuilder {
         self
     }
 
-    /// `ClientCredentialsMode`.
+    /// `ClientCredentialsMode`. Setting it, even to `All`, turns the
+    /// default-form fallback off: an explicit choice is never overridden.
     pub fn client_credentials_mode(mut self, mode: ClientCredentialsMode) -> Self {
-        self.mode = mode;
+        self.mode = Some(mode);
         self
     }
 
@@ -164,7 +203,9 @@ impl RefreshTokenFlowBuilder {
         name: &str,
         value: impl Into<SecretString>,
     ) -> Result<Self, CoreError> {
-        self.auth_header = Some(StaticHeaderAuth::new(name, value.into())?);
+        let value = value.into();
+        self.auth_header = Some(StaticHeaderAuth::new(name, value.clone())?);
+        self.security_token = Some(value);
         Ok(self)
     }
 
@@ -195,6 +236,20 @@ impl RefreshTokenFlowBuilder {
     /// Read timeout of the token request (`None`: no limit).
     pub fn read_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.read_timeout = timeout;
+        self
+    }
+
+    /// The longest one token request may take, connect to last body byte,
+    /// however slowly the server drips its answer (default 30 s; `None`: no limit).
+    pub fn token_request_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The longest a refresh may take across its retries and request forms
+    /// (default 90 s; `None`: no limit). Callers waiting on it wait no longer.
+    pub fn refresh_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.refresh_timeout = timeout;
         self
     }
 
@@ -236,6 +291,8 @@ impl RefreshTokenFlowBuilder {
         if self.force_post {
             uri.method = TokenMethod::Post;
         }
+        let fallback = !self.force_post && !self.method_explicit && self.mode.is_none();
+        let mode = self.mode.unwrap_or_default();
         if uri.url.scheme() == "http" && !uri.is_loopback() && !self.allow_insecure_http {
             return Err(Error::config(
                 "TokenURI",
@@ -243,29 +300,29 @@ impl RefreshTokenFlowBuilder {
             )
             .into());
         }
-        if self.mode == ClientCredentialsMode::Post && uri.method == TokenMethod::Get {
+        if mode == ClientCredentialsMode::Post && uri.method == TokenMethod::Get {
             return Err(Error::config(
                 "ClientCredentialsMode and TokenURI",
                 "ClientCredentialsMode=Post needs a POST token request: prefix TokenURI with `POST `",
             )
             .into());
         }
-        if self.mode != ClientCredentialsMode::Url
-            && self.mode != ClientCredentialsMode::Post
+        if mode != ClientCredentialsMode::Url
+            && mode != ClientCredentialsMode::Post
             && self.client_id.is_none()
         {
             return Err(CoreError::MissingProperty {
                 name: "ClientID".into(),
             });
         }
-        if let Some(h) = &self.auth_header {
-            if h.header_name() == reqwest::header::AUTHORIZATION {
-                return Err(Error::config(
-                    "AuthHeader",
-                    "a header other than Authorization, which carries the grant's bearer token",
-                )
-                .into());
-            }
+        if let Some(h) = &self.auth_header
+            && h.header_name() == reqwest::header::AUTHORIZATION
+        {
+            return Err(Error::config(
+                "AuthHeader",
+                "a header other than Authorization, which carries the grant's bearer token",
+            )
+            .into());
         }
         let client = match self.client {
             Some(c) => c,
@@ -282,20 +339,28 @@ impl RefreshTokenFlowBuilder {
                 })?
             }
         };
+        let form = TokenForm {
+            method: uri.method,
+            mode,
+        };
         Ok(RefreshTokenFlow::from_inner(Inner {
             client,
             uri,
-            mode: self.mode,
+            fallback,
             client_id: self.client_id,
             client_secret: self.client_secret,
+            security_token: self.security_token,
             scope: self.scope,
             extra_header: self.auth_header,
             skew: self.skew.unwrap_or(Duration::from_secs(60)),
             retry: self.retry,
+            request_timeout: self.request_timeout,
+            refresh_timeout: self.refresh_timeout,
             store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
             on_change: self.on_change,
             initial_access_token: self.access_token,
-            refresh_token: tokio::sync::Mutex::new(refresh_token),
+            configured_refresh_token: refresh_token.clone(),
+            state: tokio::sync::Mutex::new(State::new(refresh_token, form)),
             loaded: tokio::sync::OnceCell::new(),
             cache: Default::default(),
         }))

@@ -20,6 +20,9 @@ pub(crate) struct CachedToken {
     pub header: HeaderValue,
     /// `None`: valid until rejected.
     pub expires_at: Option<Instant>,
+    /// The token's whole lifetime, when known: the skew never exceeds half
+    /// of it, so a short-lived token is not refreshed before every request.
+    pub lifetime: Option<Duration>,
     pub info: TokenInfo,
 }
 
@@ -27,6 +30,7 @@ impl CachedToken {
     pub(crate) fn new(
         value: SecretString,
         expires_at: Option<Instant>,
+        lifetime: Option<Duration>,
         info: TokenInfo,
     ) -> Result<Self, Error> {
         let mut header = HeaderValue::from_str(&format!("Bearer {}", value.expose_secret()))
@@ -40,6 +44,7 @@ impl CachedToken {
             value,
             header,
             expires_at,
+            lifetime,
             info,
         })
     }
@@ -48,7 +53,13 @@ impl CachedToken {
         self.expires_at.is_none_or(|at| now < at)
     }
 
+    /// Whether more than the effective skew is left: the configured skew,
+    /// or half the token's lifetime when that is shorter.
     pub(crate) fn is_fresh_at(&self, now: Instant, skew: Duration) -> bool {
+        let skew = match self.lifetime {
+            Some(life) => skew.min(life / 2),
+            None => skew,
+        };
         self.expires_at.is_none_or(|at| now + skew < at)
     }
 }
@@ -62,6 +73,9 @@ pub(crate) struct TokenCache {
     inflight: Mutex<Option<InFlight>>,
     /// After a failed proactive refresh, the still-valid token serves until then.
     quiet_until: Mutex<Option<Instant>>,
+    /// The `Authorization` value the API last rejected: a token store may
+    /// still hold it, and it must not be adopted from there again.
+    rejected: Mutex<Option<HeaderValue>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -87,9 +101,15 @@ impl TokenCache {
         let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
         if cur.as_ref().is_some_and(|t| t.header == *rejected) {
             *cur = None;
+            *lock(&self.rejected) = Some(rejected.clone());
             return true;
         }
         false
+    }
+
+    /// Whether the API rejected this `Authorization` value.
+    pub(crate) fn was_rejected(&self, header: &HeaderValue) -> bool {
+        lock(&self.rejected).as_ref() == Some(header)
     }
 
     pub(crate) fn is_quiet(&self, now: Instant) -> bool {

@@ -40,7 +40,15 @@ pub const GRANT_PROPERTIES: &[PropertySpec] = &[
     .secret(),
     PropertySpec::new(
         "TokenFile",
-        "connectkit extension: a file where rotated refresh tokens are persisted (mode 0600).",
+        "connectkit extension: a file where rotated refresh tokens are persisted (mode 0600, `~` expanded, shared safely by concurrent processes).",
+    ),
+    PropertySpec::new(
+        "TokenRequestTimeout",
+        "connectkit extension: seconds one token request may take in total, however slowly the server answers (default 30, 0 = no limit).",
+    ),
+    PropertySpec::new(
+        "TokenRefreshTimeout",
+        "connectkit extension: seconds a refresh may take across all its retries and request forms (default 90, 0 = no limit).",
     ),
 ];
 
@@ -55,7 +63,10 @@ pub enum TokenMethod {
 }
 
 /// A parsed `TokenURI`: `[GET |POST ]<url>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Display` and `Debug` print the URL without user info, query or fragment,
+/// where credentials sometimes hide.
+#[derive(Clone, PartialEq, Eq)]
 pub struct TokenUri {
     /// The method; `GET` when no prefix is given.
     pub method: TokenMethod,
@@ -72,19 +83,22 @@ impl FromStr for TokenUri {
             Some((m, rest)) if m.eq_ignore_ascii_case("GET") => (TokenMethod::Get, rest.trim()),
             Some((m, rest)) if m.eq_ignore_ascii_case("POST") => (TokenMethod::Post, rest.trim()),
             Some((m, _)) => {
+                // Only a word that looks like a method is quoted: anything
+                // else may be a credential pasted by mistake.
+                let found = if m.len() <= 8 && m.bytes().all(|b| b.is_ascii_alphabetic()) {
+                    format!("found {m:?}")
+                } else {
+                    "found other text".to_owned()
+                };
                 return Err(Error::config(
                     "TokenURI",
-                    format!("expected `[GET |POST ]<url>`, found {m:?} before the URL"),
+                    format!("`[GET |POST ]<url>` ({found} before the first space)"),
                 ));
             }
             None => (TokenMethod::Get, s),
         };
-        let url = Url::parse(rest).map_err(|e| {
-            Error::config(
-                "TokenURI",
-                format!("expected an absolute http(s) URL ({e}): {rest:?}"),
-            )
-        })?;
+        let url = Url::parse(rest)
+            .map_err(|e| Error::config("TokenURI", format!("an absolute http(s) URL ({e})")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::config(
                 "TokenURI",
@@ -110,13 +124,39 @@ impl TokenUri {
     }
 }
 
-impl fmt::Display for TokenUri {
+impl TokenUri {
+    /// The URL without user info, query and fragment: what messages show.
+    pub fn display_url(&self) -> String {
+        let mut shown = self.url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        shown.set_query(None);
+        shown.set_fragment(None);
+        shown.to_string()
+    }
+}
+
+impl fmt::Display for TokenMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = match self.method {
+        f.write_str(match self {
             TokenMethod::Get => "GET",
             TokenMethod::Post => "POST",
-        };
-        write!(f, "{m} {}", self.url)
+        })
+    }
+}
+
+impl fmt::Display for TokenUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.display_url())
+    }
+}
+
+impl fmt::Debug for TokenUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenUri")
+            .field("method", &self.method)
+            .field("url", &self.display_url())
+            .finish()
     }
 }
 
@@ -146,7 +186,10 @@ impl FromStr for ClientCredentialsMode {
             "post" => Ok(Self::Post),
             _ => Err(Error::config(
                 "ClientCredentialsMode",
-                format!("expected one of All, Basic, Url, Post, found {s:?}"),
+                format!(
+                    "expected one of All, Basic, Url, Post, found {:?}",
+                    crate::redact::escape_controls(s)
+                ),
             )),
         }
     }
@@ -155,5 +198,72 @@ impl FromStr for ClientCredentialsMode {
 impl ClientCredentialsMode {
     pub(crate) fn sends_basic(self) -> bool {
         matches!(self, Self::All | Self::Basic)
+    }
+}
+
+impl fmt::Display for ClientCredentialsMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::All => "All",
+            Self::Basic => "Basic",
+            Self::Url => "Url",
+            Self::Post => "Post",
+        })
+    }
+}
+
+/// One way of sending the token request: its method and where the client
+/// credentials go. The default-form fallback tries several and records the
+/// one the token endpoint accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenForm {
+    /// GET (parameters in the query) or POST (form body).
+    pub method: TokenMethod,
+    /// Where the client credentials go.
+    pub mode: ClientCredentialsMode,
+}
+
+impl TokenForm {
+    /// The forms tried, in order, when both the method and
+    /// ClientCredentialsMode were left at their defaults: the vendor default
+    /// (GET, All), then POST with HTTP Basic, then POST with body credentials.
+    pub(crate) const FALLBACKS: [TokenForm; 2] = [
+        TokenForm {
+            method: TokenMethod::Post,
+            mode: ClientCredentialsMode::Basic,
+        },
+        TokenForm {
+            method: TokenMethod::Post,
+            mode: ClientCredentialsMode::Post,
+        },
+    ];
+}
+
+impl fmt::Display for TokenForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} with ClientCredentialsMode={}",
+            self.method, self.mode
+        )
+    }
+}
+
+impl FromStr for TokenForm {
+    type Err = Error;
+
+    /// Parses `"POST Basic"`, the form's TokenFile spelling.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let bad = || Error::config("TokenFile", "an unknown request_form");
+        let (m, mode) = s.split_once(' ').ok_or_else(bad)?;
+        let method = match m {
+            "GET" => TokenMethod::Get,
+            "POST" => TokenMethod::Post,
+            _ => return Err(bad()),
+        };
+        Ok(Self {
+            method,
+            mode: mode.parse().map_err(|_| bad())?,
+        })
     }
 }

@@ -44,10 +44,28 @@ pub enum Error {
         /// Whether it was a timeout.
         timeout: bool,
     },
-    /// Saving a rotated refresh token failed; the previous one is kept and
-    /// the new access token was not used.
-    #[error("saving the rotated refresh token failed, the previous refresh token is kept: {0}")]
+    /// A [`TokenStore`](crate::TokenStore) other than a TokenFile failed to
+    /// load or lock; nothing was sent.
+    #[error("token store: {0}")]
     Store(String),
+    /// The TokenFile cannot be read, created or written. Reported before any
+    /// grant is sent, so no refresh token is consumed.
+    #[error("TokenFile {path}: {problem}")]
+    TokenFile {
+        /// The file, `~` expanded.
+        path: String,
+        /// What is wrong, never the file's contents.
+        problem: String,
+    },
+    /// Both the method and ClientCredentialsMode were left at their defaults
+    /// and the token endpoint refused every request form that was tried.
+    #[error("the token endpoint refused every request form tried ({}); the last answer was: {last}. Set the form explicitly, e.g. `TokenURI=POST <url>` with `ClientCredentialsMode=Basic` (or `Post`)", tried.join("; "))]
+    NoFormAccepted {
+        /// Each form tried, with the answer it got.
+        tried: Vec<String>,
+        /// The last answer.
+        last: Box<Error>,
+    },
     /// The configuration is not usable.
     #[error("property {property}: {message}")]
     Config {
@@ -68,9 +86,10 @@ impl Error {
             Error::OAuth(_)
             | Error::UnexpectedResponse { .. }
             | Error::InvalidToken(_)
-            | Error::BodyTooLarge { .. } => ErrorKind::Auth,
+            | Error::BodyTooLarge { .. }
+            | Error::NoFormAccepted { .. } => ErrorKind::Auth,
             Error::Transport { .. } => ErrorKind::Api,
-            Error::Config { .. } => ErrorKind::Config,
+            Error::Config { .. } | Error::TokenFile { .. } => ErrorKind::Config,
             Error::Store(_) | Error::Interrupted(_) => ErrorKind::Other,
         }
     }
@@ -116,6 +135,10 @@ pub struct OAuthError {
     pub uri: Option<String>,
     /// The HTTP status it came with.
     pub status: u16,
+    /// Where the refresh token that was sent came from, when not from the
+    /// RefreshToken property (e.g. `TokenFile /path`), so that an
+    /// `invalid_grant` points at the stale file.
+    pub refresh_token_source: Option<String>,
 }
 
 impl fmt::Display for OAuthError {
@@ -133,6 +156,12 @@ impl fmt::Display for OAuthError {
         }
         if let Some(u) = &self.uri {
             write!(f, " (see {u})")?;
+        }
+        if let Some(src) = &self.refresh_token_source {
+            write!(
+                f,
+                "; the refresh token sent was the one saved in {src}, not the RefreshToken property (a new RefreshToken replaces it)"
+            )?;
         }
         Ok(())
     }

@@ -4,19 +4,29 @@
 //!
 //! - **Token caching**: one access token per flow; reads of a fresh token take
 //!   only a shared lock. It is refreshed when less than the expiry skew
-//!   (default 60 s) is left; if that early refresh fails while the token is
-//!   still valid, the token keeps serving and the refresh is retried later.
+//!   (default 60 s, at most half the token's lifetime) is left; if that early
+//!   refresh fails while the token is still valid, the token keeps serving and
+//!   the refresh is retried later.
 //! - **Single flight**: however many callers need a token at once, one token
 //!   request is sent and all share its outcome, success or error.
+//! - **Across processes**: a [`FileStore`] (`TokenFile`) is locked from its
+//!   re-read through the token request to the save, so processes sharing it
+//!   send one grant per expiry and never present a consumed refresh token.
 //! - **On 401**: [`send_authorized`](connectkit_core::send_authorized) or the
 //!   [`reqwest_middleware`] layer refreshes once and retries once.
-//! - **Rotation**: a new `refresh_token` is saved through the [`TokenStore`]
-//!   before the new access token is used; if saving fails nothing is lost.
-//! - **Every `ClientCredentialsMode`**, `GET` or `POST` `TokenURI`, Scope, and
-//!   an extra `AuthHeader`/`SecurityToken` header on every API request.
+//! - **Rotation**: a new `refresh_token` is adopted and handed to the
+//!   [`TokenStore`] before anything else in the response is checked; a failed
+//!   save is retried, and the token is never dropped.
+//! - **Every `ClientCredentialsMode`**, `GET` or `POST` `TokenURI`, Scope, an
+//!   extra `AuthHeader`/`SecurityToken` header on every API request, and a
+//!   fallback to POST forms when both the method and the mode were left at
+//!   their defaults and the endpoint refuses the vendor's form.
 //! - **Typed errors**: RFC 6749 section 5.2 codes as [`OAuthErrorCode`];
-//!   429 and 5xx retried with capped backoff honouring `Retry-After`.
-//! - **No secret** ever reaches `Debug`, `Display`, an error or a log.
+//!   429 and 5xx retried with capped backoff honouring `Retry-After` (only
+//!   certainly unprocessed answers once the endpoint rotates tokens), within
+//!   a total deadline per request and per refresh.
+//! - **No secret** ever reaches `Debug`, `Display`, an error or a log, in any
+//!   encoding.
 //!
 //! ```
 //! use connectkit_oauth_refresh::{RefreshTokenFlow, ClientCredentialsMode};
@@ -39,10 +49,9 @@
 //!     .client_credentials_mode(ClientCredentialsMode::Basic)
 //!     .build()?;
 //!
-//! // As reqwest middleware: every request gets `Authorization: Bearer at-1`.
-//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-//!     .with(flow.clone())
-//!     .build();
+//! // As reqwest middleware on a client that keeps credentials on the API's
+//! // origin: every request gets `Authorization: Bearer at-1`.
+//! let client = connectkit_oauth_refresh::api_client(flow.clone(), None)?;
 //! Mock::given(method("GET")).and(path("/items"))
 //!     .and(wiremock::matchers::header("authorization", "Bearer at-1"))
 //!     .respond_with(ResponseTemplate::new(200)).mount(&server).await;
@@ -56,17 +65,25 @@ mod builder;
 mod cache;
 mod config;
 mod error;
+mod exchange;
+mod file_store;
+mod fingerprint;
 mod flow;
 mod middleware;
+mod redact;
+mod refresh;
 mod request;
 mod response;
 mod retry;
 mod store;
 
 pub use builder::{RefreshTokenFlowBuilder, TokenCallback};
-pub use config::{ClientCredentialsMode, GRANT_PROPERTIES, TokenMethod, TokenUri};
+pub use config::{ClientCredentialsMode, GRANT_PROPERTIES, TokenForm, TokenMethod, TokenUri};
 pub use error::{Error, OAuthError, OAuthErrorCode};
+pub use file_store::FileStore;
+pub use fingerprint::SeedFingerprint;
 pub use flow::{MAX_BODY_BYTES, PROACTIVE_RETRY_INTERVAL, RefreshTokenFlow};
+pub use middleware::api_client;
 pub use response::{MAX_EXPIRES_IN, parse_token_response};
 pub use retry::RetryConfig;
-pub use store::{FileStore, MemoryStore, StoreError, StoredTokens, TokenStore};
+pub use store::{MemoryStore, StoreError, StoreLock, StoredTokens, TokenStore};

@@ -37,3 +37,25 @@ impl Middleware for RefreshTokenFlow {
         next.run(retry, extensions).await
     }
 }
+
+/// A ready HTTP client for API requests with the flow as middleware.
+///
+/// Its redirect policy ([`connectkit_core::api_client_builder`]) follows a
+/// redirect only within the same origin: reqwest strips `Authorization` on a
+/// cross-host redirect but forwards custom headers such as AuthHeader with
+/// its SecurityToken, so the layer must not sit on a client that follows
+/// redirects elsewhere. A redirect to another origin is returned as the 3xx
+/// response, unfollowed. `timeout` bounds each API request.
+pub fn api_client(
+    flow: RefreshTokenFlow,
+    timeout: Option<std::time::Duration>,
+) -> Result<reqwest_middleware::ClientWithMiddleware, crate::Error> {
+    let client = connectkit_core::api_client_builder(timeout)
+        .build()
+        .map_err(|e| {
+            crate::Error::config("TokenURI", format!("cannot build an HTTP client: {e}"))
+        })?;
+    Ok(reqwest_middleware::ClientBuilder::new(client)
+        .with(flow)
+        .build())
+}

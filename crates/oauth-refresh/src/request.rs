@@ -6,12 +6,12 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use url::form_urlencoded;
 
-use crate::config::{ClientCredentialsMode, TokenMethod, TokenUri};
+use crate::config::{ClientCredentialsMode, TokenForm, TokenMethod};
 
 /// Everything a token request is made of.
 pub(crate) struct TokenRequestParts<'a> {
-    pub uri: &'a TokenUri,
-    pub mode: ClientCredentialsMode,
+    pub url: &'a url::Url,
+    pub form: TokenForm,
     pub client_id: Option<&'a str>,
     pub client_secret: Option<&'a SecretString>,
     pub refresh_token: &'a SecretString,
@@ -20,7 +20,7 @@ pub(crate) struct TokenRequestParts<'a> {
 
 impl TokenRequestParts<'_> {
     pub(crate) fn build(&self, client: &reqwest::Client) -> reqwest::Request {
-        let mut url = self.uri.url.clone();
+        let mut url = self.url.clone();
         let mut grant: Vec<(&str, &str)> = vec![
             ("grant_type", "refresh_token"),
             ("refresh_token", self.refresh_token.expose_secret()),
@@ -36,15 +36,15 @@ impl TokenRequestParts<'_> {
             creds.push(("client_secret", secret.expose_secret()));
         }
         let creds_in_query = matches!(
-            self.mode,
+            self.form.mode,
             ClientCredentialsMode::All | ClientCredentialsMode::Url
         );
-        let creds_in_body = self.mode == ClientCredentialsMode::Post;
+        let creds_in_body = self.form.mode == ClientCredentialsMode::Post;
 
         let mut body: Vec<(&str, &str)> = Vec::new();
         {
             let mut query: Vec<(&str, &str)> = Vec::new();
-            match self.uri.method {
+            match self.form.method {
                 TokenMethod::Get => query.extend(&grant),
                 TokenMethod::Post => body.extend(&grant),
             }
@@ -59,14 +59,14 @@ impl TokenRequestParts<'_> {
             }
         }
 
-        let method = match self.uri.method {
+        let method = match self.form.method {
             TokenMethod::Get => reqwest::Method::GET,
             TokenMethod::Post => reqwest::Method::POST,
         };
         let mut request = client
             .request(method, url)
             .header(ACCEPT, "application/json");
-        if self.uri.method == TokenMethod::Post {
+        if self.form.method == TokenMethod::Post {
             let encoded = form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(body)
                 .finish();
@@ -77,10 +77,10 @@ impl TokenRequestParts<'_> {
         let mut request = request
             .build()
             .expect("a parsed URL and static headers always build");
-        if self.mode.sends_basic() {
-            if let Some(value) = self.basic_header() {
-                request.headers_mut().insert(AUTHORIZATION, value);
-            }
+        if self.form.mode.sends_basic()
+            && let Some(value) = self.basic_header()
+        {
+            request.headers_mut().insert(AUTHORIZATION, value);
         }
         request
     }

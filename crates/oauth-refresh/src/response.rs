@@ -7,6 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, OAuthError, OAuthErrorCode};
+pub(crate) use crate::redact::Redactor;
 
 /// Tokens that live longer than this are treated as living this long, so
 /// that a bogus `expires_in` cannot overflow an `Instant`.
@@ -22,35 +23,28 @@ pub(crate) struct TokenResponse {
     pub scope: Option<String>,
 }
 
-/// Masks known secret values in text that came from the token endpoint.
-pub(crate) struct Redactor<'a> {
-    pub secrets: Vec<&'a str>,
+/// Why a body could not be read as fields.
+enum NotFields {
+    /// It starts like JSON but does not parse: the serde message and position only.
+    BadJson(String),
+    /// Neither JSON nor form-encoded.
+    Unknown,
 }
 
-impl Redactor<'_> {
-    pub(crate) fn mask(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for s in &self.secrets {
-            if s.len() >= 4 {
-                out = out.replace(s, "***");
-            }
-        }
-        out
-    }
-
-    /// The start of a body, secrets masked before it is cut.
-    pub(crate) fn excerpt(&self, body: &[u8]) -> String {
-        connectkit_core::excerpt(&self.mask(&String::from_utf8_lossy(body)), 160)
-    }
-}
-
-/// Parses the fields of a body, JSON or `key=value&...`; `None` when it is neither.
-fn fields(content_type: Option<&str>, body: &[u8]) -> Option<Map<String, Value>> {
-    let text = std::str::from_utf8(body).ok()?.trim();
+/// Parses the fields of a body, JSON or `key=value&...`, after removing a
+/// UTF-8 byte order mark (some Windows servers send one).
+fn fields(content_type: Option<&str>, body: &[u8]) -> Result<Map<String, Value>, NotFields> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let text = std::str::from_utf8(body)
+        .map_err(|_| NotFields::Unknown)?
+        .trim();
     if text.starts_with('{') {
         return match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(map)) => Some(map),
-            _ => None,
+            Ok(Value::Object(map)) => Ok(map),
+            // serde_json's syntax messages are fixed texts plus a position,
+            // never the input.
+            Err(e) if e.is_syntax() || e.is_eof() => Err(NotFields::BadJson(e.to_string())),
+            _ => Err(NotFields::BadJson("not a JSON object".into())),
         };
     }
     let formish = content_type.is_some_and(|ct| {
@@ -58,14 +52,19 @@ fn fields(content_type: Option<&str>, body: &[u8]) -> Option<Map<String, Value>>
         ct.starts_with("application/x-www-form-urlencoded") || ct.starts_with("text/plain")
     });
     if text.is_empty() || text.starts_with('<') || !(formish || text.contains('=')) {
-        return None;
+        return Err(NotFields::Unknown);
     }
     let map: Map<String, Value> = url::form_urlencoded::parse(text.as_bytes())
         .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
         .collect();
-    map.keys()
+    if map
+        .keys()
         .all(|k| !k.is_empty() && !k.contains(char::is_whitespace))
-        .then_some(map)
+    {
+        Ok(map)
+    } else {
+        Err(NotFields::Unknown)
+    }
 }
 
 fn string_field(map: &Map<String, Value>, key: &str) -> Option<String> {
@@ -76,17 +75,14 @@ fn string_field(map: &Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
-fn oauth_error(
-    status: u16,
-    map: &Map<String, Value>,
-    redactor: &Redactor<'_>,
-) -> Option<OAuthError> {
+fn oauth_error(status: u16, map: &Map<String, Value>, redactor: &Redactor) -> Option<OAuthError> {
     let code = string_field(map, "error")?;
     Some(OAuthError {
         code: OAuthErrorCode::parse(&redactor.mask(&code)),
         description: string_field(map, "error_description").map(|d| redactor.mask(&d)),
         uri: string_field(map, "error_uri").map(|u| redactor.mask(&u)),
         status,
+        refresh_token_source: None,
     })
 }
 
@@ -96,9 +92,12 @@ pub(crate) fn error_response(
     attempts: u32,
     content_type: Option<&str>,
     body: &[u8],
-    redactor: &Redactor<'_>,
+    redactor: &Redactor,
 ) -> Error {
-    if let Some(e) = fields(content_type, body).and_then(|m| oauth_error(status, &m, redactor)) {
+    if let Some(e) = fields(content_type, body)
+        .ok()
+        .and_then(|m| oauth_error(status, &m, redactor))
+    {
         return Error::OAuth(e);
     }
     Error::UnexpectedResponse {
@@ -108,21 +107,47 @@ pub(crate) fn error_response(
     }
 }
 
-/// Interprets a 2xx answer.
-pub(crate) fn success_response(
+/// The fields of a 2xx answer. A 2xx body carries live tokens, so it is
+/// never excerpted: a body that does not parse is described by its parse
+/// error and position, or its size and content type.
+pub(crate) fn success_fields(
     status: u16,
     content_type: Option<&str>,
     body: &[u8],
-    redactor: &Redactor<'_>,
+) -> Result<Map<String, Value>, Error> {
+    fields(content_type, body).map_err(|e| match e {
+        NotFields::BadJson(why) => Error::InvalidToken(format!(
+            "the HTTP {status} body is not valid JSON ({why}); its content is not shown because it may hold tokens"
+        )),
+        NotFields::Unknown => Error::InvalidToken(format!(
+            "the HTTP {status} body ({} bytes, content type {}) is neither JSON nor form-encoded; its content is not shown because it may hold tokens",
+            body.len(),
+            content_type
+                .map(|c| crate::redact::escape_controls(&connectkit_core::excerpt(c, 60)))
+                .unwrap_or_else(|| "none".into())
+        )),
+    })
+}
+
+/// A rotated refresh token in a 2xx answer's fields, read before anything
+/// else so that no validation failure can drop it.
+pub(crate) fn refresh_token_field(map: &Map<String, Value>) -> Option<SecretString> {
+    if map.contains_key("error") {
+        return None;
+    }
+    match map.get("refresh_token") {
+        Some(Value::String(s)) if !s.is_empty() => Some(SecretString::from(s.clone())),
+        _ => None,
+    }
+}
+
+/// Interprets the fields of a 2xx answer.
+pub(crate) fn token_from_fields(
+    status: u16,
+    map: &Map<String, Value>,
+    redactor: &Redactor,
 ) -> Result<TokenResponse, Error> {
-    let Some(map) = fields(content_type, body) else {
-        return Err(Error::UnexpectedResponse {
-            status,
-            attempts: 1,
-            excerpt: redactor.excerpt(body),
-        });
-    };
-    if let Some(e) = oauth_error(status, &map, redactor) {
+    if let Some(e) = oauth_error(status, map, redactor) {
         return Err(Error::OAuth(e));
     }
     let access_token = match map.get("access_token") {
@@ -133,7 +158,7 @@ pub(crate) fn success_response(
             ));
         }
     };
-    let token_type = match string_field(&map, "token_type") {
+    let token_type = match string_field(map, "token_type") {
         None => "Bearer".to_owned(),
         Some(t) if t.eq_ignore_ascii_case("bearer") => "Bearer".to_owned(),
         Some(t) => {
@@ -144,13 +169,11 @@ pub(crate) fn success_response(
         }
     };
     let expires_in = expires_in(map.get("expires_in"))?;
-    let refresh_token = match map.get("refresh_token") {
-        Some(Value::String(s)) if !s.is_empty() => Some(SecretString::from(s.clone())),
-        _ => None,
-    };
-    let scope = string_field(&map, "scope");
+    let refresh_token = refresh_token_field(map);
+    let scope = string_field(map, "scope");
     // The access token must not echo into logs through the scope field.
-    let scope = scope.map(|s| s.replace(access_token.expose_secret(), "***"));
+    let scope =
+        scope.map(|s| Redactor::new([access_token.expose_secret()]).mask(&redactor.mask(&s)));
     Ok(TokenResponse {
         access_token,
         token_type,
@@ -160,17 +183,39 @@ pub(crate) fn success_response(
     })
 }
 
+/// Interprets a 2xx answer.
+pub(crate) fn success_response(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    redactor: &Redactor,
+) -> Result<TokenResponse, Error> {
+    token_from_fields(
+        status,
+        &success_fields(status, content_type, body)?,
+        redactor,
+    )
+}
+
 fn expires_in(value: Option<&Value>) -> Result<Option<Duration>, Error> {
     let secs: f64 = match value {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::MAX),
         Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
         Some(Value::String(s)) => s.trim().parse::<f64>().map_err(|_| {
-            Error::InvalidToken(format!("expires_in {s:?} is not a number of seconds"))
+            Error::InvalidToken(format!(
+                "expires_in {:?} is not a number of seconds",
+                crate::redact::escape_controls(&connectkit_core::excerpt(s, 40))
+            ))
         })?,
         Some(other) => {
+            let kind = match other {
+                Value::Bool(_) => "a boolean",
+                Value::Array(_) => "an array",
+                _ => "an object",
+            };
             return Err(Error::InvalidToken(format!(
-                "expires_in {other} is not a number of seconds"
+                "expires_in is {kind}, not a number of seconds"
             )));
         }
     };
@@ -188,9 +233,7 @@ pub fn parse_token_response(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<connectkit_core::TokenInfo, Error> {
-    let redactor = Redactor {
-        secrets: Vec::new(),
-    };
+    let redactor = Redactor::default();
     if !(200..300).contains(&status) {
         return Err(error_response(status, 1, content_type, body, &redactor));
     }
@@ -240,14 +283,7 @@ mod tests {
     use super::*;
 
     fn ok(ct: Option<&str>, body: &str) -> Result<TokenResponse, Error> {
-        success_response(
-            200,
-            ct,
-            body.as_bytes(),
-            &Redactor {
-                secrets: vec!["s3cret"],
-            },
-        )
+        success_response(200, ct, body.as_bytes(), &Redactor::new(["s3cret"]))
     }
 
     #[test]
@@ -300,19 +336,16 @@ mod tests {
         ));
         assert!(matches!(
             ok(None, "<html>hi</html>"),
-            Err(Error::UnexpectedResponse { .. })
+            Err(Error::InvalidToken(_))
         ));
-        assert!(matches!(
-            ok(None, "   "),
-            Err(Error::UnexpectedResponse { .. })
-        ));
+        assert!(matches!(ok(None, "   "), Err(Error::InvalidToken(_))));
+        let t = ok(None, "\u{feff}{\"access_token\":\"a\"}").unwrap();
+        assert_eq!(t.access_token.expose_secret(), "a");
     }
 
     #[test]
     fn error_bodies_are_typed_and_masked() {
-        let r = Redactor {
-            secrets: vec!["s3cret"],
-        };
+        let r = Redactor::new(["s3cret"]);
         let e = error_response(400, 1, None, br#"{"error":"invalid_grant","error_description":"token s3cret revoked","error_uri":"https://e/x"}"#, &r);
         let Error::OAuth(o) = &e else { panic!("{e:?}") };
         assert_eq!(o.code, OAuthErrorCode::InvalidGrant);

@@ -1,13 +1,14 @@
 //! Where refresh tokens live between refreshes and across restarts.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use secrecy::SecretString;
+
+use crate::config::TokenForm;
+use crate::fingerprint::SeedFingerprint;
 
 /// The error of a [`TokenStore`]; its message must not contain a secret.
 pub type StoreError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -22,6 +23,18 @@ pub struct StoredTokens {
     pub access_token: Option<SecretString>,
     /// When the access token expires, if known.
     pub expires_at: Option<SystemTime>,
+    /// The access token's whole lifetime (`expires_in`), for the refresh skew.
+    pub lifetime: Option<Duration>,
+    /// The scope the access token was granted, if the endpoint said.
+    pub scope: Option<String>,
+    /// Which RefreshToken property started this chain (never the token).
+    pub seed: Option<SeedFingerprint>,
+    /// The request form the token endpoint accepted, when the default-form
+    /// fallback had to find one.
+    pub token_form: Option<TokenForm>,
+    /// Whether the endpoint has been seen rotating refresh tokens (after
+    /// which an answer that may have been processed is never retried).
+    pub rotates: bool,
 }
 
 impl StoredTokens {
@@ -31,6 +44,11 @@ impl StoredTokens {
             refresh_token,
             access_token: None,
             expires_at: None,
+            lifetime: None,
+            scope: None,
+            seed: None,
+            token_form: None,
+            rotates: false,
         }
     }
 
@@ -52,6 +70,39 @@ impl fmt::Debug for StoredTokens {
             .field("refresh_token", &"***")
             .field("access_token", &self.access_token.as_ref().map(|_| "***"))
             .field("expires_at", &self.expires_at)
+            .field("lifetime", &self.lifetime)
+            .field("scope", &self.scope)
+            .field("seed", &self.seed)
+            .field("token_form", &self.token_form)
+            .field("rotates", &self.rotates)
+            .finish()
+    }
+}
+
+/// Held by the flow from the store's re-read through the token request to
+/// the save; dropping it releases the lock.
+pub struct StoreLock {
+    _guard: Option<Box<dyn Send + Sync>>,
+}
+
+impl StoreLock {
+    /// No lock: the store is not shared with other processes.
+    pub fn none() -> Self {
+        Self { _guard: None }
+    }
+
+    /// A lock released when `guard` is dropped.
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        Self {
+            _guard: Some(Box::new(guard)),
+        }
+    }
+}
+
+impl fmt::Debug for StoreLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreLock")
+            .field("held", &self._guard.is_some())
             .finish()
     }
 }
@@ -59,16 +110,31 @@ impl fmt::Debug for StoredTokens {
 /// Persists the refresh token (and optionally the access token), so that a
 /// rotated refresh token survives the process.
 ///
-/// The flow calls [`TokenStore::save`] with a rotated refresh token *before*
-/// it hands the new access token to anyone; if `save` fails, the new tokens
-/// are discarded and the error is returned, so the store keeps the previous
-/// refresh token.
+/// Before every refresh the flow takes [`TokenStore::lock`] and, under it,
+/// calls [`TokenStore::load`] again: another process sharing the store may
+/// have rotated the token meanwhile, and its tokens are then used without a
+/// request. A rotated refresh token is handed to [`TokenStore::save`] before
+/// anything else in the response is checked; a failed save is retried, and
+/// if it keeps failing the flow goes on with the token in memory (and says
+/// so in an error-level log) rather than lose it.
 #[async_trait]
 pub trait TokenStore: Send + Sync + fmt::Debug {
-    /// The stored tokens, if any. Called once, before the first refresh.
+    /// The stored tokens, if any. Called before the first use and again,
+    /// under [`TokenStore::lock`], before every refresh.
     async fn load(&self) -> Result<Option<StoredTokens>, StoreError>;
     /// Replaces the stored tokens.
     async fn save(&self, tokens: &StoredTokens) -> Result<(), StoreError>;
+    /// Excludes other processes from refreshing with this store until the
+    /// returned lock is dropped, and checks that a save can succeed. It is
+    /// called before the token request is sent, so an error here consumes
+    /// no refresh token. The default takes no lock.
+    async fn lock(&self) -> Result<StoreLock, StoreError> {
+        Ok(StoreLock::none())
+    }
+    /// Where the tokens live, for messages (e.g. `TokenFile /path`).
+    fn location(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Keeps tokens in memory: lost with the process.
@@ -108,104 +174,5 @@ impl TokenStore for MemoryStore {
     async fn save(&self, tokens: &StoredTokens) -> Result<(), StoreError> {
         *self.tokens.lock().unwrap_or_else(|p| p.into_inner()) = Some(tokens.clone());
         Ok(())
-    }
-}
-
-/// Keeps tokens in a JSON file, written atomically (a temporary file in the
-/// same folder, then a rename) with mode 0600 on Unix.
-#[derive(Debug, Clone)]
-pub struct FileStore {
-    path: PathBuf,
-}
-
-#[derive(Serialize, Deserialize)]
-struct FileFormat {
-    refresh_token: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    access_token: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    expires_at_unix: Option<u64>,
-}
-
-impl FileStore {
-    /// A store at `path`; the file need not exist yet.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn load_sync(path: &Path) -> Result<Option<StoredTokens>, StoreError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("reading {}: {e}", path.display()).into()),
-        };
-        let f: FileFormat = serde_json::from_str(&text).map_err(|e| {
-            format!(
-                "{} is not a token file: line {}, column {}",
-                path.display(),
-                e.line(),
-                e.column()
-            )
-        })?;
-        Ok(Some(StoredTokens {
-            refresh_token: SecretString::from(f.refresh_token),
-            access_token: f.access_token.map(SecretString::from),
-            expires_at: f
-                .expires_at_unix
-                .map(|s| UNIX_EPOCH + Duration::from_secs(s)),
-        }))
-    }
-
-    fn save_sync(path: &Path, tokens: &FileFormat) -> Result<(), StoreError> {
-        use std::io::Write;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let ctx = |what: &str, e: std::io::Error| -> StoreError {
-            format!("{what} {}: {e}", path.display()).into()
-        };
-        // tempfile creates the file with mode 0600 on Unix.
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)
-            .map_err(|e| ctx("creating a temporary file beside", e))?;
-        let json = serde_json::to_vec(tokens).map_err(|e| StoreError::from(e.to_string()))?;
-        tmp.write_all(&json).map_err(|e| ctx("writing", e))?;
-        tmp.as_file().sync_all().map_err(|e| ctx("syncing", e))?;
-        tmp.persist(path)
-            .map_err(|e| ctx("renaming into", e.error))?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl TokenStore for FileStore {
-    async fn load(&self) -> Result<Option<StoredTokens>, StoreError> {
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || Self::load_sync(&path))
-            .await
-            .map_err(|e| StoreError::from(e.to_string()))?
-    }
-
-    async fn save(&self, tokens: &StoredTokens) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let data = FileFormat {
-            refresh_token: tokens.refresh_token.expose_secret().to_owned(),
-            access_token: tokens
-                .access_token
-                .as_ref()
-                .map(|t| t.expose_secret().to_owned()),
-            expires_at_unix: tokens
-                .expires_at
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_secs()),
-        };
-        tokio::task::spawn_blocking(move || Self::save_sync(&path, &data))
-            .await
-            .map_err(|e| StoreError::from(e.to_string()))?
     }
 }

@@ -4,6 +4,7 @@
 mod commands;
 mod dynamics;
 mod errors;
+mod processes;
 mod sampling;
 mod values;
 

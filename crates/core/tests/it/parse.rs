@@ -148,8 +148,27 @@ fn syntax_errors_name_the_key_or_position() {
         msg.contains("Config") && msg.contains("line break"),
         "{msg}"
     );
-    let (_, msg) = syntax_err("autorest:Bad Name=1");
-    assert!(msg.contains("Bad Name"), "{msg}");
+    let (pos, msg) = syntax_err("autorest:Bad Name=1");
+    assert!(msg.contains("`Bad`") && !msg.contains("Name"), "{msg}");
+    assert_eq!(pos, 12);
+}
+
+/// Issue 13 item 6: a key whose `=` or `;` is missing must not drag the
+/// secret value after it into the message.
+#[test]
+fn syntax_errors_never_quote_a_value() {
+    for url in [
+        "autorest:ClientSecret S3CRET-value=x;",
+        "autorest:ClientSecret S3CRET-value;",
+        "autorest:ClientSecret S3CRET-value",
+        "autorest:ClientSecret='a'S3CRET-value;",
+        "autorest:ClientSecret\tS3CRET-value=1",
+    ] {
+        let err = url.parse::<ConnectionUrl>().unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("S3CRET"), "{url}: {text}");
+        assert!(text.contains("ClientSecret"), "{url}: {text}");
+    }
 }
 
 #[test]

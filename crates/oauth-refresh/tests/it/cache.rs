@@ -110,11 +110,12 @@ async fn skew_triggers_an_early_refresh() {
         ..Default::default()
     };
     issuer.mount(&server).await;
-    let flow = builder(&server, "").build().unwrap(); // default skew 60 s
+    // Default skew 60 s, capped at half the 100 s lifetime: 50 s.
+    let flow = builder(&server, "").build().unwrap();
     assert_eq!(token(&flow).await, "at-1");
-    advance(Duration::from_secs(30)).await; // 70 s left: fresh
+    advance(Duration::from_secs(45)).await; // 55 s left: fresh
     assert_eq!(token(&flow).await, "at-1");
-    advance(Duration::from_secs(15)).await; // 55 s left: inside the skew
+    advance(Duration::from_secs(10)).await; // 45 s left: inside the skew
     assert_eq!(token(&flow).await, "at-2");
     assert_eq!(issuer.count(), 2);
 }
@@ -137,7 +138,7 @@ async fn failed_proactive_refresh_keeps_serving_the_valid_token() {
         .unwrap();
     let count = || async { server.received_requests().await.unwrap().len() };
     assert_eq!(token(&flow).await, "at-1");
-    advance(Duration::from_secs(45)).await;
+    advance(Duration::from_secs(55)).await; // 45 s left, inside the 50 s effective skew
     assert_eq!(
         token(&flow).await,
         "at-1",
@@ -149,7 +150,7 @@ async fn failed_proactive_refresh_keeps_serving_the_valid_token() {
     advance(Duration::from_secs(6)).await;
     assert_eq!(token(&flow).await, "at-1");
     assert_eq!(count().await, 3, "retried later");
-    advance(Duration::from_secs(60)).await; // truly expired now
+    advance(Duration::from_secs(45)).await; // truly expired now
     let err = flow.access_token().await.unwrap_err();
     assert!(err.to_string().contains("HTTP 500"), "{err}");
 }

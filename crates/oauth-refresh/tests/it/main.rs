@@ -2,12 +2,16 @@
 #![allow(missing_docs)]
 
 mod cache;
+mod deadline;
 mod errors;
+mod fallback;
 mod faults;
 mod modes;
 mod redaction;
 mod rotation;
+mod secrets;
 mod seeds;
+mod token_file;
 mod unauthorized;
 
 use std::sync::Arc;
@@ -136,4 +140,129 @@ pub async fn api_accepting(server: &MockServer, token: &str) {
         .with_priority(10)
         .mount(server)
         .await;
+}
+
+/// A token endpoint that rotates refresh tokens with reuse detection, as
+/// oidc-provider does (RFC 9700): a consumed refresh token presented again
+/// revokes the whole grant, so every later request fails `invalid_grant`.
+#[derive(Clone)]
+pub struct ReuseDetectingIssuer {
+    pub state: Arc<std::sync::Mutex<Chain>>,
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Chain {
+    pub valid: String,
+    pub consumed: Vec<String>,
+    pub revoked: bool,
+    pub grants: usize,
+}
+
+impl ReuseDetectingIssuer {
+    pub fn new(first: &str, expires_in: u64) -> Self {
+        Self {
+            state: Arc::new(std::sync::Mutex::new(Chain {
+                valid: first.to_owned(),
+                ..Chain::default()
+            })),
+            expires_in,
+        }
+    }
+
+    pub fn grants(&self) -> usize {
+        self.state.lock().unwrap().grants
+    }
+
+    pub fn revoked(&self) -> bool {
+        self.state.lock().unwrap().revoked
+    }
+
+    pub async fn mount(&self, server: &MockServer) {
+        Mock::given(path("/token"))
+            .respond_with(self.clone())
+            .mount(server)
+            .await;
+    }
+}
+
+/// The `refresh_token` parameter of a token request, from its query or form body.
+pub fn sent_refresh_token(req: &Request) -> Option<String> {
+    let r = received(req);
+    r.query
+        .iter()
+        .chain(&r.form)
+        .find(|(k, _)| k == "refresh_token")
+        .map(|(_, v)| v.clone())
+}
+
+impl Respond for ReuseDetectingIssuer {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let sent = sent_refresh_token(req).unwrap_or_default();
+        let mut chain = self.state.lock().unwrap();
+        let invalid = || {
+            ResponseTemplate::new(400)
+                .set_body_json(serde_json::json!({"error": "invalid_grant", "error_description": "grant request is invalid"}))
+        };
+        if chain.revoked {
+            return invalid();
+        }
+        if sent != chain.valid {
+            if chain.consumed.contains(&sent) {
+                chain.revoked = true;
+            }
+            return invalid();
+        }
+        chain.grants += 1;
+        let n = chain.grants;
+        let next = format!("rt-{n}");
+        let old = std::mem::replace(&mut chain.valid, next.clone());
+        chain.consumed.push(old);
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": format!("at-{n}"), "token_type": "Bearer",
+            "expires_in": self.expires_in, "refresh_token": next}))
+    }
+}
+
+/// Everything logged at any level on this thread while the guard lives
+/// (a current-thread runtime runs the refresh task on it too).
+pub fn capture_logs() -> (tracing::subscriber::DefaultGuard, LogBuffer) {
+    let buf = LogBuffer::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    (tracing::subscriber::set_default(subscriber), buf)
+}
+
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What an API's 401 does to a flow: its current access token is rejected,
+/// so the next token comes from a grant (or from a newer stored token).
+pub async fn reject_current(flow: &RefreshTokenFlow) {
+    let mut req = reqwest::Client::new()
+        .get("http://127.0.0.1:9/api")
+        .build()
+        .unwrap();
+    flow.authorize_request(&mut req).await.unwrap();
+    flow.invalidate(&req);
 }

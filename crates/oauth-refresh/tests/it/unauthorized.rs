@@ -95,3 +95,67 @@ async fn middleware_authorizes_adds_auth_header_and_retries_once() {
     assert_eq!(resp.status(), 200);
     assert_eq!(issuer.count(), 2);
 }
+
+/// Issue 13 item 10: the crate's ready client never carries AuthHeader (or
+/// the bearer token) to another origin on a redirect.
+#[tokio::test]
+async fn the_ready_client_does_not_follow_a_cross_origin_redirect() {
+    let api = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    crate::CountingIssuer {
+        expires_in: 3600,
+        ..Default::default()
+    }
+    .mount(&api)
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/items"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("Location", format!("{}/steal", elsewhere.uri())),
+        )
+        .mount(&api)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/same"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", "/items-moved"))
+        .mount(&api)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/items-moved"))
+        .and(wiremock::matchers::header("x-tenant-key", "tenant-s3cret"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&api)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&elsewhere)
+        .await;
+    let flow = builder(&api, "POST ")
+        .auth_header("X-Tenant-Key", "tenant-s3cret")
+        .unwrap()
+        .build()
+        .unwrap();
+    let client = connectkit_oauth_refresh::api_client(flow, None).unwrap();
+    let resp = client
+        .get(format!("{}/items", api.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        302,
+        "the cross-origin redirect is returned, not followed"
+    );
+    assert!(
+        elsewhere.received_requests().await.unwrap().is_empty(),
+        "the other origin received nothing"
+    );
+    // A same-origin redirect is still followed, headers and all.
+    let resp = client
+        .get(format!("{}/same", api.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}

@@ -1,0 +1,308 @@
+//! The token request on the wire: request forms (and the default-form
+//! fallback), deadlines, and retries that can never burn a refresh token.
+
+use std::time::Duration;
+
+use connectkit_core::BodyError;
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::config::TokenForm;
+use crate::error::{Error, OAuthErrorCode};
+use crate::flow::{Inner, MAX_BODY_BYTES};
+use crate::redact::Redactor;
+use crate::refresh::State;
+use crate::request::TokenRequestParts;
+use crate::response::{error_response, success_fields};
+
+/// What one attempt brought back.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// Whether the endpoint refused the *form* of the request (method or client
+/// authentication), before looking at the refresh token.
+fn rejects_form(e: &Error) -> bool {
+    match e {
+        Error::UnexpectedResponse { status: 405, .. } => true,
+        Error::OAuth(o) => {
+            o.status == 405
+                || (matches!(
+                    o.code,
+                    OAuthErrorCode::InvalidRequest | OAuthErrorCode::InvalidClient
+                ) && (400..500).contains(&o.status))
+        }
+        _ => false,
+    }
+}
+
+fn short(e: &Error) -> String {
+    match e {
+        Error::OAuth(o) => format!("HTTP {} {}", o.status, o.code),
+        Error::UnexpectedResponse { status, .. } => format!("HTTP {status}"),
+        other => other.to_string(),
+    }
+}
+
+impl Inner {
+    /// Sends the grant in the current form; when the user left the form at
+    /// its defaults and the endpoint refuses it, tries POST with Basic, then
+    /// POST with body credentials, and keeps the one that works.
+    pub(crate) async fn exchange(
+        &self,
+        st: &mut State,
+        deadline: Option<Instant>,
+    ) -> Result<(u16, Map<String, Value>), Error> {
+        let mut forms = vec![st.form];
+        if self.fallback {
+            forms.extend(TokenForm::FALLBACKS.iter().filter(|f| **f != st.form));
+        }
+        let mut tried = Vec::new();
+        for (i, form) in forms.iter().enumerate() {
+            match self.request_token(*form, st, deadline).await {
+                Ok(ok) => {
+                    if i > 0 {
+                        tracing::info!(
+                            form = %form,
+                            "the token endpoint accepted {form}; using it from now on (and recording it in the token store)"
+                        );
+                        st.form = *form;
+                        st.form_learned = true;
+                    }
+                    return Ok(ok);
+                }
+                Err(e) if self.fallback && rejects_form(&e) => {
+                    tracing::info!(form = %form, answer = %short(&e), "the token endpoint refused this request form");
+                    tried.push(format!("{form}: {}", short(&e)));
+                    if i + 1 == forms.len() {
+                        return Err(Error::NoFormAccepted {
+                            tried,
+                            last: Box::new(e),
+                        });
+                    }
+                }
+                Err(e) => return Err(self.with_token_source(e, st)),
+            }
+        }
+        unreachable!("the loop returns on its last form")
+    }
+
+    async fn request_token(
+        &self,
+        form: TokenForm,
+        st: &State,
+        deadline: Option<Instant>,
+    ) -> Result<(u16, Map<String, Value>), Error> {
+        let parts = TokenRequestParts {
+            url: &self.uri.url,
+            form,
+            client_id: self.client_id.as_deref(),
+            client_secret: self.client_secret.as_ref(),
+            refresh_token: &st.refresh_token,
+            scope: self.scope.as_deref(),
+        };
+        let first = parts.build(&self.client);
+        let mut redactor = self.redactor(Some(st));
+        if let Some(basic) = first
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            redactor = redactor.also(basic);
+            if let Some(b64) = basic.strip_prefix("Basic ") {
+                redactor = redactor.also(b64);
+            }
+        }
+        let mut request = Some(first);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if remaining == Some(Duration::ZERO) {
+                return Err(self.deadline_error(self.refresh_timeout, "TokenRefreshTimeout"));
+            }
+            let limit = match (self.request_timeout, remaining) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let req = request.take().unwrap_or_else(|| parts.build(&self.client));
+            let sent = async {
+                let response = self.client.execute(req).await?;
+                let status = response.status();
+                let headers = response.headers().clone();
+                let body = connectkit_core::read_body_limited(response, MAX_BODY_BYTES).await;
+                Ok::<_, reqwest::Error>((status, headers, body))
+            };
+            let outcome = match limit {
+                Some(l) => match tokio::time::timeout(l, sent).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        let which = if Some(l) == self.request_timeout {
+                            "TokenRequestTimeout"
+                        } else {
+                            "TokenRefreshTimeout"
+                        };
+                        return Err(self.deadline_error(Some(l), which));
+                    }
+                },
+                None => sent.await,
+            };
+            let answer = match outcome {
+                Ok((status, headers, Ok(body))) => Answer {
+                    status,
+                    headers,
+                    body,
+                },
+                Ok((_, _, Err(BodyError::Transport(e)))) => {
+                    return Err(self.transport(&e, &redactor));
+                }
+                Ok((_, _, Err(_))) => {
+                    return Err(Error::BodyTooLarge {
+                        limit: MAX_BODY_BYTES,
+                    });
+                }
+                Err(e) => {
+                    // A refused connection was certainly not processed.
+                    if e.is_connect() && attempt <= self.retry.max_retries {
+                        let delay = self.retry.delay(attempt - 1, &HeaderMap::new());
+                        if remaining.is_none_or(|r| delay < r) {
+                            tokio::time::sleep(delay).await;
+                            continue;
+                        }
+                    }
+                    return Err(self.transport(&e, &redactor));
+                }
+            };
+            let content_type = answer
+                .headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            if answer.status.is_success() {
+                let fields = success_fields(
+                    answer.status.as_u16(),
+                    content_type.as_deref(),
+                    &answer.body,
+                )?;
+                return Ok((answer.status.as_u16(), fields));
+            }
+            if self.may_retry(st, &answer) && attempt <= self.retry.max_retries {
+                let delay = self.retry.delay(attempt - 1, &answer.headers);
+                if remaining.is_none_or(|r| delay < r) {
+                    tracing::debug!(
+                        status = answer.status.as_u16(),
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        "token endpoint busy; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            } else if st.rotates && answer.status.is_server_error() {
+                tracing::warn!(
+                    status = answer.status.as_u16(),
+                    "not retried: the endpoint rotates refresh tokens and may have processed this request, so sending the same token again could revoke the grant"
+                );
+            }
+            return Err(error_response(
+                answer.status.as_u16(),
+                attempt,
+                content_type.as_deref(),
+                &answer.body,
+                &redactor,
+            ));
+        }
+    }
+
+    /// Once the endpoint has rotated a refresh token, only answers that
+    /// certainly were not processed are retried: 429, and 503 with
+    /// Retry-After. A 500/502/504 may come after the grant was consumed.
+    fn may_retry(&self, st: &State, answer: &Answer) -> bool {
+        let s = answer.status;
+        if st.rotates {
+            s == StatusCode::TOO_MANY_REQUESTS
+                || (s == StatusCode::SERVICE_UNAVAILABLE
+                    && answer.headers.contains_key(RETRY_AFTER))
+        } else {
+            crate::retry::RetryConfig::is_retryable(s)
+        }
+    }
+
+    fn host(&self) -> String {
+        self.uri.url.host_str().unwrap_or_default().to_owned()
+    }
+
+    fn deadline_error(&self, limit: Option<Duration>, property: &str) -> Error {
+        let secs = limit.map(|d| d.as_secs_f64()).unwrap_or_default();
+        Error::Transport {
+            host: self.host(),
+            message: format!("no complete answer within {secs:.1} s ({property})"),
+            timeout: true,
+        }
+    }
+
+    fn transport(&self, e: &reqwest::Error, redactor: &Redactor) -> Error {
+        let mut message = if e.is_timeout() {
+            "timed out".to_owned()
+        } else if e.is_connect() {
+            "connection failed".to_owned()
+        } else if e.is_body() || e.is_decode() {
+            "reading the response failed".to_owned()
+        } else {
+            "request failed".to_owned()
+        };
+        // reqwest's own message names the URL, whose query may hold
+        // credentials; its sources do not, and are masked all the same.
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&redactor.mask(&s.to_string()));
+            source = s.source();
+        }
+        Error::Transport {
+            host: self.host(),
+            message,
+            timeout: e.is_timeout(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::OAuthError;
+
+    fn oauth(status: u16, code: &str) -> Error {
+        Error::OAuth(OAuthError {
+            code: OAuthErrorCode::parse(code),
+            description: None,
+            uri: None,
+            status,
+            refresh_token_source: None,
+        })
+    }
+
+    #[test]
+    fn which_answers_reject_the_form() {
+        assert!(rejects_form(&Error::UnexpectedResponse {
+            status: 405,
+            attempts: 1,
+            excerpt: String::new()
+        }));
+        assert!(rejects_form(&oauth(405, "method_not_allowed")));
+        assert!(rejects_form(&oauth(404, "invalid_request")));
+        assert!(rejects_form(&oauth(400, "invalid_request")));
+        assert!(rejects_form(&oauth(401, "invalid_client")));
+        assert!(!rejects_form(&oauth(400, "invalid_grant")));
+        assert!(!rejects_form(&oauth(500, "invalid_request")));
+        assert!(!rejects_form(&Error::UnexpectedResponse {
+            status: 404,
+            attempts: 1,
+            excerpt: String::new()
+        }));
+    }
+}

@@ -1,0 +1,339 @@
+//! One refresh: under the store's lock, re-read what another process may
+//! have saved, send the grant only when nothing usable is there, adopt and
+//! persist a rotated refresh token before checking anything else.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use connectkit_core::TokenInfo;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::cache::CachedToken;
+use crate::config::TokenForm;
+use crate::error::{Error, OAuthErrorCode};
+use crate::file_store::FileStoreError;
+use crate::fingerprint::SeedFingerprint;
+use crate::flow::Inner;
+use crate::redact::Redactor;
+use crate::response::{refresh_token_field, token_from_fields};
+use crate::store::{StoreError, StoredTokens};
+
+/// Delays before the attempts to save tokens: a transient failure (a full
+/// disk being cleaned, a racing backup tool) gets a second and third chance.
+const SAVE_DELAYS: [Duration; 3] = [
+    Duration::ZERO,
+    Duration::from_millis(100),
+    Duration::from_millis(500),
+];
+
+/// What the flow knows between refreshes.
+pub(crate) struct State {
+    /// The refresh token to send next.
+    pub refresh_token: SecretString,
+    /// The seed recorded with every save (the RefreshToken property's).
+    pub seed: Option<SeedFingerprint>,
+    /// The access token this process last obtained by a grant: a store
+    /// holding it has nothing newer.
+    pub last_access: Option<SecretString>,
+    /// The endpoint has rotated refresh tokens.
+    pub rotates: bool,
+    /// The request form in use.
+    pub form: TokenForm,
+    /// The form was found by the fallback (and is recorded in the store).
+    pub form_learned: bool,
+    /// The latest tokens, as they should be in the store.
+    pub pending: Option<StoredTokens>,
+    /// The last save failed: the store is older than memory.
+    pub unsaved: bool,
+}
+
+impl State {
+    pub(crate) fn new(refresh_token: SecretString, form: TokenForm) -> Self {
+        Self {
+            refresh_token,
+            seed: None,
+            last_access: None,
+            rotates: false,
+            form,
+            form_learned: false,
+            pending: None,
+            unsaved: false,
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn store_error(&self, e: StoreError) -> Error {
+        match e.downcast::<FileStoreError>() {
+            Ok(f) => Error::TokenFile {
+                path: f.path.display().to_string(),
+                problem: crate::redact::escape_controls(&f.problem),
+            },
+            Err(other) => Error::Store(self.redactor(None).mask(&other.to_string())),
+        }
+    }
+
+    /// Masks every secret this flow knows: the client secret, the security
+    /// token, and every refresh and access token it holds or was given.
+    pub(crate) fn redactor(&self, state: Option<&State>) -> Redactor {
+        let mut all: Vec<&str> = vec![self.configured_refresh_token.expose_secret()];
+        for s in [
+            &self.client_secret,
+            &self.security_token,
+            &self.initial_access_token,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            all.push(s.expose_secret());
+        }
+        if let Some(st) = state {
+            all.push(st.refresh_token.expose_secret());
+            if let Some(a) = &st.last_access {
+                all.push(a.expose_secret());
+            }
+        }
+        let current = self.cache.current();
+        if let Some(t) = &current {
+            all.push(t.value.expose_secret());
+        }
+        Redactor::new(all)
+    }
+
+    /// Whether the store's tokens descend from the RefreshToken property (a
+    /// store without a seed, written before seeds existed, is taken as such).
+    pub(crate) fn same_chain(&self, s: &StoredTokens) -> bool {
+        s.seed
+            .as_ref()
+            .is_none_or(|fp| fp.matches(&self.configured_refresh_token))
+    }
+
+    /// Takes in what the store holds. Returns a usable access token that
+    /// this process did not issue (another process refreshed), if any.
+    pub(crate) fn apply_stored(
+        &self,
+        st: &mut State,
+        stored: Option<StoredTokens>,
+        initial: bool,
+    ) -> Option<Arc<CachedToken>> {
+        if st.unsaved {
+            return None; // memory is newer than the store
+        }
+        let Some(s) = stored else {
+            st.seed
+                .get_or_insert_with(|| SeedFingerprint::new(&self.configured_refresh_token));
+            return None;
+        };
+        if !self.same_chain(&s) {
+            if initial {
+                tracing::info!(
+                    store = self.store.location().unwrap_or_default(),
+                    "the RefreshToken property is not the token the store was seeded with: using the property's token, which reseeds the store"
+                );
+                st.seed = Some(SeedFingerprint::new(&self.configured_refresh_token));
+            }
+            return None;
+        }
+        st.seed = Some(
+            s.seed
+                .clone()
+                .unwrap_or_else(|| SeedFingerprint::new(&self.configured_refresh_token)),
+        );
+        if s.refresh_token.expose_secret() != st.refresh_token.expose_secret() {
+            if !initial {
+                tracing::info!(
+                    store = self.store.location().unwrap_or_default(),
+                    "another process rotated the refresh token; using the one it saved"
+                );
+            }
+            st.refresh_token = s.refresh_token.clone();
+        }
+        st.rotates |= s.rotates;
+        if self.fallback
+            && !st.form_learned
+            && let Some(f) = s.token_form
+        {
+            st.form = f;
+            st.form_learned = true;
+        }
+        st.pending = Some(s.clone());
+        let at = s.access_token?;
+        if st
+            .last_access
+            .as_ref()
+            .is_some_and(|l| l.expose_secret() == at.expose_secret())
+        {
+            return None; // ours: stale or rejected
+        }
+        let remaining = match s.expires_at {
+            Some(exp) => Some(exp.duration_since(SystemTime::now()).ok()?),
+            None => None,
+        };
+        let info = TokenInfo::new("Bearer", remaining, s.scope.clone(), false);
+        let token = CachedToken::new(
+            at.clone(),
+            remaining.map(|r| Instant::now() + r),
+            s.lifetime.or(remaining),
+            info,
+        )
+        .ok()?;
+        // At start-up the stored token is the shared cache's content, used
+        // while fresh like any cached token; later only a fresh token that
+        // the API has not rejected replaces a refresh.
+        if !initial
+            && (!token.is_fresh_at(Instant::now(), self.skew)
+                || self.cache.was_rejected(&token.header))
+        {
+            return None;
+        }
+        if !initial {
+            st.last_access = Some(at);
+        }
+        Some(Arc::new(token))
+    }
+
+    pub(crate) async fn refresh_once(&self) -> Result<Arc<CachedToken>, Error> {
+        use tracing::Instrument;
+        let host = self.uri.url.host_str().unwrap_or_default().to_owned();
+        let span = tracing::info_span!("oauth_refresh", token_host = %host);
+        let started = std::time::Instant::now();
+        let outcome = self.refresh_locked().instrument(span).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &outcome {
+            Ok(t) => {
+                tracing::info!(elapsed_ms, rotated = t.info.refresh_token_rotated, expires_in = ?t.info.expires_in, "token refreshed")
+            }
+            Err(e) => tracing::warn!(elapsed_ms, error = %e, "token refresh failed"),
+        }
+        outcome
+    }
+
+    async fn refresh_locked(&self) -> Result<Arc<CachedToken>, Error> {
+        let mut st = self.state.lock().await;
+        // Before anything is sent: the folder exists, the file is writable,
+        // and no other process is refreshing with the same store.
+        let deadline = self.refresh_timeout.map(|d| Instant::now() + d);
+        let locking = self.store.lock();
+        let locked = match deadline {
+            Some(at) => tokio::time::timeout_at(at, locking).await.map_err(|_| {
+                Error::Store(format!(
+                    "{} stayed locked by another process's refresh for longer than TokenRefreshTimeout",
+                    self.store.location().unwrap_or_else(|| "the token store".into())
+                ))
+            })?,
+            None => locking.await,
+        };
+        let _lock = locked.map_err(|e| self.store_error(e))?;
+        if st.unsaved {
+            self.save(&mut st).await;
+        } else {
+            let stored = self.store.load().await.map_err(|e| self.store_error(e))?;
+            if let Some(token) = self.apply_stored(&mut st, stored, false) {
+                tracing::info!(
+                    store = self.store.location().unwrap_or_default(),
+                    "another process already refreshed; using its access token, no request sent"
+                );
+                return Ok(token);
+            }
+        }
+        let (status, fields) = self.exchange(&mut st, deadline).await?;
+        self.accept(status, &fields, &mut st).await
+    }
+
+    /// Adopts a rotated refresh token first, then checks the rest, then saves.
+    async fn accept(
+        &self,
+        status: u16,
+        fields: &Map<String, Value>,
+        st: &mut State,
+    ) -> Result<Arc<CachedToken>, Error> {
+        let rotated = match refresh_token_field(fields) {
+            Some(new) if new.expose_secret() != st.refresh_token.expose_secret() => {
+                st.refresh_token = new;
+                st.rotates = true;
+                true
+            }
+            _ => false,
+        };
+        let redactor = self.redactor(Some(st));
+        let checked = token_from_fields(status, fields, &redactor).and_then(|r| {
+            let info = TokenInfo::new(r.token_type.clone(), r.expires_in, r.scope.clone(), rotated);
+            let token = CachedToken::new(
+                r.access_token.clone(),
+                r.expires_in.map(|d| Instant::now() + d),
+                r.expires_in,
+                info,
+            )?;
+            Ok((r, token))
+        });
+        let mut stored = StoredTokens::new(st.refresh_token.clone());
+        stored.seed = st.seed.clone();
+        stored.rotates = st.rotates;
+        stored.token_form = (self.fallback && st.form_learned).then_some(st.form);
+        if let Ok((r, _)) = &checked {
+            stored.access_token = Some(r.access_token.clone());
+            stored.expires_at = r.expires_in.map(|d| SystemTime::now() + d);
+            stored.lifetime = r.expires_in;
+            stored.scope = r.scope.clone();
+        }
+        st.pending = Some(stored);
+        if rotated || checked.is_ok() {
+            self.save(st).await;
+        }
+        let (r, token) = checked?;
+        st.last_access = Some(r.access_token);
+        if let Some(cb) = &self.on_change {
+            cb(&token.info);
+        }
+        Ok(Arc::new(token))
+    }
+
+    /// Saves `st.pending`, retrying; on failure the tokens stay in memory.
+    pub(crate) async fn save(&self, st: &mut State) {
+        let Some(stored) = st.pending.clone() else {
+            return;
+        };
+        // Marked before trying, so that even a store that panics leaves the
+        // flow preferring its memory over the store's older token.
+        let was_unsaved = std::mem::replace(&mut st.unsaved, true);
+        let mut failure = None;
+        for delay in SAVE_DELAYS {
+            tokio::time::sleep(delay).await;
+            match self.store.save(&stored).await {
+                Ok(()) => {
+                    if was_unsaved {
+                        tracing::info!("the refresh token held only in memory is saved now");
+                    }
+                    st.unsaved = false;
+                    return;
+                }
+                Err(e) => failure = Some(e),
+            }
+        }
+        let why = failure
+            .map(|e| self.store_error(e).to_string())
+            .unwrap_or_default();
+        tracing::error!(
+            error = %why,
+            "the new refresh token is held only in memory: saving it failed {} times; it is lost when this process ends unless a later save succeeds (fix the store, then the next refresh saves it)",
+            SAVE_DELAYS.len()
+        );
+    }
+
+    /// Says where a refused refresh token came from, when not from the property.
+    pub(crate) fn with_token_source(&self, e: Error, st: &State) -> Error {
+        match e {
+            Error::OAuth(mut o)
+                if o.code == OAuthErrorCode::InvalidGrant
+                    && st.refresh_token.expose_secret()
+                        != self.configured_refresh_token.expose_secret() =>
+            {
+                o.refresh_token_source = self.store.location();
+                Error::OAuth(o)
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Issue 13 item 6: the secret catalogue. Every error and every log line
+//! that each hostile or broken token response produces is formatted, and no
+//! form of any secret may appear in it.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use connectkit_oauth_refresh::{ClientCredentialsMode, RefreshTokenFlow, RetryConfig};
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::capture_logs;
+
+const CLIENT_ID: &str = "catalogue-client";
+const CLIENT_SECRET: &str = "12a3=bCD/EfGh4+Ijk Lm";
+const REFRESH: &str = "1/rEfR3sh_T2V-Zabc45dE6FGh";
+const ACCESS: &str = "ya29.Acc3ss/T0ken+Value";
+const NEW_ACCESS: &str = "ya29.N3wAcc3ss-T0ken";
+const NEW_REFRESH: &str = "1/N3wRefr3sh-T0ken";
+const SECURITY: &str = "s3curity T0ken/Value";
+
+fn pct(s: &str, lower: bool) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else if lower {
+                format!("%{b:02x}")
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn form(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Every spelling of every secret that must never be printed.
+fn forbidden() -> Vec<String> {
+    let mut out = Vec::new();
+    for s in [
+        CLIENT_SECRET,
+        REFRESH,
+        ACCESS,
+        NEW_ACCESS,
+        NEW_REFRESH,
+        SECURITY,
+    ] {
+        out.extend([
+            s.to_owned(),
+            form(s),
+            pct(s, false),
+            pct(s, true),
+            STANDARD.encode(s),
+            URL_SAFE_NO_PAD.encode(s),
+        ]);
+    }
+    out.push(STANDARD.encode(format!("{CLIENT_ID}:{}", form(CLIENT_SECRET))));
+    out.push(STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
+    out
+}
+
+/// The token responses of a hostile or broken endpoint.
+fn catalogue() -> Vec<(&'static str, ResponseTemplate)> {
+    let tokens = format!(
+        r#""access_token":"{NEW_ACCESS}","refresh_token":"{NEW_REFRESH}","token_type":"Bearer""#
+    );
+    let basic = STANDARD.encode(format!("{CLIENT_ID}:{}", form(CLIENT_SECRET)));
+    let raw = |status: u16, body: String, ct: &str| {
+        ResponseTemplate::new(status).set_body_raw(body.into_bytes(), ct)
+    };
+    vec![
+        (
+            "2xx with a BOM and a trailing comma",
+            raw(200, format!("\u{feff}{{{tokens},}}"), "application/json"),
+        ),
+        (
+            "2xx with a trailing comma",
+            raw(200, format!("{{{tokens},}}"), "application/json"),
+        ),
+        (
+            "2xx nested 10,000 deep",
+            raw(
+                200,
+                format!(
+                    "{{{tokens},\"x\":{}{}}}",
+                    "[".repeat(10_000),
+                    "]".repeat(10_000)
+                ),
+                "application/json",
+            ),
+        ),
+        (
+            "2xx HTML holding the tokens",
+            raw(
+                200,
+                format!("<html>{NEW_ACCESS} {NEW_REFRESH}</html>"),
+                "text/html",
+            ),
+        ),
+        (
+            "2xx with a token in token_type",
+            raw(
+                200,
+                format!(r#"{{"access_token":"{NEW_ACCESS}","token_type":"{REFRESH}"}}"#),
+                "application/json",
+            ),
+        ),
+        (
+            "2xx error field echoing the secret",
+            raw(
+                200,
+                format!(r#"{{"error":"{CLIENT_SECRET}"}}"#),
+                "application/json",
+            ),
+        ),
+        (
+            "400 page echoing the request, percent-encoded",
+            raw(
+                400,
+                format!(
+                    "bad request: refresh_token={}&client_secret={}&x={}&at={}&st={}",
+                    form(REFRESH),
+                    pct(CLIENT_SECRET, true),
+                    pct(REFRESH, false),
+                    form(ACCESS),
+                    form(SECURITY)
+                ),
+                "text/plain",
+            ),
+        ),
+        (
+            "500 page echoing the Basic header",
+            raw(
+                500,
+                format!(
+                    "<pre>Authorization: Basic {basic}\nsecret {}</pre>",
+                    STANDARD.encode(CLIENT_SECRET)
+                ),
+                "text/html",
+            ),
+        ),
+        (
+            "401 invalid_client echoing the secret in its description",
+            raw(
+                401,
+                format!(
+                    r#"{{"error":"invalid_client","error_description":"secret {} / {} rejected","error_uri":"https://e/{}"}}"#,
+                    CLIENT_SECRET.replace('/', "\\/"),
+                    form(CLIENT_SECRET),
+                    pct(REFRESH, false)
+                ),
+                "application/json",
+            ),
+        ),
+        (
+            "400 invalid_grant echoing the token",
+            raw(
+                400,
+                format!(r#"{{"error":"invalid_grant","error_description":"{REFRESH} revoked"}}"#),
+                "application/json",
+            ),
+        ),
+        (
+            "502 from a proxy with control characters",
+            raw(502, format!("\u{1b}[2J\u{7}gateway {ACCESS}"), "text/plain"),
+        ),
+    ]
+}
+
+fn flow(
+    server: &MockServer,
+    prefix: &str,
+    mode: Option<ClientCredentialsMode>,
+) -> RefreshTokenFlow {
+    let mut b = RefreshTokenFlow::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(CLIENT_SECRET)
+        .refresh_token(REFRESH)
+        .access_token(ACCESS)
+        .auth_header("X-Api-Key", SECURITY)
+        .unwrap()
+        .token_uri(&format!("{prefix}{}/token", server.uri()))
+        .unwrap()
+        .retry(
+            RetryConfig::default()
+                .with_max_retries(1)
+                .with_initial_backoff(std::time::Duration::from_millis(1)),
+        );
+    if let Some(m) = mode {
+        b = b.client_credentials_mode(m);
+    }
+    b.build().unwrap()
+}
+
+#[tokio::test]
+async fn no_form_of_any_secret_reaches_an_error_or_a_log_line() {
+    let forbidden = forbidden();
+    for (name, response) in catalogue() {
+        // The default form (with its fallback) and an explicit POST with Basic.
+        for (prefix, mode) in [("", None), ("POST ", Some(ClientCredentialsMode::Basic))] {
+            let server = MockServer::start().await;
+            Mock::given(path("/token"))
+                .respond_with(response.clone())
+                .mount(&server)
+                .await;
+            let (guard, logs) = capture_logs();
+            let f = flow(&server, prefix, mode);
+            let err = f.refresh().await.expect_err(name);
+            let core: connectkit_core::Error = err.clone().into();
+            drop(guard);
+            let text = format!("{err}\n{err:?}\n{core}\n{core:?}\n{f:?}\n{}", logs.text());
+            for s in &forbidden {
+                assert!(
+                    !text.contains(s.as_str()),
+                    "{name}: {s:?} leaked in:\n{text}"
+                );
+            }
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\u{7}'),
+                "{name}: raw control character in:\n{text}"
+            );
+            assert!(!server.received_requests().await.unwrap().is_empty());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_2xx_body_that_does_not_parse_names_the_position_not_the_content() {
+    let server = MockServer::start().await;
+    Mock::given(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            format!(r#"{{"access_token":"{NEW_ACCESS}",}}"#).into_bytes(),
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let err = flow(&server, "POST ", Some(ClientCredentialsMode::Basic))
+        .refresh()
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("not valid JSON") && msg.contains("line 1 column"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_byte_order_mark_is_stripped() {
+    let server = MockServer::start().await;
+    Mock::given(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            format!("\u{feff}{{\"access_token\":\"{NEW_ACCESS}\"}}").into_bytes(),
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let f = flow(&server, "POST ", Some(ClientCredentialsMode::Basic));
+    f.refresh().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_token_uri_prints_without_user_info_or_query() {
+    let uri = "POST https://user:S3CRET-pw@login.example.com/token?api_key=S3CRET-q#S3CRET-f";
+    let b = RefreshTokenFlow::builder()
+        .client_id("c")
+        .refresh_token("r")
+        .token_uri(uri)
+        .unwrap();
+    let f = b.build().unwrap();
+    let parsed: connectkit_oauth_refresh::TokenUri = uri.parse().unwrap();
+    let text = format!("{f:?} {parsed} {parsed:?} {}", f.token_uri());
+    assert!(!text.contains("S3CRET"), "{text}");
+    assert!(text.contains("https://login.example.com/token"), "{text}");
+    for bad in [
+        "S3CRET-pw https://h/t",
+        "https://h:S3CRET/t x",
+        "ftp://S3CRET@h/t",
+    ] {
+        let err = RefreshTokenFlow::builder().token_uri(bad).unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("S3CRET"), "{bad}: {err}");
+    }
+}
