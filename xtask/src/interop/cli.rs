@@ -3,15 +3,18 @@
 //! that secrets stay off the process list.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
 use super::install::repo_root;
 
-/// Builds `connectkit` (`cargo build -p connectkit`) and returns its path.
-pub fn build() -> Result<PathBuf, String> {
+/// Builds `connectkit` (`cargo build -p connectkit`) and copies it into
+/// `dest`: `target/debug/connectkit` is relinked by every build that shares
+/// the target directory (other clones on the same machine too), so the run
+/// keeps its own copy.
+pub fn build(dest: &Path) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args([
@@ -33,7 +36,14 @@ pub fn build() -> Result<PathBuf, String> {
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "connectkit")
         .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
         .next_back()
-        .ok_or_else(|| "cargo build -p connectkit produced no connectkit executable".into())
+        .ok_or("cargo build -p connectkit produced no connectkit executable")
+        .and_then(|built| {
+            let copy = dest.join("connectkit");
+            std::fs::copy(&built, &copy)
+                .map(|_| copy)
+                .map_err(|e| format!("cannot copy {built:?} into {dest:?}: {e}"))
+        })
+        .map_err(|e| e.to_string())
 }
 
 /// What a finished `connectkit` run gave.
