@@ -36,14 +36,13 @@ pub fn build(dest: &Path) -> Result<PathBuf, String> {
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "connectkit")
         .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
         .next_back()
-        .ok_or("cargo build -p connectkit produced no connectkit executable")
+        .ok_or_else(|| "cargo build -p connectkit produced no connectkit executable".to_owned())
         .and_then(|built| {
             let copy = dest.join("connectkit");
             std::fs::copy(&built, &copy)
                 .map(|_| copy)
                 .map_err(|e| format!("cannot copy {built:?} into {dest:?}: {e}"))
         })
-        .map_err(|e| e.to_string())
 }
 
 /// What a finished `connectkit` run gave.

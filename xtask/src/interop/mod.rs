@@ -99,9 +99,6 @@ async fn run_selected(selected: Vec<Scenario>, keep: bool) -> Result<usize, Stri
     let started = Instant::now();
     process::install_interrupt_handler();
     let kinds: BTreeSet<Kind> = selected.iter().map(|s| s.server).collect();
-    let bin = tokio::task::spawn_blocking(cli::build)
-        .await
-        .map_err(|e| e.to_string())??;
     let (python, node) = (
         kinds.iter().any(|k| k.python()),
         kinds.iter().any(|k| !k.python()),
@@ -113,6 +110,10 @@ async fn run_selected(selected: Vec<Scenario>, keep: bool) -> Result<usize, Stri
         .prefix("connectkit-interop-")
         .tempdir()
         .map_err(|e| format!("cannot create a run directory: {e}"))?;
+    let dest = run_dir.path().to_owned();
+    let bin = tokio::task::spawn_blocking(move || cli::build(&dest))
+        .await
+        .map_err(|e| e.to_string())??;
     let starts = kinds.iter().map(|k| {
         let installed = &installed;
         let dir = run_dir.path();
