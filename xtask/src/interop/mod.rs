@@ -110,6 +110,7 @@ async fn run_selected(selected: Vec<Scenario>, keep: bool) -> Result<usize, Stri
         .prefix("connectkit-interop-")
         .tempdir()
         .map_err(|e| format!("cannot create a run directory: {e}"))?;
+    process::set_run_dir(run_dir.path());
     let dest = run_dir.path().to_owned();
     let bin = tokio::task::spawn_blocking(move || cli::build(&dest))
         .await

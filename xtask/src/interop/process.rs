@@ -12,6 +12,13 @@ use std::time::{Duration, Instant};
 
 /// Process groups started by this command and not yet stopped.
 static GROUPS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+/// The run directory, removed by the Ctrl-C handler (`exit` skips its `Drop`).
+static RUN_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Tells the Ctrl-C handler which run directory to remove.
+pub fn set_run_dir(dir: &Path) {
+    *RUN_DIR.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir.to_owned());
+}
 
 /// A running server; dropping it stops its whole process group.
 pub struct ServerProcess {
@@ -124,6 +131,9 @@ pub fn install_interrupt_handler() {
             std::thread::sleep(Duration::from_millis(500));
             for pgid in &groups {
                 signal_group(*pgid, "KILL");
+            }
+            if let Some(dir) = RUN_DIR.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = std::fs::remove_dir_all(dir);
             }
             std::process::exit(130);
         }
