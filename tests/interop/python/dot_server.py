@@ -188,13 +188,20 @@ def items(request, mode):
     is served, through the toolkit's own revocation path, which revokes the
     bound refresh token too, as its /revoke/ endpoint does); expire (its
     expiry is moved into the past, the grant stays alive); slow (each page
-    takes 0.75 s, for the short-lived client).
+    takes 0.75 s, for the short-lived client); foreign (next links name
+    another origin).
     """
     valid, oauth_request = get_oauthlib_core().verify_request(request, scopes=["read"])
     page = int(request.GET.get("page", "1"))
     size = int(request.GET.get("page_size", "50"))
     bearer = request.META.get("HTTP_AUTHORIZATION", "")[7:]
-    entry = {"kind": "api", "mode": mode, "page": page, "token_tail": bearer[-6:]}
+    entry = {
+        "kind": "api",
+        "mode": mode,
+        "page": page,
+        "host": request.get_host(),
+        "token_tail": bearer[-6:],
+    }
     if not valid:
         entry["status"] = 401
         record(entry)
@@ -206,7 +213,10 @@ def items(request, mode):
     start = (page - 1) * size
     rows = ITEMS[start : start + size]
     more = start + size < len(ITEMS)
-    base = f"http://127.0.0.1:{PORT}/api/items/{mode}/"
+    # foreign: the next link names another origin (localhost, not 127.0.0.1),
+    # which a client must refuse rather than send its token to.
+    host = "localhost" if mode == "foreign" else "127.0.0.1"
+    base = f"http://{host}:{PORT}/api/items/{mode}/"
     body = {
         "count": len(ITEMS),
         "next": f"{base}?page={page + 1}&page_size={size}" if more else None,

@@ -78,7 +78,7 @@ pub async fn read(
         Via::Lib => {
             let c = registry()
                 .connect(url)
-                .map_err(|e| format!("connect: {e}"))?;
+                .map_err(|e| format!("connect ({:?}): {e}", e.kind()))?;
             let mut request = ScanRequest::new();
             if let Some(cols) = read.columns {
                 request = request.with_projection(cols.iter().copied());

@@ -49,7 +49,7 @@ struct Expect {
     pages: Vec<i64>,
     /// `Some(text)`: the scan must fail as an authentication failure whose
     /// message names `text`, after the rows of `pages`.
-    fails_with: Option<&'static str>,
+    fails_with: Option<(&'static str, bool)>,
 }
 
 impl Expect {
@@ -100,17 +100,25 @@ async fn scan(
     let rows = match (outcome, expect.fails_with) {
         (Ok(rows), None) => diff(TABLE, "id", &expected(), &rows),
         (Err(e), None) => Err(e),
-        (Ok(rows), Some(what)) => Err(format!(
+        (Ok(rows), Some((what, _))) => Err(format!(
             "expected a failure naming {what}, got {} rows",
             rows.len()
         )),
-        (Err(e), Some(what)) => ensure(
-            e.contains(what) && (e.contains("exited 3") || e.contains("(Auth)")),
-            || format!("expected an authentication failure naming {what}, got: {e}"),
+        (Err(e), Some((what, auth))) => ensure(
+            e.contains(what) && (!auth || e.contains("exited 3") || e.contains("(Auth)")),
+            || format!("expected a failure naming {what} (authentication: {auth}), got: {e}"),
         ),
     };
+    let foreign = api
+        .iter()
+        .filter(|e| !e["host"].as_str().unwrap_or("").starts_with("127.0.0.1"))
+        .filter(|e| e["token_tail"].as_str().is_some_and(|t| !t.is_empty()))
+        .count();
     all_of([
         rows,
+        ensure(foreign == 0, || {
+            format!("the bearer token was sent to another origin (localhost) {foreign} times")
+        }),
         ensure(served == expect.pages, || {
             format!(
                 "expected pages {:?}, each once; the API served pages {served:?}",
@@ -164,9 +172,25 @@ pub fn scenarios() -> Vec<Scenario> {
                     max_grants: 1,
                     unauthorized: Some(1),
                     pages: vec![1, 2],
-                    fails_with: Some("invalid_grant"),
+                    fails_with: Some(("invalid_grant", true)),
                 };
                 Box::pin(scan(ctx, "revoke", BASIC_CLIENT, 50, via, expect))
+            },
+        ));
+        // Page 1's next link names another origin (localhost, not 127.0.0.1):
+        // an error naming that host, and nothing, least of all the bearer
+        // token, sent there (issue 12).
+        v.push(Scenario::new(
+            format!("django-oauth-toolkit/api/foreign-next-link/{}", via.name()),
+            Kind::Dot,
+            move |ctx| {
+                let expect = Expect {
+                    max_grants: 1,
+                    unauthorized: Some(0),
+                    pages: vec![1],
+                    fails_with: Some(("localhost", false)),
+                };
+                Box::pin(scan(ctx, "foreign", BASIC_CLIENT, 50, via, expect))
             },
         ));
     }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::grant::quote;
 use super::{Ctx, Scenario, all_of, ensure};
+use crate::interop::cli;
 use crate::interop::compare::{Kind as K, diff};
 use crate::interop::query::{Read, Via, read};
 use crate::interop::servers::Kind;
@@ -127,6 +128,62 @@ async fn limited(ctx: &Ctx, via: Via) -> Result<(), String> {
     ])
 }
 
+/// A mistyped endpoint is an API error naming the status (exit 4), not an
+/// empty table (issue 14).
+async fn not_found(ctx: &Ctx, via: Via) -> Result<(), String> {
+    let url = sample(ctx, "/nothing-here");
+    match read(via, &ctx.bin, &url, "items", Read::default(), &kinds()).await {
+        Ok(rows) => Err(format!(
+            "expected an error naming 404, got {} rows",
+            rows.len()
+        )),
+        Err(e) => ensure(
+            e.contains("404") && (e.contains("exited 4") || e.contains("(Api)")),
+            || format!("expected an API error (exit 4) naming 404, got: {e}"),
+        ),
+    }
+}
+
+/// CSV tells null from the empty string: an empty field for null, `""` for
+/// an empty string (issue 14). Item 49 has a null note, item 50 an empty name.
+async fn csv_null_and_empty(ctx: &Ctx) -> Result<(), String> {
+    let url = sample(ctx, "/items");
+    let args = [
+        "query",
+        "-",
+        "items",
+        "--format",
+        "csv",
+        "--columns",
+        "id,name,note",
+        "--limit",
+        "50",
+    ];
+    let out = cli::run(&ctx.bin, &args, &url)
+        .await?
+        .success("query --format csv")?;
+    let line = |id: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{id},")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (null_note, empty_name) = (line("49"), line("50"));
+    all_of([
+        ensure(out.stdout.lines().next() == Some("id,name,note"), || {
+            format!("header: {:?}", out.stdout.lines().next())
+        }),
+        ensure(
+            null_note.ends_with(',') && !null_note.ends_with(",\"\""),
+            || format!("item 49 (note null) should end with an empty field: {null_note}"),
+        ),
+        ensure(empty_name.starts_with("50,\"\","), || {
+            format!("item 50 (name \"\") should read 50,\"\",...: {empty_name}")
+        }),
+    ])
+}
+
 type Build = fn(&Ctx, &str) -> Result<String, String>;
 
 /// Every json-server scenario.
@@ -208,10 +265,20 @@ pub fn scenarios() -> Vec<Scenario> {
             move |ctx| Box::pin(children(ctx, via)),
         ));
         v.push(Scenario::new(
+            format!("json-server/sample/not-found/{}", via.name()),
+            Kind::JsonServer,
+            move |ctx| Box::pin(not_found(ctx, via)),
+        ));
+        v.push(Scenario::new(
             format!("json-server/sample/limit/{}", via.name()),
             Kind::JsonServer,
             move |ctx| Box::pin(limited(ctx, via)),
         ));
     }
+    v.push(Scenario::new(
+        "json-server/sample/csv-null-and-empty/cli",
+        Kind::JsonServer,
+        |ctx| Box::pin(csv_null_and_empty(ctx)),
+    ));
     v
 }
