@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use connectkit_core::ErrorKind;
 
-use super::grant::{grant_url, quote, token_endpoint, token_entries};
+use super::grant::{grant_url, quote, still_valid, token_endpoint, token_entries};
 use super::{Ctx, Scenario, ensure};
 use crate::interop::cli;
 use crate::interop::query::registry;
@@ -163,9 +163,84 @@ async fn reuse_detected(ctx: &Ctx) -> Result<(), String> {
     })
 }
 
+/// The user re-authorizes (a new grant, a new refresh token in the URL)
+/// after the chain in the TokenFile was revoked: the URL's new token must win
+/// over the file's revoked one (issue 13).
+async fn new_token_beats_stale_file(ctx: &Ctx) -> Result<(), String> {
+    let srv = ctx.server(Kind::Oidc);
+    let token_file = ctx.scratch("oidc-stale-file")?.join("tokens.json");
+    let first = srv.mint(BASIC_CLIENT.0, None).await?;
+    let args = ["token", "-", "--format", "json"];
+    cli::run(&ctx.bin, &args, &url(ctx, Kind::Oidc, &first, &token_file))
+        .await?
+        .success("the first run")?;
+    // Presenting the consumed token again makes the provider revoke the
+    // first grant, so the token now in the file is dead.
+    ensure(
+        !still_valid(ctx, Kind::Oidc, BASIC_CLIENT, &first).await?,
+        || "the provider accepted a consumed refresh token".into(),
+    )?;
+    let second = srv.mint(BASIC_CLIENT.0, None).await?;
+    let out = cli::run(&ctx.bin, &args, &url(ctx, Kind::Oidc, &second, &token_file)).await?;
+    ensure(out.code == 0, || {
+        format!(
+            "with a new RefreshToken in the URL, exit {}: {}",
+            out.code,
+            out.stderr.trim()
+        )
+    })
+}
+
+/// A TokenFile that is not JSON: exit 2 naming the file, before any token
+/// request, and the refresh token is not consumed (issue 13).
+async fn unreadable_file(ctx: &Ctx) -> Result<(), String> {
+    let srv = ctx.server(Kind::Oidc);
+    let rt = srv.mint(BASIC_CLIENT.0, None).await?;
+    let token_file = ctx.scratch("oidc-unreadable")?.join("tokens.json");
+    std::fs::write(&token_file, "this is not JSON").map_err(|e| e.to_string())?;
+    let mark = srv.log_mark().await?;
+    let out = cli::run(
+        &ctx.bin,
+        &["token", "-", "--format", "json"],
+        &url(ctx, Kind::Oidc, &rt, &token_file),
+    )
+    .await?;
+    let sent = token_entries(srv, mark).await?;
+    let name = token_file.display().to_string();
+    super::all_of([
+        ensure(out.code == 2 && out.stderr.contains(&name), || {
+            format!(
+                "expected exit 2 naming {name}, got exit {}: {}",
+                out.code,
+                out.stderr.trim()
+            )
+        }),
+        ensure(sent.is_empty(), || {
+            format!(
+                "{} token request(s) sent despite the unreadable file",
+                sent.len()
+            )
+        }),
+        ensure(
+            still_valid(ctx, Kind::Oidc, BASIC_CLIENT, &rt).await?,
+            || "the refresh token was consumed".into(),
+        ),
+    ])
+}
+
 /// Every rotation scenario.
 pub fn scenarios() -> Vec<Scenario> {
     vec![
+        Scenario::new(
+            "oidc-provider/rotation/new-refresh-token-beats-stale-file/cli",
+            Kind::Oidc,
+            |ctx| Box::pin(new_token_beats_stale_file(ctx)),
+        ),
+        Scenario::new(
+            "oidc-provider/rotation/unreadable-token-file/cli",
+            Kind::Oidc,
+            |ctx| Box::pin(unreadable_file(ctx)),
+        ),
         Scenario::new(
             "oidc-provider/rotation/token-file-sequential/cli",
             Kind::Oidc,
