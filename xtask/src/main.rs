@@ -2,11 +2,14 @@
 //!
 //! - `conformance [--connector NAME] [--scenario GLOB]`: plays the scenarios
 //!   of `fixtures/conformance/` against the built-in connectors.
+//! - `interop [--scenario GLOB] [--list] [--keep]`: the connectors against
+//!   real third-party servers (see `tests/interop/README.md`).
 //! - `new-connector NAME`: scaffolds `crates/NAME` and its first scenario.
 //! - `demo`: the same as `connectkit demo`.
 
 mod bench;
 mod conformance;
+mod interop;
 mod scaffold;
 
 use std::process::ExitCode;
@@ -25,6 +28,9 @@ struct Cli {
 enum Command {
     /// Run the conformance scenarios against every registered connector.
     Conformance(conformance::Args),
+    /// Run the interop scenarios against real third-party servers
+    /// (django-oauth-toolkit, oidc-provider, json-server, SAP CAP).
+    Interop(interop::Args),
     /// Scaffold a connector crate, `crates/NAME`, with its first scenario.
     NewConnector(scaffold::Args),
     /// Run `connectkit demo`: local OAuth and REST servers, queried end to end.
@@ -40,6 +46,7 @@ enum Command {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Conformance(args) => conformance::run(args),
+        Command::Interop(args) => interop::run(args),
         Command::NewConnector(args) => scaffold::run(args),
         Command::Demo => demo(),
         Command::Bench { quick } => bench::run(quick),

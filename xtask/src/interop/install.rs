@@ -1,0 +1,182 @@
+//! Installs the pinned servers into a cache directory outside the clone,
+//! keyed by a hash of the lock files: a Python venv (pip, `--require-hashes`)
+//! and the npm packages (`npm ci` from the committed `package-lock.json`).
+//!
+//! A finished install leaves a stamp file; without it the directory is wiped
+//! and installed again, so an interrupted install never counts as done.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// Where the installed servers live.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    /// The venv's python, with Django and django-oauth-toolkit.
+    pub python: PathBuf,
+    /// `node_modules` with oidc-provider, json-server, @sap/cds, @cap-js/sqlite.
+    pub node_modules: PathBuf,
+}
+
+/// The repository root (xtask lives one level below it).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// `tests/interop/` in the clone.
+pub fn interop_dir() -> PathBuf {
+    repo_root().join("tests").join("interop")
+}
+
+const LOCK_FILES: [&str; 3] = [
+    "python/requirements.txt",
+    "node/package.json",
+    "node/package-lock.json",
+];
+
+/// FNV-1a over the lock files: stable across Rust versions, unlike `DefaultHasher`.
+fn lock_hash() -> Result<String, String> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for f in LOCK_FILES {
+        let path = interop_dir().join(f);
+        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {path:?}: {e}"))?;
+        for b in f.bytes().chain(bytes) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    Ok(format!("{h:016x}"))
+}
+
+/// `$CONNECTKIT_INTEROP_CACHE`, else `$XDG_CACHE_HOME/connectkit-interop/<hash>`,
+/// else `~/.cache/connectkit-interop/<hash>`; never inside the clone.
+pub fn cache_dir() -> Result<PathBuf, String> {
+    let base = if let Some(d) = std::env::var_os("CONNECTKIT_INTEROP_CACHE") {
+        PathBuf::from(d)
+    } else {
+        let root = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .ok_or("neither XDG_CACHE_HOME nor HOME is set: no place for the interop cache")?;
+        root.join("connectkit-interop")
+    };
+    let dir = base.join(lock_hash()?);
+    let root = repo_root().canonicalize().unwrap_or_else(|_| repo_root());
+    if dir.starts_with(&root) {
+        return Err(format!(
+            "the interop cache {dir:?} is inside the clone {root:?}; set CONNECTKIT_INTEROP_CACHE elsewhere"
+        ));
+    }
+    Ok(dir)
+}
+
+fn run(server: &str, what: &str, cmd: &mut Command) -> Result<(), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("installing {server}: cannot run {what}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().filter(|l| !l.contains("nodedir")).collect();
+    Err(format!(
+        "installing {server}: {what} failed ({}):\n{}",
+        out.status,
+        lines[lines.len().saturating_sub(25)..].join("\n")
+    ))
+}
+
+fn fresh(dir: &Path, server: &str) -> Result<(), String> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| format!("installing {server}: cannot clear {dir:?}: {e}"))?;
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("installing {server}: cannot create {dir:?}: {e}"))
+}
+
+fn stamp(dir: &Path) -> PathBuf {
+    dir.join(".installed")
+}
+
+/// Installs what is missing; `python` and `node` say which halves are needed.
+pub fn ensure(python: bool, node: bool) -> Result<Installed, String> {
+    let cache = cache_dir()?;
+    let venv = cache.join("venv");
+    let npm_dir = cache.join("node");
+    if python && !stamp(&venv).exists() {
+        let server = "django-oauth-toolkit (Python venv)";
+        let start = Instant::now();
+        println!("installing {server} into {venv:?}");
+        fresh(&venv, server)?;
+        let py = std::env::var("CONNECTKIT_INTEROP_PYTHON").unwrap_or_else(|_| "python3.11".into());
+        run(
+            server,
+            &format!("{py} -m venv"),
+            Command::new(&py).args(["-m", "venv"]).arg(&venv),
+        )?;
+        let req = interop_dir().join("python/requirements.txt");
+        run(
+            server,
+            "pip install --require-hashes",
+            Command::new(venv.join("bin/pip"))
+                .args([
+                    "install",
+                    "--quiet",
+                    "--no-deps",
+                    "--require-hashes",
+                    "--only-binary=:all:",
+                    "-r",
+                ])
+                .arg(&req)
+                .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+        )?;
+        std::fs::write(stamp(&venv), "ok").map_err(|e| format!("installing {server}: {e}"))?;
+        println!(
+            "installed {server} in {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    if node && !stamp(&npm_dir).exists() {
+        let server = "oidc-provider, json-server, SAP CAP (npm ci)";
+        let start = Instant::now();
+        println!("installing {server} into {npm_dir:?} (the CAP sqlite driver compiles natively)");
+        fresh(&npm_dir, server)?;
+        for f in ["package.json", "package-lock.json"] {
+            std::fs::copy(interop_dir().join("node").join(f), npm_dir.join(f))
+                .map_err(|e| format!("installing {server}: cannot copy {f}: {e}"))?;
+        }
+        // Prebuilt binaries come from GitHub, which CI cannot reach: build the
+        // sqlite driver from source instead of waiting for that download to fail.
+        run(
+            server,
+            "npm ci",
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&npm_dir)
+                .env("npm_config_build_from_source", "true"),
+        )?;
+        let driver = npm_dir.join("node_modules/better-sqlite3/build/Release/better_sqlite3.node");
+        if !driver.exists() {
+            return Err(format!(
+                "installing SAP CAP: npm ci finished but the sqlite driver {driver:?} was not built \
+                 (install scripts disabled?)"
+            ));
+        }
+        std::fs::write(stamp(&npm_dir), "ok").map_err(|e| format!("installing {server}: {e}"))?;
+        println!(
+            "installed {server} in {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(Installed {
+        python: venv.join("bin/python"),
+        node_modules: npm_dir.join("node_modules"),
+    })
+}

@@ -1,0 +1,324 @@
+//! SAP CAP (OData v4) as the dynamics365 connector's ServiceURL: entity sets,
+//! `$metadata` types, server-driven paging (`@odata.nextLink` with
+//! `$skiptoken`), `$select`, `$filter` from `ScanRequest` filters, and limits,
+//! with every value compared against the CSV seed and every pushed-down
+//! option checked in CAP's request log.
+
+use std::collections::BTreeMap;
+
+use arrow_schema::{DataType, TimeUnit};
+use connectkit_core::{Filter, FilterOp};
+use serde_json::Value;
+
+use super::grant::{quote, token_endpoint};
+use super::{Ctx, Scenario, ensure};
+use crate::interop::cli;
+use crate::interop::compare::{Kind as K, Row, diff, project};
+use crate::interop::query::{Read, Via, read, registry};
+use crate::interop::servers::Kind;
+
+const SERVICE: &str = "/odata/v4/catalog/";
+
+async fn url(ctx: &Ctx) -> Result<String, String> {
+    let srv = ctx.server(Kind::Cap);
+    let rt = srv.mint("cap-client", None).await?;
+    Ok(format!(
+        "dynamics365:ServiceURL={}{SERVICE};ClientID=cap-client;ClientSecret={};RefreshToken={};TokenURI={}",
+        srv.base,
+        quote("cap secret+/="),
+        quote(&rt),
+        quote(&token_endpoint(ctx, Kind::Cap))
+    ))
+}
+
+fn kinds(table: &str) -> BTreeMap<&'static str, K> {
+    if table == "Authors" {
+        return BTreeMap::from([("ID", K::Int), ("name", K::Text), ("born", K::Date)]);
+    }
+    BTreeMap::from([
+        ("ID", K::Text),
+        ("seq", K::Int),
+        ("title", K::Text),
+        ("big", K::Int),
+        ("price", K::Decimal),
+        ("ratio", K::Double),
+        ("available", K::Bool),
+        ("published", K::Date),
+        ("updatedAt", K::Instant),
+        ("stampedAt", K::Instant),
+        ("author_ID", K::Int),
+    ])
+}
+
+/// The OData type and the Arrow type each Books column must have.
+fn books_types() -> Vec<(&'static str, &'static str, DataType)> {
+    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    vec![
+        ("ID", "Edm.Guid", DataType::Utf8),
+        ("seq", "Edm.Int32", DataType::Int32),
+        ("title", "Edm.String", DataType::Utf8),
+        ("big", "Edm.Int64", DataType::Int64),
+        ("price", "Edm.Decimal", DataType::Decimal128(15, 4)),
+        ("ratio", "Edm.Double", DataType::Float64),
+        ("available", "Edm.Boolean", DataType::Boolean),
+        ("published", "Edm.Date", DataType::Date32),
+        ("updatedAt", "Edm.DateTimeOffset", ts.clone()),
+        ("stampedAt", "Edm.DateTimeOffset", ts),
+        ("author_ID", "Edm.Int32", DataType::Int32),
+    ]
+}
+
+/// CAP's log of requests to an entity set since `mark` (URL-decoded).
+async fn requests(ctx: &Ctx, mark: usize, set: &str) -> Result<Vec<(String, u64)>, String> {
+    let (_, log) = ctx.server(Kind::Cap).log_since(mark).await?;
+    Ok(log
+        .iter()
+        .filter_map(|e| Some((e["url"].as_str()?.to_owned(), e["status"].as_u64()?)))
+        .map(|(u, s)| {
+            (
+                u.replace("%24", "$")
+                    .replace("%20", " ")
+                    .replace("%2C", ","),
+                s,
+            )
+        })
+        .filter(|(u, _)| u.contains(&format!("{SERVICE}{set}")))
+        .collect())
+}
+
+async fn tables(ctx: &Ctx, via: Via) -> Result<(), String> {
+    let url = url(ctx).await?;
+    let mut names: Vec<String> = match via {
+        Via::Cli => {
+            let out = cli::run(&ctx.bin, &["tables", "-", "--format", "json"], &url)
+                .await?
+                .success("tables")?;
+            let v: Value = serde_json::from_str(&out.stdout).map_err(|e| e.to_string())?;
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["name"].as_str().map(str::to_owned))
+                .collect()
+        }
+        Via::Lib => {
+            let c = registry().connect(&url).map_err(|e| e.to_string())?;
+            c.tables()
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|t| t.name)
+                .collect()
+        }
+    };
+    names.sort();
+    ensure(names == ["Authors", "Books"], || {
+        format!("entity sets: {names:?}")
+    })
+}
+
+async fn metadata(ctx: &Ctx, via: Via) -> Result<(), String> {
+    let url = url(ctx).await?;
+    let expected = books_types();
+    match via {
+        Via::Cli => {
+            let out = cli::run(
+                &ctx.bin,
+                &["schema", "-", "Books", "--format", "json"],
+                &url,
+            )
+            .await?
+            .success("schema")?;
+            let v: Value = serde_json::from_str(&out.stdout).map_err(|e| e.to_string())?;
+            let cols: Vec<(String, String)> = v["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    (
+                        c["name"].as_str().unwrap_or("").to_owned(),
+                        c["type"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect();
+            ensure(cols.len() == expected.len(), || {
+                format!("columns: {cols:?}")
+            })?;
+            for ((name, edm, _), (got_name, got_type)) in expected.iter().zip(&cols) {
+                ensure(name == got_name && got_type.starts_with(edm), || {
+                    format!("expected {name}: {edm}, got {got_name}: {got_type}")
+                })?;
+            }
+            Ok(())
+        }
+        Via::Lib => {
+            let c = registry().connect(&url).map_err(|e| e.to_string())?;
+            let schema = c.schema("Books").await.map_err(|e| e.to_string())?;
+            let got: Vec<(String, DataType)> = schema
+                .fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().clone()))
+                .collect();
+            let want: Vec<(String, DataType)> = expected
+                .into_iter()
+                .map(|(n, _, t)| (n.to_owned(), t))
+                .collect();
+            ensure(got == want, || format!("expected {want:?}, got {got:?}"))?;
+            let key = schema.field_with_name("ID").map_err(|e| e.to_string())?;
+            ensure(!key.is_nullable(), || "the key ID is nullable".into())
+        }
+    }
+}
+
+/// A whole entity set, page by page as CAP serves it (400 rows a page).
+async fn full(ctx: &Ctx, via: Via, set: &'static str) -> Result<(), String> {
+    let url = url(ctx).await?;
+    let mark = ctx.server(Kind::Cap).log_mark().await?;
+    let rows = read(via, &ctx.bin, &url, set, Read::default(), &kinds(set)).await?;
+    let expected = if set == "Books" {
+        &ctx.cap.books
+    } else {
+        &ctx.cap.authors
+    };
+    diff(set, "ID", expected, &rows)?;
+    let seen = requests(ctx, mark, set).await?;
+    let pages = expected.len().div_ceil(400);
+    let skips = seen
+        .iter()
+        .filter(|(u, _)| u.contains("$skiptoken"))
+        .count();
+    ensure(
+        seen.len() == pages && skips == pages - 1 && seen.iter().all(|(_, s)| *s == 200),
+        || {
+            format!(
+                "expected {pages} page requests ({} with $skiptoken), CAP saw {seen:?}",
+                pages - 1
+            )
+        },
+    )
+}
+
+async fn select(ctx: &Ctx, via: Via) -> Result<(), String> {
+    let url = url(ctx).await?;
+    let cols = ["title", "price", "published"];
+    let mark = ctx.server(Kind::Cap).log_mark().await?;
+    let opts = Read {
+        columns: Some(&cols),
+        ..Read::default()
+    };
+    let rows = read(via, &ctx.bin, &url, "Books", opts, &kinds("Books")).await?;
+    diff("Books", "title", &project(&ctx.cap.books, &cols), &rows)?;
+    let seen = requests(ctx, mark, "Books").await?;
+    let first = seen.first().map(|(u, _)| u.clone()).unwrap_or_default();
+    ensure(
+        cols.iter()
+            .all(|c| first.contains("$select=") && first.contains(c))
+            && !first.contains("ratio"),
+        || format!("expected $select of {cols:?} only, CAP saw {first}"),
+    )
+}
+
+async fn limit(ctx: &Ctx, via: Via) -> Result<(), String> {
+    let url = url(ctx).await?;
+    let mark = ctx.server(Kind::Cap).log_mark().await?;
+    let opts = Read {
+        limit: Some(25),
+        ..Read::default()
+    };
+    let rows = read(via, &ctx.bin, &url, "Books", opts, &kinds("Books")).await?;
+    diff("Books", "ID", &ctx.cap.books[..25], &rows)?;
+    let seen = requests(ctx, mark, "Books").await?;
+    ensure(seen.len() == 1 && seen[0].0.contains("$top=25"), || {
+        format!("expected one request with $top=25, CAP saw {seen:?}")
+    })
+}
+
+/// Filters through the library API; `limit` on top asks for the first N
+/// matching rows.
+async fn filtered(ctx: &Ctx, filters: Vec<Filter>, limit: Option<usize>) -> Result<(), String> {
+    let url = url(ctx).await?;
+    let mark = ctx.server(Kind::Cap).log_mark().await?;
+    let mut expected: Vec<Row> = ctx
+        .cap
+        .books
+        .iter()
+        .filter(|r| filters.iter().all(|f| crate::interop::query::holds(f, r)))
+        .cloned()
+        .collect();
+    if let Some(n) = limit {
+        expected.truncate(n);
+    }
+    let columns: Vec<String> = filters.iter().map(|f| f.column.clone()).collect();
+    let opts = Read {
+        filters,
+        limit,
+        ..Read::default()
+    };
+    let rows = read(Via::Lib, &ctx.bin, &url, "Books", opts, &kinds("Books")).await?;
+    diff("Books", "ID", &expected, &rows)?;
+    let seen = requests(ctx, mark, "Books").await?;
+    let first = seen.first().map(|(u, _)| u.clone()).unwrap_or_default();
+    ensure(
+        first.contains("$filter=") && columns.iter().all(|c| first.contains(c.as_str())),
+        || format!("expected a $filter on {columns:?}, CAP saw {first}"),
+    )
+}
+
+/// Every CAP scenario.
+pub fn scenarios() -> Vec<Scenario> {
+    let mut v = Vec::new();
+    for via in [Via::Cli, Via::Lib] {
+        let n = via.name();
+        v.push(Scenario::new(
+            format!("sap-cap/entity-sets/{n}"),
+            Kind::Cap,
+            move |c| Box::pin(tables(c, via)),
+        ));
+        v.push(Scenario::new(
+            format!("sap-cap/metadata-types/{n}"),
+            Kind::Cap,
+            move |c| Box::pin(metadata(c, via)),
+        ));
+        v.push(Scenario::new(
+            format!("sap-cap/books-all-pages/{n}"),
+            Kind::Cap,
+            move |c| Box::pin(full(c, via, "Books")),
+        ));
+        v.push(Scenario::new(
+            format!("sap-cap/authors/{n}"),
+            Kind::Cap,
+            move |c| Box::pin(full(c, via, "Authors")),
+        ));
+        v.push(Scenario::new(
+            format!("sap-cap/select/{n}"),
+            Kind::Cap,
+            move |c| Box::pin(select(c, via)),
+        ));
+        v.push(Scenario::new(
+            format!("sap-cap/limit/{n}"),
+            Kind::Cap,
+            move |c| Box::pin(limit(c, via)),
+        ));
+    }
+    v.push(Scenario::new("sap-cap/filter/lib", Kind::Cap, |c| {
+        Box::pin(filtered(
+            c,
+            vec![
+                Filter::new("seq", FilterOp::Lt, 500i64),
+                Filter::new("available", FilterOp::Eq, true),
+            ],
+            None,
+        ))
+    }));
+    v.push(Scenario::new(
+        "sap-cap/filter-and-limit/lib",
+        Kind::Cap,
+        |c| {
+            Box::pin(filtered(
+                c,
+                vec![Filter::new("seq", FilterOp::Ge, 2000i64)],
+                Some(10),
+            ))
+        },
+    ));
+    v
+}
