@@ -25,10 +25,14 @@ struct Answer {
 }
 
 /// Whether the endpoint refused the *form* of the request (method or client
-/// authentication), before looking at the refresh token.
+/// authentication), before looking at the refresh token. A plain 404 counts:
+/// routers that serve the token endpoint for POST alone answer a GET with
+/// "Not Found" (oidc-provider on koa does), and a 404 never consumed a grant.
 fn rejects_form(e: &Error) -> bool {
     match e {
-        Error::UnexpectedResponse { status: 405, .. } => true,
+        Error::UnexpectedResponse {
+            status: 404 | 405, ..
+        } => true,
         Error::OAuth(o) => {
             o.status == 405
                 || (matches!(
@@ -299,8 +303,13 @@ mod tests {
         assert!(rejects_form(&oauth(401, "invalid_client")));
         assert!(!rejects_form(&oauth(400, "invalid_grant")));
         assert!(!rejects_form(&oauth(500, "invalid_request")));
-        assert!(!rejects_form(&Error::UnexpectedResponse {
+        assert!(rejects_form(&Error::UnexpectedResponse {
             status: 404,
+            attempts: 1,
+            excerpt: String::new()
+        }));
+        assert!(!rejects_form(&Error::UnexpectedResponse {
+            status: 500,
             attempts: 1,
             excerpt: String::new()
         }));

@@ -57,10 +57,14 @@ async fn sequential(
             )
         })?;
     }
+    // One grant per expiry across processes: the runs after the first find
+    // a fresh access token in the TokenFile and send no grant.
     let log = token_entries(srv, mark).await?;
     let ok = log.iter().filter(|e| e["status"] == 200).count();
-    ensure(ok == runs, || {
-        format!("expected {runs} grants, the server logged {log:?}")
+    ensure(ok == 1, || {
+        format!(
+            "expected 1 grant for {runs} runs within the token's lifetime, the server logged {log:?}"
+        )
     })?;
     ensure(token_file.exists(), || {
         format!("{token_file:?} was not written")
