@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::error::AutoRestError;
-use crate::model::{check_key, value_err};
+use crate::keys::{check_key, value_err};
 use crate::table::{ChildAt, ChildScope, ColumnDef, Endpoint, Rows, Source, TableDef};
 use crate::types::SqlType;
 

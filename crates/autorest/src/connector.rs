@@ -13,13 +13,13 @@ use connectkit_core::{
 use tokio::sync::OnceCell;
 use url::Url;
 
-use crate::error::{AutoRestError, display_url};
-use crate::http::client;
+use crate::error::{AutoRestError, display_url, url_err};
+use crate::http::{client, ws_timeout};
 use crate::infer::{infer_body, table_name_for};
 use crate::model::{Entry, Model};
 use crate::paging::{Paging, page_url};
 use crate::scan::scan_stream;
-use crate::source::ws_timeout;
+
 use crate::table::{Endpoint, Rows, TableDef};
 
 /// A connector for REST APIs: tables from a model file (`Config`) or from
@@ -249,15 +249,6 @@ fn credential_scope(source: &SourceKind, credentials: bool) -> Result<Credential
         }
     }
     Ok(scope)
-}
-
-pub(crate) fn url_err(url: &str, e: url::ParseError) -> Error {
-    let shown = url.split('?').next().unwrap_or(url).to_owned();
-    AutoRestError::Url {
-        url: shown,
-        message: e.to_string(),
-    }
-    .into()
 }
 
 #[async_trait]

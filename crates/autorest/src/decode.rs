@@ -9,8 +9,8 @@ use serde_json::Value;
 use crate::cast::ColBuilder;
 use crate::error::{AutoRestError, JsonKind};
 use crate::fields::{NewField, NewFields, Trie};
-use crate::infer::discover_rows;
-use crate::table::{ColumnDef, Rows, Source, TableDef, lookup};
+use crate::json::lookup;
+use crate::table::{ColumnDef, Rows, Source, TableDef};
 
 /// The top-level rows of one page, by the table's row locator. A missing row
 /// element is `Err(path)`; a `null` one is no rows.
@@ -223,6 +223,48 @@ fn short(v: &Value) -> String {
         format!("{}…", text.chars().take(60).collect::<String>())
     } else {
         text
+    }
+}
+
+/// Where the rows of a sample are: the top-level array; else, for an object,
+/// its arrays of objects (objects holding only arrays are dropped and their
+/// arrays promoted), each with the field that names it; else the object is
+/// one row.
+pub(crate) fn discover_rows(body: &Value) -> Vec<(Option<String>, Rows)> {
+    match body {
+        Value::Array(_) => vec![(None, Rows::Path(Vec::new()))],
+        Value::Object(_) => {
+            let mut found = Vec::new();
+            candidates(body, &mut Vec::new(), &mut found);
+            if found.is_empty() {
+                vec![(None, Rows::Single)]
+            } else {
+                found
+                    .into_iter()
+                    .map(|p| (p.last().cloned(), Rows::Path(p)))
+                    .collect()
+            }
+        }
+        _ => vec![(None, Rows::Single)],
+    }
+}
+
+fn candidates(obj: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    let Some(map) = obj.as_object() else { return };
+    for (k, v) in map {
+        prefix.push(k.clone());
+        match v {
+            Value::Array(items)
+                if !items.is_empty() && items.iter().all(|i| i.is_object() || i.is_null()) =>
+            {
+                out.push(prefix.clone());
+            }
+            Value::Object(inner) if !inner.is_empty() && inner.values().all(Value::is_array) => {
+                candidates(v, prefix, out);
+            }
+            _ => {}
+        }
+        prefix.pop();
     }
 }
 

@@ -286,6 +286,16 @@ impl From<AutoRestError> for Error {
 
 pub(crate) use connectkit_core::display_url;
 
+/// The error for a URL that does not parse, shown without its query string.
+pub(crate) fn url_err(url: &str, e: url::ParseError) -> Error {
+    let shown = url.split('?').next().unwrap_or(url).to_owned();
+    AutoRestError::Url {
+        url: shown,
+        message: e.to_string(),
+    }
+    .into()
+}
+
 /// The start of a body for messages; `None` when it is blank.
 pub(crate) fn excerpt(body: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(body);

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use connectkit_core::client::{Action, ApiClient, HttpRules};
-use connectkit_core::{Error, network_error};
+use connectkit_core::{Error, Properties, Result as CoreResult, network_error};
 use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use url::Url;
@@ -20,6 +20,16 @@ pub(crate) fn vendor_rules(file_rules: HttpRules) -> HttpRules {
     file_rules
         .with(400, Action::ZeroRows)
         .with(404, Action::ZeroRows)
+}
+
+/// `WSTimeout` in seconds (default 120).
+pub(crate) fn ws_timeout(props: &Properties) -> CoreResult<u64> {
+    match props.get_str("WSTimeout") {
+        None => Ok(120),
+        Some(v) => v.trim().parse().map_err(|_| {
+            Error::invalid_property("WSTimeout", "a whole number of seconds", Some(v))
+        }),
+    }
 }
 
 /// Builds the connector's reqwest client; `timeout` 0 means none. Redirects

@@ -5,50 +5,10 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::cast::{to_date, to_timestamp};
-use crate::table::{ChildAt, ChildScope, ColumnDef, Endpoint, Rows, Source, TableDef, lookup};
+use crate::decode::discover_rows;
+use crate::json::lookup;
+use crate::table::{ChildAt, ChildScope, ColumnDef, Endpoint, Rows, Source, TableDef};
 use crate::types::SqlType;
-
-/// Where the rows of a sample are: the top-level array; else, for an object,
-/// its arrays of objects (objects holding only arrays are dropped and their
-/// arrays promoted), each with the field that names it; else the object is
-/// one row.
-pub(crate) fn discover_rows(body: &Value) -> Vec<(Option<String>, Rows)> {
-    match body {
-        Value::Array(_) => vec![(None, Rows::Path(Vec::new()))],
-        Value::Object(_) => {
-            let mut found = Vec::new();
-            candidates(body, &mut Vec::new(), &mut found);
-            if found.is_empty() {
-                vec![(None, Rows::Single)]
-            } else {
-                found
-                    .into_iter()
-                    .map(|p| (p.last().cloned(), Rows::Path(p)))
-                    .collect()
-            }
-        }
-        _ => vec![(None, Rows::Single)],
-    }
-}
-
-fn candidates(obj: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-    let Some(map) = obj.as_object() else { return };
-    for (k, v) in map {
-        prefix.push(k.clone());
-        match v {
-            Value::Array(items)
-                if !items.is_empty() && items.iter().all(|i| i.is_object() || i.is_null()) =>
-            {
-                out.push(prefix.clone());
-            }
-            Value::Object(inner) if !inner.is_empty() && inner.values().all(Value::is_array) => {
-                candidates(v, prefix, out);
-            }
-            _ => {}
-        }
-        prefix.pop();
-    }
-}
 
 /// The name of a sampled table: the last non-empty path segment, or `URL_`.
 /// When that segment is an identifier value (all digits, or a UUID) it

@@ -73,6 +73,8 @@ mod error;
 mod fields;
 mod http;
 mod infer;
+mod json;
+mod keys;
 mod model;
 mod paging;
 mod sampling;

@@ -6,11 +6,13 @@ use serde_json::{Map, Value};
 
 use crate::columns::declared_tables;
 use crate::error::AutoRestError;
+use crate::keys::{check_key, value_err};
 use connectkit_core::client::{Action, HttpRules};
 
 use crate::http::vendor_rules;
+use crate::json::split_path;
 use crate::paging::{Paging, Param};
-use crate::table::{Endpoint, Rows, TableDef, split_path};
+use crate::table::{Endpoint, Rows, TableDef};
 
 /// A loaded model file.
 #[derive(Debug)]
@@ -53,15 +55,6 @@ const PAGING_KEYS: &[&str] = &[
 ];
 const TOP_KEYS: &[&str] = &["#tokenuri", "#scope", "#hostname", "#http", "#headers"];
 const TABLE_KEYS: &[&str] = &["#path", "#headers", "#http"];
-const SECRET_KEYS: &[&str] = &[
-    "clientid",
-    "clientsecret",
-    "refreshtoken",
-    "accesstoken",
-    "securitytoken",
-    "password",
-    "apikey",
-];
 
 /// Reads and parses the model file at `path`; YAML for `.yaml`/`.yml`.
 pub(crate) fn load(path: &str, server_name: Option<&str>) -> Result<Model, AutoRestError> {
@@ -124,52 +117,10 @@ pub(crate) fn parse(
     Ok(model)
 }
 
-/// The canonical spelling of a `#key`, or the error for an unknown or secret one.
-pub(crate) fn check_key(
-    key: &str,
-    table: &str,
-    known: &[&[&'static str]],
-) -> Result<&'static str, AutoRestError> {
-    let all = known.iter().flat_map(|k| k.iter().copied());
-    if let Some(k) = all.clone().find(|k| k.eq_ignore_ascii_case(key)) {
-        return Ok(k);
-    }
-    let norm: String = key
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    if SECRET_KEYS.contains(&norm.as_str()) {
-        return Err(AutoRestError::SecretInModel {
-            key: key.to_owned(),
-            table: table.to_owned(),
-        });
-    }
-    let lower = key.to_ascii_lowercase();
-    let suggestion = all
-        .map(|k| (strsim::jaro_winkler(&lower, &k.to_ascii_lowercase()), k))
-        .filter(|(s, _)| *s >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k.to_owned());
-    Err(AutoRestError::UnknownModelKey {
-        key: key.to_owned(),
-        table: table.to_owned(),
-        suggestion,
-    })
-}
-
 pub(crate) fn string(v: &Value, table: &str, key: &str) -> Result<String, AutoRestError> {
     v.as_str()
         .map(str::to_owned)
         .ok_or_else(|| value_err(table, key, "expected a string"))
-}
-
-pub(crate) fn value_err(table: &str, key: &str, message: &str) -> AutoRestError {
-    AutoRestError::ModelValue {
-        table: table.to_owned(),
-        key: key.to_owned(),
-        message: message.to_owned(),
-    }
 }
 
 fn number(v: &Value, table: &str, key: &str) -> Result<u64, AutoRestError> {

@@ -5,7 +5,7 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use url::Url;
 
-use crate::table::lookup;
+use crate::json::lookup;
 
 /// A query parameter whose value is a template such as `{OFFSET}`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,8 +14,8 @@ use connectkit_core::client::{
 use connectkit_core::{BatchStream, Error, Result};
 use url::Url;
 
-use crate::connector::url_err;
 use crate::decode::{decode, page_rows};
+use crate::error::url_err;
 use crate::error::{AutoRestError, display_url};
 use crate::fields::{NewField, ScanNewFields};
 use crate::http::{get_request, not_json, parse_json};

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use connectkit_core::{
-    CLIENT_PROPERTIES, COMMON_PROPERTIES, Connector, Error, Properties, PropertySpec, Registry,
-    Result, SecretString,
+    CLIENT_PROPERTIES, COMMON_PROPERTIES, Connector, Properties, PropertySpec, Registry, Result,
+    SecretString,
 };
 use connectkit_oauth_refresh::GRANT_PROPERTIES;
 use secrecy::ExposeSecret;
@@ -198,15 +198,5 @@ impl fmt::Debug for AutoRestDataSource {
         f.debug_struct("AutoRestDataSource")
             .field("properties", &self.props)
             .finish()
-    }
-}
-
-/// `WSTimeout` in seconds (default 120).
-pub(crate) fn ws_timeout(props: &Properties) -> Result<u64> {
-    match props.get_str("WSTimeout") {
-        None => Ok(120),
-        Some(v) => v.trim().parse().map_err(|_| {
-            Error::invalid_property("WSTimeout", "a whole number of seconds", Some(v))
-        }),
     }
 }

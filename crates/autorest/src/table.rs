@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_schema::{Field, Schema, SchemaRef};
-use serde_json::Value;
 
 use crate::paging::Paging;
 use crate::types::SqlType;
@@ -242,17 +241,4 @@ fn schema_of(columns: &[ColumnDef]) -> Schema {
         })
         .collect();
     Schema::new(fields)
-}
-
-/// The value at a `/`-style path of object keys; `None` when absent.
-pub(crate) fn lookup<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |v, k| v.as_object()?.get(k))
-}
-
-/// Splits a `/`-separated element path, ignoring empty segments.
-pub(crate) fn split_path(path: &str) -> Vec<String> {
-    path.split('/')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }

@@ -10,13 +10,10 @@ use secrecy::SecretString;
 
 use crate::config::{ClientCredentialsMode, TokenForm, TokenMethod, TokenUri};
 use crate::error::Error;
-use crate::flow::{Inner, RefreshTokenFlow};
-use crate::refresh::State;
+use crate::flow::RefreshTokenFlow;
+use crate::refresh::{Inner, State, TokenCallback};
 use crate::retry::RetryConfig;
 use crate::store::{MemoryStore, TokenStore};
-
-/// Called with every new token set, after a rotated refresh token was saved.
-pub type TokenCallback = Arc<dyn Fn(&TokenInfo) + Send + Sync>;
 
 /// Builds a [`RefreshTokenFlow`]. Setter names mirror the DataDirect properties.
 #[derive(Default)]
@@ -73,6 +70,13 @@ fn required(props: &Properties, name: &str) -> Result<(), CoreError> {
         Err(CoreError::MissingProperty {
             name: name.to_owned(),
         })
+    }
+}
+
+impl RefreshTokenFlow {
+    /// A builder with the defaults.
+    pub fn builder() -> RefreshTokenFlowBuilder {
+        RefreshTokenFlowBuilder::new()
     }
 }
 

@@ -11,8 +11,9 @@ use tokio::time::Instant;
 
 use crate::config::TokenForm;
 use crate::error::{Error, OAuthErrorCode};
-use crate::flow::{Inner, MAX_BODY_BYTES};
+use crate::flow::MAX_BODY_BYTES;
 use crate::redact::Redactor;
+use crate::refresh::Inner;
 use crate::refresh::State;
 use crate::request::TokenRequestParts;
 use crate::response::{error_response, success_fields};

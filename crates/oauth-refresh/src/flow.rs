@@ -5,19 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use connectkit_core::{AuthFlow, Error as CoreError, StaticHeaderAuth, TokenInfo};
+use connectkit_core::{AuthFlow, Error as CoreError, TokenInfo};
 use futures::FutureExt;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use secrecy::SecretString;
 use tokio::time::Instant;
 
-use crate::builder::{RefreshTokenFlowBuilder, TokenCallback};
-use crate::cache::{CachedToken, TokenCache};
+use crate::cache::CachedToken;
 use crate::config::TokenUri;
 use crate::error::Error;
-use crate::refresh::State;
-use crate::retry::RetryConfig;
-use crate::store::TokenStore;
+use crate::refresh::Inner;
 
 /// Token responses larger than this are refused.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -34,39 +31,7 @@ pub struct RefreshTokenFlow {
     inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) client: reqwest::Client,
-    pub(crate) uri: TokenUri,
-    /// Whether the user left both the method and ClientCredentialsMode at
-    /// their defaults, which allows the default-form fallback.
-    pub(crate) fallback: bool,
-    pub(crate) client_id: Option<String>,
-    pub(crate) client_secret: Option<SecretString>,
-    /// SecurityToken, kept only to mask it in messages.
-    pub(crate) security_token: Option<SecretString>,
-    pub(crate) scope: Option<String>,
-    pub(crate) extra_header: Option<StaticHeaderAuth>,
-    pub(crate) skew: Duration,
-    pub(crate) retry: RetryConfig,
-    pub(crate) request_timeout: Option<Duration>,
-    pub(crate) refresh_timeout: Option<Duration>,
-    pub(crate) store: Arc<dyn TokenStore>,
-    pub(crate) on_change: Option<TokenCallback>,
-    pub(crate) initial_access_token: Option<SecretString>,
-    /// The RefreshToken property, which decides whether the store's chain applies.
-    pub(crate) configured_refresh_token: SecretString,
-    /// Held across a refresh, so refreshes never overlap within the process.
-    pub(crate) state: tokio::sync::Mutex<State>,
-    pub(crate) loaded: tokio::sync::OnceCell<()>,
-    pub(crate) cache: Arc<TokenCache>,
-}
-
 impl RefreshTokenFlow {
-    /// A builder with the defaults.
-    pub fn builder() -> RefreshTokenFlowBuilder {
-        RefreshTokenFlowBuilder::new()
-    }
-
     pub(crate) fn from_inner(inner: Inner) -> Self {
         Self {
             inner: Arc::new(inner),

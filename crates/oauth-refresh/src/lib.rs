@@ -77,13 +77,14 @@ mod response;
 mod retry;
 mod store;
 
-pub use builder::{RefreshTokenFlowBuilder, TokenCallback};
+pub use builder::RefreshTokenFlowBuilder;
 pub use config::{ClientCredentialsMode, GRANT_PROPERTIES, TokenForm, TokenMethod, TokenUri};
 pub use error::{Error, OAuthError, OAuthErrorCode};
 pub use file_store::FileStore;
 pub use fingerprint::SeedFingerprint;
 pub use flow::{MAX_BODY_BYTES, PROACTIVE_RETRY_INTERVAL, RefreshTokenFlow};
 pub use middleware::api_client;
+pub use refresh::TokenCallback;
 pub use response::{MAX_EXPIRES_IN, parse_token_response};
 pub use retry::RetryConfig;
 pub use store::{MemoryStore, StoreError, StoreLock, StoredTokens, TokenStore};

@@ -5,20 +5,50 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use connectkit_core::TokenInfo;
+use connectkit_core::{StaticHeaderAuth, TokenInfo};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use crate::cache::CachedToken;
-use crate::config::TokenForm;
+use crate::cache::{CachedToken, TokenCache};
+use crate::config::{TokenForm, TokenUri};
 use crate::error::{Error, OAuthErrorCode};
 use crate::file_store::FileStoreError;
 use crate::fingerprint::SeedFingerprint;
-use crate::flow::Inner;
 use crate::redact::Redactor;
 use crate::response::{refresh_token_field, token_from_fields};
-use crate::store::{StoreError, StoredTokens};
+use crate::retry::RetryConfig;
+use crate::store::{StoreError, StoredTokens, TokenStore};
+
+/// Called with every new token set, after a rotated refresh token was saved.
+pub type TokenCallback = Arc<dyn Fn(&TokenInfo) + Send + Sync>;
+
+pub(crate) struct Inner {
+    pub(crate) client: reqwest::Client,
+    pub(crate) uri: TokenUri,
+    /// Whether the user left both the method and ClientCredentialsMode at
+    /// their defaults, which allows the default-form fallback.
+    pub(crate) fallback: bool,
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_secret: Option<SecretString>,
+    /// SecurityToken, kept only to mask it in messages.
+    pub(crate) security_token: Option<SecretString>,
+    pub(crate) scope: Option<String>,
+    pub(crate) extra_header: Option<StaticHeaderAuth>,
+    pub(crate) skew: Duration,
+    pub(crate) retry: RetryConfig,
+    pub(crate) request_timeout: Option<Duration>,
+    pub(crate) refresh_timeout: Option<Duration>,
+    pub(crate) store: Arc<dyn TokenStore>,
+    pub(crate) on_change: Option<TokenCallback>,
+    pub(crate) initial_access_token: Option<SecretString>,
+    /// The RefreshToken property, which decides whether the store's chain applies.
+    pub(crate) configured_refresh_token: SecretString,
+    /// Held across a refresh, so refreshes never overlap within the process.
+    pub(crate) state: tokio::sync::Mutex<State>,
+    pub(crate) loaded: tokio::sync::OnceCell<()>,
+    pub(crate) cache: Arc<TokenCache>,
+}
 
 /// Delays before the attempts to save tokens: a transient failure (a full
 /// disk being cleaned, a racing backup tool) gets a second and third chance.

@@ -1,0 +1,56 @@
+//! Model-file keys: their canonical spelling, the "did you mean" for a
+//! typo, and the refusal of keys that would hold a credential.
+
+use crate::error::AutoRestError;
+
+pub(crate) const SECRET_KEYS: &[&str] = &[
+    "clientid",
+    "clientsecret",
+    "refreshtoken",
+    "accesstoken",
+    "securitytoken",
+    "password",
+    "apikey",
+];
+
+/// The canonical spelling of a `#key`, or the error for an unknown or secret one.
+pub(crate) fn check_key(
+    key: &str,
+    table: &str,
+    known: &[&[&'static str]],
+) -> Result<&'static str, AutoRestError> {
+    let all = known.iter().flat_map(|k| k.iter().copied());
+    if let Some(k) = all.clone().find(|k| k.eq_ignore_ascii_case(key)) {
+        return Ok(k);
+    }
+    let norm: String = key
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if SECRET_KEYS.contains(&norm.as_str()) {
+        return Err(AutoRestError::SecretInModel {
+            key: key.to_owned(),
+            table: table.to_owned(),
+        });
+    }
+    let lower = key.to_ascii_lowercase();
+    let suggestion = all
+        .map(|k| (strsim::jaro_winkler(&lower, &k.to_ascii_lowercase()), k))
+        .filter(|(s, _)| *s >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.to_owned());
+    Err(AutoRestError::UnknownModelKey {
+        key: key.to_owned(),
+        table: table.to_owned(),
+        suggestion,
+    })
+}
+
+pub(crate) fn value_err(table: &str, key: &str, message: &str) -> AutoRestError {
+    AutoRestError::ModelValue {
+        table: table.to_owned(),
+        key: key.to_owned(),
+        message: message.to_owned(),
+    }
+}
