@@ -2,7 +2,6 @@
 //! and the catalogue of the grant's properties.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::str::FromStr;
 
 use connectkit_core::PropertySpec;
@@ -115,12 +114,7 @@ impl FromStr for TokenUri {
 impl TokenUri {
     /// Whether the host is a loopback address, where plain http is acceptable.
     pub fn is_loopback(&self) -> bool {
-        match self.url.host() {
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-            None => false,
-        }
+        connectkit_core::is_loopback(&self.url)
     }
 }
 
@@ -188,7 +182,7 @@ impl FromStr for ClientCredentialsMode {
                 "ClientCredentialsMode",
                 format!(
                     "expected one of All, Basic, Url, Post, found {:?}",
-                    crate::redact::escape_controls(s)
+                    connectkit_core::client::escape_controls(s)
                 ),
             )),
         }

@@ -12,11 +12,11 @@ use tokio::time::Instant;
 use crate::config::TokenForm;
 use crate::error::{Error, OAuthErrorCode};
 use crate::flow::MAX_BODY_BYTES;
-use crate::redact::Redactor;
 use crate::refresh::Inner;
 use crate::refresh::State;
 use crate::request::TokenRequestParts;
 use crate::response::{error_response, success_fields};
+use connectkit_core::client::Redactor;
 
 /// What one attempt brought back.
 struct Answer {

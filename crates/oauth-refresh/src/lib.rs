@@ -70,7 +70,7 @@ mod file_store;
 mod fingerprint;
 mod flow;
 mod middleware;
-mod redact;
+
 mod refresh;
 mod request;
 mod response;

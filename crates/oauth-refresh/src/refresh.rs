@@ -15,10 +15,10 @@ use crate::config::{TokenForm, TokenUri};
 use crate::error::{Error, OAuthErrorCode};
 use crate::file_store::FileStoreError;
 use crate::fingerprint::SeedFingerprint;
-use crate::redact::Redactor;
 use crate::response::{refresh_token_field, token_from_fields};
 use crate::retry::RetryConfig;
 use crate::store::{StoreError, StoredTokens, TokenStore};
+use connectkit_core::client::Redactor;
 
 /// Called with every new token set, after a rotated refresh token was saved.
 pub type TokenCallback = Arc<dyn Fn(&TokenInfo) + Send + Sync>;
@@ -99,7 +99,7 @@ impl Inner {
         match e.downcast::<FileStoreError>() {
             Ok(f) => Error::TokenFile {
                 path: f.path.display().to_string(),
-                problem: crate::redact::escape_controls(&f.problem),
+                problem: connectkit_core::client::escape_controls(&f.problem),
             },
             Err(other) => Error::Store(self.redactor(None).mask(&other.to_string())),
         }

@@ -28,7 +28,7 @@ pub use error::{ApiError, transport_cause};
 pub use link::link_target;
 #[cfg(feature = "connector")]
 pub use paginate::{Decoded, PageRun, PageSource, PagingError, PagingLimits, paginate};
-pub use redact::{MASK, header_secrets, redact};
+pub use redact::{MASK, Redactor, escape_controls, header_secrets, redact};
 pub use retry::{RetryConfig, is_idempotent, is_retryable_transport};
 pub use rules::{Action, HttpRules};
 pub use scope::{CredentialScope, is_loopback};
