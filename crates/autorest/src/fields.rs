@@ -13,6 +13,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use connectkit_core::KeySeed;
+
 use crate::table::{Source, TableDef};
 
 mod new_fields;
@@ -148,7 +150,13 @@ pub(crate) fn read_fields<'de, A: MapAccess<'de>>(
     mut new: Option<&mut NewFields>,
 ) -> Result<(), A::Error> {
     let watch = new.is_some();
-    while let Some(key) = map.next_key_seed(KeySeed { node, watch })? {
+    let seed = || {
+        KeySeed::new(|k: &str| match node.children.get(k) {
+            Some(n) => Key::Known(n),
+            None => Key::Unknown(watch.then(|| k.to_owned())),
+        })
+    };
+    while let Some(key) = map.next_key_seed(seed())? {
         let child = match key {
             Key::Known(n) => n,
             Key::Unknown(None) => {
@@ -209,40 +217,11 @@ pub(crate) fn read_fields<'de, A: MapAccess<'de>>(
     Ok(())
 }
 
-/// A key: a node of the trie, or not (its text only when watched).
+/// A key, looked up without being allocated: a node of the trie, or not
+/// (its text only when watched).
 enum Key<'a> {
     Known(&'a Trie),
     Unknown(Option<String>),
-}
-
-/// Looks a key up among a node's children without allocating it (unless
-/// it is unknown and watched).
-struct KeySeed<'a> {
-    node: &'a Trie,
-    watch: bool,
-}
-
-impl<'de, 'a> DeserializeSeed<'de> for KeySeed<'a> {
-    type Value = Key<'a>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'a> Visitor<'_> for KeySeed<'a> {
-    type Value = Key<'a>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(match self.node.children.get(v) {
-            Some(n) => Key::Known(n),
-            None => Key::Unknown(self.watch.then(|| v.to_owned())),
-        })
-    }
 }
 
 /// A nested object whose fields are (flattened) columns; anything else

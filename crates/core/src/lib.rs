@@ -31,6 +31,7 @@ pub mod client;
 mod connector;
 mod error;
 mod http;
+mod key_seed;
 mod properties;
 #[cfg(feature = "connector")]
 mod registry;
@@ -49,6 +50,7 @@ pub use http::{
     BodyError, MAX_REDIRECTS, api_client_builder, display_url, excerpt, read_body_limited,
     retry_after,
 };
+pub use key_seed::KeySeed;
 pub use properties::{
     CLIENT_PROPERTIES, COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue,
     SECRET_PROPERTIES, is_secret_name,

@@ -9,6 +9,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use connectkit_core::KeySeed;
+
 use crate::error::Dynamics365Error;
 use crate::types::Column;
 
@@ -204,7 +206,9 @@ impl<'de: 'a, 'a> Visitor<'de> for RowSeed<'_, 'a> {
         self.page
             .cells
             .resize(start + self.names.len(), Option::<&RawValue>::None);
-        while let Some(column) = map.next_key_seed(KeySeed(self.names))? {
+        // A property name, looked up among the columns without being allocated.
+        let names = self.names;
+        while let Some(column) = map.next_key_seed(KeySeed::new(|k: &str| names.get(k).copied()))? {
             match column {
                 Some(c) => self.page.cells[start + c] = Some(map.next_value::<&'a RawValue>()?),
                 None => {
@@ -214,28 +218,5 @@ impl<'de: 'a, 'a> Visitor<'de> for RowSeed<'_, 'a> {
         }
         self.page.rows += 1;
         Ok(())
-    }
-}
-
-/// A property name, looked up among the columns without being allocated.
-struct KeySeed<'s>(&'s HashMap<String, usize>);
-
-impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = Option<usize>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl Visitor<'_> for KeySeed<'_> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a property name")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.get(v).copied())
     }
 }
