@@ -116,6 +116,7 @@ mod types;
 
 pub use connector::{Dynamics365Connector, schemas_from_csdl};
 pub use error::Dynamics365Error;
+pub use odata::odata_query;
 pub use service_url::default_scope;
 pub use source::{DEFAULT_PAGE_SIZE, Dynamics365DataSource, SUBPROTOCOL, catalogue, register};
 pub use types::{KEY_METADATA_KEY, TYPE_METADATA_KEY, VARIABLE_DECIMAL_SCALE};
