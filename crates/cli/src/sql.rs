@@ -10,7 +10,7 @@ use connectkit_datafusion::datafusion::config::Dialect;
 use connectkit_datafusion::datafusion::error::DataFusionError;
 use connectkit_datafusion::datafusion::physical_plan::filter::FilterExec;
 use connectkit_datafusion::datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
-use connectkit_datafusion::datafusion::prelude::{SessionConfig, SessionContext};
+use connectkit_datafusion::datafusion::prelude::SessionContext;
 use connectkit_datafusion::datafusion::sql::parser::{CopyToSource, Statement};
 use connectkit_datafusion::{ConnectorScanExec, ConnectorSchema, ScanDescriber};
 use futures::TryStreamExt;
@@ -85,9 +85,7 @@ fn odata_describer(url: &ConnectionUrl) -> ScanDescriber {
 
 /// A session with every `--source` registered.
 pub async fn session(sources: &[String]) -> Result<SessionContext, Error> {
-    // The engine's own partitioning serves local files; connector scans
-    // are one stream each, so a few partitions suffice.
-    let config = SessionConfig::new().with_target_partitions(2);
+    let config = connectkit_datafusion::session_config();
     let ctx = SessionContext::new_with_config(config);
     let mut seen = Vec::new();
     for arg in sources {

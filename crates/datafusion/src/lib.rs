@@ -6,7 +6,7 @@
 //!
 //! ```
 //! use connectkit_datafusion::register;
-//! use datafusion::prelude::SessionContext;
+//! use datafusion::prelude::{SessionConfig, SessionContext};
 //! # use std::sync::Arc;
 //! # use arrow_array::{Int64Array, RecordBatch, StringArray};
 //! # use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -38,7 +38,7 @@
 //! # async fn main() -> datafusion::error::Result<()> {
 //! # let connector = Arc::new(Cities);
 //! // `connector` is any connectkit connector, e.g. from a connection URL.
-//! let ctx = SessionContext::new();
+//! let ctx = SessionContext::new_with_config(connectkit_datafusion::session_config());
 //! register(&ctx, "geo", connector).await?;
 //! let df = ctx
 //!     .sql("SELECT name FROM geo.cities WHERE people > 100000 ORDER BY name")
@@ -59,7 +59,9 @@
 //!   [`Connector::filter_support`]: `Exact` filters are not evaluated again,
 //!   `Inexact` ones are, `Unsupported` ones stay in the engine only.
 //! - **Limit**: passed on only when every pushed filter is `Exact`; the scan
-//!   also stops pulling pages once the limit is reached.
+//!   also stops pulling pages once the limit is reached. With inexact or
+//!   engine-side filters, paging stops once the engine has enough rows, as
+//!   long as nothing reads ahead: see [`session_config`].
 //! - **Errors**: a connector error becomes [`DataFusionError::External`]
 //!   with the [`connectkit_core::Error`] as its source.
 //!
@@ -76,13 +78,26 @@ use std::sync::Arc;
 use connectkit_core::Connector;
 use datafusion::catalog::SchemaProvider;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use datafusion;
 pub use exec::{ConnectorScanExec, ScanDescriber};
 pub use expr::{literal, to_filter};
 pub use schema::ConnectorSchema;
 pub use table::ConnectorTable;
+
+/// A session configuration suited to connector scans: round-robin
+/// repartitioning is off, because it reads a scan ahead of the consumer, so
+/// `LIMIT` would no longer stop paging (hash repartitioning for joins and
+/// aggregations stays).
+pub fn session_config() -> SessionConfig {
+    let mut config = SessionConfig::new();
+    config
+        .options_mut()
+        .optimizer
+        .enable_round_robin_repartition = false;
+    config
+}
 
 /// Registers `connector`'s tables as the schema `name` of `ctx`'s default
 /// catalog, so SQL names them `name.table`. Lists the tables now; schemas
