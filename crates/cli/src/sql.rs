@@ -10,7 +10,7 @@ use connectkit_datafusion::datafusion::config::Dialect;
 use connectkit_datafusion::datafusion::error::DataFusionError;
 use connectkit_datafusion::datafusion::physical_plan::filter::FilterExec;
 use connectkit_datafusion::datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
-use connectkit_datafusion::datafusion::prelude::SessionContext;
+use connectkit_datafusion::datafusion::prelude::{SessionConfig, SessionContext};
 use connectkit_datafusion::datafusion::sql::parser::{CopyToSource, Statement};
 use connectkit_datafusion::{ConnectorScanExec, ConnectorSchema, ScanDescriber};
 use futures::TryStreamExt;
@@ -85,7 +85,9 @@ fn odata_describer(url: &ConnectionUrl) -> ScanDescriber {
 
 /// A session with every `--source` registered.
 pub async fn session(sources: &[String]) -> Result<SessionContext, Error> {
-    let config = connectkit_datafusion::session_config();
+    // DATAFUSION_* environment variables tune the engine (partitions, batch size).
+    let config = SessionConfig::from_env().map_err(df_error)?;
+    let config = connectkit_datafusion::for_connectors(config);
     let ctx = SessionContext::new_with_config(config);
     let mut seen = Vec::new();
     for arg in sources {
@@ -172,7 +174,12 @@ async fn explain_query(
 ) -> Result<(), Error> {
     let io = |e: std::io::Error| Error::connector(ErrorKind::Other, e);
     let df = ctx.sql(query).await.map_err(df_error)?;
-    let logical = df.logical_plan().display_indent().to_string();
+    let logical = df
+        .clone()
+        .into_optimized_plan()
+        .map_err(df_error)?
+        .display_indent()
+        .to_string();
     let plan = df.create_physical_plan().await.map_err(df_error)?;
     let physical = connectkit_datafusion::datafusion::physical_plan::displayable(plan.as_ref())
         .indent(false)

@@ -397,8 +397,17 @@ impl fmt::Display for Literal {
             Literal::Float(v) => write!(f, "{v}"),
             Literal::String(s) => write!(f, "'{}'", s.replace('\'', "''")),
             Literal::Decimal { value, scale } => f.write_str(&Self::decimal_text(*value, *scale)),
-            Literal::Date(d) => write!(f, "DATE({d} days)"),
-            Literal::Timestamp(t) => write!(f, "TIMESTAMP({t} us)"),
+            Literal::Date(d) => write!(f, "DATE '{}'", civil(i64::from(*d))),
+            Literal::Timestamp(t) => {
+                let (days, micros) = (t.div_euclid(86_400_000_000), t.rem_euclid(86_400_000_000));
+                let secs = micros / 1_000_000;
+                let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+                write!(f, "TIMESTAMP '{}T{h:02}:{m:02}:{s:02}", civil(days))?;
+                match micros % 1_000_000 {
+                    0 => f.write_str("Z'"),
+                    frac => write!(f, ".{frac:06}Z'"),
+                }
+            }
             Literal::Guid(g) => write!(f, "GUID '{}'", Self::guid_text(*g)),
             Literal::List(items) => {
                 f.write_str("(")?;
@@ -412,6 +421,21 @@ impl fmt::Display for Literal {
             }
         }
     }
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01, as `YYYY-MM-DD`
+/// (H. Hinnant's `civil_from_days`; core keeps no calendar dependency).
+fn civil(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 impl From<bool> for Literal {
@@ -505,6 +529,22 @@ mod tests {
         assert_eq!(
             Literal::guid_text(0xA1B2C3D4_0000_0000_0000_0000000000FF),
             "a1b2c3d4-0000-0000-0000-0000000000ff"
+        );
+    }
+
+    #[test]
+    fn dates_and_timestamps_print_as_sql() {
+        assert_eq!(Literal::Date(0).to_string(), "DATE '1970-01-01'");
+        assert_eq!(Literal::Date(19_723).to_string(), "DATE '2024-01-01'");
+        assert_eq!(Literal::Date(-1).to_string(), "DATE '1969-12-31'");
+        assert_eq!(Literal::Date(11_016).to_string(), "DATE '2000-02-29'");
+        assert_eq!(
+            Literal::Timestamp(1_735_689_600_000_000).to_string(),
+            "TIMESTAMP '2025-01-01T00:00:00Z'"
+        );
+        assert_eq!(
+            Literal::Timestamp(-1).to_string(),
+            "TIMESTAMP '1969-12-31T23:59:59.999999Z'"
         );
     }
 

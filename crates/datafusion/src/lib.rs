@@ -91,7 +91,11 @@ pub use table::ConnectorTable;
 /// `LIMIT` would no longer stop paging (hash repartitioning for joins and
 /// aggregations stays).
 pub fn session_config() -> SessionConfig {
-    let mut config = SessionConfig::new();
+    for_connectors(SessionConfig::new())
+}
+
+/// `config` with the settings of [`session_config`] applied.
+pub fn for_connectors(mut config: SessionConfig) -> SessionConfig {
     config
         .options_mut()
         .optimizer

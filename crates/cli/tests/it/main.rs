@@ -4,6 +4,7 @@
 mod commands;
 mod dynamics;
 mod errors;
+mod sql;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -24,6 +25,8 @@ pub async fn connectkit(args: &[&str], stdin: Option<&str>) -> Run {
         let mut child = Command::new(env!("CARGO_BIN_EXE_connectkit"))
             .args(&args)
             .env("RUST_LOG", "trace")
+            // Plans name the partition count: the same on every machine.
+            .env("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "2")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
