@@ -460,6 +460,53 @@ mod tests {
         assert_eq!(translate_filters(&[or], &cols).1, [Inexact]);
     }
 
+    #[test]
+    fn odata_query_reads_types_from_the_schema() {
+        use arrow_schema::{DataType, Field};
+        let field = |name: &str, t: &str, nullable: bool| {
+            Field::new(name, DataType::Utf8, nullable).with_metadata(
+                [(TYPE_METADATA_KEY.to_owned(), t.to_owned())]
+                    .into_iter()
+                    .collect(),
+            )
+        };
+        let schema = Schema::new(vec![
+            field("accountid", "Edm.Guid", false).with_metadata(
+                [(KEY_METADATA_KEY.to_owned(), "true".to_owned())]
+                    .into_iter()
+                    .collect(),
+            ),
+            field("name", "Edm.String", false),
+            field("numberofemployees", "Edm.Int32", true),
+        ]);
+        let request = ScanRequest::new()
+            .with_projection(["Name", "name", "numberofemployees"])
+            .with_filter(Filter::new("numberofemployees", FilterOp::Gt, 5i64))
+            .with_limit(7);
+        assert_eq!(
+            odata_query(&schema, &request),
+            [
+                ("$select", "name,numberofemployees".to_owned()),
+                ("$filter", "numberofemployees gt 5".to_owned()),
+                ("$top", "7".to_owned()),
+            ]
+        );
+        // An inexact filter keeps the limit off the server; no column
+        // wanted asks for the key.
+        let request = ScanRequest::new()
+            .with_projection(Vec::<String>::new())
+            .with_filter(Filter::new("name", FilterOp::Eq, "x"))
+            .with_limit(7);
+        assert_eq!(
+            odata_query(&schema, &request),
+            [
+                ("$select", "accountid".to_owned()),
+                ("$filter", "name eq 'x'".to_owned()),
+            ]
+        );
+        assert!(odata_query(&schema, &ScanRequest::new()).is_empty());
+    }
+
     proptest::proptest! {
         /// Any string survives quoting and encoding: decoding the query
         /// value and unquoting the literal gives it back.
