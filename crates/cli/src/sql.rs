@@ -138,6 +138,16 @@ pub async fn run(
     if explain {
         return explain_query(out, &ctx, query).await;
     }
+    print_query(out, &ctx, query, format).await
+}
+
+/// Runs a query in `ctx` and writes its rows as they arrive.
+pub async fn print_query(
+    out: &mut impl Write,
+    ctx: &SessionContext,
+    query: &str,
+    format: RowFormat,
+) -> Result<(), Error> {
     let df = ctx.sql(query).await.map_err(df_error)?;
     let stream = df.execute_stream().await.map_err(df_error)?;
     output::rows(out, as_scan(stream), None, format).await
