@@ -148,8 +148,8 @@ type Out = BufWriter<File>;
 
 enum Writer {
     Parquet(Box<ArrowWriter<Out>>),
-    Csv(arrow_csv::Writer<Out>),
-    Json(arrow_json::LineDelimitedWriter<Out>),
+    Csv(Box<arrow_csv::Writer<Out>>),
+    Json(Box<arrow_json::LineDelimitedWriter<Out>>),
 }
 
 fn arrow_err(e: impl std::error::Error + Send + Sync + 'static) -> Error {
@@ -168,8 +168,10 @@ impl Writer {
                     ArrowWriter::try_new(out, schema, Some(props)).map_err(arrow_err)?,
                 ))
             }
-            Format::Csv => Self::Csv(arrow_csv::WriterBuilder::new().with_header(true).build(out)),
-            Format::Json => Self::Json(arrow_json::LineDelimitedWriter::new(out)),
+            Format::Csv => Self::Csv(Box::new(
+                arrow_csv::WriterBuilder::new().with_header(true).build(out),
+            )),
+            Format::Json => Self::Json(Box::new(arrow_json::LineDelimitedWriter::new(out))),
         })
     }
 

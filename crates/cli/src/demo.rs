@@ -181,7 +181,10 @@ pub async fn run(out: &mut impl Write) -> Result<(), Error> {
     // computed by DataFusion over the two REST endpoints.
     let query = "SELECT o.id, c.name AS country, o.total FROM shop.orders o \
                  JOIN shop.countries c ON o.country = c.code WHERE o.paid ORDER BY o.total DESC";
-    w(out, &format!("\n$ connectkit sql --source shop=<URL> \"{query}\""))?;
+    w(
+        out,
+        &format!("\n$ connectkit sql --source shop=<URL> \"{query}\""),
+    )?;
     let ctx = SessionContext::new_with_config(connectkit_datafusion::session_config());
     connectkit_datafusion::register(&ctx, "shop", connector.clone())
         .await

@@ -148,7 +148,7 @@ fn translate(f: &Filter, columns: &[Column]) -> Option<Clause> {
             let Literal::List(items) = &f.value else {
                 return None;
             };
-            if items.is_empty() || items.iter().any(|i| *i == Literal::Null) {
+            if items.is_empty() || items.contains(&Literal::Null) {
                 return None;
             }
             let lits: Option<Vec<String>> = items
