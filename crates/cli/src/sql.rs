@@ -56,10 +56,11 @@ fn parse_source(arg: &str) -> Result<(String, String), Error> {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !ok {
-        return Err(usage(
+        // What precedes `=` may be part of a mistyped URL: not echoed.
+        return Err(Error::invalid_property(
             "--source",
             "NAME=URL with NAME a SQL identifier ([A-Za-z_][A-Za-z0-9_]*)",
-            name,
+            None,
         ));
     }
     Ok((name.to_ascii_lowercase(), url.to_owned()))

@@ -201,6 +201,32 @@ async fn each_pushable_predicate_reaches_filter() {
 }
 
 #[tokio::test]
+async fn exact_and_inexact_filters_share_one_filter_in_query_order() {
+    let server = MockServer::start().await;
+    dataverse(&server).await.set(|r| {
+        num(r, "numberofemployees").is_some_and(|n| n >= 10.0)
+            && r["name"].as_str().unwrap().to_lowercase().starts_with('c')
+    });
+    let ctx = session("crm", d365(&server, 5000)).await;
+    let rows = query(
+        &ctx,
+        "SELECT name FROM crm.accounts WHERE numberofemployees >= 10 AND name LIKE 'C%'",
+    )
+    .await;
+    assert_eq!(column(&rows, "name"), [json!("Contoso Ltd")]);
+    assert_eq!(
+        queries_to(&server, ACCOUNTS).await,
+        [pairs(&[
+            ("$select", "name"),
+            (
+                "$filter",
+                "numberofemployees ge 10 and startswith(name,'C')"
+            )
+        ])]
+    );
+}
+
+#[tokio::test]
 async fn a_predicate_the_server_cannot_say_is_evaluated_by_the_engine() {
     let server = MockServer::start().await;
     dataverse(&server).await;
