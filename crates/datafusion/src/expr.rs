@@ -2,7 +2,7 @@
 //!
 //! Only the shapes a source can be asked to apply are translated: a column
 //! compared with a literal, AND, OR, IN, `LIKE 'abc%'`, `LIKE '%abc%'`,
-//! IS [NOT] NULL and a boolean column on its own. Anything else (functions,
+//! `IS [NOT] NULL` and a boolean column on its own. Anything else (functions,
 //! arithmetic, column-to-column comparisons, NOT LIKE, ILIKE, NOT IN) has no
 //! translation, so the provider answers `Unsupported` and DataFusion keeps
 //! the filter.

@@ -54,7 +54,7 @@
 //! - **Projection**: only the columns the query uses are in
 //!   [`ScanRequest::projection`](connectkit_core::ScanRequest::projection).
 //! - **Filters**: comparisons with literals, AND, OR, IN, `LIKE 'abc%'`,
-//!   `LIKE '%abc%'` and IS [NOT] NULL become [`Filter`](connectkit_core::Filter)s
+//!   `LIKE '%abc%'` and `IS [NOT] NULL` become [`Filter`](connectkit_core::Filter)s
 //!   ([`to_filter`]); DataFusion is told what the source answers in
 //!   [`Connector::filter_support`]: `Exact` filters are not evaluated again,
 //!   `Inexact` ones are, `Unsupported` ones stay in the engine only.
