@@ -5,6 +5,7 @@
 #![allow(missing_docs)]
 
 mod autorest;
+mod contract;
 mod dynamics;
 mod join;
 
