@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use connectkit_core::{ConnectionUrl, Error, ErrorKind, ScanRequest};
+use connectkit_core::{ConnectionUrl, Connector, Error, ErrorKind, ScanRequest};
+use connectkit_datafusion::datafusion::prelude::SessionContext;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -159,7 +160,7 @@ pub async fn run(out: &mut impl Write) -> Result<(), Error> {
     w(out, "\nConnection URL (secrets masked):")?;
     w(out, &format!("  {url}"))?;
 
-    let connector = crate::registry().connect_url(url)?;
+    let connector: Arc<dyn Connector> = Arc::from(crate::registry().connect_url(url)?);
     let mut tables = Vec::new();
     for t in connector.tables().await? {
         let schema = connector.schema(&t.name).await?;
@@ -175,6 +176,20 @@ pub async fn run(out: &mut impl Write) -> Result<(), Error> {
             .await?;
         crate::output::rows(out, scan, Some(3), RowFormat::Table).await?;
     }
+
+    // The same connection as SQL tables: a join, a filter and an order
+    // computed by DataFusion over the two REST endpoints.
+    let query = "SELECT o.id, c.name AS country, o.total FROM shop.orders o \
+                 JOIN shop.countries c ON o.country = c.code WHERE o.paid ORDER BY o.total DESC";
+    w(
+        out,
+        &format!("\n$ connectkit sql --source shop=<URL> \"{query}\""),
+    )?;
+    let ctx = SessionContext::new_with_config(connectkit_datafusion::session_config());
+    connectkit_datafusion::register(&ctx, "shop", connector.clone())
+        .await
+        .map_err(crate::sql::df_error)?;
+    crate::sql::print_query(out, &ctx, query, RowFormat::Table).await?;
 
     // The token server forgets every access token, as when they expire.
     w(out, "\nThe API now expires every access token it issued...")?;

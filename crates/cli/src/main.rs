@@ -1,10 +1,12 @@
 //! The `connectkit` command: list, describe and query the tables of a
 //! connection URL, run the refresh token grant, or run the local demo.
 
+mod copy;
 mod csv;
 mod demo;
 mod input;
 mod output;
+mod sql;
 mod text;
 
 use std::process::ExitCode;
@@ -63,6 +65,23 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
+    },
+    /// Run SQL over one or more connections (tables are `NAME.table`);
+    /// `COPY (SELECT ...) TO 'out.parquet'` (or .csv, .json) writes a file.
+    Sql {
+        /// `NAME=URL`: registers a connection's tables as `NAME.table`; the
+        /// URL may be `@PATH` or `-` as for other commands. Repeatable.
+        #[arg(long = "source", value_name = "NAME=URL")]
+        sources: Vec<String>,
+        /// The SQL statement.
+        query: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = RowFormat::Table)]
+        format: RowFormat,
+        /// Print the plan and what each source scan is asked to do, instead
+        /// of running the query.
+        #[arg(long)]
+        explain: bool,
     },
     /// Start a local OAuth server and REST API and query them end to end.
     Demo,
@@ -191,6 +210,12 @@ async fn run(command: Command) -> Result<(), Error> {
                 )),
             }
         }
+        Command::Sql {
+            sources,
+            query,
+            format,
+            explain,
+        } => sql::run(&mut out, &sources, &query, format, explain).await,
         Command::Demo => demo::run(&mut out).await,
     }
 }

@@ -207,10 +207,10 @@ pub async fn rows(
     let mut csv = CsvRows::new();
     while let Some(batch) = scan.batches.next().await {
         let mut batch = batch?;
-        if let Some(n) = limit {
-            if rows + batch.num_rows() > n {
-                batch = batch.slice(0, n - rows);
-            }
+        if let Some(n) = limit
+            && rows + batch.num_rows() > n
+        {
+            batch = batch.slice(0, n - rows);
         }
         rows += batch.num_rows();
         pages += 1;

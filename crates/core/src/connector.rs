@@ -11,6 +11,7 @@ use futures::Stream;
 
 use crate::auth::AuthFlow;
 use crate::error::Result;
+use crate::filter::Filter;
 
 /// The Arrow field metadata key holding a column's type as the source spells
 /// it (`VarChar(64)`, `Edm.Decimal`), shared by every connector.
@@ -132,88 +133,6 @@ pub enum FilterSupport {
     Inexact,
     /// The source ignores the filter; the caller applies it.
     Unsupported,
-}
-
-/// A simple row filter: `column op literal`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Filter {
-    /// The column compared.
-    pub column: String,
-    /// The comparison.
-    pub op: FilterOp,
-    /// The value compared with.
-    pub value: Literal,
-}
-
-impl Filter {
-    /// `column op value`.
-    pub fn new(column: impl Into<String>, op: FilterOp, value: impl Into<Literal>) -> Self {
-        Self {
-            column: column.into(),
-            op,
-            value: value.into(),
-        }
-    }
-}
-
-/// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FilterOp {
-    /// Equal.
-    Eq,
-    /// Not equal.
-    Ne,
-    /// Greater than.
-    Gt,
-    /// Greater than or equal.
-    Ge,
-    /// Less than.
-    Lt,
-    /// Less than or equal.
-    Le,
-}
-
-/// A literal value in a [`Filter`].
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Literal {
-    /// SQL NULL.
-    Null,
-    /// A boolean.
-    Bool(bool),
-    /// An integer.
-    Int(i64),
-    /// A floating-point number.
-    Float(f64),
-    /// Text.
-    String(String),
-}
-
-impl From<bool> for Literal {
-    fn from(v: bool) -> Self {
-        Literal::Bool(v)
-    }
-}
-impl From<i64> for Literal {
-    fn from(v: i64) -> Self {
-        Literal::Int(v)
-    }
-}
-impl From<f64> for Literal {
-    fn from(v: f64) -> Self {
-        Literal::Float(v)
-    }
-}
-impl From<&str> for Literal {
-    fn from(v: &str) -> Self {
-        Literal::String(v.to_owned())
-    }
-}
-impl From<String> for Literal {
-    fn from(v: String) -> Self {
-        Literal::String(v)
-    }
 }
 
 /// The outcome of [`Connector::scan`]: the batches, and the filters the

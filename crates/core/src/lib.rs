@@ -30,6 +30,8 @@ pub mod client;
 #[cfg(feature = "connector")]
 mod connector;
 mod error;
+#[cfg(feature = "connector")]
+mod filter;
 mod http;
 mod key_seed;
 mod properties;
@@ -42,10 +44,12 @@ pub use auth::{AuthFlow, NoAuth, StaticHeaderAuth, TokenInfo, network_error, sen
 pub use client::{ApiClient, ApiError, CredentialScope, MAX_PAGE_BYTES, is_loopback};
 #[cfg(feature = "connector")]
 pub use connector::{
-    BatchStream, Connector, Filter, FilterOp, FilterSupport, KEY_METADATA_KEY, Literal, Scan,
-    ScanRequest, TYPE_METADATA_KEY, TableInfo,
+    BatchStream, Connector, FilterSupport, KEY_METADATA_KEY, Scan, ScanRequest, TYPE_METADATA_KEY,
+    TableInfo,
 };
 pub use error::{BoxError, Error, ErrorKind, Result};
+#[cfg(feature = "connector")]
+pub use filter::{Filter, FilterOp, Literal};
 pub use http::{
     BodyError, MAX_REDIRECTS, api_client_builder, display_url, excerpt, read_body_limited,
     retry_after,

@@ -65,10 +65,16 @@
 //!   already read, or leaves the ServiceURL's origin, ends the scan with an
 //!   error after the batches read so far.
 //! - **Filters**: `eq ne gt ge lt le` on strings (single-quoted, quotes
-//!   doubled), numbers, booleans (`eq`/`ne`), GUIDs, dates and timestamps,
-//!   and `eq null`/`ne null` on any column, are pushed into `$filter`; any
-//!   other filter is returned in
-//!   [`Scan::unapplied_filters`](connectkit_core::Scan::unapplied_filters).
+//!   doubled), numbers and decimals, booleans (`eq`/`ne`), GUIDs, dates and
+//!   timestamps; `eq null`/`ne null` on any column; `in (...)`,
+//!   `startswith(...)`, `contains(...)`; and AND/OR of those (parenthesised;
+//!   an AND keeps the operands OData can say) are pushed into `$filter`.
+//!   String comparisons, `ne` on a nullable column and a partly pushed AND
+//!   are inexact (the server compares strings case-insensitively, and `ne`
+//!   keeps nulls): they are pushed *and* returned in
+//!   [`Scan::unapplied_filters`](connectkit_core::Scan::unapplied_filters),
+//!   as is any filter not pushed. [`odata_query`] shows the query options a
+//!   request becomes.
 //! - **Throttling**: 429 and 503 are retried after `Retry-After` (seconds or
 //!   an HTTP date; 1 s doubling when absent; at most 5 minutes), at most 5
 //!   times by default ([`Dynamics365DataSource::max_retries`]).
@@ -115,6 +121,7 @@ mod types;
 
 pub use connector::{Dynamics365Connector, schemas_from_csdl};
 pub use error::Dynamics365Error;
+pub use odata::odata_query;
 pub use service_url::default_scope;
 pub use source::{DEFAULT_PAGE_SIZE, Dynamics365DataSource, SUBPROTOCOL, catalogue, register};
 pub use types::{KEY_METADATA_KEY, TYPE_METADATA_KEY, VARIABLE_DECIMAL_SCALE};

@@ -1,10 +1,11 @@
 //! OData v4 request and response details: `$filter` translation, query
 //! string encoding and error bodies.
 
+use arrow_schema::Schema;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use connectkit_core::{Filter, FilterOp, FilterSupport, Literal};
+use connectkit_core::{Filter, FilterOp, FilterSupport, Literal, ScanRequest};
 
-use crate::types::{Column, EdmType};
+use crate::types::{Column, EdmType, KEY_METADATA_KEY, TYPE_METADATA_KEY};
 
 /// Percent-encodes a query parameter value: everything but RFC 3986
 /// unreserved characters and `,` (the `$select` separator) is escaped, so a
@@ -34,7 +35,6 @@ fn op_text(op: FilterOp) -> Option<&'static str> {
         FilterOp::Ge => "ge",
         FilterOp::Lt => "lt",
         FilterOp::Le => "le",
-        #[allow(unreachable_patterns)]
         _ => return None,
     })
 }
@@ -52,8 +52,13 @@ fn number(value: &Literal) -> Option<String> {
     match value {
         Literal::Int(i) => Some(i.to_string()),
         Literal::Float(f) if f.is_finite() => Some(f.to_string()),
+        Literal::Decimal { value, scale } => Some(Literal::decimal_text(*value, *scale)),
         _ => None,
     }
+}
+
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 /// The OData literal for `value` compared with `op` against a column of type
@@ -64,6 +69,7 @@ fn literal(edm: &EdmType, op: FilterOp, value: &Literal) -> Option<String> {
         (_, Literal::Null) => equality.then(|| "null".to_owned()),
         (EdmType::String, Literal::String(s)) => Some(quote(s)),
         (EdmType::Guid, Literal::String(s)) if is_guid(s) => Some(s.to_ascii_lowercase()),
+        (EdmType::Guid, Literal::Guid(g)) => Some(Literal::guid_text(*g)),
         (EdmType::Boolean, Literal::Bool(b)) if equality => Some(b.to_string()),
         (
             EdmType::Byte
@@ -76,24 +82,116 @@ fn literal(edm: &EdmType, op: FilterOp, value: &Literal) -> Option<String> {
             | EdmType::Decimal { .. },
             v,
         ) => number(v),
-        (EdmType::DateTimeOffset, Literal::String(s)) => {
-            DateTime::parse_from_rfc3339(s).ok().map(|t| {
-                t.with_timezone(&Utc)
-                    .to_rfc3339_opts(SecondsFormat::AutoSi, true)
-            })
+        (EdmType::DateTimeOffset, Literal::String(s)) => DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| timestamp(t.with_timezone(&Utc))),
+        (EdmType::DateTimeOffset, Literal::Timestamp(us)) => {
+            DateTime::from_timestamp_micros(*us).map(timestamp)
         }
         (EdmType::Date, Literal::String(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .ok()
             .map(|d| d.format("%Y-%m-%d").to_string()),
+        (EdmType::Date, Literal::Date(days)) => {
+            NaiveDate::from_epoch_days(*days).map(|d| d.format("%Y-%m-%d").to_string())
+        }
         _ => None,
     }
 }
 
+/// A translated filter: its `$filter` text and whether the server applies it
+/// exactly as the caller would.
+type Clause = (String, bool);
+
+fn find<'c>(columns: &'c [Column], name: &str) -> Option<&'c Column> {
+    columns
+        .iter()
+        .find(|c| c.name == name)
+        .or_else(|| columns.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
+}
+
+/// Whether the server's answer to `column op value` is exactly the caller's.
+/// Dataverse compares strings case-insensitively; OData's `ne` holds for
+/// null while SQL's `<>` does not; a GUID given in capitals is equal to the
+/// server but not to the caller, who compares the lowercase text.
+fn exact(column: &Column, op: FilterOp, value: &Literal) -> bool {
+    match (&column.edm, value) {
+        (_, Literal::Null) => true,
+        (EdmType::String, _) => false,
+        (EdmType::Guid, Literal::String(s)) if *s != s.to_ascii_lowercase() => false,
+        _ => op != FilterOp::Ne || !column.nullable,
+    }
+}
+
+fn translate(f: &Filter, columns: &[Column]) -> Option<Clause> {
+    match f.op {
+        FilterOp::And => {
+            // Dropping an operand the server cannot say leaves a weaker
+            // filter: still a superset of the rows, so inexact.
+            let parts: Vec<Option<Clause>> =
+                f.operands.iter().map(|o| translate(o, columns)).collect();
+            let all = parts.iter().all(Option::is_some);
+            let pushed: Vec<Clause> = parts.into_iter().flatten().collect();
+            match pushed.len() {
+                0 => None,
+                1 => pushed.into_iter().next().map(|(t, e)| (t, e && all)),
+                _ => Some(group(pushed, " and ", all)),
+            }
+        }
+        FilterOp::Or => {
+            let parts: Option<Vec<Clause>> =
+                f.operands.iter().map(|o| translate(o, columns)).collect();
+            let parts = parts.filter(|p| !p.is_empty())?;
+            Some(group(parts, " or ", true))
+        }
+        FilterOp::In => {
+            let column = find(columns, &f.column)?;
+            let Literal::List(items) = &f.value else {
+                return None;
+            };
+            if items.is_empty() || items.contains(&Literal::Null) {
+                return None;
+            }
+            let lits: Option<Vec<String>> = items
+                .iter()
+                .map(|i| literal(&column.edm, FilterOp::Eq, i))
+                .collect();
+            let exact = items.iter().all(|i| exact(column, FilterOp::Eq, i));
+            Some((format!("{} in ({})", column.name, lits?.join(",")), exact))
+        }
+        FilterOp::StartsWith | FilterOp::Contains => {
+            let column = find(columns, &f.column)?;
+            let (EdmType::String, Literal::String(s)) = (&column.edm, &f.value) else {
+                return None;
+            };
+            let func = if f.op == FilterOp::StartsWith {
+                "startswith"
+            } else {
+                "contains"
+            };
+            Some((format!("{func}({},{})", column.name, quote(s)), false))
+        }
+        op => {
+            let column = find(columns, &f.column)?;
+            let lit = literal(&column.edm, op, &f.value)?;
+            let text = format!("{} {} {lit}", column.name, op_text(op)?);
+            Some((text, exact(column, op, &f.value)))
+        }
+    }
+}
+
+fn group(parts: Vec<Clause>, sep: &str, all: bool) -> Clause {
+    let exact = all && parts.iter().all(|(_, e)| *e);
+    let texts: Vec<String> = parts.into_iter().map(|(t, _)| t).collect();
+    (format!("({})", texts.join(sep)), exact)
+}
+
 /// Translates the filters that can be pushed down into one `$filter`
 /// expression (`and`-joined) and says, per filter, how the server applies
-/// it: string comparisons are [`FilterSupport::Inexact`] (Dataverse compares
-/// strings case-insensitively, so the caller must filter again), the other
-/// pushed comparisons [`FilterSupport::Exact`], the rest
+/// it: string comparisons (`eq`, `in`, `startswith`, `contains`) are
+/// [`FilterSupport::Inexact`] (Dataverse compares strings
+/// case-insensitively, so the caller must filter again), as are `ne` on a
+/// nullable column and an AND with an operand OData cannot say; the other
+/// pushed filters are [`FilterSupport::Exact`], the rest
 /// [`FilterSupport::Unsupported`]. `columns` are the table's columns.
 pub(crate) fn translate_filters(
     filters: &[Filter],
@@ -102,20 +200,9 @@ pub(crate) fn translate_filters(
     let mut pushed = Vec::new();
     let mut support = Vec::with_capacity(filters.len());
     for f in filters {
-        let column = columns.iter().find(|c| c.name == f.column).or_else(|| {
-            columns
-                .iter()
-                .find(|c| c.name.eq_ignore_ascii_case(&f.column))
-        });
-        let clause = column.and_then(|c| {
-            let op = op_text(f.op)?;
-            let lit = literal(&c.edm, f.op, &f.value)?;
-            let exact = !matches!((&c.edm, &f.value), (EdmType::String, Literal::String(_)));
-            Some((format!("{} {op} {lit}", c.name), exact))
-        });
-        support.push(match clause {
-            Some((c, exact)) => {
-                pushed.push(c);
+        support.push(match translate(f, columns) {
+            Some((text, exact)) => {
+                pushed.push(text);
                 if exact {
                     FilterSupport::Exact
                 } else {
@@ -127,6 +214,60 @@ pub(crate) fn translate_filters(
     }
     let expr = (!pushed.is_empty()).then(|| pushed.join(" and "));
     (expr, support)
+}
+
+/// The OData query options a scan of a table with `schema` (as
+/// [`Connector::schema`](connectkit_core::Connector::schema) gives it) sends
+/// for `request`, decoded: `$select`, `$filter` and `$top` when present, in
+/// that order. For plans and `EXPLAIN`; the scan itself builds the same.
+pub fn odata_query(schema: &Schema, request: &ScanRequest) -> Vec<(&'static str, String)> {
+    let columns: Vec<Column> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let type_name = f
+                .metadata()
+                .get(TYPE_METADATA_KEY)
+                .cloned()
+                .unwrap_or_default();
+            Column {
+                edm: EdmType::from_csdl(&type_name, None, None),
+                type_name,
+                name: f.name().clone(),
+                nullable: f.is_nullable(),
+                key: f
+                    .metadata()
+                    .get(KEY_METADATA_KEY)
+                    .is_some_and(|v| v == "true"),
+            }
+        })
+        .collect();
+    let mut out = Vec::new();
+    if let Some(names) = &request.projection {
+        let mut select: Vec<&str> = Vec::new();
+        for n in names {
+            if let Some(c) = find(&columns, n).filter(|c| !select.contains(&c.name.as_str())) {
+                select.push(&c.name);
+            }
+        }
+        if select.is_empty() {
+            // Rows only: the scan asks for the key alone.
+            let key = columns.iter().find(|c| c.key).or(columns.first());
+            select.extend(key.map(|c| c.name.as_str()));
+        }
+        out.push(("$select", select.join(",")));
+    }
+    let (filter, support) = translate_filters(&request.filters, &columns);
+    if let Some(f) = filter {
+        out.push(("$filter", f));
+    }
+    if let Some(n) = request
+        .limit
+        .filter(|_| support.iter().all(|s| *s == FilterSupport::Exact))
+    {
+        out.push(("$top", n.to_string()));
+    }
+    out
 }
 
 /// An OData error body: `{"error": {"code": "...", "message": "..."}}`
@@ -215,10 +356,155 @@ mod tests {
              and createdon gt 2024-01-02T02:04:05Z and birthdate le 1990-12-31 and name eq null"
         );
         use FilterSupport::{Exact, Inexact, Unsupported};
-        let mut expected = vec![Inexact, Exact, Exact, Exact, Exact, Exact, Exact, Exact];
+        // `accountid ne <GUID in capitals>` is inexact twice over: OData's
+        // `ne` keeps nulls, and the caller compares the lowercase text.
+        let mut expected = vec![Inexact, Inexact, Exact, Exact, Exact, Exact, Exact, Exact];
         expected.extend(std::iter::repeat_n(Unsupported, filters.len() - 8));
         assert_eq!(support, expected);
         assert_eq!(translate_filters(&[], &cols), (None, vec![]));
+    }
+
+    #[test]
+    fn compound_filters_and_typed_literals() {
+        let mut id = col("accountid", "Edm.Guid");
+        id.nullable = false;
+        let cols = [
+            col("name", "Edm.String"),
+            id,
+            col("numberofemployees", "Edm.Int32"),
+            col("revenue", "Edm.Decimal"),
+            col("createdon", "Edm.DateTimeOffset"),
+            col("birthdate", "Edm.Date"),
+            col("address", "mscrm.address"),
+        ];
+        let filters = vec![
+            Filter::starts_with("name", "O'Br"),
+            Filter::contains("NAME", "& Sons"),
+            Filter::in_list("numberofemployees", [1i64, 20]),
+            Filter::in_list("name", ["a", "b"]),
+            Filter::or(vec![
+                Filter::new(
+                    "revenue",
+                    FilterOp::Ge,
+                    Literal::Decimal {
+                        value: -1250,
+                        scale: 2,
+                    },
+                ),
+                Filter::and(vec![
+                    Filter::new(
+                        "createdon",
+                        FilterOp::Lt,
+                        Literal::Timestamp(1_704_067_200_000_001),
+                    ),
+                    Filter::new("birthdate", FilterOp::Eq, Literal::Date(19_723)),
+                ]),
+                Filter::is_null("numberofemployees"),
+            ]),
+            Filter::new(
+                "accountid",
+                FilterOp::Ne,
+                Literal::Guid(0xA1B2C3D4_0000_0000_0000_0000000000FF),
+            ),
+            Filter::is_not_null("name"),
+            // Pushed in part: the AND keeps what OData can say.
+            Filter::and(vec![
+                Filter::new("numberofemployees", FilterOp::Gt, 3i64),
+                Filter::new("address", FilterOp::Eq, "x"),
+            ]),
+            // Not pushed: an OR with an operand OData cannot say, IN with a
+            // null, LIKE on a non-string column, an empty OR.
+            Filter::or(vec![
+                Filter::new("numberofemployees", FilterOp::Gt, 3i64),
+                Filter::new("address", FilterOp::Eq, "x"),
+            ]),
+            Filter::in_list("name", [Literal::from("a"), Literal::Null]),
+            Filter::starts_with("numberofemployees", "1"),
+            Filter::or(vec![]),
+            Filter::new("createdon", FilterOp::Eq, Literal::Date(1)),
+        ];
+        let (expr, support) = translate_filters(&filters, &cols);
+        assert_eq!(
+            expr.unwrap(),
+            "startswith(name,'O''Br') and contains(name,'& Sons') \
+             and numberofemployees in (1,20) and name in ('a','b') \
+             and (revenue ge -12.50 or (createdon lt 2024-01-01T00:00:00.000001Z \
+             and birthdate eq 2024-01-01) or numberofemployees eq null) \
+             and accountid ne a1b2c3d4-0000-0000-0000-0000000000ff and name ne null \
+             and numberofemployees gt 3"
+        );
+        use FilterSupport::{Exact, Inexact, Unsupported};
+        assert_eq!(
+            support,
+            [
+                Inexact,
+                Inexact,
+                Exact,
+                Inexact,
+                Exact,
+                Exact,
+                Exact,
+                Inexact,
+                Unsupported,
+                Unsupported,
+                Unsupported,
+                Unsupported,
+                Unsupported
+            ]
+        );
+        // An OR is as exact as its least exact operand.
+        let or = Filter::or(vec![
+            Filter::new("name", FilterOp::Eq, "a"),
+            Filter::is_null("name"),
+        ]);
+        assert_eq!(translate_filters(&[or], &cols).1, [Inexact]);
+    }
+
+    #[test]
+    fn odata_query_reads_types_from_the_schema() {
+        use arrow_schema::{DataType, Field};
+        let field = |name: &str, t: &str, nullable: bool| {
+            Field::new(name, DataType::Utf8, nullable).with_metadata(
+                [(TYPE_METADATA_KEY.to_owned(), t.to_owned())]
+                    .into_iter()
+                    .collect(),
+            )
+        };
+        let schema = Schema::new(vec![
+            field("accountid", "Edm.Guid", false).with_metadata(
+                [(KEY_METADATA_KEY.to_owned(), "true".to_owned())]
+                    .into_iter()
+                    .collect(),
+            ),
+            field("name", "Edm.String", false),
+            field("numberofemployees", "Edm.Int32", true),
+        ]);
+        let request = ScanRequest::new()
+            .with_projection(["Name", "name", "numberofemployees"])
+            .with_filter(Filter::new("numberofemployees", FilterOp::Gt, 5i64))
+            .with_limit(7);
+        assert_eq!(
+            odata_query(&schema, &request),
+            [
+                ("$select", "name,numberofemployees".to_owned()),
+                ("$filter", "numberofemployees gt 5".to_owned()),
+                ("$top", "7".to_owned()),
+            ]
+        );
+        // An inexact filter keeps the limit off the server; no column
+        // wanted asks for the key.
+        let request = ScanRequest::new()
+            .with_projection(Vec::<String>::new())
+            .with_filter(Filter::new("name", FilterOp::Eq, "x"))
+            .with_limit(7);
+        assert_eq!(
+            odata_query(&schema, &request),
+            [
+                ("$select", "accountid".to_owned()),
+                ("$filter", "name eq 'x'".to_owned()),
+            ]
+        );
+        assert!(odata_query(&schema, &ScanRequest::new()).is_empty());
     }
 
     proptest::proptest! {

@@ -13,6 +13,8 @@ mod rotation;
 mod scan;
 mod server;
 mod single_flight;
+mod sql;
+mod sql_copy;
 #[cfg(test)]
 mod tests;
 
@@ -106,8 +108,10 @@ pub struct Outcome {
 
 /// Runs the benchmarks (`cargo xtask bench [--quick]`).
 pub fn run(quick: bool) -> ExitCode {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        return scan::child_main();
+    match std::env::var(CHILD_ENV).as_deref() {
+        Ok(sql_copy::CHILD) => return sql_copy::child_main(),
+        Ok(_) => return scan::child_main(),
+        Err(_) => {}
     }
     if cfg!(debug_assertions) && !quick {
         return reexec_release();
@@ -196,6 +200,15 @@ pub async fn run_all(sizes: &Sizes, exe: Option<PathBuf>, progress: bool) -> Out
     if wanted("5") {
         note("5 dynamics365 paging");
         collect(&mut out, "dynamics365", dynamics::run(sizes).await);
+    }
+    if wanted("6") {
+        note("6 sql");
+        collect(&mut out, "sql", sql::run(sizes).await);
+        collect(
+            &mut out,
+            "sql copy",
+            sql_copy::run(sizes, exe.as_deref()).await,
+        );
     }
     out
 }

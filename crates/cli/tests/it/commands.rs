@@ -154,6 +154,9 @@ async fn demo_runs_and_prints_rows() {
         "answered 401",
         "rotated",
         "holds the latest rotated refresh token: true",
+        // The SQL join: paid orders with their country's name, largest first.
+        "│ 1003 ┆ Portugal ┆ 1200.0 │",
+        "│ 1001 ┆ Norway   ┆ 250.5  │",
     ] {
         assert!(
             r.stdout.contains(expected),

@@ -6,6 +6,7 @@ mod dynamics;
 mod errors;
 mod processes;
 mod sampling;
+mod sql;
 mod values;
 
 use std::io::Write;
@@ -27,6 +28,8 @@ pub async fn connectkit(args: &[&str], stdin: Option<&str>) -> Run {
         let mut child = Command::new(env!("CARGO_BIN_EXE_connectkit"))
             .args(&args)
             .env("RUST_LOG", "trace")
+            // Plans name the partition count: the same on every machine.
+            .env("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "2")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

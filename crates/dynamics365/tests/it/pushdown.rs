@@ -274,3 +274,82 @@ async fn a_limit_with_an_inexact_filter_returns_the_first_matching_rows() {
             .all(|r| !r.url.query().unwrap_or("").contains("$top"))
     );
 }
+
+/// AND, OR, IN, starts-with, contains, IS [NOT] NULL and typed literals
+/// reach `$filter` parenthesised; the string parts stay with the caller.
+#[tokio::test]
+async fn compound_filters_and_typed_literals_reach_the_query_string() {
+    use connectkit_core::{Connector, FilterSupport::*};
+    let server = MockServer::start().await;
+    mount_token(&server, "/token").await;
+    mount_api(&server).await;
+    Mock::given(method("GET"))
+        .and(path(ACCOUNTS))
+        .respond_with(json(served(&server, "accounts_page3.json")))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = connector(&server);
+    let filters = vec![
+        Filter::or(vec![
+            Filter::starts_with("name", "Wide"),
+            Filter::and(vec![
+                Filter::contains("name", "O'Neil"),
+                Filter::is_not_null("accountnumber"),
+            ]),
+        ]),
+        Filter::in_list("numberofemployees", [1i64, 12, 250, 3400]),
+        Filter::new(
+            "revenue",
+            FilterOp::Lt,
+            Literal::Decimal {
+                value: -4_000,
+                scale: 2,
+            },
+        ),
+        Filter::new(
+            "createdon",
+            FilterOp::Ge,
+            Literal::Timestamp(1_741_508_130_500_000),
+        ),
+        Filter::new("new_foundedon", FilterOp::Eq, Literal::Date(20_156)),
+        Filter::new(
+            "accountid",
+            FilterOp::Eq,
+            Literal::Guid(0xa000_0000_0000_0000_0000_0000_0000_0005),
+        ),
+        Filter::is_null("_primarycontactid_value"),
+    ];
+    c.schema("accounts").await.unwrap();
+    assert_eq!(
+        c.filter_support("accounts", &filters),
+        [Inexact, Exact, Exact, Exact, Exact, Exact, Exact]
+    );
+    let mut request = ScanRequest::new()
+        .with_projection(["accountid"])
+        .with_limit(3);
+    for f in &filters {
+        request = request.with_filter(f.clone());
+    }
+    let scan = c.scan("accounts", request).await.unwrap();
+    assert_eq!(scan.unapplied_filters, filters[..1]);
+    assert!(!scan.limit_applied);
+    collect(scan).await.unwrap();
+    let reqs = requests_to(&server, ACCOUNTS).await;
+    let sent: Vec<(String, String)> = reqs[0].url.query_pairs().into_owned().collect();
+    assert_eq!(
+        sent,
+        [
+            ("$select".to_owned(), "accountid".to_owned()),
+            (
+                "$filter".to_owned(),
+                "(startswith(name,'Wide') or (contains(name,'O''Neil') and accountnumber ne null)) \
+                 and numberofemployees in (1,12,250,3400) and revenue lt -40.00 \
+                 and createdon ge 2025-03-09T08:15:30.500Z and new_foundedon eq 2025-03-09 \
+                 and accountid eq a0000000-0000-0000-0000-000000000005 \
+                 and _primarycontactid_value eq null"
+                    .to_owned()
+            ),
+        ]
+    );
+}

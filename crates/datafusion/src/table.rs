@@ -1,0 +1,147 @@
+//! One connector table as a DataFusion [`TableProvider`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow_schema::SchemaRef;
+use async_trait::async_trait;
+use connectkit_core::{Connector, Filter, FilterSupport, ScanRequest};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::error::Result;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::exec::{ConnectorScanExec, ScanDescriber};
+use crate::expr::to_filter;
+
+/// A connector's table: projection pushed as the scan's column list,
+/// filters as the source answers `filter_support`, and the limit only when
+/// the source applies every filter exactly.
+pub struct ConnectorTable {
+    source: String,
+    connector: Arc<dyn Connector>,
+    table: String,
+    schema: SchemaRef,
+    describer: Option<ScanDescriber>,
+}
+
+impl ConnectorTable {
+    /// `table` of `connector` (`source` names the connection in plans),
+    /// with the schema the connector gave.
+    pub fn new(
+        source: impl Into<String>,
+        connector: Arc<dyn Connector>,
+        table: impl Into<String>,
+        schema: SchemaRef,
+    ) -> Self {
+        Self {
+            source: source.into(),
+            connector,
+            table: table.into(),
+            schema,
+            describer: None,
+        }
+    }
+
+    /// Adds the source's own account of each scan to `EXPLAIN` output.
+    pub fn with_describer(mut self, describer: Option<ScanDescriber>) -> Self {
+        self.describer = describer;
+        self
+    }
+
+    /// The translated filters with how the source applies each; filters with
+    /// no translation are `Unsupported` without asking the source.
+    fn support(&self, filters: &[&Expr]) -> Vec<(Option<Filter>, FilterSupport)> {
+        let translated: Vec<Option<Filter>> = filters.iter().map(|e| to_filter(e)).collect();
+        let asked: Vec<Filter> = translated.iter().flatten().cloned().collect();
+        let mut answers = self
+            .connector
+            .filter_support(&self.table, &asked)
+            .into_iter();
+        translated
+            .into_iter()
+            .map(|f| {
+                let s = match f {
+                    Some(_) => answers.next().unwrap_or(FilterSupport::Unsupported),
+                    None => FilterSupport::Unsupported,
+                };
+                (f, s)
+            })
+            .collect()
+    }
+}
+
+impl fmt::Debug for ConnectorTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectorTable")
+            .field("source", &self.source)
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl TableProvider for ConnectorTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(self
+            .support(filters)
+            .into_iter()
+            .map(|(_, s)| match s {
+                FilterSupport::Exact => TableProviderFilterPushDown::Exact,
+                FilterSupport::Inexact => TableProviderFilterPushDown::Inexact,
+                _ => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let schema = match projection {
+            Some(p) => Arc::new(self.schema.project(p)?),
+            None => self.schema.clone(),
+        };
+        let mut request = ScanRequest::new();
+        if projection.is_some() {
+            request = request.with_projection(schema.fields().iter().map(|f| f.name().clone()));
+        }
+        let refs: Vec<&Expr> = filters.iter().collect();
+        let mut support = Vec::new();
+        for (f, s) in self.support(&refs) {
+            if let (Some(f), FilterSupport::Exact | FilterSupport::Inexact) = (f, s) {
+                request = request.with_filter(f);
+                support.push(s);
+            }
+        }
+        // "The first N rows, then filter" is not "the first N matching rows".
+        if let Some(limit) = limit.filter(|_| support.iter().all(|s| *s == FilterSupport::Exact)) {
+            request = request.with_limit(limit);
+        }
+        Ok(Arc::new(ConnectorScanExec {
+            properties: ConnectorScanExec::properties_of(&schema),
+            source: self.source.clone(),
+            connector: self.connector.clone(),
+            table: self.table.clone(),
+            request,
+            support,
+            schema,
+            table_schema: self.schema.clone(),
+            describer: self.describer.clone(),
+        }))
+    }
+}
