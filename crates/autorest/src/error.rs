@@ -259,8 +259,9 @@ impl AutoRestError {
     pub fn code(&self) -> &'static str {
         match self {
             AutoRestError::ConfigAndSample(_) => "autorest.config_and_sample",
-            AutoRestError::UnsupportedAuthMethod(_) => "autorest.unsupported_auth_method",
-            AutoRestError::MissingAuthProperty { .. } => "autorest.missing_auth_property",
+            // One code for a bad or missing property whichever crate finds it.
+            AutoRestError::UnsupportedAuthMethod(_) => "config.invalid_property",
+            AutoRestError::MissingAuthProperty { .. } => "config.missing_property",
             AutoRestError::ModelRead { .. } => "autorest.model_read",
             AutoRestError::ModelSyntax { .. } => "autorest.model_syntax",
             AutoRestError::UnknownModelKey { .. } => "autorest.unknown_model_key",

@@ -67,9 +67,9 @@ impl Dynamics365Error {
     /// A stable, machine-readable code (`dynamics365.metadata`, ...).
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Config { .. } => "dynamics365.config",
-            Self::UnsupportedAuthenticationMethod { .. } => {
-                "dynamics365.unsupported_authentication_method"
+            // One code for a bad property whichever crate finds it.
+            Self::Config { .. } | Self::UnsupportedAuthenticationMethod { .. } => {
+                "config.invalid_property"
             }
             Self::Metadata(_) => "dynamics365.metadata",
             Self::InvalidResponse { .. } => "dynamics365.invalid_response",
@@ -93,7 +93,7 @@ mod tests {
         let e = Dynamics365Error::config("ServiceURL", "x");
         assert_eq!(e.kind(), ErrorKind::Config);
         let e = connectkit_core::Error::from(e);
-        assert_eq!(e.code(), "dynamics365.config");
+        assert_eq!(e.code(), "config.invalid_property");
         assert_eq!(
             Dynamics365Error::Metadata("m".into()).kind(),
             ErrorKind::Api

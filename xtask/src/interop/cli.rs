@@ -10,33 +10,47 @@ use serde_json::Value;
 
 use super::install::repo_root;
 
-/// Builds `connectkit` (`cargo build -p connectkit`) and copies it into
-/// `dest`: `target/debug/connectkit` is relinked by every build that shares
-/// the target directory (other clones on the same machine too), so the run
-/// keeps its own copy.
+/// Builds `connectkit` and copies it into `dest`: `target/debug/connectkit`
+/// is relinked by every build that shares the target directory (other
+/// clones on the same machine too), so the run keeps its own copy.
+///
+/// It is built as `cargo build --workspace --all-targets` builds it: the same
+/// package selection as `cargo test --workspace`, hence the same features, so
+/// after the tests (as in CI) this is a no-op instead of a second build of the
+/// workspace (`-p connectkit` alone would resolve other features and rebuild
+/// DataFusion and everything under it).
 pub fn build(dest: &Path) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args([
             "build",
-            "-p",
-            "connectkit",
+            "--workspace",
+            "--all-targets",
             "--message-format=json-render-diagnostics",
         ])
         .current_dir(repo_root())
         .stderr(Stdio::inherit())
         .output()
-        .map_err(|e| format!("cannot run cargo build -p connectkit: {e}"))?;
+        .map_err(|e| format!("cannot run cargo build --workspace --all-targets: {e}"))?;
     if !out.status.success() {
-        return Err(format!("cargo build -p connectkit failed ({})", out.status));
+        return Err(format!(
+            "cargo build --workspace --all-targets failed ({})",
+            out.status
+        ));
     }
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "connectkit")
+        .filter(|m| {
+            m["reason"] == "compiler-artifact"
+                && m["target"]["name"] == "connectkit"
+                && m["profile"]["test"] == false
+        })
         .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
         .next_back()
-        .ok_or_else(|| "cargo build -p connectkit produced no connectkit executable".to_owned())
+        .ok_or_else(|| {
+            "cargo build --workspace --all-targets produced no connectkit executable".to_owned()
+        })
         .and_then(|built| {
             let copy = dest.join("connectkit");
             std::fs::copy(&built, &copy)

@@ -159,6 +159,54 @@ async fn a_next_link_to_another_origin_is_refused() {
     );
 }
 
+/// A next link and a redirect to a live server on another origin: an error
+/// naming that origin, and the other server receives nothing.
+#[tokio::test]
+async fn a_foreign_next_link_or_redirect_sends_nothing_there() {
+    for form in ["next link", "redirect"] {
+        let elsewhere = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(json(r#"{"value": []}"#.to_owned()))
+            .mount(&elsewhere)
+            .await;
+        let server = MockServer::start().await;
+        mount_all(&server).await;
+        let away = format!("{}/api/data/v9.1/accounts?p=3", elsewhere.uri());
+        if form == "next link" {
+            page_linking_to(&server, &skiptoken(2), &away).await;
+        } else {
+            Mock::given(method("GET"))
+                .and(path(ACCOUNTS))
+                .and(query_param("$skiptoken", skiptoken(2).as_str()))
+                .respond_with(
+                    wiremock::ResponseTemplate::new(302).insert_header("Location", away.as_str()),
+                )
+                .with_priority(1)
+                .mount(&server)
+                .await;
+        }
+        let err = scan_all(&connector(&server), "accounts", ScanRequest::new())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "api.foreign_origin", "{form}: {err}");
+        let what = if form == "redirect" {
+            "redirect"
+        } else {
+            "next page link"
+        };
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{what} to {} is outside", elsewhere.uri())),
+            "{form}: {err}"
+        );
+        assert!(!err.to_string().contains("at-"), "{err}");
+        assert!(
+            elsewhere.received_requests().await.unwrap().is_empty(),
+            "{form}: the other origin was contacted"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_relative_next_link_resolves_against_the_page() {
     let server = MockServer::start().await;
