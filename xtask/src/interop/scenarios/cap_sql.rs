@@ -20,8 +20,8 @@ use crate::interop::servers::Kind;
 mod cases;
 
 use cases::{
-    Case, decimal_fraction, group_by, in_list, is_null, like_prefix, limit_exact, limit_inexact,
-    string_eq, where_and,
+    Case, count_only, decimal_fraction, group_by, in_list, is_null, like_prefix, limit_exact,
+    limit_inexact, string_eq, where_and,
 };
 
 const BOOKS_PATH: &str = "/odata/v4/catalog/Books";
@@ -181,7 +181,7 @@ type CaseFn = fn(&Ctx) -> Case;
 
 /// Every SQL-over-CAP scenario.
 pub fn scenarios() -> Vec<Scenario> {
-    let cases: [(&str, CaseFn); 9] = [
+    let cases: [(&str, CaseFn); 10] = [
         ("where-and", where_and),
         ("decimal-fraction", decimal_fraction),
         ("string-eq", string_eq),
@@ -191,6 +191,7 @@ pub fn scenarios() -> Vec<Scenario> {
         ("limit-exact", limit_exact),
         ("limit-inexact", limit_inexact),
         ("group-by", group_by),
+        ("count-only", count_only),
     ];
     let mut v = Vec::new();
     for (name, case) in cases {

@@ -230,3 +230,24 @@ pub(super) fn group_by(ctx: &Ctx) -> Case {
         filter_alt: None,
     }
 }
+
+/// `COUNT(*)` alone over exact filters: the engine needs no column, so the
+/// scan asks for the key alone (`$select=ID`).
+pub(super) fn count_only(ctx: &Ctx) -> Case {
+    let n = ctx
+        .cap
+        .books
+        .iter()
+        .filter(|r| text(r, "author_ID").is_none() && int(r, "seq") >= Some(100))
+        .count();
+    Case {
+        sql: r#"SELECT COUNT(*) AS n FROM cap."Books" WHERE "author_ID" IS NULL AND seq >= 100"#
+            .into(),
+        expected: vec![Row::from([("n".into(), Some(n.to_string()))])],
+        key: "n",
+        filter: Some("author_ID eq null and seq ge 100".into()),
+        filter_alt: None,
+        select: &["ID"],
+        top: None,
+    }
+}
