@@ -19,7 +19,7 @@ use crate::interop::servers::Kind;
 
 const SERVICE: &str = "/odata/v4/catalog/";
 
-async fn url(ctx: &Ctx) -> Result<String, String> {
+pub(super) async fn url(ctx: &Ctx) -> Result<String, String> {
     let srv = ctx.server(Kind::Cap);
     let rt = srv.mint("cap-client", None).await?;
     Ok(format!(
@@ -31,7 +31,7 @@ async fn url(ctx: &Ctx) -> Result<String, String> {
     ))
 }
 
-fn kinds(table: &str) -> BTreeMap<&'static str, K> {
+pub(super) fn kinds(table: &str) -> BTreeMap<&'static str, K> {
     if table == "Authors" {
         return BTreeMap::from([("ID", K::Int), ("name", K::Text), ("born", K::Date)]);
     }

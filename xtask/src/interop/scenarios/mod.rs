@@ -7,6 +7,7 @@
 //! fact, never skipped.
 
 mod cap;
+mod cap_sql;
 mod dot_api;
 mod grant;
 mod json_server;
@@ -84,6 +85,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(dot_api::scenarios());
     v.extend(json_server::scenarios());
     v.extend(cap::scenarios());
+    v.extend(cap_sql::scenarios());
     v
 }
 
