@@ -86,20 +86,23 @@ pub use expr::{literal, to_filter};
 pub use schema::ConnectorSchema;
 pub use table::ConnectorTable;
 
-/// A session configuration suited to connector scans: round-robin
-/// repartitioning is off, because it reads a scan ahead of the consumer, so
-/// `LIMIT` would no longer stop paging (hash repartitioning for joins and
-/// aggregations stays).
+/// A session configuration suited to connector scans:
+/// - round-robin repartitioning is off, because it reads a scan ahead of the
+///   consumer, so `LIMIT` would no longer stop paging (hash repartitioning
+///   for joins and aggregations stays);
+/// - a literal such as `9990000.5` is an exact decimal, as standard SQL
+///   reads it, not a `Float64`: compared with a `Decimal` column it stays a
+///   decimal comparison the source can apply (`price ge 9990000.5`), where
+///   a float would cast the column and push nothing.
 pub fn session_config() -> SessionConfig {
     for_connectors(SessionConfig::new())
 }
 
 /// `config` with the settings of [`session_config`] applied.
 pub fn for_connectors(mut config: SessionConfig) -> SessionConfig {
-    config
-        .options_mut()
-        .optimizer
-        .enable_round_robin_repartition = false;
+    let options = config.options_mut();
+    options.optimizer.enable_round_robin_repartition = false;
+    options.sql_parser.parse_float_as_decimal = true;
     config
 }
 

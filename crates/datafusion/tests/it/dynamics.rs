@@ -177,6 +177,15 @@ async fn each_pushable_predicate_reaches_filter() {
             "accountid",
             &[3, 4],
         ),
+        // A bare literal is an exact decimal (as standard SQL reads it), so
+        // the comparison stays on the column and is pushed.
+        (
+            "exchangerate > 1.1",
+            "exchangerate gt 1.1000000000",
+            |r| num(r, "exchangerate").is_some_and(|n| n > 1.1),
+            "accountid",
+            &[3, 4],
+        ),
         (
             "accountid = 'a0000000-0000-0000-0000-000000000003'",
             "accountid eq a0000000-0000-0000-0000-000000000003",
