@@ -150,14 +150,24 @@ impl ApiClient {
         let mut attempts = 0u32;
         let mut redirects = 0usize;
         let mut reauthenticated = false;
+        // A request whose body cannot be cloned (a stream) is sent once, as
+        // is: it cannot be retried, refreshed and resent, or redirected.
+        let once = template.try_clone().is_none();
+        let mut original = None;
+        if once {
+            let placeholder = Request::new(method.clone(), template.url().clone());
+            original = Some(std::mem::replace(&mut template, placeholder));
+        }
         loop {
-            let Some(mut request) = template.try_clone() else {
-                return Err(ApiError::Redirect {
-                    method: method.to_string(),
-                    url: display_url(template.url()),
-                    message: "the request body cannot be sent twice".into(),
-                }
-                .into());
+            let mut request = match original.take() {
+                Some(r) => r,
+                None => template.try_clone().filter(|_| !once).ok_or_else(|| {
+                    ApiError::Redirect {
+                        method: method.to_string(),
+                        url: display_url(template.url()),
+                        message: "the request body is a stream, so it cannot be sent again (retry, refresh or redirect)".into(),
+                    }
+                })?,
             };
             attempts += 1;
             self.auth.authorize(&mut request).await?;
