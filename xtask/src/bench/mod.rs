@@ -304,3 +304,32 @@ fn reexec_release() -> ExitCode {
         }
     }
 }
+
+/// Runs a measuring child process (`exe bench` with `cmd`'s environment) and
+/// returns the JSON report on the last `{` line of its standard output; a
+/// child that reported nothing is an error naming `what` with its stderr.
+async fn child_report(
+    cmd: std::process::Command,
+    exe: &std::path::Path,
+    what: &str,
+) -> Result<serde_json::Value, String> {
+    let mut cmd = cmd;
+    let exe_shown = exe.display().to_string();
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("starting {exe_shown}: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or("");
+    serde_json::from_str(line).map_err(|_| {
+        format!(
+            "the {what} child failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })
+}

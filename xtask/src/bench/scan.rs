@@ -257,23 +257,7 @@ async fn child(
         .env(URL_ENV, base)
         .env(ROWS_ENV, rows.to_string())
         .env(PAGE_ENV, page.to_string());
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("starting {}: {e}", exe.display()))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or("");
-    let v: serde_json::Value = serde_json::from_str(line).map_err(|_| {
-        format!(
-            "the {rows}-row memory child failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-    })?;
+    let v = super::child_report(cmd, exe, &format!("{rows}-row memory")).await?;
     let field = |k: &str| {
         v[k].as_u64()
             .ok_or_else(|| format!("child report lacks {k}"))

@@ -60,23 +60,7 @@ async fn child(exe: &Path, base: &str, rows: usize, page: usize) -> Result<u64, 
         .env(URL_ENV, base)
         .env(ROWS_ENV, rows.to_string())
         .env(PAGE_ENV, page.to_string());
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("starting {}: {e}", exe.display()))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or("");
-    let v: serde_json::Value = serde_json::from_str(line).map_err(|_| {
-        format!(
-            "the {rows}-row COPY child failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-    })?;
+    let v = super::child_report(cmd, exe, &format!("{rows}-row COPY")).await?;
     if v["rows"].as_u64() != Some(rows as u64) {
         return Err(format!(
             "the COPY child wrote {} rows, expected {rows}",
