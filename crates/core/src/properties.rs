@@ -349,4 +349,9 @@ pub const CLIENT_PROPERTIES: &[PropertySpec] = &[
     .default_value("3"),
     PropertySpec::new("MaxPages", "The most pages one scan reads before it fails.")
         .default_value("1000000"),
+    PropertySpec::new(
+        "MaxConcurrentRequests",
+        "The most page requests of one scan in flight at once (1 reads one page after another).",
+    )
+    .default_value("4"),
 ];

@@ -11,7 +11,9 @@
 //!   request, redirect or next link anywhere else is refused before anything
 //!   is sent, and credentials go over https unless the host is loopback.
 //! - [`paginate`] (feature `connector`) is the paging engine: next links,
-//!   loop, empty-page and page-count guards, the limit, a prefetched first page.
+//!   loop, empty-page and page-count guards, the limit, a prefetched first page,
+//!   and up to `MaxConcurrentRequests` page requests in flight (halved when
+//!   the server throttles, see [`Throttle`]).
 //! - [`link_target`] reads RFC 8288 `Link` headers.
 
 mod error;
@@ -23,11 +25,14 @@ mod retry;
 mod rules;
 mod scope;
 mod send;
+mod throttle;
 
 pub use error::{ApiError, transport_cause};
 pub use link::link_target;
 #[cfg(feature = "connector")]
-pub use paginate::{Decoded, PageRun, PageSource, PagingError, PagingLimits, paginate};
+pub use paginate::{
+    Decoded, INCREASE_AFTER, PageRun, PageSource, PagingError, PagingLimits, paginate,
+};
 pub use redact::{MASK, Redactor, escape_controls, header_secrets, redact};
 pub use retry::{RetryConfig, is_idempotent, is_retryable_transport};
 pub use rules::{Action, HttpRules};
@@ -35,3 +40,4 @@ pub use scope::{CredentialScope, is_loopback};
 pub use send::{
     ApiClient, Body, EXCERPT_CHARS, ErrorDetail, Fetched, MAX_ERROR_BYTES, MAX_PAGE_BYTES,
 };
+pub use throttle::Throttle;

@@ -13,6 +13,7 @@ use super::redact::{header_secrets, redact};
 use super::retry::{RetryConfig, is_idempotent, is_retryable_transport};
 use super::rules::{Action, HttpRules};
 use super::scope::CredentialScope;
+use super::throttle::Throttle;
 use crate::auth::AuthFlow;
 use crate::error::Result;
 use crate::http::{MAX_REDIRECTS, display_url, excerpt};
@@ -83,6 +84,7 @@ pub struct ApiClient {
     scope: Arc<CredentialScope>,
     retry: RetryConfig,
     error_detail: Option<ErrorDetail>,
+    throttle: Arc<Throttle>,
 }
 
 impl fmt::Debug for ApiClient {
@@ -106,6 +108,7 @@ impl ApiClient {
             scope: Arc::new(scope),
             retry: RetryConfig::default(),
             error_detail: None,
+            throttle: Arc::default(),
         }
     }
 
@@ -134,6 +137,11 @@ impl ApiClient {
     /// The retry policy.
     pub fn retry(&self) -> &RetryConfig {
         &self.retry
+    }
+
+    /// The throttling answers this client (and every clone of it) has seen.
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
     }
 
     /// The underlying reqwest client (to build requests).
@@ -170,6 +178,9 @@ impl ApiClient {
                 })?,
             };
             attempts += 1;
+            // A server that asked this client to wait (429, 503 with
+            // Retry-After) gets no new request before the wait is over.
+            self.throttle.pause().await;
             self.auth.authorize(&mut request).await?;
             let secrets = header_secrets(request.headers());
             let sent = request.try_clone();
@@ -233,6 +244,9 @@ impl ApiClient {
                 }
                 Action::RetryAfter => {
                     let wait = self.retry.delay(attempts, response.headers());
+                    if matches!(status, 429 | 503) {
+                        self.throttle.record(wait);
+                    }
                     if !self.may_retry(attempts, started, wait) {
                         let why = if attempts > self.retry.max_retries {
                             format!("MaxRetries={}", self.retry.max_retries)

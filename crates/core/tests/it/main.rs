@@ -3,6 +3,7 @@
 
 mod auth;
 mod client;
+mod paging;
 mod parse;
 mod props;
 mod redaction;
