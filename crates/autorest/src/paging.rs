@@ -151,6 +151,45 @@ pub(crate) fn page_url(
     Ok(url)
 }
 
+/// Whether a paging template uses `tag` (the URL or a parameter's value).
+fn uses(paging: &Paging, template: &str, tag: &str) -> bool {
+    [
+        &paging.page_size_param,
+        &paging.row_offset_param,
+        &paging.page_number_param,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|p| p.template.contains(tag))
+        || template.contains(tag)
+}
+
+/// Whether paging goes by row offset (`{OFFSET}`).
+pub(crate) fn uses_offset(paging: &Paging, template: &str) -> bool {
+    uses(paging, template, "{OFFSET}")
+}
+
+/// Whether every page's URL is known before the pages before it are read:
+/// offset or page-number paging without next links or tokens, an offset
+/// needing `#maximumPageSize` (page `k` then starts at row `k * size`).
+pub(crate) fn known_ahead(paging: &Paging, template: &str) -> bool {
+    paging.pages(template)
+        && !paging.follows_next()
+        && paging.next_page_param.is_none()
+        && !uses(paging, template, "{NEXT}")
+        && (!uses_offset(paging, template) || paging.max_page_size.is_some())
+}
+
+/// The paging state before page `number` (0-based) of a [`known_ahead`]
+/// table: `number` full pages read.
+pub(crate) fn planned_state(paging: &Paging, number: u64) -> PageState {
+    PageState {
+        pages: number,
+        rows: number.saturating_mul(paging.max_page_size.unwrap_or(0)),
+        next: None,
+    }
+}
+
 /// Reads the next link or token a page declares under the model file's keys.
 /// A `Link` header is read per RFC 8288; one that cannot be parsed is an
 /// error (the message), never "no next page".

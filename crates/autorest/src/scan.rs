@@ -20,7 +20,8 @@ use crate::error::{AutoRestError, display_url};
 use crate::fields::{NewField, ScanNewFields};
 use crate::http::{get_request, not_json, parse_json};
 use crate::paging::{
-    Next, PageState, declared_next, page_url, recognised_next, stops_after, strip_next_links,
+    Next, PageState, declared_next, known_ahead, page_url, planned_state, recognised_next,
+    stops_after, strip_next_links, uses_offset,
 };
 use crate::stream::{PageReader, StreamError};
 use crate::table::TableDef;
@@ -35,6 +36,12 @@ struct TablePages {
     emitted: usize,
     /// Fields without a column reported so far (once each per scan).
     new_fields: ScanNewFields,
+    /// Every page's URL is known in advance (offset or page number), so the
+    /// engine may request pages ahead.
+    ahead: bool,
+    /// The engine did request pages ahead (it does not at
+    /// `MaxConcurrentRequests=1`).
+    planned: bool,
 }
 
 /// The batches of a scan of `table`; `prefetched` is the first page when
@@ -49,6 +56,7 @@ pub(crate) fn scan_stream(
     let endpoint = &table.endpoint;
     let first = page_url(&endpoint.url, &endpoint.paging, &PageState::default())
         .map_err(|e| url_err(&endpoint.url, e))?;
+    let ahead = !endpoint.follow_links && known_ahead(&endpoint.paging, &endpoint.url);
     let source = TablePages {
         reader: PageReader::for_table(&table),
         table,
@@ -57,6 +65,8 @@ pub(crate) fn scan_stream(
         page: PageState::default(),
         emitted: 0,
         new_fields: ScanNewFields::default(),
+        ahead,
+        planned: false,
     };
     Ok(paginate(client, source, first, run))
 }
@@ -82,6 +92,29 @@ impl TablePages {
                 path: url.path().to_owned(),
             }
             .into()),
+        }
+    }
+
+    /// Pages requested ahead by offset assume each page before held
+    /// `#maximumPageSize` rows: a longer page would make them overlap.
+    fn check_page_size(&self, rows: usize, url: &Url) -> Result<()> {
+        let endpoint = &self.table.endpoint;
+        match endpoint.paging.max_page_size {
+            Some(size)
+                if self.planned
+                    && rows as u64 > size
+                    && uses_offset(&endpoint.paging, &endpoint.url) =>
+            {
+                Err(self.bad_link(
+                    url,
+                    format!(
+                        "the page holds {rows} rows, more than #maximumPageSize={size}, so the \
+                         offsets of the pages requested ahead are wrong; correct \
+                         #maximumPageSize or set MaxConcurrentRequests=1"
+                    ),
+                ))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -153,6 +186,7 @@ impl TablePages {
             (body, n, page.batch, page.new_fields)
         };
         self.check_new_fields(new_fields, &url)?;
+        self.check_page_size(rows_read, &url)?;
         self.emitted += batch.num_rows();
         self.page.rows += rows_read as u64;
         self.page.pages += 1;
@@ -206,5 +240,30 @@ impl PageSource for TablePages {
             // The rules say this status means no (more) rows.
             _ => Ok(Decoded::new(self.empty()?, None)),
         }
+    }
+
+    fn pages_known_ahead(&self) -> bool {
+        self.ahead
+    }
+
+    fn request_page(
+        &mut self,
+        client: &ApiClient,
+        number: u64,
+    ) -> Result<Option<reqwest::Request>> {
+        if !self.ahead {
+            return Ok(None);
+        }
+        self.planned = true;
+        let endpoint = &self.table.endpoint;
+        let state = planned_state(&endpoint.paging, number);
+        let url = page_url(&endpoint.url, &endpoint.paging, &state)
+            .map_err(|e| url_err(&endpoint.url, e))?;
+        self.request(client, &url, None).map(Some)
+    }
+
+    fn rows_per_page(&self) -> Option<usize> {
+        let size = self.table.endpoint.paging.max_page_size?;
+        self.ahead.then(|| usize::try_from(size).ok()).flatten()
     }
 }

@@ -171,6 +171,13 @@ impl AutoRestDataSource {
         self
     }
 
+    /// `MaxConcurrentRequests`: page requests of one scan in flight at once
+    /// (default 4); 1 reads one page after another.
+    pub fn max_concurrent_requests(mut self, n: usize) -> Self {
+        self.props.set("MaxConcurrentRequests", n.to_string());
+        self
+    }
+
     /// The HTTP client for API requests, in place of one built from
     /// WSTimeout: to share a connection pool or set proxies and TLS roots.
     /// Its own timeouts apply; WSTimeout is then ignored.

@@ -55,7 +55,11 @@ async fn a_401_on_page_2_refreshes_once_and_the_scan_completes() {
         .mount(&server)
         .await;
     let model = model_file("paging.rest", &server);
-    let c = oauth(&model, &server).build().unwrap();
+    // One page after another, so that the order of the requests is exact.
+    let c = oauth(&model, &server)
+        .max_concurrent_requests(1)
+        .build()
+        .unwrap();
     let got = rows(&c, "offset", ScanRequest::new()).await.unwrap();
     assert_eq!(ids(&got), [0, 1, 2, 3, 4]);
     assert_eq!(requests_to(&server, "/token").await.len(), 2);

@@ -1,6 +1,7 @@
 //! Integration tests of connectkit-autorest against wiremock on 127.0.0.1.
 
 mod common;
+mod concurrent;
 mod errors;
 mod hostile;
 mod http;

@@ -33,8 +33,10 @@ async fn every_style_returns_every_row_once_in_order() {
                 .mount(&server)
                 .await;
             let model = model_file("paging.rest", &server);
+            // One page after another, so that the pages sent are exact.
             let c = AutoRestDataSource::new()
                 .config(model.path().to_str().unwrap())
+                .max_concurrent_requests(1)
                 .build()
                 .unwrap();
             let got = rows(&c, style, ScanRequest::new()).await.unwrap();
@@ -67,6 +69,7 @@ async fn the_requests_carry_each_style_parameters() {
     let model = model_file("paging.rest", &server);
     let c = AutoRestDataSource::new()
         .config(model.path().to_str().unwrap())
+        .max_concurrent_requests(1)
         .build()
         .unwrap();
     let mut seen = String::new();
