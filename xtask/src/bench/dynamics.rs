@@ -15,7 +15,7 @@ use super::server::{Handler, Server, json, query_param, respond};
 use super::{Measure, Row, Sizes, alternate, median};
 
 const NAME: &str = "5 dynamics365";
-const ROOT: &str = "/api/data/v9.2/";
+pub(super) const ROOT: &str = "/api/data/v9.2/";
 
 const CSDL: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
@@ -62,7 +62,7 @@ fn pages(base: &str, rows: u64, page: u64) -> Vec<Bytes> {
 }
 
 /// Serves the token endpoint, the service document, `$metadata` and the pages.
-fn start_server(rows: usize, page: usize) -> Result<Server, String> {
+pub(super) fn start_server(rows: usize, page: usize) -> Result<Server, String> {
     let all_pages = Arc::new(std::sync::OnceLock::<Vec<Bytes>>::new());
     let slot = Arc::clone(&all_pages);
     let handler: Handler = Arc::new(move |req| {
@@ -169,6 +169,7 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
         .baseline(
             "reqwest + serde_json::Value",
             Measure::new(median(&raw), "rows/s"),
-        ),
+        )
+        .spread(&d365, &raw),
     ])
 }

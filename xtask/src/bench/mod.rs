@@ -6,8 +6,11 @@
 //! benchmark completes and that single flight sent exactly one token request.
 
 mod auth;
+mod cpu;
 mod data;
+mod decode;
 mod dynamics;
+mod latency;
 mod report;
 mod rotation;
 mod scan;
@@ -57,6 +60,8 @@ pub struct Sizes {
     pub dyn_rows: usize,
     /// Rows per `@odata.nextLink` page.
     pub dyn_page: usize,
+    /// Pages of `scan_page` rows in each latency-bound scan.
+    pub latency_pages: usize,
 }
 
 impl Sizes {
@@ -75,6 +80,7 @@ impl Sizes {
             scan_rss: Some((100_000, 1_000_000)),
             dyn_rows: 1_000_000,
             dyn_page: 5_000,
+            latency_pages: 40,
         }
     }
 
@@ -93,6 +99,7 @@ impl Sizes {
             scan_rss: Some((5_000, 20_000)),
             dyn_rows: 20_000,
             dyn_page: 5_000,
+            latency_pages: 4,
         }
     }
 }
@@ -209,6 +216,14 @@ pub async fn run_all(sizes: &Sizes, exe: Option<PathBuf>, progress: bool) -> Out
             "sql copy",
             sql_copy::run(sizes, exe.as_deref()).await,
         );
+    }
+    if wanted("7") {
+        note("7 latency-bound scan");
+        collect(&mut out, "latency-bound scan", latency::run(sizes).await);
+    }
+    if wanted("8") {
+        note("8 decode");
+        collect(&mut out, "decode", decode::run(sizes).await);
     }
     out
 }

@@ -13,7 +13,7 @@ use super::Outcome;
 pub struct Measure {
     /// The number.
     pub value: f64,
-    /// `req/s`, `rows/s`, `refreshes/s`, `ms`, `requests`, `MiB`, `yes/no`.
+    /// `req/s`, `rows/s`, `refreshes/s`, `ms`, `µs`, `requests`, `MiB`, `yes/no`.
     pub unit: &'static str,
 }
 
@@ -34,6 +34,7 @@ impl fmt::Display for Measure {
         match self.unit {
             "yes/no" => f.write_str(if self.value != 0.0 { "yes" } else { "no" }),
             "ms" => write!(f, "{:.1} ms", self.value),
+            "µs" => write!(f, "{:.2} µs", self.value),
             "MiB" => write!(f, "{:.1} MiB", self.value),
             "requests" | "" => write!(f, "{}", grouped(self.value)),
             unit => write!(f, "{} {unit}", grouped(self.value)),
@@ -70,6 +71,8 @@ pub struct Row {
     pub baseline_label: Option<String>,
     /// `value / baseline` (or the ratio the target is stated in).
     pub ratio: Option<f64>,
+    /// The lowest and highest ratio of the interleaved pairs behind it.
+    pub spread: Option<(f64, f64)>,
     /// The target, in words.
     pub target: Option<String>,
     /// Whether the target is met.
@@ -88,6 +91,7 @@ impl Row {
             baseline: None,
             baseline_label: None,
             ratio: None,
+            spread: None,
             target: None,
             met: None,
             check: false,
@@ -101,6 +105,21 @@ impl Row {
         if baseline.value != 0.0 {
             self.ratio = Some(self.value.value / baseline.value);
         }
+        self
+    }
+
+    /// Adds the spread of the per-pair ratios `value[i] / baseline[i]` of
+    /// the interleaved runs behind the medians.
+    pub fn spread(mut self, values: &[f64], baselines: &[f64]) -> Self {
+        let ratios: Vec<f64> = values
+            .iter()
+            .zip(baselines)
+            .filter(|(_, b)| **b != 0.0)
+            .map(|(v, b)| v / b)
+            .collect();
+        let lo = ratios.iter().copied().reduce(f64::min);
+        let hi = ratios.iter().copied().reduce(f64::max);
+        self.spread = lo.zip(hi);
         self
     }
 
@@ -142,7 +161,11 @@ pub fn table(rows: &[Row]) -> Table {
                 (Some(b), None) => b.to_string(),
                 _ => String::new(),
             }),
-            Cell::new(r.ratio.map(|x| format!("{x:.2}")).unwrap_or_default()),
+            Cell::new(match (r.ratio, r.spread) {
+                (Some(x), Some((lo, hi))) => format!("{x:.2}\n({lo:.2}–{hi:.2})"),
+                (Some(x), None) => format!("{x:.2}"),
+                _ => String::new(),
+            }),
             Cell::new(r.target.as_deref().unwrap_or("")),
             Cell::new(match r.met {
                 Some(true) => "met",
@@ -189,6 +212,7 @@ pub fn write_json(
                 "baseline": r.baseline.map(|b| b.value),
                 "baseline_is": r.baseline_label,
                 "ratio": r.ratio,
+                "ratio_spread": r.spread.map(|(lo, hi)| [lo, hi]),
                 "target": r.target,
                 "met": r.met,
             })

@@ -25,7 +25,7 @@ const PAGE_ENV: &str = "CONNECTKIT_BENCH_PAGE";
 const RUNTIME_ENV: &str = "CONNECTKIT_BENCH_RUNTIME";
 
 /// Serves `/t/<rows>?limit=<page>&offset=<n>` from pages rendered once.
-fn start_server(rows: usize, page: usize) -> Result<Server, String> {
+pub(super) fn start_server(rows: usize, page: usize) -> Result<Server, String> {
     let pages = Arc::new(rest_pages(rows as u64, page as u64));
     let empty = Bytes::from_static(br#"{"data":[]}"#);
     let handler: Handler = Arc::new(move |req| {
@@ -49,7 +49,12 @@ fn start_server(rows: usize, page: usize) -> Result<Server, String> {
 }
 
 /// A model file for the table of `rows` rows at `base`, in `dir`.
-fn write_model(dir: &Path, base: &str, rows: usize, page: usize) -> Result<String, String> {
+pub(super) fn write_model(
+    dir: &Path,
+    base: &str,
+    rows: usize,
+    page: usize,
+) -> Result<String, String> {
     let mut table = serde_json::Map::new();
     table.insert("#path".into(), format!("{base}/t/{rows} /data").into());
     table.insert("#maximumPageSize".into(), page.into());
@@ -132,13 +137,13 @@ pub async fn run(sizes: &Sizes, exe: Option<&Path>) -> Result<Vec<Row>, String> 
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let model = write_model(dir.path(), &base, rows, page)?;
     let client = reqwest::Client::new();
-    let (raw, arrow) = alternate(
+    let (raw_runs, arrow) = alternate(
         sizes.rounds,
         || baseline(&client, &base, rows, page),
         || connector(&model, rows),
     )
     .await?;
-    let raw = Measure::new(median(&raw), "rows/s");
+    let raw = Measure::new(median(&raw_runs), "rows/s");
     let scan = Row::info(
         NAME,
         format!(
@@ -146,7 +151,8 @@ pub async fn run(sizes: &Sizes, exe: Option<&Path>) -> Result<Vec<Row>, String> 
         ),
         Measure::new(median(&arrow), "rows/s"),
     )
-    .baseline("reqwest + serde_json::Value", raw);
+    .baseline("reqwest + serde_json::Value", raw)
+    .spread(&arrow, &raw_runs);
     let met = scan.ratio.is_some_and(|r| r >= 1.0);
     let mut out = vec![scan.target("ratio >= 1.0", met)];
     if let (Some((small, large)), Some(exe)) = (sizes.scan_rss, exe) {

@@ -19,6 +19,7 @@ fn tiny() -> Sizes {
         scan_rss: None,
         dyn_rows: 12_000,
         dyn_page: 5_000,
+        latency_pages: 3,
     }
 }
 
@@ -42,6 +43,8 @@ fn every_benchmark_completes_at_tiny_sizes() {
         "3 rotation",
         "4 scan",
         "5 dynamics365",
+        "7 latency",
+        "8 decode",
     ] {
         assert!(
             outcome.rows.iter().any(|r| r.bench.starts_with(bench)),
