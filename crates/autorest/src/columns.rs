@@ -163,6 +163,7 @@ mod tests {
             paging: Paging::default(),
             http: HttpRules::default(),
             follow_links: false,
+            ..Endpoint::default()
         })
     }
 

@@ -89,6 +89,7 @@ impl AutoRestConnector {
                         // not an empty API: the shared rules make it an error.
                         http: HttpRules::standard(),
                         follow_links: true,
+                        ..Endpoint::default()
                     }),
                 }
             }
@@ -173,7 +174,7 @@ impl AutoRestConnector {
         rows: &Rows,
     ) -> Result<Vec<Arc<TableDef>>> {
         let template = endpoint.url.as_str();
-        let url = page_url(template, &endpoint.paging, &Default::default())
+        let url = crate::post::page_target(endpoint, &Default::default())
             .map_err(|e| url_err(template, e))?;
         let sampled = crate::sampling::sample(
             &self.inner.client,
@@ -291,7 +292,7 @@ impl Connector for AutoRestConnector {
         // No filter is applied by the API, so a limit is the caller's to
         // apply after filtering (see the scan contract).
         let limit = request.limit.filter(|_| request.filters.is_empty());
-        let first = page_url(&def.endpoint.url, &def.endpoint.paging, &Default::default())
+        let first = crate::post::page_target(&def.endpoint, &Default::default())
             .map_err(|e| url_err(&def.endpoint.url, e))?;
         let run = PageRun::new(limit)
             .with_limits(self.inner.limits.clone())

@@ -77,6 +77,7 @@ mod json;
 mod keys;
 mod model;
 mod paging;
+mod post;
 mod sampling;
 mod scan;
 mod source;

@@ -54,7 +54,7 @@ const PAGING_KEYS: &[&str] = &[
     "#totalRowsElement",
 ];
 const TOP_KEYS: &[&str] = &["#tokenuri", "#scope", "#hostname", "#http", "#headers"];
-const TABLE_KEYS: &[&str] = &["#path", "#headers", "#http"];
+const TABLE_KEYS: &[&str] = &["#path", "#headers", "#http", "#post"];
 
 /// Reads and parses the model file at `path`; YAML for `.yaml`/`.yml`.
 pub(crate) fn load(path: &str, server_name: Option<&str>) -> Result<Model, AutoRestError> {
@@ -231,23 +231,22 @@ fn headers(v: &Value, table: &str) -> Result<Vec<(String, String)>, AutoRestErro
     Ok(out)
 }
 
-/// `[METHOD ]URL[ /row/element]` → URL template and row path.
-fn endpoint_spec(
-    text: &str,
-    table: &str,
-    hostname: Option<&str>,
-) -> Result<(String, Option<Vec<String>>), AutoRestError> {
+/// An endpoint as `#path` gives it.
+struct Spec {
+    url: String,
+    element: Option<Vec<String>>,
+    /// Written `POST URL`.
+    post: bool,
+}
+
+/// `[METHOD ]URL[ /row/element]` → URL template, row path and method.
+fn endpoint_spec(text: &str, table: &str, hostname: Option<&str>) -> Result<Spec, AutoRestError> {
     let mut parts = text.split_whitespace().peekable();
+    let mut post = false;
     if let Some(m) = parts.peek()
         && (m.eq_ignore_ascii_case("GET") || m.eq_ignore_ascii_case("POST"))
     {
-        if m.eq_ignore_ascii_case("POST") {
-            return Err(value_err(
-                table,
-                "#path",
-                "only GET endpoints are supported",
-            ));
-        }
+        post = m.eq_ignore_ascii_case("POST");
         parts.next();
     }
     let url = parts
@@ -276,7 +275,7 @@ fn endpoint_spec(
             url.trim_start_matches('/')
         )
     };
-    Ok((url, element))
+    Ok(Spec { url, element, post })
 }
 
 fn table_entry(
@@ -285,11 +284,12 @@ fn table_entry(
     defaults: &TableKeys,
     hostname: Option<&str>,
 ) -> Result<Entry, AutoRestError> {
-    let endpoint = |url: String, keys: TableKeys| {
+    let endpoint = |url: String, keys: TableKeys, post: Option<Value>| {
         let mut headers = defaults.headers.clone();
         headers.extend(keys.headers);
         Arc::new(Endpoint {
             url,
+            post,
             headers,
             paging: keys.paging.or(&defaults.paging),
             http: vendor_rules(keys.http.or(&defaults.http)),
@@ -298,11 +298,12 @@ fn table_entry(
     };
     let obj: &Map<String, Value> = match v {
         Value::String(s) => {
-            let (url, element) = endpoint_spec(s, name, hostname)?;
+            let spec = endpoint_spec(s, name, hostname)?;
+            let post = spec.post.then(|| Value::Object(Map::new()));
             return Ok(Entry::Sampled {
                 name: name.to_owned(),
-                endpoint: endpoint(url, TableKeys::default()),
-                rows: element.map_or(Rows::Auto, Rows::Path),
+                endpoint: endpoint(spec.url, TableKeys::default(), post),
+                rows: spec.element.map_or(Rows::Auto, Rows::Path),
             });
         }
         Value::Object(o) => o,
@@ -310,6 +311,7 @@ fn table_entry(
     };
     let mut keys = TableKeys::default();
     let mut path = None;
+    let mut body = None;
     for (key, v) in obj.iter().filter(|(k, _)| k.starts_with('#')) {
         match check_key(key, name, &[TABLE_KEYS, PAGING_KEYS])? {
             "#path" => {
@@ -320,12 +322,24 @@ fn table_entry(
                 .ok_or_else(|| value_err(name, key, "expected a URL or a list of URLs"))?;
                 path = Some(endpoint_spec(text, name, hostname)?);
             }
+            "#post" => match v {
+                Value::Object(_) | Value::Array(_) => body = Some(v.clone()),
+                _ => {
+                    return Err(value_err(
+                        name,
+                        key,
+                        "expected the JSON body: an object or a list",
+                    ));
+                }
+            },
             canon => keys.set(canon, key, v, name)?,
         }
     }
-    let (url, element) = path.ok_or_else(|| value_err(name, "#path", "missing"))?;
-    let rows = element.map_or(Rows::Auto, Rows::Path);
-    let endpoint = endpoint(url, keys);
+    let spec = path.ok_or_else(|| value_err(name, "#path", "missing"))?;
+    let rows = spec.element.map_or(Rows::Auto, Rows::Path);
+    // `#post` makes the request a POST; `POST URL` alone posts `{}`.
+    let body = body.or_else(|| spec.post.then(|| Value::Object(Map::new())));
+    let endpoint = endpoint(spec.url, keys, body);
     if obj.keys().all(|k| k.starts_with('#')) {
         return Ok(Entry::Sampled {
             name: name.to_owned(),

@@ -6,6 +6,7 @@ mod hostile;
 mod http;
 mod inference;
 mod paging;
+mod post;
 mod sample;
 mod scope;
 mod seed;
