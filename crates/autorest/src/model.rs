@@ -296,9 +296,19 @@ fn table_entry(
             follow_links: false,
         })
     };
+    // A sampled table has no columns to take `{name}` inputs from.
+    let sampled = |spec: &Spec, key: &str| match crate::inputs::first_placeholder(&spec.url) {
+        Some(p) => Err(value_err(
+            name,
+            key,
+            &format!("{{{p}}} needs a column to fill it: declare the table's columns"),
+        )),
+        None => Ok(()),
+    };
     let obj: &Map<String, Value> = match v {
         Value::String(s) => {
             let spec = endpoint_spec(s, name, hostname)?;
+            sampled(&spec, name)?;
             let post = spec.post.then(|| Value::Object(Map::new()));
             return Ok(Entry::Sampled {
                 name: name.to_owned(),
@@ -336,11 +346,17 @@ fn table_entry(
         }
     }
     let spec = path.ok_or_else(|| value_err(name, "#path", "missing"))?;
+    let spec_url = Spec {
+        url: spec.url.clone(),
+        element: None,
+        post: false,
+    };
     let rows = spec.element.map_or(Rows::Auto, Rows::Path);
     // `#post` makes the request a POST; `POST URL` alone posts `{}`.
     let body = body.or_else(|| spec.post.then(|| Value::Object(Map::new())));
     let endpoint = endpoint(spec.url, keys, body);
     if obj.keys().all(|k| k.starts_with('#')) {
+        sampled(&spec_url, "#path")?;
         return Ok(Entry::Sampled {
             name: name.to_owned(),
             endpoint,

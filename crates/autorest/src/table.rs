@@ -58,6 +58,8 @@ pub(crate) enum Source {
     Ancestor(usize),
     /// The position of the row in its array.
     Position,
+    /// A virtual column (a request input only): the value the scan sent.
+    Input(Option<String>),
 }
 
 /// One column.
@@ -70,6 +72,10 @@ pub(crate) struct ColumnDef {
     pub key: bool,
     /// Whether the declared length is enforced (model files: yes; inference: a hint).
     pub enforce_len: bool,
+    /// A date/time pattern or epoch unit (`Timestamp,<pattern>`).
+    pub format: Option<crate::formats::Format>,
+    /// How filters on it are sent to the API, when they are.
+    pub input: Option<crate::inputs::ColumnInput>,
 }
 
 /// One table.
@@ -111,6 +117,8 @@ impl ColumnDef {
             not_null,
             key: false,
             enforce_len,
+            format: None,
+            input: None,
         }
     }
 }

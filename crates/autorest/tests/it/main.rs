@@ -5,6 +5,7 @@ mod errors;
 mod hostile;
 mod http;
 mod inference;
+mod inputs;
 mod paging;
 mod post;
 mod sample;
