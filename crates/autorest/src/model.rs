@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::columns::declared_tables;
 use crate::error::AutoRestError;
 use crate::keys::{check_key, value_err};
-use connectkit_core::client::{Action, HttpRules};
+use connectkit_core::client::{Action, HttpRules, Rule};
 
 use crate::http::vendor_rules;
 use crate::json::split_path;
@@ -136,7 +136,8 @@ fn number(v: &Value, table: &str, key: &str) -> Result<u64, AutoRestError> {
 #[derive(Debug, Default, Clone)]
 struct TableKeys {
     paging: Paging,
-    http: HttpRules,
+    /// `#http`, when given.
+    http: Option<HttpRules>,
     headers: Vec<(String, String)>,
 }
 
@@ -156,7 +157,7 @@ impl TableKeys {
             "#nextPageResponseHeader" => p.next_page_header = Some(s()?),
             "#hasMoreElement" => p.has_more_element = Some(split_path(&s()?)),
             "#totalRowsElement" => p.total_rows_element = Some(split_path(&s()?)),
-            "#http" => self.http = http_rules(v, table)?,
+            "#http" => self.http = Some(http_rules(v, table)?),
             "#headers" => self.headers = headers(v, table)?,
             _ => unreachable!("check_key returned {canon}"),
         }
@@ -164,23 +165,48 @@ impl TableKeys {
     }
 }
 
+/// An `#http` entry: `[{"#code", "#action", "#operation", "#match",
+/// "#message"}, ...]`, read in order, the first rule that matches winning.
+/// Rules for write operations (`#operation` INSERT, UPDATE, DELETE) never
+/// apply: connectkit only reads (SELECT).
 fn http_rules(v: &Value, table: &str) -> Result<HttpRules, AutoRestError> {
+    const RULE_KEYS: &[&str] = &["#code", "#action", "#operation", "#match", "#message"];
     let items = v
         .as_array()
         .ok_or_else(|| value_err(table, "#http", "expected a list of {#code, #action}"))?;
-    let mut rules = Vec::new();
+    let mut rules = HttpRules::standard();
     for item in items {
         let obj = item
             .as_object()
             .ok_or_else(|| value_err(table, "#http", "expected {#code, #action}"))?;
-        let (mut code, mut action) = (None, None);
+        let (mut code, mut action, mut reads) = (None, None, true);
+        let (mut contains, mut message) = (None, None);
         for (k, v) in obj {
-            match check_key(k, table, &[&["#code", "#action"]])? {
+            match check_key(k, table, &[RULE_KEYS])? {
                 "#code" => code = Some(number(v, table, "#code")?),
+                "#operation" => {
+                    let op = string(v, table, "#operation")?;
+                    reads = match op.trim().to_ascii_uppercase().as_str() {
+                        "SELECT" => true,
+                        "INSERT" | "UPDATE" | "DELETE" => false,
+                        _ => {
+                            return Err(value_err(
+                                table,
+                                "#operation",
+                                &format!(
+                                    "unknown operation {op:?}; known: SELECT, INSERT, UPDATE, DELETE"
+                                ),
+                            ));
+                        }
+                    };
+                }
+                "#match" => contains = Some(string(v, table, "#match")?),
+                "#message" => message = Some(string(v, table, "#message")?),
                 _ => {
                     let text = string(v, table, "#action")?;
                     let msg = format!(
-                        "unknown action {text:?}; known: OK, ZERO_ROWS, REAUTHENTICATE, RETRY_AFTER, FAIL"
+                        "unknown action {text:?}; known: {}",
+                        Action::NAMES.join(", ")
                     );
                     action = Some(
                         Action::parse(&text).ok_or_else(|| value_err(table, "#action", &msg))?,
@@ -190,16 +216,23 @@ fn http_rules(v: &Value, table: &str) -> Result<HttpRules, AutoRestError> {
         }
         let code = code
             .and_then(|c| u16::try_from(c).ok())
-            .ok_or_else(|| value_err(table, "#http", "each rule needs a #code"))?;
+            .filter(|c| (100..=599).contains(c))
+            .ok_or_else(|| value_err(table, "#http", "each rule needs a #code (an HTTP status)"))?;
         let action =
             action.ok_or_else(|| value_err(table, "#http", "each rule needs an #action"))?;
-        rules.push((code, action));
+        if !reads {
+            continue;
+        }
+        let mut rule = Rule::new(code, action);
+        if let Some(text) = contains.filter(|t| !t.is_empty()) {
+            rule = rule.matching(text);
+        }
+        if let Some(m) = message {
+            rule = rule.with_message(m);
+        }
+        rules = rules.with_rule(rule);
     }
-    Ok(rules
-        .into_iter()
-        .fold(HttpRules::standard(), |r, (code, action)| {
-            r.with(code, action)
-        }))
+    Ok(rules)
 }
 
 fn headers(v: &Value, table: &str) -> Result<Vec<(String, String)>, AutoRestError> {
@@ -292,7 +325,10 @@ fn table_entry(
             post,
             headers,
             paging: keys.paging.or(&defaults.paging),
-            http: vendor_rules(keys.http.or(&defaults.http)),
+            http: vendor_rules(match (keys.http, &defaults.http) {
+                (Some(mine), Some(top)) => Some(mine.or(top)),
+                (mine, top) => mine.or_else(|| top.clone()),
+            }),
             follow_links: false,
         })
     };

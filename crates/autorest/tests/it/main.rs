@@ -8,6 +8,7 @@ mod inference;
 mod inputs;
 mod paging;
 mod post;
+mod rules;
 mod sample;
 mod scope;
 mod seed;
