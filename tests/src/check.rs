@@ -315,6 +315,11 @@ pub fn compare_request(e: &RequestExpect, r: &Received, vars: &[(&str, &str)]) -
             return Some(d);
         }
     }
+    if let Some(j) = &e.json
+        && r.json.as_ref() != Some(j)
+    {
+        return Some(format!("JSON body: expected {j}, received {:?}", r.json));
+    }
     let mut headers: Vec<(String, &Value)> = e
         .headers
         .iter()

@@ -24,6 +24,8 @@ pub enum Operation {
         columns: Option<Vec<String>>,
         /// The row limit.
         limit: Option<usize>,
+        /// `where: {column: value}`: equality filters.
+        filters: Vec<(String, Value)>,
     },
 }
 
@@ -74,6 +76,7 @@ fn operation(v: &Value, i: usize) -> Result<Operation, String> {
                     table: t.into(),
                     columns: None,
                     limit: None,
+                    filters: Vec::new(),
                 }),
                 _ => Err(err(&format!("{s:?}: "))),
             }
@@ -89,7 +92,7 @@ fn operation(v: &Value, i: usize) -> Result<Operation, String> {
             };
             if let Some(k) = m
                 .keys()
-                .find(|k| !["scan", "columns", "limit"].contains(&k.as_str()))
+                .find(|k| !["scan", "columns", "limit", "where"].contains(&k.as_str()))
             {
                 return Err(err(&format!("unknown key {k:?}; ")));
             }
@@ -111,10 +114,16 @@ fn operation(v: &Value, i: usize) -> Result<Operation, String> {
                         as usize,
                 ),
             };
+            let filters = match m.get("where") {
+                None => Vec::new(),
+                Some(Value::Object(w)) => w.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                Some(_) => return Err(err("where must be an object of column: value; ")),
+            };
             Ok(Operation::Scan {
                 table: table.into(),
                 columns,
                 limit,
+                filters,
             })
         }
         _ => Err(err("")),

@@ -23,6 +23,8 @@ pub struct Received {
     pub form: Vec<(String, String)>,
     /// Headers, names lowercase.
     pub headers: Vec<(String, String)>,
+    /// The body, when it is JSON.
+    pub json: Option<serde_json::Value>,
 }
 
 impl Received {
@@ -52,6 +54,7 @@ impl Received {
             path: req.url.path().to_owned(),
             query: req.url.query_pairs().into_owned().collect(),
             form,
+            json: serde_json::from_slice(&req.body).ok(),
             headers,
         }
     }

@@ -194,6 +194,9 @@ pub struct RequestExpect {
     /// The form body parameters, exactly.
     #[serde(default)]
     pub form: Option<BTreeMap<String, Value>>,
+    /// The JSON body, exactly.
+    #[serde(default)]
+    pub json: Option<Value>,
     /// The Authorization header (`~`: absent); may use `{{basic id secret}}`.
     #[serde(default, deserialize_with = "present")]
     pub authorization: Option<Value>,

@@ -13,6 +13,7 @@ use arrow_array::builder::{
 use connectkit_core::value;
 use serde_json::Value;
 
+use crate::formats;
 use crate::table::ColumnDef;
 use crate::types::SqlType;
 
@@ -85,9 +86,18 @@ impl ColBuilder {
             Self::I64(b) => put(to_i64(v), |x| b.append_value(x)),
             Self::F64(b) => put(to_f64(v), |x| b.append_value(x)),
             Self::Dec(b, p, s) => put(to_decimal(v, *p, *s), |x| b.append_value(x)),
-            Self::Date(b) => put(to_date(v), |x| b.append_value(x)),
-            Self::Time(b) => put(to_time(v), |x| b.append_value(x)),
-            Self::Ts(b) => put(to_timestamp(v), |x| b.append_value(x)),
+            Self::Date(b) => match &col.format {
+                Some(f) => put(formats::date(v, f), |x| b.append_value(x)),
+                None => put(to_date(v), |x| b.append_value(x)),
+            },
+            Self::Time(b) => match &col.format {
+                Some(f) => put(formats::time(v, f), |x| b.append_value(x)),
+                None => put(to_time(v), |x| b.append_value(x)),
+            },
+            Self::Ts(b) => match &col.format {
+                Some(f) => put(formats::timestamp(v, f), |x| b.append_value(x)),
+                None => put(to_timestamp(v), |x| b.append_value(x)),
+            },
             Self::Str(b) => {
                 let text: Cow<'_, str> = match (col.sql_type, v) {
                     (SqlType::Json, v) => Cow::Owned(v.to_string()),

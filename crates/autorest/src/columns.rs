@@ -6,6 +6,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::error::AutoRestError;
+use crate::formats::{self, Format};
+use crate::inputs::{ColumnInput, INPUT_KEYS};
 use crate::keys::{check_key, value_err};
 use crate::table::{ChildAt, ChildScope, ColumnDef, Endpoint, Rows, Source, TableDef};
 use crate::types::SqlType;
@@ -26,6 +28,7 @@ pub(crate) fn declared_tables(
     let mut columns = Vec::new();
     let mut children = Vec::new();
     fields(name, obj, &[], &mut columns, &mut children)?;
+    crate::inputs::bind_path(&mut columns, &endpoint);
     let key = columns.iter().find(|c| c.key).cloned();
     let root_key = key.as_ref().and_then(|k| match &k.source {
         Source::Field(p) => Some(p.clone()),
@@ -106,16 +109,27 @@ fn fields<'a>(
         path.push(field.to_owned());
         let name = path.join("_");
         match (v, is_array) {
+            (Value::Object(inner), false)
+                if inner.keys().any(|k| k.eq_ignore_ascii_case("#type")) =>
+            {
+                columns.push(column_object(inner, table, key, path, &name)?);
+            }
             (Value::Object(inner), false) => fields(table, inner, &path, columns, children)?,
             (Value::Object(inner), true) => children.push((name, path, Child::Objects(inner))),
             (Value::String(spec), true) => {
-                let (t, _, _) = column_spec(spec, table, key)?;
-                children.push((name, path, Child::Scalars(t)));
+                let spec = column_spec(spec, table, key)?;
+                children.push((name, path, Child::Scalars(spec.t)));
             }
             (Value::String(spec), false) => {
-                let (t, key_mod, not_null) = column_spec(spec, table, key)?;
-                let mut c = col(&name, t, Source::Field(path), not_null || key_mod);
-                c.key = key_mod;
+                let spec = column_spec(spec, table, key)?;
+                let mut c = col(
+                    &name,
+                    spec.t,
+                    Source::Field(path),
+                    spec.not_null || spec.key,
+                );
+                c.key = spec.key;
+                c.format = spec.format;
                 columns.push(c);
             }
             _ => {
@@ -130,23 +144,130 @@ fn fields<'a>(
     Ok(())
 }
 
-/// `Type[,#key][,#notNull]` → type, key, not null.
-fn column_spec(spec: &str, table: &str, key: &str) -> Result<(SqlType, bool, bool), AutoRestError> {
-    let (type_text, mods) = match spec.find('#') {
-        Some(i) => (spec[..i].trim().trim_end_matches(',').trim(), &spec[i..]),
-        None => (spec.trim(), ""),
+/// A column's declaration: `Type[,<date pattern>][,#key][,#notNull]`,
+/// `#epochSeconds` or `#epochMillis` for numbers since the epoch.
+struct Spec {
+    t: SqlType,
+    key: bool,
+    not_null: bool,
+    format: Option<Format>,
+}
+
+const MODIFIERS: &[&str] = &["#key", "#notNull", "#epochSeconds", "#epochMillis"];
+
+fn column_spec(spec: &str, table: &str, key: &str) -> Result<Spec, AutoRestError> {
+    let spec = spec.trim();
+    // The type ends at its closing parenthesis, else at the first comma.
+    let comma = spec.find(',').unwrap_or(spec.len());
+    let end = match spec.find('(') {
+        Some(open) if open < comma => spec[open..].find(')').map_or(spec.len(), |c| open + c + 1),
+        _ => comma,
     };
+    // `Integer #key`: a modifier may follow the type without a comma.
+    let end = spec[..end].find('#').unwrap_or(end);
+    let type_text = spec[..end].trim();
     let t = SqlType::parse(type_text).ok_or_else(|| {
         value_err(table, key, &format!("unknown type {type_text:?}; known: BigInt, Bit, Boolean, Char, Date, Decimal, Double, Float, GUID, Integer, JSON, LongVarChar, NVarChar, SmallInt, Time, Timestamp, TinyInt, VarChar"))
     })?;
-    let (mut is_key, mut not_null) = (false, false);
-    for m in mods.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-        match check_key(m, table, &[&["#key", "#notNull"]])? {
-            "#key" => is_key = true,
-            _ => not_null = true,
+    let mut out = Spec {
+        t,
+        key: false,
+        not_null: false,
+        format: None,
+    };
+    let rest = spec[end..].trim().strip_prefix(',').unwrap_or(&spec[end..]);
+    let mut parts: Vec<&str> = if rest.trim().is_empty() {
+        Vec::new()
+    } else {
+        rest.split(',').collect()
+    };
+    // Modifiers come before or after the pattern, which may hold commas.
+    let mut mods = Vec::new();
+    while parts.first().is_some_and(|p| p.trim().starts_with('#')) {
+        mods.push(parts.remove(0).trim());
+    }
+    while parts.last().is_some_and(|p| p.trim().starts_with('#')) {
+        mods.extend(parts.pop().map(str::trim));
+    }
+    let dated = matches!(t, SqlType::Date | SqlType::Time | SqlType::Timestamp);
+    let mods: Vec<&str> = mods.iter().flat_map(|m| m.split_whitespace()).collect();
+    for m in mods {
+        match check_key(m, table, &[MODIFIERS])? {
+            "#key" => out.key = true,
+            "#notNull" => out.not_null = true,
+            epoch if dated => {
+                out.format = Some(if epoch == "#epochSeconds" {
+                    Format::EpochSeconds
+                } else {
+                    Format::EpochMillis
+                });
+            }
+            epoch => {
+                return Err(value_err(
+                    table,
+                    key,
+                    &format!("{epoch} needs a Date, Time or Timestamp column"),
+                ));
+            }
         }
     }
-    Ok((t, is_key, not_null))
+    let pattern = parts.join(",");
+    let pattern = pattern.trim();
+    if !pattern.is_empty() {
+        if !dated {
+            return Err(value_err(
+                table,
+                key,
+                &format!("a format {pattern:?} needs a Date, Time or Timestamp column"),
+            ));
+        }
+        let f = formats::pattern(pattern)
+            .map_err(|why| value_err(table, key, &format!("date pattern {pattern:?}: {why}")))?;
+        out.format = Some(f);
+    }
+    Ok(out)
+}
+
+/// A column declared as an object: `{"#type": ..., "#eq": "param", ...}`.
+fn column_object(
+    obj: &Map<String, Value>,
+    table: &str,
+    key: &str,
+    path: Vec<String>,
+    name: &str,
+) -> Result<ColumnDef, AutoRestError> {
+    let mut spec = None;
+    let (mut is_key, mut not_null) = (false, false);
+    let mut input = ColumnInput::default();
+    let flag = |v: &Value, k: &str| {
+        v.as_bool()
+            .ok_or_else(|| value_err(table, k, "expected true or false"))
+    };
+    for (k, v) in obj {
+        match check_key(k, table, &[&["#type", "#key", "#notNull"], INPUT_KEYS])? {
+            "#type" => {
+                let text = v.as_str().ok_or_else(|| {
+                    value_err(table, key, "#type: expected a type such as VarChar(64)")
+                })?;
+                spec = Some(column_spec(text, table, key)?);
+            }
+            "#key" => is_key = flag(v, k)?,
+            "#notNull" => not_null = flag(v, k)?,
+            canon => input.set(canon, v, table)?,
+        }
+    }
+    let spec = spec.ok_or_else(|| value_err(table, key, "a column object needs #type"))?;
+    let source = if input.is_virtual {
+        Source::Input(None)
+    } else {
+        Source::Field(path)
+    };
+    let is_key = is_key || spec.key;
+    let mut c = col(name, spec.t, source, not_null || spec.not_null || is_key);
+    c.key = is_key;
+    c.format = spec.format;
+    c.input = Some(input);
+    Ok(c)
 }
 
 #[cfg(test)]
@@ -163,6 +284,7 @@ mod tests {
             paging: Paging::default(),
             http: HttpRules::default(),
             follow_links: false,
+            ..Endpoint::default()
         })
     }
 
@@ -223,5 +345,54 @@ mod tests {
             e.to_string(),
             "model file: unknown key #kye in t (did you mean #key?)"
         );
+    }
+
+    #[test]
+    fn formats_modifiers_and_column_objects() {
+        let obj = json!({
+            "born": "Date,d-M-y-G",
+            "seen": "Timestamp,#notNull,EEE, dd MMM yyyy HH:mm:ss Z",
+            "at": "Timestamp #epochMillis",
+            "price": "Decimal(10,2),#key",
+            "lang": {"#type": "VarChar(8)", "#eq": "language", "#default": "en"},
+            "since": {"#type": "Date,yyyyMMdd", "#ge": "from", "#virtual": true}
+        });
+        let t = declared_tables("t", obj.as_object().unwrap(), endpoint(), Rows::Auto).unwrap();
+        let c = &t[0].columns;
+        assert!(matches!(&c[0].format, Some(Format::Pattern { text, .. }) if text == "d-M-y-G"));
+        assert!(c[1].not_null);
+        assert!(
+            matches!(&c[1].format, Some(Format::Pattern { text, .. }) if text == "EEE, dd MMM yyyy HH:mm:ss Z")
+        );
+        assert_eq!(c[2].format, Some(Format::EpochMillis));
+        assert_eq!(c[3].sql_type, SqlType::Decimal(10, 2));
+        assert!(c[3].key);
+        let lang = c[4].input.as_ref().unwrap();
+        assert_eq!(lang.default.as_deref(), Some("en"));
+        assert_eq!(c[4].source, Source::Field(vec!["lang".into()]));
+        assert_eq!(c[5].source, Source::Input(None));
+        assert!(c[5].format.is_some());
+    }
+
+    #[test]
+    fn bad_formats_and_column_object_keys_are_named() {
+        let bad = |obj: serde_json::Value| {
+            declared_tables("t", obj.as_object().unwrap(), endpoint(), Rows::Auto)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = bad(json!({"born": "Date,yyyy-ww"}));
+        assert!(
+            e.contains("key born") && e.contains("\"yyyy-ww\"") && e.contains("the letter w"),
+            "{e}"
+        );
+        let e = bad(json!({"n": "Integer,yyyy"}));
+        assert!(e.contains("needs a Date, Time or Timestamp column"), "{e}");
+        let e = bad(json!({"n": "Integer,#epochSeconds"}));
+        assert!(e.contains("needs a Date, Time or Timestamp column"), "{e}");
+        let e = bad(json!({"n": {"#type": "Integer", "#eqq": "x"}}));
+        assert_eq!(e, "model file: unknown key #eqq in t (did you mean #eq?)");
+        let e = bad(json!({"n": {"#type": "Integer", "#password": "x"}}));
+        assert!(e.contains("#password"), "{e}");
     }
 }

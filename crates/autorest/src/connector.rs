@@ -8,7 +8,8 @@ use connectkit_core::client::{
     ApiClient, Body, CredentialScope, HttpRules, PageRun, PagingLimits, RetryConfig,
 };
 use connectkit_core::{
-    AuthFlow, Connector, Error, Properties, Result, Scan, ScanRequest, TableInfo, async_trait,
+    AuthFlow, Connector, Error, Filter, FilterSupport, Properties, Result, Scan, ScanRequest,
+    TableInfo, async_trait,
 };
 use tokio::sync::OnceCell;
 use url::Url;
@@ -89,6 +90,7 @@ impl AutoRestConnector {
                         // not an empty API: the shared rules make it an error.
                         http: HttpRules::standard(),
                         follow_links: true,
+                        ..Endpoint::default()
                     }),
                 }
             }
@@ -173,7 +175,7 @@ impl AutoRestConnector {
         rows: &Rows,
     ) -> Result<Vec<Arc<TableDef>>> {
         let template = endpoint.url.as_str();
-        let url = page_url(template, &endpoint.paging, &Default::default())
+        let url = crate::post::page_target(endpoint, &Default::default())
             .map_err(|e| url_err(template, e))?;
         let sampled = crate::sampling::sample(
             &self.inner.client,
@@ -268,6 +270,10 @@ impl Connector for AutoRestConnector {
 
     async fn scan(&self, table: &str, request: ScanRequest) -> Result<Scan> {
         let def = self.table(table).await?;
+        // Filters on input columns go to the API (path, body or query).
+        let plan = crate::inputs::plan(&def, &request.filters);
+        let unapplied = plan.unapplied(&request.filters);
+        let def = crate::inputs::apply(&def, &plan)?;
         let projection = match &request.projection {
             None => None,
             Some(cols) => Some(
@@ -288,10 +294,10 @@ impl Connector for AutoRestConnector {
             })?),
             None => def.schema.clone(),
         };
-        // No filter is applied by the API, so a limit is the caller's to
-        // apply after filtering (see the scan contract).
-        let limit = request.limit.filter(|_| request.filters.is_empty());
-        let first = page_url(&def.endpoint.url, &def.endpoint.paging, &Default::default())
+        // A filter the API does not apply leaves the limit to the caller,
+        // after filtering (see the scan contract).
+        let limit = request.limit.filter(|_| unapplied.is_empty());
+        let first = crate::post::page_target(&def.endpoint, &Default::default())
             .map_err(|e| url_err(&def.endpoint.url, e))?;
         let run = PageRun::new(limit)
             .with_limits(self.inner.limits.clone())
@@ -299,8 +305,21 @@ impl Connector for AutoRestConnector {
         let batches = scan_stream(self.inner.client.clone(), def, projection, limit, run)?;
         let applied = limit.is_some() || request.limit.is_none();
         Ok(Scan::new(schema, batches)
-            .with_unapplied_filters(request.filters)
+            .with_unapplied_filters(unapplied)
             .with_limit_applied(applied))
+    }
+
+    fn filter_support(&self, table: &str, filters: &[Filter]) -> Vec<FilterSupport> {
+        let table = self.inner.catalog.get().and_then(|tables| {
+            tables
+                .iter()
+                .find(|t| t.name == table)
+                .or_else(|| tables.iter().find(|t| t.name.eq_ignore_ascii_case(table)))
+        });
+        match table {
+            Some(t) => crate::inputs::plan(t, filters).support,
+            None => vec![FilterSupport::Unsupported; filters.len()],
+        }
     }
 
     fn auth_flow(&self) -> Arc<dyn AuthFlow> {

@@ -158,6 +158,7 @@ pub(crate) fn decode(
                     Cow::Owned(row.ids.get(*level).cloned().unwrap_or(Value::Null))
                 }
                 Source::Position => Cow::Owned(Value::from(row.position)),
+                Source::Input(v) => Cow::Owned(v.clone().map_or(Value::Null, Value::String)),
             };
             push_value(table, col, b, &value, row_offset + n + 1)?;
         }

@@ -74,6 +74,19 @@ pub enum AutoRestError {
         /// What is wrong.
         message: String,
     },
+    /// A `{name}` input of a table's path or body that neither a filter nor
+    /// a `#default` supplies.
+    #[error(
+        "table {table}: the request needs input {{{input}}}: add WHERE {column} = <value> to the query, or a #default to column {column} in the model file"
+    )]
+    MissingInput {
+        /// The table.
+        table: String,
+        /// The input's name, as in the path or body.
+        input: String,
+        /// The column whose filter supplies it.
+        column: String,
+    },
     /// A URL (Sample, `#path`, a next link) is not valid.
     #[error("invalid URL {url:?}: {message}")]
     Url {
@@ -184,6 +197,7 @@ impl AutoRestError {
             | AutoRestError::UnknownModelKey { .. }
             | AutoRestError::SecretInModel { .. }
             | AutoRestError::ModelValue { .. }
+            | AutoRestError::MissingInput { .. }
             | AutoRestError::Url { .. } => ErrorKind::Config,
             _ => ErrorKind::Api,
         }
@@ -267,6 +281,7 @@ impl AutoRestError {
             AutoRestError::UnknownModelKey { .. } => "autorest.unknown_model_key",
             AutoRestError::SecretInModel { .. } => "autorest.secret_in_model",
             AutoRestError::ModelValue { .. } => "autorest.model_value",
+            AutoRestError::MissingInput { .. } => "autorest.missing_input",
             AutoRestError::Url { .. } => "autorest.url",
             AutoRestError::Page { .. } => "autorest.page",
             AutoRestError::NotJson { .. } => "autorest.not_json",

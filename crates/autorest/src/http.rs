@@ -13,13 +13,18 @@ use url::Url;
 
 use crate::error::{AutoRestError, display_url, excerpt};
 
-/// The vendor's defaults for model-file tables, after the file's own rules:
-/// 400 and 404 mean no rows. Everything else follows the shared rules
-/// (2xx OK, 401 reauthenticate, 429/503 and, for GET, 502/504 retried).
-pub(crate) fn vendor_rules(file_rules: HttpRules) -> HttpRules {
-    file_rules
-        .with(400, Action::ZeroRows)
-        .with(404, Action::ZeroRows)
+/// The status rules of a model-file table. Without an `#http` entry, the
+/// vendor's defaults: 400 and 404 mean no rows, and the shared rules do the
+/// rest (2xx OK, 401 reauthenticate, 429/503 and, for GET, 502/504
+/// retried). With one, its rules, and, as the vendor documents, every
+/// status it does not list fails (a 2xx it does not list is still read).
+pub(crate) fn vendor_rules(file_rules: Option<HttpRules>) -> HttpRules {
+    match file_rules {
+        Some(rules) => rules.with_unlisted(Action::Fail),
+        None => HttpRules::standard()
+            .with(400, Action::ZeroRows)
+            .with(404, Action::ZeroRows),
+    }
 }
 
 /// `WSTimeout` in seconds (default 120).
@@ -102,7 +107,7 @@ mod tests {
     #[test]
     fn vendor_defaults_and_overrides() {
         let get = Method::GET;
-        let r = vendor_rules(HttpRules::standard());
+        let r = vendor_rules(None);
         assert_eq!(r.action(&get, 200), Action::Ok);
         assert_eq!(r.action(&get, 206), Action::Ok);
         assert_eq!(r.action(&get, 404), Action::ZeroRows);
@@ -111,7 +116,10 @@ mod tests {
         assert_eq!(r.action(&get, 429), Action::RetryAfter);
         assert_eq!(r.action(&get, 503), Action::RetryAfter);
         assert_eq!(r.action(&get, 500), Action::Fail);
-        let r = vendor_rules(HttpRules::standard().with(404, Action::Fail));
-        assert_eq!(r.action(&get, 404), Action::Fail);
+        let r = vendor_rules(Some(HttpRules::standard().with(404, Action::ZeroRows)));
+        assert_eq!(r.action(&get, 404), Action::ZeroRows);
+        assert_eq!(r.action(&get, 400), Action::Fail);
+        assert_eq!(r.action(&get, 401), Action::Fail);
+        assert_eq!(r.action(&get, 200), Action::Ok);
     }
 }

@@ -211,6 +211,7 @@ pub fn infer_schemas(table: &str, body: &Value) -> Vec<(String, arrow_schema::Sc
         paging: Default::default(),
         http: Default::default(),
         follow_links: true,
+        ..Endpoint::default()
     });
     let mut body = body.clone();
     crate::paging::strip_next_links(&mut body);

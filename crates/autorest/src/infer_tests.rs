@@ -12,6 +12,7 @@ fn endpoint() -> Arc<Endpoint> {
         paging: Paging::default(),
         http: HttpRules::default(),
         follow_links: true,
+        ..Endpoint::default()
     })
 }
 

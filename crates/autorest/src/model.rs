@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::columns::declared_tables;
 use crate::error::AutoRestError;
 use crate::keys::{check_key, value_err};
-use connectkit_core::client::{Action, HttpRules};
+use connectkit_core::client::{Action, HttpRules, Rule};
 
 use crate::http::vendor_rules;
 use crate::json::split_path;
@@ -54,7 +54,7 @@ const PAGING_KEYS: &[&str] = &[
     "#totalRowsElement",
 ];
 const TOP_KEYS: &[&str] = &["#tokenuri", "#scope", "#hostname", "#http", "#headers"];
-const TABLE_KEYS: &[&str] = &["#path", "#headers", "#http"];
+const TABLE_KEYS: &[&str] = &["#path", "#headers", "#http", "#post"];
 
 /// Reads and parses the model file at `path`; YAML for `.yaml`/`.yml`.
 pub(crate) fn load(path: &str, server_name: Option<&str>) -> Result<Model, AutoRestError> {
@@ -136,7 +136,8 @@ fn number(v: &Value, table: &str, key: &str) -> Result<u64, AutoRestError> {
 #[derive(Debug, Default, Clone)]
 struct TableKeys {
     paging: Paging,
-    http: HttpRules,
+    /// `#http`, when given.
+    http: Option<HttpRules>,
     headers: Vec<(String, String)>,
 }
 
@@ -156,7 +157,7 @@ impl TableKeys {
             "#nextPageResponseHeader" => p.next_page_header = Some(s()?),
             "#hasMoreElement" => p.has_more_element = Some(split_path(&s()?)),
             "#totalRowsElement" => p.total_rows_element = Some(split_path(&s()?)),
-            "#http" => self.http = http_rules(v, table)?,
+            "#http" => self.http = Some(http_rules(v, table)?),
             "#headers" => self.headers = headers(v, table)?,
             _ => unreachable!("check_key returned {canon}"),
         }
@@ -164,23 +165,48 @@ impl TableKeys {
     }
 }
 
+/// An `#http` entry: `[{"#code", "#action", "#operation", "#match",
+/// "#message"}, ...]`, read in order, the first rule that matches winning.
+/// Rules for write operations (`#operation` INSERT, UPDATE, DELETE) never
+/// apply: connectkit only reads (SELECT).
 fn http_rules(v: &Value, table: &str) -> Result<HttpRules, AutoRestError> {
+    const RULE_KEYS: &[&str] = &["#code", "#action", "#operation", "#match", "#message"];
     let items = v
         .as_array()
         .ok_or_else(|| value_err(table, "#http", "expected a list of {#code, #action}"))?;
-    let mut rules = Vec::new();
+    let mut rules = HttpRules::standard();
     for item in items {
         let obj = item
             .as_object()
             .ok_or_else(|| value_err(table, "#http", "expected {#code, #action}"))?;
-        let (mut code, mut action) = (None, None);
+        let (mut code, mut action, mut reads) = (None, None, true);
+        let (mut contains, mut message) = (None, None);
         for (k, v) in obj {
-            match check_key(k, table, &[&["#code", "#action"]])? {
+            match check_key(k, table, &[RULE_KEYS])? {
                 "#code" => code = Some(number(v, table, "#code")?),
+                "#operation" => {
+                    let op = string(v, table, "#operation")?;
+                    reads = match op.trim().to_ascii_uppercase().as_str() {
+                        "SELECT" => true,
+                        "INSERT" | "UPDATE" | "DELETE" => false,
+                        _ => {
+                            return Err(value_err(
+                                table,
+                                "#operation",
+                                &format!(
+                                    "unknown operation {op:?}; known: SELECT, INSERT, UPDATE, DELETE"
+                                ),
+                            ));
+                        }
+                    };
+                }
+                "#match" => contains = Some(string(v, table, "#match")?),
+                "#message" => message = Some(string(v, table, "#message")?),
                 _ => {
                     let text = string(v, table, "#action")?;
                     let msg = format!(
-                        "unknown action {text:?}; known: OK, ZERO_ROWS, REAUTHENTICATE, RETRY_AFTER, FAIL"
+                        "unknown action {text:?}; known: {}",
+                        Action::NAMES.join(", ")
                     );
                     action = Some(
                         Action::parse(&text).ok_or_else(|| value_err(table, "#action", &msg))?,
@@ -190,16 +216,23 @@ fn http_rules(v: &Value, table: &str) -> Result<HttpRules, AutoRestError> {
         }
         let code = code
             .and_then(|c| u16::try_from(c).ok())
-            .ok_or_else(|| value_err(table, "#http", "each rule needs a #code"))?;
+            .filter(|c| (100..=599).contains(c))
+            .ok_or_else(|| value_err(table, "#http", "each rule needs a #code (an HTTP status)"))?;
         let action =
             action.ok_or_else(|| value_err(table, "#http", "each rule needs an #action"))?;
-        rules.push((code, action));
+        if !reads {
+            continue;
+        }
+        let mut rule = Rule::new(code, action);
+        if let Some(text) = contains.filter(|t| !t.is_empty()) {
+            rule = rule.matching(text);
+        }
+        if let Some(m) = message {
+            rule = rule.with_message(m);
+        }
+        rules = rules.with_rule(rule);
     }
-    Ok(rules
-        .into_iter()
-        .fold(HttpRules::standard(), |r, (code, action)| {
-            r.with(code, action)
-        }))
+    Ok(rules)
 }
 
 fn headers(v: &Value, table: &str) -> Result<Vec<(String, String)>, AutoRestError> {
@@ -231,23 +264,22 @@ fn headers(v: &Value, table: &str) -> Result<Vec<(String, String)>, AutoRestErro
     Ok(out)
 }
 
-/// `[METHOD ]URL[ /row/element]` → URL template and row path.
-fn endpoint_spec(
-    text: &str,
-    table: &str,
-    hostname: Option<&str>,
-) -> Result<(String, Option<Vec<String>>), AutoRestError> {
+/// An endpoint as `#path` gives it.
+struct Spec {
+    url: String,
+    element: Option<Vec<String>>,
+    /// Written `POST URL`.
+    post: bool,
+}
+
+/// `[METHOD ]URL[ /row/element]` → URL template, row path and method.
+fn endpoint_spec(text: &str, table: &str, hostname: Option<&str>) -> Result<Spec, AutoRestError> {
     let mut parts = text.split_whitespace().peekable();
+    let mut post = false;
     if let Some(m) = parts.peek()
         && (m.eq_ignore_ascii_case("GET") || m.eq_ignore_ascii_case("POST"))
     {
-        if m.eq_ignore_ascii_case("POST") {
-            return Err(value_err(
-                table,
-                "#path",
-                "only GET endpoints are supported",
-            ));
-        }
+        post = m.eq_ignore_ascii_case("POST");
         parts.next();
     }
     let url = parts
@@ -276,7 +308,7 @@ fn endpoint_spec(
             url.trim_start_matches('/')
         )
     };
-    Ok((url, element))
+    Ok(Spec { url, element, post })
 }
 
 fn table_entry(
@@ -285,24 +317,39 @@ fn table_entry(
     defaults: &TableKeys,
     hostname: Option<&str>,
 ) -> Result<Entry, AutoRestError> {
-    let endpoint = |url: String, keys: TableKeys| {
+    let endpoint = |url: String, keys: TableKeys, post: Option<Value>| {
         let mut headers = defaults.headers.clone();
         headers.extend(keys.headers);
         Arc::new(Endpoint {
             url,
+            post,
             headers,
             paging: keys.paging.or(&defaults.paging),
-            http: vendor_rules(keys.http.or(&defaults.http)),
+            http: vendor_rules(match (keys.http, &defaults.http) {
+                (Some(mine), Some(top)) => Some(mine.or(top)),
+                (mine, top) => mine.or_else(|| top.clone()),
+            }),
             follow_links: false,
         })
     };
+    // A sampled table has no columns to take `{name}` inputs from.
+    let sampled = |spec: &Spec, key: &str| match crate::inputs::first_placeholder(&spec.url) {
+        Some(p) => Err(value_err(
+            name,
+            key,
+            &format!("{{{p}}} needs a column to fill it: declare the table's columns"),
+        )),
+        None => Ok(()),
+    };
     let obj: &Map<String, Value> = match v {
         Value::String(s) => {
-            let (url, element) = endpoint_spec(s, name, hostname)?;
+            let spec = endpoint_spec(s, name, hostname)?;
+            sampled(&spec, name)?;
+            let post = spec.post.then(|| Value::Object(Map::new()));
             return Ok(Entry::Sampled {
                 name: name.to_owned(),
-                endpoint: endpoint(url, TableKeys::default()),
-                rows: element.map_or(Rows::Auto, Rows::Path),
+                endpoint: endpoint(spec.url, TableKeys::default(), post),
+                rows: spec.element.map_or(Rows::Auto, Rows::Path),
             });
         }
         Value::Object(o) => o,
@@ -310,6 +357,7 @@ fn table_entry(
     };
     let mut keys = TableKeys::default();
     let mut path = None;
+    let mut body = None;
     for (key, v) in obj.iter().filter(|(k, _)| k.starts_with('#')) {
         match check_key(key, name, &[TABLE_KEYS, PAGING_KEYS])? {
             "#path" => {
@@ -320,13 +368,31 @@ fn table_entry(
                 .ok_or_else(|| value_err(name, key, "expected a URL or a list of URLs"))?;
                 path = Some(endpoint_spec(text, name, hostname)?);
             }
+            "#post" => match v {
+                Value::Object(_) | Value::Array(_) => body = Some(v.clone()),
+                _ => {
+                    return Err(value_err(
+                        name,
+                        key,
+                        "expected the JSON body: an object or a list",
+                    ));
+                }
+            },
             canon => keys.set(canon, key, v, name)?,
         }
     }
-    let (url, element) = path.ok_or_else(|| value_err(name, "#path", "missing"))?;
-    let rows = element.map_or(Rows::Auto, Rows::Path);
-    let endpoint = endpoint(url, keys);
+    let spec = path.ok_or_else(|| value_err(name, "#path", "missing"))?;
+    let spec_url = Spec {
+        url: spec.url.clone(),
+        element: None,
+        post: false,
+    };
+    let rows = spec.element.map_or(Rows::Auto, Rows::Path);
+    // `#post` makes the request a POST; `POST URL` alone posts `{}`.
+    let body = body.or_else(|| spec.post.then(|| Value::Object(Map::new())));
+    let endpoint = endpoint(spec.url, keys, body);
     if obj.keys().all(|k| k.starts_with('#')) {
+        sampled(&spec_url, "#path")?;
         return Ok(Entry::Sampled {
             name: name.to_owned(),
             endpoint,

@@ -170,3 +170,32 @@ fn bad_values_are_named() {
     let e = err(r#"{"t": "https://h/t""#);
     assert!(e.starts_with("model file m.rest: not valid JSON"), "{e}");
 }
+
+#[test]
+fn post_bodies_and_inputs_load() {
+    let m = load(&fixture("post.rest"), None).unwrap();
+    let Entry::Declared(t) = &m.entries[1] else {
+        panic!("declared")
+    };
+    assert_eq!(t[0].endpoint.url, "https://api.example.com/report");
+    assert_eq!(
+        t[0].endpoint.post.as_ref().unwrap()["page"],
+        serde_json::json!("{PAGE}")
+    );
+    assert!(load(&fixture("inputs.rest"), None).is_ok());
+    let e = err(r##"{"t": {"#path": "https://h/x", "#post": "q=1", "id": "Integer"}}"##);
+    assert!(e.contains("key #post: expected the JSON body"), "{e}");
+    let e = err(r##"{"t": {"#path": "https://h/x", "#pots": {}, "id": "Integer"}}"##);
+    assert_eq!(
+        e,
+        "model file: unknown key #pots in t (did you mean #post?)"
+    );
+}
+
+#[test]
+fn a_sampled_table_cannot_take_inputs() {
+    let e = err(r##"{"u": "https://h/users/{login}/repos"}"##);
+    assert!(e.contains("{login} needs a column to fill it"), "{e}");
+    let e = err(r##"{"u": {"#path": "https://h/users/{login}"}}"##);
+    assert!(e.contains("key #path: {login}"), "{e}");
+}

@@ -100,7 +100,7 @@ pub(crate) struct PageState {
     pub next: Option<Next>,
 }
 
-fn substitute(template: &str, paging: &Paging, state: &PageState) -> String {
+pub(crate) fn substitute(template: &str, paging: &Paging, state: &PageState) -> String {
     let limit = paging
         .max_page_size
         .map(|n| n.to_string())

@@ -10,7 +10,7 @@ use url::Url;
 
 use crate::decode::page_rows;
 use crate::error::AutoRestError;
-use crate::http::{get_request, parse_json};
+use crate::http::parse_json;
 use crate::paging::{recognised_next, strip_next_links};
 use crate::table::{Endpoint, Rows};
 
@@ -57,7 +57,7 @@ pub(crate) async fn sample(
     let mut seen = 0usize;
     let mut url = first;
     loop {
-        let request = get_request(client, &url, &endpoint.headers, name)?;
+        let request = crate::post::request(client, &url, endpoint, name)?;
         let page = match client.fetch(request, &endpoint.http).await? {
             Fetched::Body(page) => page,
             _ => break,

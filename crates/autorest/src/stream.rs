@@ -154,6 +154,7 @@ impl State<'_> {
                 Source::Field(_) => std::mem::take(&mut self.slots[i]),
                 Source::Position => Value::from(self.root_offset + self.seen),
                 Source::Ancestor(_) => Value::Null,
+                Source::Input(ref v) => v.clone().map_or(Value::Null, Value::String),
             };
             push_value(self.table, col, &mut self.builders[i], &value, row_no)?;
         }

@@ -13,7 +13,7 @@ use connectkit_core::client::HttpRules;
 pub use connectkit_core::{KEY_METADATA_KEY, TYPE_METADATA_KEY};
 
 /// One HTTP endpoint that tables read from.
-#[derive(Debug)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Endpoint {
     /// The URL, possibly holding `{LIMIT}`, `{OFFSET}`, `{PAGE}` or `{NEXT}`.
     pub url: String,
@@ -25,6 +25,15 @@ pub(crate) struct Endpoint {
     pub http: HttpRules,
     /// Follow the next links a sampled endpoint carries (no model file).
     pub follow_links: bool,
+    /// The JSON body of a POST (`#post`); `None` for a GET.
+    pub post: Option<serde_json::Value>,
+}
+
+impl Endpoint {
+    /// Whether pages after the first are read at all.
+    pub fn pages(&self) -> bool {
+        self.paging.pages(&self.url) || self.post.as_ref().is_some_and(crate::post::body_pages)
+    }
 }
 
 /// Where a response holds a table's rows.
@@ -49,6 +58,8 @@ pub(crate) enum Source {
     Ancestor(usize),
     /// The position of the row in its array.
     Position,
+    /// A virtual column (a request input only): the value the scan sent.
+    Input(Option<String>),
 }
 
 /// One column.
@@ -61,6 +72,10 @@ pub(crate) struct ColumnDef {
     pub key: bool,
     /// Whether the declared length is enforced (model files: yes; inference: a hint).
     pub enforce_len: bool,
+    /// A date/time pattern or epoch unit (`Timestamp,<pattern>`).
+    pub format: Option<crate::formats::Format>,
+    /// How filters on it are sent to the API, when they are.
+    pub input: Option<crate::inputs::ColumnInput>,
 }
 
 /// One table.
@@ -102,6 +117,8 @@ impl ColumnDef {
             not_null,
             key: false,
             enforce_len,
+            format: None,
+            input: None,
         }
     }
 }

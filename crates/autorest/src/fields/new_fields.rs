@@ -193,6 +193,7 @@ mod tests {
             paging: Paging::default(),
             http: HttpRules::default(),
             follow_links: true,
+            ..Endpoint::default()
         });
         infer_body("t", &endpoint, &Rows::Auto, &sample).unwrap()
     }

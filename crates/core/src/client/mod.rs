@@ -33,9 +33,9 @@ pub use link::link_target;
 pub use paginate::{
     Decoded, INCREASE_AFTER, PageRun, PageSource, PagingError, PagingLimits, paginate,
 };
-pub use redact::{MASK, Redactor, escape_controls, header_secrets, redact};
+pub use redact::{MASK, Redactor, added_query_values, escape_controls, header_secrets, redact};
 pub use retry::{RetryConfig, is_idempotent, is_retryable_transport};
-pub use rules::{Action, HttpRules};
+pub use rules::{Action, HttpRules, Rule};
 pub use scope::{CredentialScope, is_loopback};
 pub use send::{
     ApiClient, Body, EXCERPT_CHARS, ErrorDetail, Fetched, MAX_ERROR_BYTES, MAX_PAGE_BYTES,

@@ -217,11 +217,36 @@ pub fn header_secrets(headers: &reqwest::header::HeaderMap) -> Vec<String> {
         }
         let Ok(text) = value.to_str() else { continue };
         out.push(text.to_owned());
-        if let Some((_scheme, creds)) = text.split_once(' ') {
+        if let Some((scheme, creds)) = text.split_once(' ') {
             out.push(creds.trim().to_owned());
+            // Basic credentials: the password in clear too (a server may
+            // echo it), whatever encoding it is shown in later.
+            if scheme.eq_ignore_ascii_case("basic")
+                && let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(creds.trim())
+                && let Ok(raw) = String::from_utf8(raw)
+                && let Some((_, password)) = raw.split_once(':')
+                && !password.is_empty()
+            {
+                out.push(password.to_owned());
+            }
         }
     }
     out
+}
+
+/// The values of the query parameters `after` has beyond the query string
+/// `before`: credentials an auth flow added (an API key parameter).
+pub fn added_query_values(before: Option<&str>, after: &reqwest::Url) -> Vec<String> {
+    let had: Vec<(String, String)> = url::form_urlencoded::parse(before.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    after
+        .query_pairs()
+        .into_owned()
+        .filter(|pair| !had.contains(pair))
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+        .collect()
 }
 
 /// `text` with every occurrence of each secret masked (see [`Redactor`]).
@@ -325,5 +350,24 @@ mod header_tests {
         let s = header_secrets(&h);
         assert!(s.contains(&"tok-123".to_owned()) && s.contains(&"api-key-9".to_owned()));
         assert!(!s.iter().any(|v| v.contains("json")));
+    }
+
+    #[test]
+    fn basic_passwords_and_added_query_values_are_secrets() {
+        let mut h = reqwest::header::HeaderMap::new();
+        let b64 = base64::engine::general_purpose::STANDARD.encode("jsmith:pa ss%word");
+        h.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Basic {b64}").parse().unwrap(),
+        );
+        let secrets = header_secrets(&h);
+        assert!(secrets.contains(&"pa ss%word".to_owned()), "{secrets:?}");
+        assert_eq!(
+            redact("echo: pa+ss%25word", &secrets),
+            format!("echo: {MASK}")
+        );
+        let after = reqwest::Url::parse("https://h/x?a=1&apikey=K%2F1&a=1").unwrap();
+        assert_eq!(added_query_values(Some("a=1"), &after), ["K/1"]);
+        assert!(added_query_values(Some("a=1&apikey=K%2F1"), &after).is_empty());
     }
 }

@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::{Request, Url};
 
 use super::error::{ApiError, transport_cause};
-use super::redact::{header_secrets, redact};
+use super::redact::{added_query_values, header_secrets, redact};
 use super::retry::{RetryConfig, is_idempotent, is_retryable_transport};
 use super::rules::{Action, HttpRules};
 use super::scope::CredentialScope;
@@ -158,6 +158,7 @@ impl ApiClient {
         let mut attempts = 0u32;
         let mut redirects = 0usize;
         let mut reauthenticated = false;
+        let mut retried_once = false;
         // A request whose body cannot be cloned (a stream) is sent once, as
         // is: it cannot be retried, refreshed and resent, or redirected.
         let once = template.try_clone().is_none();
@@ -181,8 +182,13 @@ impl ApiClient {
             // A server that asked this client to wait (429, 503 with
             // Retry-After) gets no new request before the wait is over.
             self.throttle.pause().await;
+            let query = request.url().query().map(str::to_owned);
             self.auth.authorize(&mut request).await?;
-            let secrets = header_secrets(request.headers());
+            let mut secrets = header_secrets(request.headers());
+            // A credential the flow put in the query string (an API key).
+            if request.url().query() != query.as_deref() {
+                secrets.extend(added_query_values(query.as_deref(), request.url()));
+            }
             let sent = request.try_clone();
             let url = request.url().clone();
             tracing::debug!(%method, url = %display_url(&url), attempts, "sending");
@@ -215,10 +221,29 @@ impl ApiClient {
                 attempts -= 1;
                 continue;
             }
-            match rules.action(&method, status) {
+            // A rule that matches on body text needs the body first.
+            let headers = response.headers().clone();
+            let (response, early) = if rules.needs_body(status) {
+                let bytes = self.read(&method, &url, response, MAX_PAGE_BYTES).await?;
+                (None, Some(bytes))
+            } else {
+                (Some(response), None)
+            };
+            let (action, message) = rules.decide(&method, status, early.as_deref());
+            let retry = |why: &str| ApiError::RetriesExhausted {
+                method: method.to_string(),
+                url: display_url(&url),
+                status,
+                attempts,
+                why: why.to_owned(),
+            };
+            match action {
                 Action::Ok => {
-                    let headers = response.headers().clone();
-                    let bytes = self.read(&method, &url, response, MAX_PAGE_BYTES).await?;
+                    let bytes = match (early, response) {
+                        (Some(b), _) => b,
+                        (None, Some(r)) => self.read(&method, &url, r, MAX_PAGE_BYTES).await?,
+                        (None, None) => Vec::new(),
+                    };
                     return Ok(Fetched::Body(Body {
                         url,
                         status,
@@ -227,7 +252,7 @@ impl ApiClient {
                     }));
                 }
                 Action::ZeroRows => return Ok(Fetched::ZeroRows { status }),
-                Action::Reauthenticate if !reauthenticated => {
+                Action::Reauthenticate | Action::Reset if !reauthenticated => {
                     if let Some(sent) = &sent {
                         self.auth.on_unauthorized(sent).await;
                     }
@@ -242,14 +267,18 @@ impl ApiClient {
                     }
                     .into());
                 }
-                Action::RetryAfter => {
-                    let wait = self.retry.delay(attempts, response.headers());
+                Action::RetryAfter | Action::RetryGoogle | Action::RetryAws => {
+                    let max = match action {
+                        Action::RetryGoogle => self.retry.max_retries.min(5),
+                        _ => self.retry.max_retries,
+                    };
+                    let wait = self.retry.delay(attempts, &headers);
                     if matches!(status, 429 | 503) {
                         self.throttle.record(wait);
                     }
-                    if !self.may_retry(attempts, started, wait) {
-                        let why = if attempts > self.retry.max_retries {
-                            format!("MaxRetries={}", self.retry.max_retries)
+                    if attempts > max || !self.may_retry(attempts, started, wait) {
+                        let why = if attempts > max {
+                            format!("MaxRetries={max}")
                         } else {
                             format!(
                                 "waiting {}s more would pass RetryTimeout={}s",
@@ -257,21 +286,45 @@ impl ApiClient {
                                 self.retry.timeout.as_secs()
                             )
                         };
-                        return Err(ApiError::RetriesExhausted {
-                            method: method.to_string(),
-                            url: display_url(&url),
-                            status,
-                            attempts,
-                            why,
-                        }
-                        .into());
+                        return Err(retry(&why).into());
                     }
                     tracing::warn!(%method, status, url = %display_url(&url), ?wait, "retrying after");
                     drop(response);
                     tokio::time::sleep(wait).await;
                 }
-                Action::Fail => {
-                    let detail = self.error_detail(response, &secrets).await;
+                Action::RetryOnce => {
+                    if retried_once {
+                        return Err(retry("RETRY_ONCE retries once").into());
+                    }
+                    retried_once = true;
+                    let wait = self.retry.delay(1, &headers);
+                    tracing::warn!(%method, status, url = %display_url(&url), ?wait, "retrying once");
+                    drop(response);
+                    tokio::time::sleep(wait).await;
+                }
+                Action::RetryFixed => {
+                    let wait = Duration::from_secs(1);
+                    if !self.may_retry(attempts, started, wait) {
+                        return Err(retry(&format!(
+                            "MaxRetries={} (RETRY_FIXED)",
+                            self.retry.max_retries
+                        ))
+                        .into());
+                    }
+                    tracing::warn!(%method, status, url = %display_url(&url), ?wait, "retrying");
+                    drop(response);
+                    tokio::time::sleep(wait).await;
+                }
+                Action::Fail | Action::Reset => {
+                    let detail = match (early, response) {
+                        (Some(b), _) => self.detail_of(&b, false, &secrets),
+                        (None, Some(r)) => self.error_detail(r, &secrets).await,
+                        (None, None) => String::new(),
+                    };
+                    let detail = match message {
+                        Some(m) => format!("{m} (server: {detail})"),
+                        None => detail,
+                    };
                     return Err(ApiError::Status {
                         method: method.to_string(),
                         url: display_url(&url),
@@ -356,12 +409,19 @@ impl ApiClient {
             }
             body.extend_from_slice(&chunk);
         }
+        self.detail_of(&body, truncated, secrets)
+    }
+
+    /// The excerpt of an error body: the connector's reading of it, else
+    /// its text; secrets masked.
+    fn detail_of(&self, body: &[u8], truncated: bool, secrets: &[String]) -> String {
+        let body = &body[..body.len().min(MAX_ERROR_BYTES)];
         let detail = self
             .error_detail
-            .and_then(|f| (!truncated).then(|| f(&body)).flatten());
+            .and_then(|f| (!truncated).then(|| f(body)).flatten());
         let text = match detail {
             Some(d) => d,
-            None => String::from_utf8_lossy(&body).into_owned(),
+            None => String::from_utf8_lossy(body).into_owned(),
         };
         excerpt(&redact(&text, secrets), EXCERPT_CHARS)
     }

@@ -1,0 +1,429 @@
+//! Input parameters: column filters sent to the API.
+//!
+//! A column declared as an object may name the request parameter that
+//! carries a filter on it, one per operator (`#eq`, `#ne`, `#lt`, `#le`,
+//! `#gt`, `#ge`, `#in`; `#queryParameter` is `#eq`), a `#default` value sent
+//! when no filter gives one, and `#virtual: true` for a column that exists
+//! only as a request input (its value in every row is the one sent). A
+//! parameter is sent as `{name}` in the path or the POST body when they hold
+//! that placeholder, else as a query parameter. A `{name}` in the path that
+//! names no parameter is the `#eq` parameter of the column of that name, a
+//! virtual `VarChar(255)` one if the file declares none.
+//!
+//! Filters so sent are reported [`FilterSupport::Exact`]: the API applies
+//! them. A placeholder that no filter and no default fills is an error that
+//! names it and its column.
+
+use std::sync::Arc;
+
+use connectkit_core::{Filter, FilterOp, FilterSupport, Literal};
+use serde_json::{Map, Value};
+
+use crate::error::AutoRestError;
+use crate::keys::value_err;
+use crate::table::{ColumnDef, Endpoint, Source, TableDef};
+use crate::types::SqlType;
+
+/// The input keys a column object may hold, beside `#type`, `#key` and `#notNull`.
+pub(crate) const INPUT_KEYS: &[&str] = &[
+    "#eq",
+    "#ne",
+    "#lt",
+    "#le",
+    "#gt",
+    "#ge",
+    "#in",
+    "#queryParameter",
+    "#default",
+    "#virtual",
+];
+
+/// Paging templates, never inputs.
+const RESERVED: &[&str] = &["LIMIT", "OFFSET", "PAGE", "NEXT"];
+
+/// How filters on one column reach the API.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ColumnInput {
+    /// The request parameter of each operator, in file order.
+    pub params: Vec<(FilterOp, String)>,
+    /// Sent when no filter on the column gives a value.
+    pub default: Option<String>,
+    /// The column is not in the response: only a request input.
+    pub is_virtual: bool,
+}
+
+impl ColumnInput {
+    /// Sets one input key of a column object (`canon` is its canonical spelling).
+    pub fn set(&mut self, canon: &str, v: &Value, table: &str) -> Result<(), AutoRestError> {
+        let text = |v: &Value| match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            _ => Err(value_err(table, canon, "expected a string")),
+        };
+        let op = match canon {
+            "#eq" | "#queryParameter" => FilterOp::Eq,
+            "#ne" => FilterOp::Ne,
+            "#lt" => FilterOp::Lt,
+            "#le" => FilterOp::Le,
+            "#gt" => FilterOp::Gt,
+            "#ge" => FilterOp::Ge,
+            "#in" => FilterOp::In,
+            "#default" => {
+                self.default = Some(text(v)?);
+                return Ok(());
+            }
+            _ => {
+                self.is_virtual = v
+                    .as_bool()
+                    .ok_or_else(|| value_err(table, canon, "expected true or false"))?;
+                return Ok(());
+            }
+        };
+        let name = text(v)?;
+        if name.trim().is_empty() {
+            return Err(value_err(table, canon, "expected a parameter name"));
+        }
+        self.params.retain(|(o, _)| *o != op);
+        self.params.push((op, name));
+        Ok(())
+    }
+
+    fn param(&self, op: FilterOp) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(o, _)| *o == op)
+            .map(|(_, p)| p.as_str())
+    }
+}
+
+/// The `{name}` placeholders of `text` (not the paging templates), with
+/// their byte ranges.
+fn placeholders(text: &str) -> Vec<(usize, usize, &str)> {
+    let mut out = Vec::new();
+    let mut rest = 0;
+    while let Some(open) = text[rest..].find('{').map(|i| rest + i) {
+        let Some(close) = text[open..].find('}').map(|i| open + i) else {
+            break;
+        };
+        let name = &text[open + 1..close];
+        let ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if ok && !RESERVED.contains(&name) {
+            out.push((open, close + 1, name));
+            rest = close + 1;
+        } else {
+            rest = open + 1;
+        }
+    }
+    out
+}
+
+/// The first `{name}` input of `text`, if any.
+pub(crate) fn first_placeholder(text: &str) -> Option<&str> {
+    placeholders(text).first().map(|(_, _, n)| *n)
+}
+
+/// The placeholders of a POST body's strings.
+fn body_placeholders(body: &Value, out: &mut Vec<String>) {
+    match body {
+        Value::String(s) => out.extend(placeholders(s).into_iter().map(|(_, _, n)| n.to_owned())),
+        Value::Array(items) => items.iter().for_each(|v| body_placeholders(v, out)),
+        Value::Object(map) => map.values().for_each(|v| body_placeholders(v, out)),
+        _ => {}
+    }
+}
+
+/// Binds the `{name}` placeholders of a table's path to its columns: the
+/// column whose parameter it is, else the column of that name (its `#eq`
+/// parameter), else a new virtual `VarChar(255)` column.
+pub(crate) fn bind_path(columns: &mut Vec<ColumnDef>, endpoint: &Endpoint) {
+    for (_, _, name) in placeholders(&endpoint.url) {
+        let is_param = columns.iter().any(|c| {
+            c.input
+                .as_ref()
+                .is_some_and(|i| i.params.iter().any(|(_, p)| p == name))
+        });
+        if is_param {
+            continue;
+        }
+        if let Some(c) = columns
+            .iter_mut()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+        {
+            let input = c.input.get_or_insert_with(ColumnInput::default);
+            if input.param(FilterOp::Eq).is_none() {
+                input.params.push((FilterOp::Eq, name.to_owned()));
+            }
+            continue;
+        }
+        let mut c = ColumnDef::new(
+            name,
+            SqlType::VarChar(255),
+            Source::Input(None),
+            false,
+            true,
+        );
+        c.input = Some(ColumnInput {
+            params: vec![(FilterOp::Eq, name.to_owned())],
+            default: None,
+            is_virtual: true,
+        });
+        columns.push(c);
+    }
+}
+
+/// Whether a table takes inputs at all.
+pub(crate) fn has_inputs(table: &TableDef) -> bool {
+    table.columns.iter().any(|c| c.input.is_some())
+}
+
+/// Which filters the API applies, and the values they send.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    /// Per filter, in order.
+    pub support: Vec<FilterSupport>,
+    /// The filters sent: column index, operator, value.
+    sent: Vec<(usize, FilterOp, Literal)>,
+}
+
+impl Plan {
+    /// The filters the caller must still apply.
+    pub fn unapplied(&self, filters: &[Filter]) -> Vec<Filter> {
+        filters
+            .iter()
+            .zip(&self.support)
+            .filter(|(_, s)| **s != FilterSupport::Exact)
+            .map(|(f, _)| f.clone())
+            .collect()
+    }
+}
+
+/// Decides which `filters` go to the API: a comparison on a column that
+/// declares a parameter for its operator, one per column and operator.
+pub(crate) fn plan(table: &TableDef, filters: &[Filter]) -> Plan {
+    let mut plan = Plan::default();
+    for f in filters {
+        let exact = f.operands.is_empty()
+            && table.column_index(&f.column).is_some_and(|i| {
+                let col = &table.columns[i];
+                let declared = col.input.as_ref().and_then(|inp| inp.param(f.op));
+                let sendable = match (&f.value, f.op) {
+                    (Literal::List(items), FilterOp::In) => {
+                        !items.is_empty() && items.iter().all(|l| text_of(l, col).is_some())
+                    }
+                    (Literal::List(_), _) | (_, FilterOp::In) => false,
+                    (l, _) => text_of(l, col).is_some(),
+                };
+                let fresh = !plan.sent.iter().any(|(c, o, _)| *c == i && *o == f.op);
+                if declared.is_some() && sendable && fresh {
+                    plan.sent.push((i, f.op, f.value.clone()));
+                    true
+                } else {
+                    false
+                }
+            });
+        plan.support.push(if exact {
+            FilterSupport::Exact
+        } else {
+            FilterSupport::Unsupported
+        });
+    }
+    plan
+}
+
+/// The text a literal is sent as (`None`: not sendable, e.g. NULL).
+fn text_of(l: &Literal, col: &ColumnDef) -> Option<String> {
+    Some(match l {
+        Literal::Null => return None,
+        Literal::Bool(b) => b.to_string(),
+        Literal::Int(n) => n.to_string(),
+        Literal::Float(x) => x.to_string(),
+        Literal::String(s) => s.clone(),
+        Literal::Decimal { value, scale } => Literal::decimal_text(*value, *scale),
+        Literal::Date(days) => crate::formats::date_text(*days, col.format.as_ref())?,
+        Literal::Timestamp(us) => crate::formats::timestamp_text(*us, col.format.as_ref())?,
+        Literal::Guid(g) => Literal::guid_text(*g),
+        Literal::List(items) => items
+            .iter()
+            .map(|i| text_of(i, col))
+            .collect::<Option<Vec<_>>>()?
+            .join(","),
+        _ => return None,
+    })
+}
+
+/// The table as one scan reads it: the plan's values and the defaults in
+/// its path, body and query string, and in its virtual columns.
+pub(crate) fn apply(table: &Arc<TableDef>, plan: &Plan) -> Result<Arc<TableDef>, AutoRestError> {
+    if !has_inputs(table) {
+        return Ok(table.clone());
+    }
+    // (parameter, text, column index)
+    let mut values: Vec<(String, String, usize)> = Vec::new();
+    let mut columns = table.columns.clone();
+    for (i, col) in table.columns.iter().enumerate() {
+        let Some(input) = &col.input else { continue };
+        let mine: Vec<_> = plan.sent.iter().filter(|(c, ..)| *c == i).collect();
+        for (_, op, lit) in &mine {
+            if let (Some(p), Some(t)) = (input.param(*op), text_of(lit, col)) {
+                values.push((p.to_owned(), t, i));
+            }
+        }
+        let eq = mine
+            .iter()
+            .find(|(_, op, _)| *op == FilterOp::Eq)
+            .and_then(|(_, _, l)| text_of(l, col));
+        let default = input.default.clone().filter(|_| mine.is_empty());
+        if let (Some(d), Some((_, p))) = (&default, input.params.first()) {
+            values.push((p.clone(), d.clone(), i));
+        }
+        if input.is_virtual {
+            columns[i].source = Source::Input(eq.or(default));
+        }
+    }
+    let mut endpoint: Endpoint = (*table.endpoint).clone();
+    let mut used = vec![false; values.len()];
+    let missing = |name: &str| {
+        let column = table
+            .columns
+            .iter()
+            .find(|c| {
+                c.input
+                    .as_ref()
+                    .is_some_and(|i| i.params.iter().any(|(_, p)| p == name))
+            })
+            .map_or(name.to_owned(), |c| c.name.clone());
+        AutoRestError::MissingInput {
+            table: table.name.clone(),
+            input: name.to_owned(),
+            column,
+        }
+    };
+    let mut find = |name: &str| -> Option<(String, usize)> {
+        let k = values.iter().position(|(p, ..)| p == name)?;
+        used[k] = true;
+        Some((values[k].1.clone(), values[k].2))
+    };
+    // The path and query template.
+    let mut url = String::new();
+    let mut last = 0;
+    let query_at = endpoint.url.find('?').unwrap_or(usize::MAX);
+    for (start, end, name) in placeholders(&endpoint.url) {
+        let (text, _) = find(name).ok_or_else(|| missing(name))?;
+        url.push_str(&endpoint.url[last..start]);
+        if start > query_at {
+            url.extend(url::form_urlencoded::byte_serialize(text.as_bytes()));
+        } else {
+            url.extend(percent_encoding::utf8_percent_encode(&text, SEGMENT));
+        }
+        last = end;
+    }
+    url.push_str(&endpoint.url[last..]);
+    // The body: only placeholders that name a parameter (GraphQL text
+    // holds braces of its own).
+    if let Some(body) = &endpoint.post {
+        let mut names = Vec::new();
+        body_placeholders(body, &mut names);
+        let params: Vec<&str> = table
+            .columns
+            .iter()
+            .filter_map(|c| c.input.as_ref())
+            .flat_map(|i| i.params.iter().map(|(_, p)| p.as_str()))
+            .collect();
+        let mut filled = Vec::new();
+        for name in names.iter().filter(|n| params.contains(&n.as_str())) {
+            let (text, col) = find(name).ok_or_else(|| missing(name))?;
+            filled.push((name.clone(), text, table.columns[col].sql_type));
+        }
+        endpoint.post = Some(fill(body, &filled));
+    }
+    // Everything else goes in the query string.
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    let mut any = false;
+    for (k, (p, t, _)) in values.iter().enumerate() {
+        if !used[k] {
+            query.append_pair(p, t);
+            any = true;
+        }
+    }
+    if any {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&query.finish());
+    }
+    endpoint.url = url;
+    let mut def = TableDef::new(
+        table.name.clone(),
+        Arc::new(endpoint),
+        table.rows.clone(),
+        table.levels.clone(),
+        table.root_key.clone(),
+        columns,
+    );
+    def.watch_new_fields = table.watch_new_fields;
+    def.child_arrays = table.child_arrays.clone();
+    Ok(Arc::new(def))
+}
+
+/// A path segment keeps only unreserved characters (RFC 3986).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `body` with its input placeholders filled: a string that is exactly one
+/// placeholder becomes a JSON value of its column's type where the text is
+/// one (a number, a boolean), else the text.
+fn fill(body: &Value, values: &[(String, String, SqlType)]) -> Value {
+    match body {
+        Value::String(s) => {
+            let found = placeholders(s);
+            if let [(0, end, name)] = found.as_slice()
+                && *end == s.len()
+                && let Some((_, text, t)) = values.iter().find(|(n, ..)| n == name)
+            {
+                return typed(text, *t);
+            }
+            let mut out = s.clone();
+            for (name, text, _) in values {
+                out = out.replace(&format!("{{{name}}}"), text);
+            }
+            Value::String(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| fill(v, values)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), fill(v, values)))
+                .collect::<Map<_, _>>(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn typed(text: &str, t: SqlType) -> Value {
+    let number = matches!(
+        t,
+        SqlType::BigInt
+            | SqlType::Integer
+            | SqlType::SmallInt
+            | SqlType::TinyInt
+            | SqlType::Double
+            | SqlType::Float
+            | SqlType::Decimal(..)
+    );
+    let boolean = matches!(t, SqlType::Boolean | SqlType::Bit);
+    if number && let Ok(v @ Value::Number(_)) = serde_json::from_str::<Value>(text) {
+        return v;
+    }
+    if boolean && let Ok(b) = text.parse::<bool>() {
+        return Value::Bool(b);
+    }
+    Value::String(text.to_owned())
+}
+
+#[cfg(test)]
+#[path = "inputs_tests.rs"]
+mod tests;

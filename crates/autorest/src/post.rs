@@ -1,0 +1,196 @@
+//! POST requests (`#post`): a JSON body sent with each page request, whose
+//! string values may hold the paging templates `{LIMIT}`, `{OFFSET}`,
+//! `{PAGE}` and `{NEXT}` (search, reporting and GraphQL-style APIs).
+//!
+//! The shared paging engine knows a page by its URL only, and may build the
+//! requests of several pages before decoding the ones before them. So when
+//! the body pages (and the URL alone would not), the page's state travels
+//! in the URL's fragment, which is never sent: [`page_target`] writes it and
+//! [`request`] reads the body of that page back from the URL alone.
+
+use connectkit_core::Error;
+use connectkit_core::client::ApiClient;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use serde_json::Value;
+use url::Url;
+
+use crate::http::get_request;
+use crate::paging::{self, Next, PageState, Paging, Param, page_url, substitute};
+use crate::table::Endpoint;
+
+/// The fragment key that carries the page state of a paged POST body.
+const STATE_KEY: &str = "connectkit-page";
+const TEMPLATES: [&str; 4] = ["{LIMIT}", "{OFFSET}", "{PAGE}", "{NEXT}"];
+
+/// Whether a `#post` body holds a paging template.
+pub(crate) fn body_pages(body: &Value) -> bool {
+    match body {
+        Value::String(s) => TEMPLATES.iter().any(|t| s.contains(t)),
+        Value::Array(items) => items.iter().any(body_pages),
+        Value::Object(map) => map.values().any(body_pages),
+        _ => false,
+    }
+}
+
+/// The URL of the page at `state` of `endpoint` ([`page_url`]), carrying the
+/// state in its fragment when the POST body pages.
+pub(crate) fn page_target(endpoint: &Endpoint, state: &PageState) -> Result<Url, url::ParseError> {
+    let mut url = page_url(&endpoint.url, &endpoint.paging, state)?;
+    if endpoint.post.as_ref().is_some_and(body_pages) {
+        let mut f = url::form_urlencoded::Serializer::new(String::new());
+        f.append_pair(STATE_KEY, &format!("{}.{}", state.pages, state.rows));
+        match &state.next {
+            Some(Next::Token(t)) => {
+                f.append_pair("next", t);
+            }
+            Some(Next::Url(u)) => {
+                f.append_pair("next", u.as_str());
+            }
+            None => {}
+        }
+        url.set_fragment(Some(&f.finish()));
+    }
+    Ok(url)
+}
+
+/// The page state [`page_target`] wrote into `url`, if any.
+fn state_of(url: &Url) -> Option<PageState> {
+    let fragment = url.fragment()?;
+    let mut state = None;
+    let mut next = None;
+    for (k, v) in url::form_urlencoded::parse(fragment.as_bytes()) {
+        match k.as_ref() {
+            STATE_KEY => {
+                let (pages, rows) = v.split_once('.')?;
+                state = Some((pages.parse().ok()?, rows.parse().ok()?));
+            }
+            "next" => next = Some(Next::Token(v.into_owned())),
+            _ => {}
+        }
+    }
+    let (pages, rows) = state?;
+    Some(PageState { pages, rows, next })
+}
+
+/// `body` with the paging templates of its strings filled in for `state`.
+/// A string that is exactly `{LIMIT}`, `{OFFSET}` or `{PAGE}` becomes a
+/// JSON number, as APIs expect numbers there.
+pub(crate) fn fill_body(body: &Value, paging: &Paging, state: &PageState) -> Value {
+    match body {
+        Value::String(s) => {
+            let text = substitute(s, paging, state);
+            let numeric = ["{LIMIT}", "{OFFSET}", "{PAGE}"].contains(&s.as_str());
+            let whole = numeric || s == "{NEXT}";
+            match text.parse::<u64>() {
+                Ok(n) if numeric => Value::from(n),
+                // No page size, or no cursor yet (the first page): null.
+                _ if whole && text.is_empty() => Value::Null,
+                _ => Value::String(text),
+            }
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| fill_body(v, paging, state)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), fill_body(v, paging, state)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The next page a response declares ([`paging::declared_next`]); a body
+/// that takes `{NEXT}` takes the next page element or header as a cursor
+/// even without `#nextPageParameter` (it is not a URL to follow).
+pub(crate) fn declared_next(
+    endpoint: &Endpoint,
+    body: &Value,
+    headers: &reqwest::header::HeaderMap,
+    url: &Url,
+) -> Result<Option<Next>, String> {
+    let cursor = endpoint
+        .post
+        .as_ref()
+        .is_some_and(|b| b.to_string().contains("{NEXT}"));
+    if cursor && endpoint.paging.next_page_param.is_none() {
+        let mut paging = endpoint.paging.clone();
+        paging.next_page_param = Some(Param::parse("", "{NEXT}"));
+        return paging::declared_next(&paging, body, headers, url);
+    }
+    paging::declared_next(&endpoint.paging, body, headers, url)
+}
+
+/// The request for the page at `url` of `endpoint`: a GET, or a POST of the
+/// endpoint's body (filled in for the page) as JSON; `#headers` on both.
+pub(crate) fn request(
+    client: &ApiClient,
+    url: &Url,
+    endpoint: &Endpoint,
+    table: &str,
+) -> Result<reqwest::Request, Error> {
+    let mut req = get_request(client, url, &endpoint.headers, table)?;
+    let Some(template) = &endpoint.post else {
+        return Ok(req);
+    };
+    let state = state_of(url).unwrap_or_default();
+    let body = fill_body(template, &endpoint.paging, &state);
+    *req.method_mut() = reqwest::Method::POST;
+    req.headers_mut()
+        .entry(CONTENT_TYPE)
+        .or_insert(HeaderValue::from_static("application/json"));
+    *req.body_mut() = Some(body.to_string().into());
+    Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn templates_fill_numbers_and_text() {
+        let paging = Paging {
+            max_page_size: Some(50),
+            ..Paging::default()
+        };
+        let state = PageState {
+            pages: 2,
+            rows: 100,
+            next: Some(Next::Token("c2".into())),
+        };
+        let body = json!({"q": "x", "size": "{LIMIT}", "from": "{OFFSET}",
+            "page": ["{PAGE}"], "cursor": "{NEXT}", "label": "p{PAGE}", "n": 1});
+        assert!(body_pages(&body));
+        assert!(!body_pages(&json!({"q": "{q}"})));
+        assert_eq!(
+            fill_body(&body, &paging, &state),
+            json!({"q": "x", "size": 50, "from": 100, "page": [3], "cursor": "c2",
+                "label": "p3", "n": 1})
+        );
+    }
+
+    #[test]
+    fn the_page_state_survives_the_url() {
+        let endpoint = Endpoint {
+            url: "https://h/search?x=1".into(),
+            post: Some(json!({"from": "{OFFSET}", "after": "{NEXT}"})),
+            ..Endpoint::default()
+        };
+        let state = PageState {
+            pages: 3,
+            rows: 75,
+            next: Some(Next::Token("a b&c".into())),
+        };
+        let url = page_target(&endpoint, &state).unwrap();
+        assert_eq!(url.query(), Some("x=1"));
+        let back = state_of(&url).unwrap();
+        assert_eq!((back.pages, back.rows), (3, 75));
+        assert_eq!(back.next, Some(Next::Token("a b&c".into())));
+        let get = Endpoint {
+            url: "https://h/items".into(),
+            ..Endpoint::default()
+        };
+        assert_eq!(page_target(&get, &state).unwrap().fragment(), None);
+    }
+}
