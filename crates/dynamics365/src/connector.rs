@@ -1,7 +1,8 @@
 //! [`Dynamics365Connector`]: entity sets as tables.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow_schema::{Schema, SchemaRef};
 use async_trait::async_trait;
@@ -15,9 +16,10 @@ use tokio::sync::OnceCell;
 
 use crate::error::Dynamics365Error;
 use crate::http::{Api, JSON, XML};
+use crate::labels::{Kind, attributes_url, parse_attributes, with_labels};
 use crate::metadata::Metadata;
 use crate::odata::translate_filters;
-use crate::scan::{first_url, pages};
+use crate::scan::{PagesSpec, first_url, pages};
 use crate::types::Column;
 
 /// A Dataverse Web API as tables: one per entity set.
@@ -31,7 +33,11 @@ pub struct Dynamics365Connector {
     flow: Arc<RefreshTokenFlow>,
     page_size: u32,
     limits: PagingLimits,
+    /// `IncludeFormattedValues`: label columns beside value columns.
+    labels: bool,
     metadata: OnceCell<Arc<Metadata>>,
+    /// The labelled attributes of each entity set read so far.
+    kinds: Mutex<HashMap<String, Arc<HashMap<String, Kind>>>>,
 }
 
 impl Dynamics365Connector {
@@ -40,13 +46,16 @@ impl Dynamics365Connector {
         flow: Arc<RefreshTokenFlow>,
         page_size: u32,
         limits: PagingLimits,
+        labels: bool,
     ) -> Self {
         Self {
             api,
             flow,
             page_size,
             limits,
+            labels,
             metadata: OnceCell::new(),
+            kinds: Mutex::new(HashMap::new()),
         }
     }
 
@@ -77,14 +86,43 @@ impl Dynamics365Connector {
             .await
     }
 
-    /// The entity set called `table` (any case) and its columns.
-    async fn table(&self, table: &str) -> Result<(String, Vec<Column>)> {
+    /// The entity set called `table` (its entity set or logical name, any
+    /// case) and its columns, label columns included when asked for.
+    pub(crate) async fn table(&self, table: &str) -> Result<(String, Vec<Column>)> {
         let md = self.metadata().await?;
         let set = md.find_set(table).ok_or_else(|| Error::TableNotFound {
             name: table.to_owned(),
             known: md.entity_sets().map(str::to_owned).collect(),
         })?;
-        Ok((set.to_owned(), md.columns(set)?))
+        let columns = md.columns(set)?;
+        if !self.labels {
+            return Ok((set.to_owned(), columns));
+        }
+        let kinds = self.attribute_kinds(md, set).await?;
+        Ok((set.to_owned(), with_labels(columns, &kinds)))
+    }
+
+    /// The labelled attributes of `set`, read once per connector.
+    async fn attribute_kinds(
+        &self,
+        md: &Metadata,
+        set: &str,
+    ) -> Result<Arc<HashMap<String, Kind>>> {
+        let cached = match self.kinds.lock() {
+            Ok(k) => k.get(set).cloned(),
+            Err(_) => None,
+        };
+        if let Some(kinds) = cached {
+            return Ok(kinds);
+        }
+        let logical = md.logical_name(set).unwrap_or(set);
+        let url = attributes_url(&self.api.base, logical)?;
+        let body = self.api.get(&url, JSON).await?;
+        let kinds = Arc::new(parse_attributes(set, &body)?);
+        if let Ok(mut k) = self.kinds.lock() {
+            k.insert(set.to_owned(), kinds.clone());
+        }
+        Ok(kinds)
     }
 }
 
@@ -210,35 +248,41 @@ impl Connector for Dynamics365Connector {
                     .map(|c| c.name.as_str())
                     .collect()
             } else {
-                // A column projected twice is selected once.
+                // A property projected twice, or with its label, is selected once.
                 let mut names: Vec<&str> = Vec::with_capacity(cols.len());
                 for c in cols {
-                    if !names.contains(&c.name.as_str()) {
-                        names.push(&c.name);
+                    if !names.contains(&c.property()) {
+                        names.push(c.property());
                     }
                 }
                 names
             }
         });
+        // Dataverse: "Don't use $top with the Prefer: odata.maxpagesize
+        // request header. If you include both, $top is ignored." A limit
+        // that fits one page is `$top` alone; a larger one is paged with
+        // page sizes that shrink to the rows still wanted.
+        let top = limit.filter(|n| *n <= self.page_size as usize);
         let url = first_url(
             &self.api.base,
             &set,
             names.as_deref(),
             filter.as_deref(),
-            limit,
+            top,
         )?;
         let columns = selected.unwrap_or(columns);
         let schema = schema_of(&columns);
         let run = PageRun::new(limit).with_limits(self.limits.clone());
-        let batches = pages(
-            self.api.client.clone(),
-            set,
-            schema.clone(),
-            Arc::new(columns),
-            url,
-            self.page_size,
-            run,
-        );
+        let spec = PagesSpec {
+            table: set,
+            schema: schema.clone(),
+            columns: Arc::new(columns),
+            first: url,
+            page_size: self.page_size,
+            top: top.is_some(),
+            annotations: self.labels,
+        };
+        let batches = pages(self.api.client.clone(), spec, run);
         Ok(Scan::new(schema, batches)
             .with_unapplied_filters(unapplied)
             .with_limit_applied(all_exact))

@@ -5,6 +5,7 @@
 
 mod auth;
 mod errors;
+mod labels;
 mod paging;
 mod pushdown;
 mod schema;
