@@ -14,6 +14,7 @@ use connectkit_oauth_refresh::RefreshTokenFlow;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
+use crate::changes::{Changes, DeltaSpec};
 use crate::error::Dynamics365Error;
 use crate::http::{Api, JSON, XML};
 use crate::labels::{Kind, attributes_url, parse_attributes, with_labels};
@@ -67,6 +68,28 @@ impl Dynamics365Connector {
     /// The `odata.maxpagesize` asked for on scans.
     pub fn page_size(&self) -> u32 {
         self.page_size
+    }
+
+    /// The changes of `table` since `token` (a `$deltatoken` from an earlier
+    /// call's [`ChangeSummary`](crate::ChangeSummary)), or all its rows and
+    /// a first token when `token` is `None`, through Dataverse change
+    /// tracking (`Prefer: odata.track-changes`, `@odata.deltaLink`,
+    /// `$deletedEntity`). A table without change tracking is a
+    /// [`Dynamics365Error::ChangeTrackingNotEnabled`] naming it, from the
+    /// batches.
+    pub async fn changes(&self, table: &str, token: Option<&str>) -> Result<Changes> {
+        let (set, columns) = self.table(table).await?;
+        crate::changes::changes(
+            self.api.client.clone(),
+            DeltaSpec {
+                table: set,
+                columns,
+                base: self.api.base.clone(),
+                token: token.map(str::to_owned),
+                page_size: self.page_size,
+                annotations: self.labels,
+            },
+        )
     }
 
     /// The refresh token grant that authorizes this connector's requests.
@@ -152,7 +175,7 @@ pub fn schemas_from_csdl(
         .collect()
 }
 
-fn schema_of(columns: &[Column]) -> SchemaRef {
+pub(crate) fn schema_of(columns: &[Column]) -> SchemaRef {
     Arc::new(Schema::new(
         columns.iter().map(Column::field).collect::<Vec<_>>(),
     ))

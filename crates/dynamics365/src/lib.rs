@@ -114,6 +114,20 @@
 //! filters on the server. A label whose name a property already has is
 //! left out.
 //!
+//! # Changes
+//!
+//! [`Dynamics365Connector::changes`] reads a table through Dataverse change
+//! tracking. Without a token the first request carries
+//! `Prefer: odata.track-changes` and returns every row; the last page's
+//! `@odata.deltaLink` holds the `$deltatoken` that
+//! [`Changes::finish`] returns. With a token, `GET <set>?$deltatoken=<token>`
+//! returns the rows created or updated since (as batches, page by page) and
+//! the ids of deleted rows (`$deletedEntity` entries), and the next token;
+//! an answer without a delta link keeps the token given. A table whose
+//! change tracking is off (no delta link, or the server saying so) is a
+//! [`Dynamics365Error::ChangeTrackingNotEnabled`] naming the table. The
+//! `connectkit changes` command prints the same.
+//!
 //! # Types
 //!
 //! | OData | Arrow |
@@ -138,6 +152,7 @@
 //! allows ([`VARIABLE_DECIMAL_SCALE`]). Digits beyond the scale are rounded
 //! half away from zero; a value too large for the precision is an error.
 
+mod changes;
 mod connector;
 mod decode;
 mod error;
@@ -151,6 +166,7 @@ mod service_url;
 mod source;
 mod types;
 
+pub use changes::{ChangeSummary, Changes};
 pub use connector::{Dynamics365Connector, schemas_from_csdl};
 pub use error::Dynamics365Error;
 pub use labels::{ENTITY_SUFFIX, LABEL_SUFFIX};
