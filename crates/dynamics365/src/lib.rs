@@ -55,6 +55,16 @@
 //! - **Tables**: the entity sets of the service document (`GET ServiceURL`).
 //!   A table is named by its entity set name (`accounts`) or its entity's
 //!   logical name (`account`), in any case.
+//! - **`$metadata` cache**: a customized organization's CSDL is 4–30+ MB.
+//!   With `MetadataCache=true` (the default) a document the server sent with
+//!   an `ETag` or `Last-Modified` is kept in `MetadataCacheDir` (default
+//!   `<user cache dir>/connectkit/dynamics365-metadata`, e.g.
+//!   `~/.cache/connectkit/dynamics365-metadata` on Linux), one file per
+//!   ServiceURL, written atomically (a temporary file renamed over the old
+//!   one). The next connector sends `If-None-Match`/`If-Modified-Since` and
+//!   reads the file on `304 Not Modified`; a `200` replaces it. Without a
+//!   validator nothing is stored; a cache that cannot be read or written is
+//!   skipped with a warning. `MetadataCache=false` always downloads.
 //! - **Schemas**: from `$metadata`, fetched once per connector and cached.
 //!   Navigation properties are not columns; inherited properties come first.
 //!   Key properties are non-nullable and carry [`KEY_METADATA_KEY`]`="true"`
@@ -152,6 +162,7 @@
 //! allows ([`VARIABLE_DECIMAL_SCALE`]). Digits beyond the scale are rounded
 //! half away from zero; a value too large for the precision is an error.
 
+mod cache;
 mod changes;
 mod connector;
 mod decode;

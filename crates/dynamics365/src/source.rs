@@ -10,6 +10,7 @@ use connectkit_core::{
 };
 use connectkit_oauth_refresh::{ClientCredentialsMode, GRANT_PROPERTIES, RefreshTokenFlowBuilder};
 
+use crate::cache::MetadataCache;
 use crate::connector::Dynamics365Connector;
 use crate::error::Dynamics365Error;
 use connectkit_core::client::{ApiClient, CredentialScope, PagingLimits, RetryConfig};
@@ -39,6 +40,15 @@ const OWN_PROPERTIES: &[PropertySpec] = &[
         "true: label columns (<column>_label, <lookup>_entity) beside choice, yes/no, lookup and multi-select choice columns.",
     )
     .default_value("false"),
+    PropertySpec::new(
+        "MetadataCache",
+        "true: keep $metadata in MetadataCacheDir and revalidate it with ETag/Last-Modified instead of downloading it again; false: always download.",
+    )
+    .default_value("true"),
+    PropertySpec::new(
+        "MetadataCacheDir",
+        "Where MetadataCache keeps documents (default: <user cache dir>/connectkit/dynamics365-metadata).",
+    ),
     PropertySpec::new(
         "PageSize",
         "Rows per page asked for with Prefer: odata.maxpagesize.",
@@ -237,6 +247,10 @@ impl Dynamics365DataSource {
                 .into());
             }
         };
+        let cache = MetadataCache::configure(
+            props.get_str("MetadataCache"),
+            props.get_str("MetadataCacheDir"),
+        )?;
         let mut grant = RefreshTokenFlowBuilder::from_properties(&props)?.force_post(true);
         if !props.contains("ClientCredentialsMode") {
             grant = grant.client_credentials_mode(ClientCredentialsMode::Post);
@@ -273,7 +287,7 @@ impl Dynamics365DataSource {
         let api = Api { client, base };
         let limits = PagingLimits::from_properties(&props)?;
         Ok(Dynamics365Connector::new(
-            api, flow, page_size, limits, labels,
+            api, flow, page_size, limits, labels, cache,
         ))
     }
 }

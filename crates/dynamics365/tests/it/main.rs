@@ -4,6 +4,7 @@
 #![allow(missing_docs)]
 
 mod auth;
+mod cache;
 mod changes;
 mod errors;
 mod labels;
