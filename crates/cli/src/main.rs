@@ -1,6 +1,7 @@
 //! The `connectkit` command: list, describe and query the tables of a
 //! connection URL, run the refresh token grant, or run the local demo.
 
+mod changes;
 mod copy;
 mod csv;
 mod demo;
@@ -83,6 +84,9 @@ enum Command {
         #[arg(long)]
         explain: bool,
     },
+    /// Dataverse change tracking: the rows changed and the ids deleted since
+    /// a token; the next token goes to standard error or `--state FILE`.
+    Changes(changes::Args),
     /// Start a local OAuth server and REST API and query them end to end.
     Demo,
 }
@@ -216,6 +220,7 @@ async fn run(command: Command) -> Result<(), Error> {
             format,
             explain,
         } => sql::run(&mut out, &sources, &query, format, explain).await,
+        Command::Changes(args) => changes::run(&mut out, args).await,
         Command::Demo => demo::run(&mut out).await,
     }
 }

@@ -1,23 +1,28 @@
 //! [`Dynamics365Connector`]: entity sets as tables.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow_schema::{Schema, SchemaRef};
 use async_trait::async_trait;
-use connectkit_core::client::{PageRun, PagingLimits};
+use connectkit_core::client::{Action, Fetched, HttpRules, PageRun, PagingLimits};
 use connectkit_core::{
     AuthFlow, Connector, Error, Filter, FilterSupport, Result, Scan, ScanRequest, TableInfo,
 };
 use connectkit_oauth_refresh::RefreshTokenFlow;
+use reqwest::header::{ETAG, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
+use crate::cache::MetadataCache;
+use crate::changes::{Changes, DeltaSpec};
 use crate::error::Dynamics365Error;
-use crate::http::{Api, JSON, XML};
+use crate::http::{Api, JSON, XML, request};
+use crate::labels::{Kind, attributes_url, parse_attributes, with_labels};
 use crate::metadata::Metadata;
 use crate::odata::translate_filters;
-use crate::scan::{first_url, pages};
+use crate::scan::{PagesSpec, first_url, pages};
 use crate::types::Column;
 
 /// A Dataverse Web API as tables: one per entity set.
@@ -31,7 +36,13 @@ pub struct Dynamics365Connector {
     flow: Arc<RefreshTokenFlow>,
     page_size: u32,
     limits: PagingLimits,
+    /// `IncludeFormattedValues`: label columns beside value columns.
+    labels: bool,
+    /// `MetadataCache`/`MetadataCacheDir`: where `$metadata` is kept.
+    cache: Option<MetadataCache>,
     metadata: OnceCell<Arc<Metadata>>,
+    /// The labelled attributes of each entity set read so far.
+    kinds: Mutex<HashMap<String, Arc<HashMap<String, Kind>>>>,
 }
 
 impl Dynamics365Connector {
@@ -40,13 +51,18 @@ impl Dynamics365Connector {
         flow: Arc<RefreshTokenFlow>,
         page_size: u32,
         limits: PagingLimits,
+        labels: bool,
+        cache: Option<MetadataCache>,
     ) -> Self {
         Self {
             api,
             flow,
             page_size,
             limits,
+            labels,
+            cache,
             metadata: OnceCell::new(),
+            kinds: Mutex::new(HashMap::new()),
         }
     }
 
@@ -60,6 +76,28 @@ impl Dynamics365Connector {
         self.page_size
     }
 
+    /// The changes of `table` since `token` (a `$deltatoken` from an earlier
+    /// call's [`ChangeSummary`](crate::ChangeSummary)), or all its rows and
+    /// a first token when `token` is `None`, through Dataverse change
+    /// tracking (`Prefer: odata.track-changes`, `@odata.deltaLink`,
+    /// `$deletedEntity`). A table without change tracking is a
+    /// [`Dynamics365Error::ChangeTrackingNotEnabled`] naming it, from the
+    /// batches.
+    pub async fn changes(&self, table: &str, token: Option<&str>) -> Result<Changes> {
+        let (set, columns) = self.table(table).await?;
+        crate::changes::changes(
+            self.api.client.clone(),
+            DeltaSpec {
+                table: set,
+                columns,
+                base: self.api.base.clone(),
+                token: token.map(str::to_owned),
+                page_size: self.page_size,
+                annotations: self.labels,
+            },
+        )
+    }
+
     /// The refresh token grant that authorizes this connector's requests.
     pub fn refresh_token_flow(&self) -> &RefreshTokenFlow {
         &self.flow
@@ -71,22 +109,107 @@ impl Dynamics365Connector {
                 let url = self.api.base.join("$metadata").map_err(|e| {
                     Dynamics365Error::config("ServiceURL", format!("cannot address $metadata: {e}"))
                 })?;
-                let xml = self.api.get(&url, XML).await?;
-                Ok::<_, Error>(Arc::new(Metadata::parse(&xml)?))
+                let (xml, validators) = self.fetch_metadata(&url).await?;
+                let md = Metadata::parse(&xml)?;
+                // Only a document that is CSDL is worth keeping.
+                if let (Some(cache), Some((etag, modified))) = (&self.cache, validators) {
+                    cache.store(&self.api.base, &xml, etag, modified);
+                }
+                Ok::<_, Error>(Arc::new(md))
             })
             .await
     }
 
-    /// The entity set called `table` (any case) and its columns.
-    async fn table(&self, table: &str) -> Result<(String, Vec<Column>)> {
+    /// `$metadata`, from the cache when the server says it has not changed
+    /// (`304` to `If-None-Match`/`If-Modified-Since`), else downloaded, with
+    /// the validators (`ETag`, `Last-Modified`) to cache it under.
+    async fn fetch_metadata(&self, url: &url::Url) -> Result<(String, Option<Validators>)> {
+        let cached = self.cache.as_ref().and_then(|c| c.load(&self.api.base));
+        let mut req = request(url, XML, &[]);
+        if let Some(c) = &cached {
+            let headers = req.headers_mut();
+            if let Some(v) = c
+                .etag
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                headers.insert(IF_NONE_MATCH, v);
+            }
+            if let Some(v) = c
+                .last_modified
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                headers.insert(IF_MODIFIED_SINCE, v);
+            }
+        }
+        let rules = HttpRules::standard().with(304, Action::ZeroRows);
+        match self.api.client.fetch(req, &rules).await? {
+            Fetched::Body(body) => {
+                let header = |name| {
+                    body.headers
+                        .get(name)
+                        .and_then(|v: &HeaderValue| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let (etag, modified) = (header(ETAG), header(LAST_MODIFIED));
+                let xml = String::from_utf8(body.bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                Ok((xml, Some((etag, modified))))
+            }
+            _ => match cached {
+                Some(c) => Ok((c.xml, None)),
+                None => Err(Dynamics365Error::InvalidResponse {
+                    what: "$metadata".into(),
+                    message: "304 Not Modified to a request that was not conditional".into(),
+                }
+                .into()),
+            },
+        }
+    }
+
+    /// The entity set called `table` (its entity set or logical name, any
+    /// case) and its columns, label columns included when asked for.
+    pub(crate) async fn table(&self, table: &str) -> Result<(String, Vec<Column>)> {
         let md = self.metadata().await?;
         let set = md.find_set(table).ok_or_else(|| Error::TableNotFound {
             name: table.to_owned(),
             known: md.entity_sets().map(str::to_owned).collect(),
         })?;
-        Ok((set.to_owned(), md.columns(set)?))
+        let columns = md.columns(set)?;
+        if !self.labels {
+            return Ok((set.to_owned(), columns));
+        }
+        let kinds = self.attribute_kinds(md, set).await?;
+        Ok((set.to_owned(), with_labels(columns, &kinds)))
+    }
+
+    /// The labelled attributes of `set`, read once per connector.
+    async fn attribute_kinds(
+        &self,
+        md: &Metadata,
+        set: &str,
+    ) -> Result<Arc<HashMap<String, Kind>>> {
+        let cached = match self.kinds.lock() {
+            Ok(k) => k.get(set).cloned(),
+            Err(_) => None,
+        };
+        if let Some(kinds) = cached {
+            return Ok(kinds);
+        }
+        let logical = md.logical_name(set).unwrap_or(set);
+        let url = attributes_url(&self.api.base, logical)?;
+        let body = self.api.get(&url, JSON).await?;
+        let kinds = Arc::new(parse_attributes(set, &body)?);
+        if let Ok(mut k) = self.kinds.lock() {
+            k.insert(set.to_owned(), kinds.clone());
+        }
+        Ok(kinds)
     }
 }
+
+/// `ETag` and `Last-Modified` of a response.
+type Validators = (Option<String>, Option<String>);
 
 /// The Arrow schema of every entity set in a CSDL `$metadata` document,
 /// derived as [`Connector::schema`] does, without any HTTP: for offline
@@ -114,7 +237,7 @@ pub fn schemas_from_csdl(
         .collect()
 }
 
-fn schema_of(columns: &[Column]) -> SchemaRef {
+pub(crate) fn schema_of(columns: &[Column]) -> SchemaRef {
     Arc::new(Schema::new(
         columns.iter().map(Column::field).collect::<Vec<_>>(),
     ))
@@ -210,35 +333,41 @@ impl Connector for Dynamics365Connector {
                     .map(|c| c.name.as_str())
                     .collect()
             } else {
-                // A column projected twice is selected once.
+                // A property projected twice, or with its label, is selected once.
                 let mut names: Vec<&str> = Vec::with_capacity(cols.len());
                 for c in cols {
-                    if !names.contains(&c.name.as_str()) {
-                        names.push(&c.name);
+                    if !names.contains(&c.property()) {
+                        names.push(c.property());
                     }
                 }
                 names
             }
         });
+        // Dataverse: "Don't use $top with the Prefer: odata.maxpagesize
+        // request header. If you include both, $top is ignored." A limit
+        // that fits one page is `$top` alone; a larger one is paged with
+        // page sizes that shrink to the rows still wanted.
+        let top = limit.filter(|n| *n <= self.page_size as usize);
         let url = first_url(
             &self.api.base,
             &set,
             names.as_deref(),
             filter.as_deref(),
-            limit,
+            top,
         )?;
         let columns = selected.unwrap_or(columns);
         let schema = schema_of(&columns);
         let run = PageRun::new(limit).with_limits(self.limits.clone());
-        let batches = pages(
-            self.api.client.clone(),
-            set,
-            schema.clone(),
-            Arc::new(columns),
-            url,
-            self.page_size,
-            run,
-        );
+        let spec = PagesSpec {
+            table: set,
+            schema: schema.clone(),
+            columns: Arc::new(columns),
+            first: url,
+            page_size: self.page_size,
+            top: top.is_some(),
+            annotations: self.labels,
+        };
+        let batches = pages(self.api.client.clone(), spec, run);
         Ok(Scan::new(schema, batches)
             .with_unapplied_filters(unapplied)
             .with_limit_applied(all_exact))

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, BooleanBuilder, StringBuilder};
+use arrow_array::builder::{
+    BinaryBuilder, BooleanBuilder, Int32Builder, ListBuilder, StringBuilder,
+};
 use arrow_array::types::{
     Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
     Int64Type, Time64MicrosecondType, TimestampMicrosecondType, UInt8Type,
@@ -114,6 +116,40 @@ fn decode_column(edm: &EdmType, cells: &[Cell<'_>]) -> Result<ArrayRef, String> 
             let s = string(t)?;
             parse_time(&s).ok_or_else(|| format!("{s:?} is not a time of day"))
         })?),
+        EdmType::IntList => {
+            let mut b = ListBuilder::new(Int32Builder::new());
+            for c in cells {
+                match c {
+                    Some(t) => {
+                        let text = unquote(t)?;
+                        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                            b.values().append_value(item.parse::<i32>().map_err(|_| {
+                                format!("{text:?} is not a list of option values (\"1,2\")")
+                            })?);
+                        }
+                        b.append(true);
+                    }
+                    None => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        EdmType::StringList => {
+            // Dataverse joins the labels of a multi-select choice with "; ".
+            let mut b = ListBuilder::new(StringBuilder::new());
+            for c in cells {
+                match c {
+                    Some(t) => {
+                        for item in string(t)?.split(';').map(str::trim) {
+                            b.values().append_value(item);
+                        }
+                        b.append(true);
+                    }
+                    None => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
         EdmType::Binary => {
             let mut b = BinaryBuilder::new();
             for c in cells {
@@ -214,6 +250,7 @@ mod tests {
                 edm: EdmType::from_csdl(t, None, Some("4")),
                 nullable: true,
                 key: false,
+                annotation: None,
             })
             .collect()
     }

@@ -36,6 +36,16 @@ pub enum Dynamics365Error {
         /// What was wrong.
         message: String,
     },
+    /// A table without change tracking was asked for its changes.
+    #[error(
+        "table {table}: change tracking is not enabled ({detail}); turn on Track changes for the table"
+    )]
+    ChangeTrackingNotEnabled {
+        /// The entity set.
+        table: String,
+        /// What the server answered.
+        detail: String,
+    },
     /// A value in a row does not fit its column's type.
     #[error("table {table}, column {column}: {message}")]
     Decode {
@@ -74,6 +84,7 @@ impl Dynamics365Error {
             Self::Metadata(_) => "dynamics365.metadata",
             Self::InvalidResponse { .. } => "dynamics365.invalid_response",
             Self::Decode { .. } => "dynamics365.decode",
+            Self::ChangeTrackingNotEnabled { .. } => "dynamics365.change_tracking_disabled",
         }
     }
 }

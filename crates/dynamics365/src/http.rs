@@ -34,15 +34,16 @@ pub(crate) fn odata_detail(body: &[u8]) -> Option<String> {
     })
 }
 
-/// A GET with the OData headers.
-pub(crate) fn request(url: &Url, accept: &'static str, prefer: Option<&str>) -> reqwest::Request {
+/// A GET with the OData headers, and one `Prefer` header per preference (as
+/// the Dataverse documentation writes them).
+pub(crate) fn request(url: &Url, accept: &'static str, prefer: &[&str]) -> reqwest::Request {
     let mut request = reqwest::Request::new(reqwest::Method::GET, url.clone());
     let headers = request.headers_mut();
     headers.insert(ACCEPT, HeaderValue::from_static(accept));
     headers.insert("OData-Version", HeaderValue::from_static("4.0"));
     headers.insert("OData-MaxVersion", HeaderValue::from_static("4.0"));
-    if let Some(p) = prefer.and_then(|p| HeaderValue::from_str(p).ok()) {
-        headers.insert("Prefer", p);
+    for p in prefer.iter().filter_map(|p| HeaderValue::from_str(p).ok()) {
+        headers.append("Prefer", p);
     }
     request
 }
@@ -57,7 +58,7 @@ impl Api {
     ) -> connectkit_core::Result<String> {
         let fetched = self
             .client
-            .fetch(request(url, accept, None), &HttpRules::standard())
+            .fetch(request(url, accept, &[]), &HttpRules::standard())
             .await?;
         match fetched {
             Fetched::Body(body) => Ok(String::from_utf8_lossy(&body.bytes).into_owned()),

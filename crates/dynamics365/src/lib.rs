@@ -53,6 +53,18 @@
 //!   connector reads CSDL XML and an OData 4.01 server could otherwise answer
 //!   with JSON CSDL.
 //! - **Tables**: the entity sets of the service document (`GET ServiceURL`).
+//!   A table is named by its entity set name (`accounts`) or its entity's
+//!   logical name (`account`), in any case.
+//! - **`$metadata` cache**: a customized organization's CSDL is 4–30+ MB.
+//!   With `MetadataCache=true` (the default) a document the server sent with
+//!   an `ETag` or `Last-Modified` is kept in `MetadataCacheDir` (default
+//!   `<user cache dir>/connectkit/dynamics365-metadata`, e.g.
+//!   `~/.cache/connectkit/dynamics365-metadata` on Linux), one file per
+//!   ServiceURL, written atomically (a temporary file renamed over the old
+//!   one). The next connector sends `If-None-Match`/`If-Modified-Since` and
+//!   reads the file on `304 Not Modified`; a `200` replaces it. Without a
+//!   validator nothing is stored; a cache that cannot be read or written is
+//!   skipped with a warning. `MetadataCache=false` always downloads.
 //! - **Schemas**: from `$metadata`, fetched once per connector and cached.
 //!   Navigation properties are not columns; inherited properties come first.
 //!   Key properties are non-nullable and carry [`KEY_METADATA_KEY`]`="true"`
@@ -61,7 +73,14 @@
 //! - **Scans**: `GET <set>?$select=..&$filter=..&$top=..`, then
 //!   `@odata.nextLink` until it is absent, one record batch per page.
 //!   `@odata.*` annotations in rows are ignored. With a limit, no page after
-//!   the one that reaches it is requested. A next link that repeats a page
+//!   the one that reaches it is requested.
+//! - **Small limits are small**: Dataverse ignores `$top` when
+//!   `Prefer: odata.maxpagesize` is also sent, so a limit of at most
+//!   PageSize rows is sent as `$top=N` *without* a page size (one response
+//!   of at most N rows); a larger limit is paged without `$top`, each page
+//!   asking for `odata.maxpagesize=min(PageSize, rows still wanted)`. Should
+//!   a server page a `$top` request anyway, its next pages also ask for no
+//!   more than the rows still wanted. A next link that repeats a page
 //!   already read, or leaves the ServiceURL's origin, ends the scan with an
 //!   error after the batches read so far.
 //! - **Filters**: `eq ne gt ge lt le` on strings (single-quoted, quotes
@@ -82,6 +101,42 @@
 //!   the code and message; every error converts into
 //!   [`connectkit_core::Error`] with its [`ErrorKind`](connectkit_core::ErrorKind).
 //!   No secret ever appears in an error, `Debug` output or a log.
+//!
+//! # Labels
+//!
+//! With `IncludeFormattedValues=true` (the name CData's drivers use; off by
+//! default, so plain scans stay lean) a table gets *label columns* beside
+//! its value columns, filled from the annotations Dataverse sends when asked
+//! with `Prefer: odata.include-annotations="OData.Community.Display.V1.FormattedValue,Microsoft.Dynamics.CRM.lookuplogicalname"`:
+//!
+//! | column | labels |
+//! |---|---|
+//! | choice, status, status reason, yes/no `c` | `c_label` (`Utf8`): the localized label |
+//! | lookup, customer, owner `_x_value` | `_x_value_label` (`Utf8`): the related row's primary name; `_x_value_entity` (`Utf8`): its table's logical name (`systemuser`, `team`, ...) |
+//! | multi-select choice `c` | `c` becomes `List<Int32>` (from `"1,9"`); `c_label` is `List<Utf8>` (from `"Hiking; Swimming"`) |
+//!
+//! Which columns are which is not in `$metadata` (a choice is an
+//! `Edm.Int32`, a multi-select choice an `Edm.String`): the table's
+//! attribute definitions are read once per connector,
+//! `GET EntityDefinitions(LogicalName='<name>')/Attributes?$select=LogicalName,AttributeType,AttributeTypeName`.
+//! Label fields carry [`ANNOTATES_METADATA_KEY`] (the property they label).
+//! A label column can be projected (its property is selected) but never
+//! filters on the server. A label whose name a property already has is
+//! left out.
+//!
+//! # Changes
+//!
+//! [`Dynamics365Connector::changes`] reads a table through Dataverse change
+//! tracking. Without a token the first request carries
+//! `Prefer: odata.track-changes` and returns every row; the last page's
+//! `@odata.deltaLink` holds the `$deltatoken` that
+//! [`Changes::finish`] returns. With a token, `GET <set>?$deltatoken=<token>`
+//! returns the rows created or updated since (as batches, page by page) and
+//! the ids of deleted rows (`$deletedEntity` entries), and the next token;
+//! an answer without a delta link keeps the token given. A table whose
+//! change tracking is off (no delta link, or the server saying so) is a
+//! [`Dynamics365Error::ChangeTrackingNotEnabled`] naming the table. The
+//! `connectkit changes` command prints the same.
 //!
 //! # Types
 //!
@@ -107,10 +162,13 @@
 //! allows ([`VARIABLE_DECIMAL_SCALE`]). Digits beyond the scale are rounded
 //! half away from zero; a value too large for the precision is an error.
 
+mod cache;
+mod changes;
 mod connector;
 mod decode;
 mod error;
 mod http;
+mod labels;
 mod metadata;
 mod odata;
 mod page;
@@ -119,9 +177,13 @@ mod service_url;
 mod source;
 mod types;
 
+pub use changes::{ChangeSummary, Changes};
 pub use connector::{Dynamics365Connector, schemas_from_csdl};
 pub use error::Dynamics365Error;
+pub use labels::{ENTITY_SUFFIX, LABEL_SUFFIX};
 pub use odata::odata_query;
 pub use service_url::default_scope;
 pub use source::{DEFAULT_PAGE_SIZE, Dynamics365DataSource, SUBPROTOCOL, catalogue, register};
-pub use types::{KEY_METADATA_KEY, TYPE_METADATA_KEY, VARIABLE_DECIMAL_SCALE};
+pub use types::{
+    ANNOTATES_METADATA_KEY, KEY_METADATA_KEY, TYPE_METADATA_KEY, VARIABLE_DECIMAL_SCALE,
+};

@@ -52,6 +52,11 @@ fn attrs(e: &BytesStart<'_>) -> Result<HashMap<String, String>, Dynamics365Error
     Ok(out)
 }
 
+/// `Namespace.name` → `name`.
+fn local_name(qualified: &str) -> &str {
+    qualified.rsplit_once('.').map_or(qualified, |(_, n)| n)
+}
+
 impl Metadata {
     /// Parses a CSDL XML document.
     pub(crate) fn parse(xml: &str) -> Result<Self, Dynamics365Error> {
@@ -162,13 +167,29 @@ impl Metadata {
         self.sets.iter().map(|(n, _)| n.as_str())
     }
 
-    /// The entity set named `name` (any case), with its canonical spelling.
+    /// The entity set named `name`, with its canonical spelling: by entity
+    /// set name (`accounts`), exactly then in any case, else by the logical
+    /// name of its entity type (`account`), in any case.
     pub(crate) fn find_set(&self, name: &str) -> Option<&str> {
         self.sets
             .iter()
             .find(|(n, _)| n == name)
             .or_else(|| self.sets.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
+            .or_else(|| {
+                self.sets
+                    .iter()
+                    .find(|(_, t)| local_name(t).eq_ignore_ascii_case(name))
+            })
             .map(|(n, _)| n.as_str())
+    }
+
+    /// The logical name of entity set `set`'s entity type (`accounts` →
+    /// `account`): the type's name without its namespace.
+    pub(crate) fn logical_name(&self, set: &str) -> Option<&str> {
+        self.sets
+            .iter()
+            .find(|(n, _)| n == set)
+            .map(|(_, t)| local_name(t))
     }
 
     fn resolve(&self, qualified: &str) -> Option<&EntityType> {
@@ -224,6 +245,7 @@ impl Metadata {
                     ),
                     nullable: p.nullable,
                     key: key.contains(&p.name),
+                    annotation: None,
                 };
                 // A derived type may redeclare a property: the last one wins, in place.
                 match columns.iter_mut().find(|c| c.name == p.name) {
@@ -268,6 +290,9 @@ mod tests {
         let md = Metadata::parse(CSDL).unwrap();
         assert_eq!(md.entity_sets().collect::<Vec<_>>(), ["accounts", "broken"]);
         assert_eq!(md.find_set("ACCOUNTS"), Some("accounts"));
+        assert_eq!(md.find_set("Account"), Some("accounts"));
+        assert_eq!(md.logical_name("accounts"), Some("account"));
+        assert_eq!(md.find_set("crmbaseentity"), None);
         let cols = md.columns("accounts").unwrap();
         let names: Vec<_> = cols.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["accountid", "name", "revenue"]);

@@ -5,7 +5,10 @@ use arrow_schema::Schema;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use connectkit_core::{Filter, FilterOp, FilterSupport, Literal, ScanRequest};
 
-use crate::types::{Column, EdmType, KEY_METADATA_KEY, TYPE_METADATA_KEY};
+use crate::labels::FORMATTED_VALUE;
+use crate::types::{
+    ANNOTATES_METADATA_KEY, Annotation, Column, EdmType, KEY_METADATA_KEY, TYPE_METADATA_KEY,
+};
 
 /// Percent-encodes a query parameter value: everything but RFC 3986
 /// unreserved characters and `,` (the `$select` separator) is escaped, so a
@@ -102,11 +105,14 @@ fn literal(edm: &EdmType, op: FilterOp, value: &Literal) -> Option<String> {
 /// exactly as the caller would.
 type Clause = (String, bool);
 
+/// The property column called `name`; label columns are no properties, so
+/// the server cannot filter on them.
 fn find<'c>(columns: &'c [Column], name: &str) -> Option<&'c Column> {
     columns
         .iter()
         .find(|c| c.name == name)
         .or_else(|| columns.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
+        .filter(|c| c.annotation.is_none())
 }
 
 /// Whether the server's answer to `column op value` is exactly the caller's.
@@ -239,6 +245,13 @@ pub fn odata_query(schema: &Schema, request: &ScanRequest) -> Vec<(&'static str,
                     .metadata()
                     .get(KEY_METADATA_KEY)
                     .is_some_and(|v| v == "true"),
+                annotation: f
+                    .metadata()
+                    .get(ANNOTATES_METADATA_KEY)
+                    .map(|p| Annotation {
+                        property: p.clone(),
+                        term: FORMATTED_VALUE,
+                    }),
             }
         })
         .collect();
@@ -246,8 +259,12 @@ pub fn odata_query(schema: &Schema, request: &ScanRequest) -> Vec<(&'static str,
     if let Some(names) = &request.projection {
         let mut select: Vec<&str> = Vec::new();
         for n in names {
-            if let Some(c) = find(&columns, n).filter(|c| !select.contains(&c.name.as_str())) {
-                select.push(&c.name);
+            let c = columns
+                .iter()
+                .find(|c| c.name == *n)
+                .or_else(|| columns.iter().find(|c| c.name.eq_ignore_ascii_case(n)));
+            if let Some(p) = c.map(Column::property).filter(|p| !select.contains(p)) {
+                select.push(p);
             }
         }
         if select.is_empty() {
@@ -300,6 +317,7 @@ mod tests {
             edm: EdmType::from_csdl(t, None, Some("2")),
             nullable: true,
             key: false,
+            annotation: None,
         }
     }
 

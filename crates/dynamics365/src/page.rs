@@ -30,7 +30,7 @@ impl Layout {
             .iter()
             .map(|c| {
                 let next = names.len();
-                *names.entry(c.name.clone()).or_insert(next)
+                *names.entry(c.json_key()).or_insert(next)
             })
             .collect();
         Self { names, slots }

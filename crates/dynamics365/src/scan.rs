@@ -15,6 +15,7 @@ use url::Url;
 use crate::decode::decode_rows;
 use crate::error::Dynamics365Error;
 use crate::http::{JSON, request};
+use crate::labels::PREFER_ANNOTATIONS;
 use crate::odata::encode_component;
 use crate::page::{Layout, Page};
 use crate::types::Column;
@@ -52,33 +53,45 @@ struct EntityPages {
     schema: SchemaRef,
     columns: Arc<Vec<Column>>,
     page_size: u32,
+    /// The first page's URL when it carries `$top`: Dataverse ignores `$top`
+    /// beside `odata.maxpagesize`, so that request asks for no page size.
+    top_url: Option<Url>,
+    /// Whether label columns are read (`odata.include-annotations`).
+    annotations: bool,
     /// Where each column's cell sits in a row, for every page.
     layout: Layout,
     rules: HttpRules,
 }
 
-/// The stream of batches of a scan starting at `first`: one batch per page,
-/// until a page has no `@odata.nextLink` or `limit` rows were returned (the
-/// page after that is never requested).
-pub(crate) fn pages(
-    client: ApiClient,
-    table: String,
-    schema: SchemaRef,
-    columns: Arc<Vec<Column>>,
-    first: Url,
-    page_size: u32,
-    run: PageRun,
-) -> BatchStream {
-    let layout = Layout::new(&columns);
+/// What a scan reads: the entity set, its columns and how to ask for pages.
+pub(crate) struct PagesSpec {
+    pub(crate) table: String,
+    pub(crate) schema: SchemaRef,
+    pub(crate) columns: Arc<Vec<Column>>,
+    pub(crate) first: Url,
+    pub(crate) page_size: u32,
+    /// Whether `first` carries `$top`.
+    pub(crate) top: bool,
+    /// Whether to ask for the label annotations.
+    pub(crate) annotations: bool,
+}
+
+/// The stream of batches of a scan: one batch per page, until a page has no
+/// `@odata.nextLink` or the run's limit was returned (the page after that is
+/// never requested).
+pub(crate) fn pages(client: ApiClient, spec: PagesSpec, run: PageRun) -> BatchStream {
+    let layout = Layout::new(&spec.columns);
     let source = EntityPages {
-        table,
-        schema,
-        columns,
-        page_size,
+        table: spec.table,
+        schema: spec.schema,
+        columns: spec.columns,
+        page_size: spec.page_size,
+        top_url: spec.top.then(|| spec.first.clone()),
+        annotations: spec.annotations,
         layout,
         rules: HttpRules::standard(),
     };
-    paginate(client, source, first, run)
+    paginate(client, source, spec.first, run)
 }
 
 impl PageSource for EntityPages {
@@ -87,7 +100,9 @@ impl PageSource for EntityPages {
     }
 
     /// The page size asked for is at most the rows still wanted, so that a
-    /// small limit does not download a large page.
+    /// small limit does not download a large page; a first request with
+    /// `$top` asks for none, as Dataverse documents ("if you include both,
+    /// `$top` is ignored").
     fn request(
         &mut self,
         _client: &ApiClient,
@@ -99,11 +114,15 @@ impl PageSource for EntityPages {
                 .unwrap_or(u32::MAX)
                 .clamp(1, self.page_size)
         });
-        Ok(request(
-            url,
-            JSON,
-            Some(&format!("odata.maxpagesize={size}")),
-        ))
+        let max = format!("odata.maxpagesize={size}");
+        let mut prefer: Vec<&str> = Vec::with_capacity(2);
+        if self.annotations {
+            prefer.push(PREFER_ANNOTATIONS);
+        }
+        if self.top_url.as_ref() != Some(url) {
+            prefer.push(&max);
+        }
+        Ok(request(url, JSON, &prefer))
     }
 
     fn rules(&self) -> &HttpRules {

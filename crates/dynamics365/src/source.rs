@@ -10,6 +10,7 @@ use connectkit_core::{
 };
 use connectkit_oauth_refresh::{ClientCredentialsMode, GRANT_PROPERTIES, RefreshTokenFlowBuilder};
 
+use crate::cache::MetadataCache;
 use crate::connector::Dynamics365Connector;
 use crate::error::Dynamics365Error;
 use connectkit_core::client::{ApiClient, CredentialScope, PagingLimits, RetryConfig};
@@ -34,6 +35,20 @@ const OWN_PROPERTIES: &[PropertySpec] = &[
         "How requests are authorized: OAuth2 (the refresh token grant).",
     )
     .default_value("OAuth2"),
+    PropertySpec::new(
+        "IncludeFormattedValues",
+        "true: label columns (<column>_label, <lookup>_entity) beside choice, yes/no, lookup and multi-select choice columns.",
+    )
+    .default_value("false"),
+    PropertySpec::new(
+        "MetadataCache",
+        "true: keep $metadata in MetadataCacheDir and revalidate it with ETag/Last-Modified instead of downloading it again; false: always download.",
+    )
+    .default_value("true"),
+    PropertySpec::new(
+        "MetadataCacheDir",
+        "Where MetadataCache keeps documents (default: <user cache dir>/connectkit/dynamics365-metadata).",
+    ),
     PropertySpec::new(
         "PageSize",
         "Rows per page asked for with Prefer: odata.maxpagesize.",
@@ -160,6 +175,13 @@ impl Dynamics365DataSource {
         self.set("Description", text)
     }
 
+    /// `IncludeFormattedValues`: label columns beside choice, yes/no,
+    /// lookup and multi-select choice columns (default false; see the
+    /// crate docs, *Labels*).
+    pub fn include_formatted_values(self, on: bool) -> Self {
+        self.set("IncludeFormattedValues", on.to_string())
+    }
+
     /// `PageSize`: rows per page asked for (default 5000).
     pub fn page_size(self, rows: u32) -> Self {
         self.set("PageSize", rows.to_string())
@@ -213,6 +235,22 @@ impl Dynamics365DataSource {
                     )
                 })?,
         };
+        let labels = match props.get_str("IncludeFormattedValues").map(str::trim) {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) => {
+                return Err(Dynamics365Error::config(
+                    "IncludeFormattedValues",
+                    format!("expected true or false, found {v:?}"),
+                )
+                .into());
+            }
+        };
+        let cache = MetadataCache::configure(
+            props.get_str("MetadataCache"),
+            props.get_str("MetadataCacheDir"),
+        )?;
         let mut grant = RefreshTokenFlowBuilder::from_properties(&props)?.force_post(true);
         if !props.contains("ClientCredentialsMode") {
             grant = grant.client_credentials_mode(ClientCredentialsMode::Post);
@@ -248,7 +286,9 @@ impl Dynamics365DataSource {
             .with_error_detail(odata_detail);
         let api = Api { client, base };
         let limits = PagingLimits::from_properties(&props)?;
-        Ok(Dynamics365Connector::new(api, flow, page_size, limits))
+        Ok(Dynamics365Connector::new(
+            api, flow, page_size, limits, labels, cache,
+        ))
     }
 }
 

@@ -9,6 +9,9 @@ pub use connectkit_core::{KEY_METADATA_KEY, TYPE_METADATA_KEY};
 /// The scale used for `Edm.Decimal` properties whose `Scale` is `Variable` or
 /// absent: 10, the most decimal places a Dataverse decimal column allows.
 pub const VARIABLE_DECIMAL_SCALE: i8 = 10;
+/// The Arrow field metadata key of a label column (see the crate docs,
+/// *Labels*): the property whose formatted value or annotation it holds.
+pub const ANNOTATES_METADATA_KEY: &str = "dynamics365.annotates";
 /// The largest precision of Arrow's `Decimal128`.
 const MAX_PRECISION: u8 = 38;
 
@@ -35,6 +38,12 @@ pub(crate) enum EdmType {
     TimeOfDay,
     Duration,
     Binary,
+    /// A multi-select choice ("choices") column: the server's `"1,2"` as
+    /// a list of option values.
+    IntList,
+    /// The labels of a multi-select choice column: the server's formatted
+    /// value `"Red; Blue"` as a list.
+    StringList,
     /// Anything else (enums, complex types, collections, geography): the
     /// value as JSON text, or the string itself for JSON strings.
     Other,
@@ -86,6 +95,8 @@ impl EdmType {
             Self::Date => DataType::Date32,
             Self::TimeOfDay => DataType::Time64(TimeUnit::Microsecond),
             Self::Binary => DataType::Binary,
+            Self::IntList => DataType::new_list(DataType::Int32, true),
+            Self::StringList => DataType::new_list(DataType::Utf8, true),
         }
     }
 }
@@ -124,15 +135,41 @@ pub(crate) struct Column {
     pub(crate) edm: EdmType,
     pub(crate) nullable: bool,
     pub(crate) key: bool,
+    /// For a label column: the property it annotates and the annotation's
+    /// term; `None` for a property of the entity type.
+    pub(crate) annotation: Option<Annotation>,
+}
+
+/// Where a label column's value comes from: `<property>@<term>` in a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Annotation {
+    pub(crate) property: String,
+    pub(crate) term: &'static str,
 }
 
 impl Column {
+    /// The key of this column's value in a row object.
+    pub(crate) fn json_key(&self) -> String {
+        match &self.annotation {
+            Some(a) => format!("{}@{}", a.property, a.term),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The property `$select` must name for this column.
+    pub(crate) fn property(&self) -> &str {
+        self.annotation.as_ref().map_or(&self.name, |a| &a.property)
+    }
+
     /// The Arrow field: key columns are never null and carry
     /// [`KEY_METADATA_KEY`]; every field carries [`TYPE_METADATA_KEY`].
     pub(crate) fn field(&self) -> Field {
         let mut meta = HashMap::from([(TYPE_METADATA_KEY.to_owned(), self.type_name.clone())]);
         if self.key {
             meta.insert(KEY_METADATA_KEY.to_owned(), "true".to_owned());
+        }
+        if let Some(a) = &self.annotation {
+            meta.insert(ANNOTATES_METADATA_KEY.to_owned(), a.property.clone());
         }
         Field::new(
             &self.name,
@@ -200,6 +237,7 @@ mod tests {
             edm: EdmType::Guid,
             nullable: true,
             key: true,
+            annotation: None,
         };
         let f = c.field();
         assert!(!f.is_nullable());

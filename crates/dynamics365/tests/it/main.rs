@@ -4,7 +4,10 @@
 #![allow(missing_docs)]
 
 mod auth;
+mod cache;
+mod changes;
 mod errors;
+mod labels;
 mod paging;
 mod pushdown;
 mod schema;

@@ -264,9 +264,26 @@ async fn endless_empty_pages_with_next_links_end_with_an_error() {
     assert_eq!(requests_to(&server, ACCOUNTS).await.len(), 3);
 }
 
-/// A small limit asks the server for a small page (Prefer: odata.maxpagesize).
+/// The prefer headers of each request to `p`, in order.
+async fn prefers(server: &MockServer, p: &str) -> Vec<Vec<String>> {
+    requests_to(server, p)
+        .await
+        .iter()
+        .map(|r| {
+            r.headers
+                .get_all("prefer")
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// Dataverse documents that `$top` beside `Prefer: odata.maxpagesize` is
+/// ignored: a limit that fits a page is `$top` alone; should the server page
+/// anyway, the next page asks for no more than the rows still wanted.
 #[tokio::test]
-async fn a_small_limit_asks_for_a_small_page() {
+async fn a_small_limit_is_top_alone_then_small_pages() {
     let server = MockServer::start().await;
     mount_all(&server).await;
     let batches = scan_all(
@@ -277,10 +294,35 @@ async fn a_small_limit_asks_for_a_small_page() {
     .await
     .unwrap();
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
-    let prefer: Vec<_> = requests_to(&server, ACCOUNTS)
+    let reqs = requests_to(&server, ACCOUNTS).await;
+    assert_eq!(reqs[0].url.query(), Some("$top=3"));
+    assert_eq!(
+        prefers(&server, ACCOUNTS).await,
+        [vec![], vec!["odata.maxpagesize=1".to_owned()]]
+    );
+}
+
+/// A limit larger than PageSize is paged without `$top`, each page no larger
+/// than the rows still wanted.
+#[tokio::test]
+async fn a_limit_beyond_the_page_size_pages_without_top() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let c = source(&server).page_size(2).connect().unwrap();
+    let batches = scan_all(&c, "accounts", ScanRequest::new().with_limit(3))
         .await
-        .iter()
-        .map(|r| header(r, "prefer").unwrap().to_owned())
-        .collect();
-    assert_eq!(prefer, ["odata.maxpagesize=3", "odata.maxpagesize=1"]);
+        .unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+    let reqs = requests_to(&server, ACCOUNTS).await;
+    assert!(
+        reqs.iter().all(|r| !r.url.as_str().contains("top")),
+        "{reqs:?}"
+    );
+    assert_eq!(
+        prefers(&server, ACCOUNTS).await,
+        [
+            vec!["odata.maxpagesize=2".to_owned()],
+            vec!["odata.maxpagesize=1".to_owned()]
+        ]
+    );
 }

@@ -99,3 +99,22 @@ async fn a_metadata_document_that_is_not_csdl_is_an_api_error() {
     assert_eq!(err.kind(), connectkit_core::ErrorKind::Api);
     assert!(err.to_string().starts_with("$metadata: "), "{err}");
 }
+
+/// A table is named by its entity set name or by its entity's logical name
+/// (`account` → `accounts`), in any case.
+#[tokio::test]
+async fn a_table_is_found_by_its_logical_name() {
+    let server = MockServer::start().await;
+    mount_all(&server).await;
+    let c = connector(&server);
+    let by_set = c.schema("accounts").await.unwrap();
+    assert_eq!(c.schema("Account").await.unwrap(), by_set);
+    assert_eq!(c.schema("ACCOUNT").await.unwrap(), by_set);
+    let batches = scan_all(&c, "account", ScanRequest::new().with_limit(1))
+        .await
+        .unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    assert_eq!(requests_to(&server, ACCOUNTS).await.len(), 1);
+    let err = c.schema("acount").await.unwrap_err();
+    assert!(matches!(err, Error::TableNotFound { .. }), "{err}");
+}

@@ -1,0 +1,157 @@
+//! Change tracking: an initial request with `Prefer: odata.track-changes`,
+//! then deltas by `$deltatoken`, with payloads shaped like the Dataverse
+//! documentation's ("Use change tracking to synchronize data with external
+//! systems").
+
+use connectkit_core::ErrorKind;
+use connectkit_dynamics365::{ChangeSummary, Dynamics365Error};
+use wiremock::matchers::{method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer};
+
+use crate::*;
+
+pub const TOKEN_1: &str = "919042!08/22/2017 08:10:44";
+pub const TOKEN_2: &str = "919058!08/22/2017 08:21:20";
+
+fn delta_link(server: &MockServer, token: &str) -> String {
+    let mut u = url::Url::parse(&format!("{}accounts", service_url(server))).unwrap();
+    u.query_pairs_mut().append_pair("$deltatoken", token);
+    u.to_string()
+}
+
+/// The initial answer (two rows), a delta with one updated and one deleted
+/// row, and an empty delta.
+pub async fn mount_changes(server: &MockServer) {
+    mount_all(server).await;
+    let initial = serde_json::json!({
+        "@odata.context": format!("{}$metadata#accounts", service_url(server)),
+        "@odata.deltaLink": delta_link(server, TOKEN_1),
+        "value": [
+            {"@odata.etag": "W/\"915244\"", "accountid": "60c4e274-0d87-e711-80e5-00155db19e6d", "name": "Monte Orton", "accountnumber": null},
+            {"@odata.etag": "W/\"915245\"", "accountid": "2e451703-c686-e711-80e5-00155db19e6d", "name": "Blue Yonder", "accountnumber": "A-2"}
+        ]
+    });
+    let delta = serde_json::json!({
+        "@odata.context": format!("{}$metadata#accounts/$delta", service_url(server)),
+        "@odata.deltaLink": delta_link(server, TOKEN_2),
+        "value": [
+            {"@odata.etag": "W/\"915300\"", "accountid": "60c4e274-0d87-e711-80e5-00155db19e6d", "name": "Monte Orton Ltd", "accountnumber": "A-1"},
+            {"@odata.context": format!("{}$metadata#accounts/$deletedEntity", service_url(server)),
+             "id": "2e451703-c686-e711-80e5-00155db19e6d", "reason": "deleted"}
+        ]
+    });
+    let empty = serde_json::json!({
+        "@odata.context": format!("{}$metadata#accounts/$delta", service_url(server)),
+        "@odata.deltaLink": delta_link(server, TOKEN_2),
+        "value": []
+    });
+    for (token, body) in [
+        (None, initial),
+        (Some(TOKEN_1), delta),
+        (Some(TOKEN_2), empty),
+    ] {
+        let mock = Mock::given(method("GET")).and(path(ACCOUNTS));
+        let mock = match token {
+            Some(t) => mock.and(query_param("$deltatoken", t)),
+            None => mock
+                .and(query_param_is_missing("$deltatoken"))
+                .and(|r: &wiremock::Request| {
+                    r.headers
+                        .get_all("prefer")
+                        .iter()
+                        .any(|v| v == "odata.track-changes")
+                }),
+        };
+        mock.respond_with(json(body.to_string()))
+            .with_priority(1)
+            .mount(server)
+            .await;
+    }
+}
+
+async fn read(
+    c: &connectkit_dynamics365::Dynamics365Connector,
+    token: Option<&str>,
+) -> (Vec<arrow_array::RecordBatch>, ChangeSummary) {
+    let mut changes = c.changes("account", token).await.unwrap();
+    let batches = std::mem::replace(&mut changes.batches, Box::pin(futures::stream::empty()));
+    let batches: Vec<_> = futures::TryStreamExt::try_collect(batches).await.unwrap();
+    (batches, changes.finish().unwrap())
+}
+
+#[tokio::test]
+async fn initial_then_delta_then_empty() {
+    let server = MockServer::start().await;
+    mount_changes(&server).await;
+    let c = connector(&server);
+
+    let (rows, first) = read(&c, None).await;
+    assert_eq!(
+        strings(&rows, "name"),
+        [Some("Monte Orton".into()), Some("Blue Yonder".into())]
+    );
+    assert!(first.deleted.is_empty());
+    assert_eq!(first.token, TOKEN_1);
+
+    let (rows, second) = read(&c, Some(&first.token)).await;
+    assert_eq!(strings(&rows, "name"), [Some("Monte Orton Ltd".into())]);
+    assert_eq!(strings(&rows, "accountnumber"), [Some("A-1".into())]);
+    assert_eq!(second.deleted, ["2e451703-c686-e711-80e5-00155db19e6d"]);
+    assert_eq!(second.token, TOKEN_2);
+
+    let (rows, third) = read(&c, Some(&second.token)).await;
+    assert_eq!(rows.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+    assert!(third.deleted.is_empty());
+    assert_eq!(third.token, TOKEN_2);
+
+    // What the server received: tracking asked for once, then tokens.
+    let reqs = requests_to(&server, ACCOUNTS).await;
+    assert_eq!(reqs.len(), 3);
+    let prefers: Vec<Vec<&str>> = reqs
+        .iter()
+        .map(|r| {
+            r.headers
+                .get_all("prefer")
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        prefers[0],
+        ["odata.track-changes", "odata.maxpagesize=5000"]
+    );
+    assert_eq!(prefers[1], ["odata.maxpagesize=5000"]);
+    assert_eq!(reqs[0].url.query(), None);
+    assert_eq!(
+        reqs[1].url.query_pairs().collect::<Vec<_>>(),
+        [("$deltatoken".into(), TOKEN_1.into())]
+    );
+}
+
+#[tokio::test]
+async fn a_table_without_change_tracking_is_a_clear_error() {
+    let server = MockServer::start().await;
+    mount_all(&server).await; // accounts answers without a delta link
+    let c = connector(&server);
+    let mut changes = c.changes("accounts", None).await.unwrap();
+    let err = loop {
+        match futures::StreamExt::next(&mut changes.batches).await {
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => break e,
+            None => panic!("no error"),
+        }
+    };
+    assert_eq!(err.kind(), ErrorKind::Api);
+    assert_eq!(err.code(), "dynamics365.change_tracking_disabled");
+    assert!(matches!(
+        err.downcast_ref::<Dynamics365Error>(),
+        Some(Dynamics365Error::ChangeTrackingNotEnabled { table, .. }) if table == "accounts"
+    ));
+    assert!(
+        err.to_string()
+            .starts_with("table accounts: change tracking is not enabled"),
+        "{err}"
+    );
+    assert!(changes.finish().is_err());
+}
