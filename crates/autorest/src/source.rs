@@ -19,7 +19,7 @@ const OWN_PROPERTIES: &[PropertySpec] = &[
     PropertySpec::new("Table", "The name of the sampled table."),
     PropertySpec::new(
         "AuthenticationMethod",
-        "None, OAuth2-RefreshToken (or OAuth2), HttpHeader or BearerToken.",
+        "None, OAuth2-RefreshToken, OAuth2-ClientCredentials, OAuth2 (the refresh token grant when RefreshToken or TokenFile is set, else client credentials), HttpHeader or BearerToken.",
     )
     .default_value("None"),
     PropertySpec::new("WSTimeout", "Request timeout in seconds; 0 for none.").default_value("120"),

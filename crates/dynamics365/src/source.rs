@@ -8,7 +8,9 @@ use connectkit_core::{
     CLIENT_PROPERTIES, COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue, Registry,
     Result, SecretString,
 };
-use connectkit_oauth_refresh::{ClientCredentialsMode, GRANT_PROPERTIES, RefreshTokenFlowBuilder};
+use connectkit_oauth_refresh::{
+    ClientCredentialsMode, GRANT_PROPERTIES, GrantType, RefreshTokenFlowBuilder,
+};
 
 use crate::connector::Dynamics365Connector;
 use crate::error::Dynamics365Error;
@@ -31,7 +33,7 @@ const OWN_PROPERTIES: &[PropertySpec] = &[
     .required(),
     PropertySpec::new(
         "AuthenticationMethod",
-        "How requests are authorized: OAuth2 (the refresh token grant).",
+        "How requests are authorized: OAuth2 (the refresh token grant when RefreshToken or TokenFile is set, else client credentials).",
     )
     .default_value("OAuth2"),
     PropertySpec::new(
@@ -120,7 +122,8 @@ impl Dynamics365DataSource {
         self.set("ServiceURL", url)
     }
 
-    /// `AuthenticationMethod`: only `OAuth2` (the default) is supported.
+    /// `AuthenticationMethod`: only `OAuth2` (the default) is supported: the
+    /// refresh token grant with RefreshToken or TokenFile, else client credentials.
     pub fn authentication_method(self, method: impl Into<String>) -> Self {
         self.set("AuthenticationMethod", method)
     }
@@ -213,12 +216,20 @@ impl Dynamics365DataSource {
                     )
                 })?,
         };
-        let mut grant = RefreshTokenFlowBuilder::from_properties(&props)?.force_post(true);
+        let grant_type = GrantType::for_oauth2(&props);
+        let mut grant =
+            RefreshTokenFlowBuilder::from_properties_for(&props, grant_type)?.force_post(true);
         if !props.contains("ClientCredentialsMode") {
             grant = grant.client_credentials_mode(ClientCredentialsMode::Post);
         }
         if !props.contains("Scope") {
-            grant = grant.scope(default_scope(&base));
+            let scope = default_scope(&base);
+            // The client credentials grant has no refresh token: asking for
+            // offline_access is refused by the Microsoft identity platform.
+            grant = grant.scope(match grant_type {
+                GrantType::ClientCredentials => scope.replace(" offline_access", ""),
+                _ => scope,
+            });
         }
         let flow = Arc::new(grant.build()?);
         let client = match &self.http_client {
@@ -303,13 +314,16 @@ mod tests {
             err.to_string().contains("unknown property ServiceUrl2"),
             "{err}"
         );
+        // Without RefreshToken, OAuth2 is the client credentials grant,
+        // which needs the ClientSecret.
         let mut props = seed().properties().clone();
         props.remove("RefreshToken");
+        props.remove("ClientSecret");
         let err = Dynamics365DataSource::from_properties(&props)
             .unwrap()
             .connect()
             .unwrap_err();
-        assert_eq!(err.to_string(), "missing required property RefreshToken");
+        assert_eq!(err.to_string(), "missing required property ClientSecret");
         let err = seed().token_uri("not a url").connect().unwrap_err();
         assert!(err.to_string().contains("TokenURI"), "{err}");
     }

@@ -183,6 +183,14 @@ pub enum OAuthErrorCode {
     UnsupportedGrantType,
     /// `invalid_scope`
     InvalidScope,
+    /// `access_denied` (RFC 6749 section 4.1.2.1, RFC 8628): the user refused.
+    AccessDenied,
+    /// `authorization_pending` (RFC 8628): the user has not finished yet.
+    AuthorizationPending,
+    /// `slow_down` (RFC 8628): poll 5 seconds less often.
+    SlowDown,
+    /// `expired_token` (RFC 8628): the device code expired.
+    ExpiredToken,
     /// Any other code.
     Other(String),
 }
@@ -197,6 +205,10 @@ impl OAuthErrorCode {
             "unauthorized_client" => Self::UnauthorizedClient,
             "unsupported_grant_type" => Self::UnsupportedGrantType,
             "invalid_scope" => Self::InvalidScope,
+            "access_denied" => Self::AccessDenied,
+            "authorization_pending" => Self::AuthorizationPending,
+            "slow_down" => Self::SlowDown,
+            "expired_token" => Self::ExpiredToken,
             other => Self::Other(other.to_owned()),
         }
     }
@@ -210,6 +222,10 @@ impl OAuthErrorCode {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
             Self::Other(s) => s,
         }
     }
@@ -224,6 +240,12 @@ impl OAuthErrorCode {
             Self::UnauthorizedClient => "the client may not use the refresh token grant",
             Self::UnsupportedGrantType => "the endpoint does not support the refresh token grant",
             Self::InvalidScope => "the requested Scope is invalid or exceeds the granted scope",
+            Self::AccessDenied => "the user denied the authorization request",
+            Self::AuthorizationPending => "the user has not completed the authorization yet",
+            Self::SlowDown => "polling too fast",
+            Self::ExpiredToken => {
+                "the device code expired before the user completed the authorization"
+            }
             Self::Other(_) => return None,
         })
     }

@@ -69,6 +69,7 @@ mod exchange;
 mod file_store;
 mod fingerprint;
 mod flow;
+mod grant;
 mod middleware;
 
 mod refresh;
@@ -83,6 +84,7 @@ pub use error::{Error, OAuthError, OAuthErrorCode};
 pub use file_store::FileStore;
 pub use fingerprint::SeedFingerprint;
 pub use flow::{MAX_BODY_BYTES, PROACTIVE_RETRY_INTERVAL, RefreshTokenFlow};
+pub use grant::GrantType;
 pub use middleware::api_client;
 pub use refresh::TokenCallback;
 pub use response::{MAX_EXPIRES_IN, parse_token_response};

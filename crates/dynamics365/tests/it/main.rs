@@ -4,6 +4,7 @@
 #![allow(missing_docs)]
 
 mod auth;
+mod client_credentials;
 mod errors;
 mod paging;
 mod pushdown;

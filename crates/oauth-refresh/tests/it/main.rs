@@ -2,6 +2,7 @@
 #![allow(missing_docs)]
 
 mod cache;
+mod client_credentials;
 mod deadline;
 mod errors;
 mod fallback;
