@@ -74,6 +74,15 @@ pub enum Error {
         /// What was expected.
         message: String,
     },
+    /// `connectkit authorize` obtained no grant: the user or the server
+    /// refused, the redirect was not the expected one, or time ran out.
+    #[error("authorization: {message}")]
+    Authorize {
+        /// The OAuth error code, when the server sent one (`access_denied`, `expired_token`).
+        code: Option<OAuthErrorCode>,
+        /// What happened, without codes, verifiers or tokens.
+        message: String,
+    },
     /// The refresh task ended without an outcome (it panicked or was cancelled).
     #[error("the token refresh was interrupted: {0}")]
     Interrupted(String),
@@ -87,7 +96,8 @@ impl Error {
             | Error::UnexpectedResponse { .. }
             | Error::InvalidToken(_)
             | Error::BodyTooLarge { .. }
-            | Error::NoFormAccepted { .. } => ErrorKind::Auth,
+            | Error::NoFormAccepted { .. }
+            | Error::Authorize { .. } => ErrorKind::Auth,
             Error::Transport { .. } => ErrorKind::Api,
             Error::Config { .. } | Error::TokenFile { .. } => ErrorKind::Config,
             Error::Store(_) | Error::Interrupted(_) => ErrorKind::Other,

@@ -30,7 +30,7 @@ pub const PROACTIVE_RETRY_INTERVAL: Duration = Duration::from_secs(5);
 /// Cheap to clone: clones share one token cache, so one refresh serves them all.
 #[derive(Clone)]
 pub struct RefreshTokenFlow {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl RefreshTokenFlow {

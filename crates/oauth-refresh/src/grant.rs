@@ -71,7 +71,6 @@ impl fmt::Display for GrantType {
     }
 }
 
-#[allow(dead_code)] // the authorization code and device grants arrive with `authorize`
 /// One token request's grant parameters. Every secret in it is masked in
 /// whatever the endpoint answers.
 pub(crate) enum Grant {
@@ -85,6 +84,9 @@ pub(crate) enum Grant {
     },
     /// RFC 8628 section 3.4.
     DeviceCode(SecretString),
+    /// RFC 8628 section 3.1: not a grant, but sent with the same client
+    /// authentication (and Scope) to the device authorization endpoint.
+    DeviceAuthorization,
 }
 
 impl Grant {
@@ -110,6 +112,7 @@ impl Grant {
                 ("grant_type", DEVICE_CODE_GRANT),
                 ("device_code", c.expose_secret()),
             ],
+            Grant::DeviceAuthorization => Vec::new(),
         }
     }
 
@@ -117,7 +120,7 @@ impl Grant {
     pub(crate) fn secrets(&self) -> Vec<&str> {
         match self {
             Grant::RefreshToken(t) | Grant::DeviceCode(t) => vec![t.expose_secret()],
-            Grant::ClientCredentials => Vec::new(),
+            Grant::ClientCredentials | Grant::DeviceAuthorization => Vec::new(),
             Grant::AuthorizationCode { code, verifier, .. } => {
                 vec![code.expose_secret(), verifier.expose_secret()]
             }
@@ -127,7 +130,10 @@ impl Grant {
     /// Whether the request may go out with Scope (a code exchange is bound
     /// to the scope of its authorization request instead).
     pub(crate) fn sends_scope(&self) -> bool {
-        matches!(self, Grant::RefreshToken(_) | Grant::ClientCredentials)
+        matches!(
+            self,
+            Grant::RefreshToken(_) | Grant::ClientCredentials | Grant::DeviceAuthorization
+        )
     }
 }
 
@@ -162,7 +168,10 @@ impl Inner {
         fields: &Map<String, Value>,
         st: &State,
     ) -> Result<Arc<CachedToken>, Error> {
-        let redactor = self.redactor(Some(st));
+        // A refresh token the answer may carry is unused, but still a secret.
+        let unused = refresh_token_field(fields);
+        let redactor =
+            self.redactor_with(Some(st), unused.iter().map(|t| t.expose_secret()).collect());
         let r = token_from_fields(status, fields, &redactor)?;
         let info = TokenInfo::new(r.token_type.clone(), r.expires_in, r.scope.clone(), false);
         let token = CachedToken::new(
@@ -179,7 +188,6 @@ impl Inner {
 
     /// Sends a grant that starts a chain (an authorization code or a device
     /// code) and saves the refresh token it yields as the store's new seed.
-    #[allow(dead_code)]
     pub(crate) async fn obtain(&self, grant: Grant) -> Result<TokenInfo, Error> {
         let mut st = self.state.lock().await;
         let deadline = self.refresh_timeout.map(|d| Instant::now() + d);

@@ -61,6 +61,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod authorize;
 mod builder;
 mod cache;
 mod config;
@@ -78,6 +79,7 @@ mod response;
 mod retry;
 mod store;
 
+pub use authorize::{AUTHORIZE_PROPERTIES, Authorizer, DeviceAuthorization, PendingAuthorization};
 pub use builder::RefreshTokenFlowBuilder;
 pub use config::{ClientCredentialsMode, GRANT_PROPERTIES, TokenForm, TokenMethod, TokenUri};
 pub use error::{Error, OAuthError, OAuthErrorCode};
