@@ -7,7 +7,7 @@ use connectkit_core::{
     CLIENT_PROPERTIES, COMMON_PROPERTIES, Connector, Properties, PropertySpec, Registry, Result,
     SecretString,
 };
-use connectkit_oauth_refresh::GRANT_PROPERTIES;
+use connectkit_oauth_refresh::{AUTHORIZE_PROPERTIES, GRANT_PROPERTIES};
 use secrecy::ExposeSecret;
 
 use crate::connector::AutoRestConnector;
@@ -41,6 +41,7 @@ pub fn catalogue() -> Vec<PropertySpec> {
     COMMON_PROPERTIES
         .iter()
         .chain(GRANT_PROPERTIES)
+        .chain(AUTHORIZE_PROPERTIES)
         .chain(OWN_PROPERTIES)
         .chain(CLIENT_PROPERTIES)
         .copied()

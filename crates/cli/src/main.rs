@@ -1,6 +1,7 @@
 //! The `connectkit` command: list, describe and query the tables of a
 //! connection URL, run the refresh token grant, or run the local demo.
 
+mod authorize;
 mod copy;
 mod csv;
 mod demo;
@@ -85,6 +86,8 @@ enum Command {
     },
     /// Start a local OAuth server and REST API and query them end to end.
     Demo,
+    /// Obtain the first refresh token (browser login with PKCE, or --device) into TokenFile.
+    Authorize(authorize::Args),
 }
 
 /// Formats for listings.
@@ -217,5 +220,6 @@ async fn run(command: Command) -> Result<(), Error> {
             explain,
         } => sql::run(&mut out, &sources, &query, format, explain).await,
         Command::Demo => demo::run(&mut out).await,
+        Command::Authorize(args) => authorize::run(&mut out, args).await,
     }
 }

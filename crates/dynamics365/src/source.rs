@@ -9,7 +9,8 @@ use connectkit_core::{
     Result, SecretString,
 };
 use connectkit_oauth_refresh::{
-    ClientCredentialsMode, GRANT_PROPERTIES, GrantType, RefreshTokenFlowBuilder,
+    AUTHORIZE_PROPERTIES, ClientCredentialsMode, GRANT_PROPERTIES, GrantType,
+    RefreshTokenFlowBuilder,
 };
 
 use crate::connector::Dynamics365Connector;
@@ -50,6 +51,7 @@ pub fn catalogue() -> Vec<PropertySpec> {
     COMMON_PROPERTIES
         .iter()
         .chain(GRANT_PROPERTIES)
+        .chain(AUTHORIZE_PROPERTIES)
         .chain(OWN_PROPERTIES)
         .chain(CLIENT_PROPERTIES)
         .copied()

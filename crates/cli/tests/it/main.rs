@@ -1,6 +1,7 @@
 //! End-to-end tests of the `connectkit` binary against wiremock on 127.0.0.1.
 #![allow(missing_docs)]
 
+mod authorize;
 mod commands;
 mod dynamics;
 mod errors;
