@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use connectkit_core::{AuthFlow, NoAuth, Properties, Result, StaticHeaderAuth};
-use connectkit_oauth_refresh::RefreshTokenFlowBuilder;
+use connectkit_oauth_refresh::{GrantType, RefreshTokenFlowBuilder};
 
 use crate::error::AutoRestError;
 
@@ -11,7 +11,11 @@ use crate::error::AutoRestError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Method {
     None,
+    /// `OAuth2`: the refresh token grant, or client credentials when neither
+    /// RefreshToken nor TokenFile is set (as the vendor's legacy value does).
+    OAuth2,
     RefreshToken,
+    ClientCredentials,
     HttpHeader,
     BearerToken,
 }
@@ -23,7 +27,9 @@ impl Method {
         };
         Ok(match v.trim().to_ascii_lowercase().as_str() {
             "none" => Method::None,
-            "oauth2-refreshtoken" | "oauth2" => Method::RefreshToken,
+            "oauth2" => Method::OAuth2,
+            "oauth2-refreshtoken" => Method::RefreshToken,
+            "oauth2-clientcredentials" => Method::ClientCredentials,
             "httpheader" => Method::HttpHeader,
             "bearertoken" => Method::BearerToken,
             _ => return Err(AutoRestError::UnsupportedAuthMethod(v.to_owned())),
@@ -65,14 +71,19 @@ pub(crate) fn flow(
             Arc::new(StaticHeaderAuth::new(&name, need("SecurityToken")?)?)
         }
         Method::BearerToken => Arc::new(StaticHeaderAuth::bearer(need("SecurityToken")?)?),
-        Method::RefreshToken => {
+        Method::OAuth2 | Method::RefreshToken | Method::ClientCredentials => {
+            let grant = match method {
+                Method::RefreshToken => GrantType::RefreshToken,
+                Method::ClientCredentials => GrantType::ClientCredentials,
+                _ => GrantType::for_oauth2(props),
+            };
             let mut props = props.clone();
             if !props.contains("TokenURI")
                 && let Some(uri) = model_token_uri
             {
                 props.set("TokenURI", uri);
             }
-            let mut b = RefreshTokenFlowBuilder::from_properties(&props)?;
+            let mut b = RefreshTokenFlowBuilder::from_properties_for(&props, grant)?;
             if !props.contains("Scope")
                 && let Some(scope) = model_scope
             {
@@ -122,12 +133,25 @@ mod tests {
             .is_ok()
         );
         let e = flow(
-            &props("AuthenticationMethod=OAuth2;ClientID=a;ClientSecret=b;TokenURI=https://t/x"),
+            &props("AuthenticationMethod=OAuth2-RefreshToken;ClientID=a;ClientSecret=b;TokenURI=https://t/x"),
             None,
             None,
         )
         .unwrap_err();
         assert!(e.to_string().contains("RefreshToken"), "{e}");
+        for cc in ["OAuth2", "OAuth2-ClientCredentials"] {
+            let p = props(&format!(
+                "AuthenticationMethod={cc};ClientID=a;ClientSecret=b;TokenURI=https://t/x"
+            ));
+            assert!(flow(&p, None, None).is_ok(), "{cc}");
+        }
+        let e = flow(
+            &props("AuthenticationMethod=OAuth2-ClientCredentials;ClientID=a;TokenURI=https://t/x"),
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("ClientSecret"), "{e}");
         let ok = props(
             "AuthenticationMethod=OAuth2-RefreshToken;ClientID=a;ClientSecret=b;RefreshToken=c",
         );

@@ -7,7 +7,7 @@ use connectkit_core::{
     CLIENT_PROPERTIES, COMMON_PROPERTIES, Connector, Properties, PropertySpec, Registry, Result,
     SecretString,
 };
-use connectkit_oauth_refresh::GRANT_PROPERTIES;
+use connectkit_oauth_refresh::{AUTHORIZE_PROPERTIES, GRANT_PROPERTIES};
 use secrecy::ExposeSecret;
 
 use crate::connector::AutoRestConnector;
@@ -19,7 +19,7 @@ const OWN_PROPERTIES: &[PropertySpec] = &[
     PropertySpec::new("Table", "The name of the sampled table."),
     PropertySpec::new(
         "AuthenticationMethod",
-        "None, OAuth2-RefreshToken (or OAuth2), HttpHeader or BearerToken.",
+        "None, OAuth2-RefreshToken, OAuth2-ClientCredentials, OAuth2 (the refresh token grant when RefreshToken or TokenFile is set, else client credentials), HttpHeader or BearerToken.",
     )
     .default_value("None"),
     PropertySpec::new("WSTimeout", "Request timeout in seconds; 0 for none.").default_value("120"),
@@ -41,6 +41,7 @@ pub fn catalogue() -> Vec<PropertySpec> {
     COMMON_PROPERTIES
         .iter()
         .chain(GRANT_PROPERTIES)
+        .chain(AUTHORIZE_PROPERTIES)
         .chain(OWN_PROPERTIES)
         .chain(CLIENT_PROPERTIES)
         .copied()

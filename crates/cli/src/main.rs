@@ -2,6 +2,7 @@
 //! connection URL, run the refresh token grant, or run the local demo.
 
 mod changes;
+mod authorize;
 mod copy;
 mod csv;
 mod demo;
@@ -89,6 +90,8 @@ enum Command {
     Changes(changes::Args),
     /// Start a local OAuth server and REST API and query them end to end.
     Demo,
+    /// Obtain the first refresh token (browser login with PKCE, or --device) into TokenFile.
+    Authorize(authorize::Args),
 }
 
 /// Formats for listings.
@@ -222,5 +225,6 @@ async fn run(command: Command) -> Result<(), Error> {
         } => sql::run(&mut out, &sources, &query, format, explain).await,
         Command::Changes(args) => changes::run(&mut out, args).await,
         Command::Demo => demo::run(&mut out).await,
+        Command::Authorize(args) => authorize::run(&mut out, args).await,
     }
 }

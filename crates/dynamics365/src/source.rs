@@ -8,7 +8,10 @@ use connectkit_core::{
     CLIENT_PROPERTIES, COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue, Registry,
     Result, SecretString,
 };
-use connectkit_oauth_refresh::{ClientCredentialsMode, GRANT_PROPERTIES, RefreshTokenFlowBuilder};
+use connectkit_oauth_refresh::{
+    AUTHORIZE_PROPERTIES, ClientCredentialsMode, GRANT_PROPERTIES, GrantType,
+    RefreshTokenFlowBuilder,
+};
 
 use crate::cache::MetadataCache;
 use crate::connector::Dynamics365Connector;
@@ -32,7 +35,7 @@ const OWN_PROPERTIES: &[PropertySpec] = &[
     .required(),
     PropertySpec::new(
         "AuthenticationMethod",
-        "How requests are authorized: OAuth2 (the refresh token grant).",
+        "How requests are authorized: OAuth2 (the refresh token grant when RefreshToken or TokenFile is set, else client credentials).",
     )
     .default_value("OAuth2"),
     PropertySpec::new(
@@ -63,6 +66,7 @@ pub fn catalogue() -> Vec<PropertySpec> {
     COMMON_PROPERTIES
         .iter()
         .chain(GRANT_PROPERTIES)
+        .chain(AUTHORIZE_PROPERTIES)
         .chain(OWN_PROPERTIES)
         .chain(CLIENT_PROPERTIES)
         .copied()
@@ -135,7 +139,8 @@ impl Dynamics365DataSource {
         self.set("ServiceURL", url)
     }
 
-    /// `AuthenticationMethod`: only `OAuth2` (the default) is supported.
+    /// `AuthenticationMethod`: only `OAuth2` (the default) is supported: the
+    /// refresh token grant with RefreshToken or TokenFile, else client credentials.
     pub fn authentication_method(self, method: impl Into<String>) -> Self {
         self.set("AuthenticationMethod", method)
     }
@@ -251,12 +256,20 @@ impl Dynamics365DataSource {
             props.get_str("MetadataCache"),
             props.get_str("MetadataCacheDir"),
         )?;
-        let mut grant = RefreshTokenFlowBuilder::from_properties(&props)?.force_post(true);
+        let grant_type = GrantType::for_oauth2(&props);
+        let mut grant =
+            RefreshTokenFlowBuilder::from_properties_for(&props, grant_type)?.force_post(true);
         if !props.contains("ClientCredentialsMode") {
             grant = grant.client_credentials_mode(ClientCredentialsMode::Post);
         }
         if !props.contains("Scope") {
-            grant = grant.scope(default_scope(&base));
+            let scope = default_scope(&base);
+            // The client credentials grant has no refresh token: asking for
+            // offline_access is refused by the Microsoft identity platform.
+            grant = grant.scope(match grant_type {
+                GrantType::ClientCredentials => scope.replace(" offline_access", ""),
+                _ => scope,
+            });
         }
         let flow = Arc::new(grant.build()?);
         let client = match &self.http_client {
@@ -343,13 +356,16 @@ mod tests {
             err.to_string().contains("unknown property ServiceUrl2"),
             "{err}"
         );
+        // Without RefreshToken, OAuth2 is the client credentials grant,
+        // which needs the ClientSecret.
         let mut props = seed().properties().clone();
         props.remove("RefreshToken");
+        props.remove("ClientSecret");
         let err = Dynamics365DataSource::from_properties(&props)
             .unwrap()
             .connect()
             .unwrap_err();
-        assert_eq!(err.to_string(), "missing required property RefreshToken");
+        assert_eq!(err.to_string(), "missing required property ClientSecret");
         let err = seed().token_uri("not a url").connect().unwrap_err();
         assert!(err.to_string().contains("TokenURI"), "{err}");
     }

@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use crate::config::{ClientCredentialsMode, TokenForm, TokenMethod, TokenUri};
 use crate::error::Error;
 use crate::flow::RefreshTokenFlow;
+use crate::grant::GrantType;
 use crate::refresh::{Inner, State, TokenCallback};
 use crate::retry::RetryConfig;
 use crate::store::{MemoryStore, TokenStore};
@@ -41,6 +42,7 @@ pub struct RefreshTokenFlowBuilder {
     pub(crate) store: Option<Arc<dyn TokenStore>>,
     pub(crate) on_change: Option<TokenCallback>,
     pub(crate) client: Option<reqwest::Client>,
+    pub(crate) grant_type: GrantType,
 }
 
 fn secret_prop(props: &Properties, name: &str) -> Option<SecretString> {
@@ -95,13 +97,24 @@ impl RefreshTokenFlowBuilder {
         }
     }
 
-    /// Reads ClientID, ClientSecret, RefreshToken and TokenURI (all required),
-    /// and Scope, ClientCredentialsMode, AuthHeader with SecurityToken,
-    /// AccessToken, TokenFile (a [`FileStore`](crate::FileStore) path),
-    /// TokenRequestTimeout and TokenRefreshTimeout (seconds), all optional.
+    /// Reads ClientID, ClientSecret and TokenURI (all required), RefreshToken
+    /// (required unless TokenFile is given: `connectkit authorize` writes the
+    /// first one there), and Scope, ClientCredentialsMode, AuthHeader with
+    /// SecurityToken, AccessToken, TokenFile (a [`FileStore`](crate::FileStore)
+    /// path), TokenRequestTimeout and TokenRefreshTimeout (seconds), all optional.
     pub fn from_properties(props: &Properties) -> Result<Self, CoreError> {
-        for name in ["ClientID", "ClientSecret", "RefreshToken", "TokenURI"] {
+        Self::from_properties_for(props, GrantType::RefreshToken)
+    }
+
+    /// [`from_properties`](Self::from_properties) for either grant. The
+    /// client credentials grant needs no RefreshToken and ignores TokenFile
+    /// and AccessToken: it renews itself and has no chain to persist.
+    pub fn from_properties_for(props: &Properties, grant: GrantType) -> Result<Self, CoreError> {
+        for name in ["ClientID", "ClientSecret", "TokenURI"] {
             required(props, name)?;
+        }
+        if grant == GrantType::RefreshToken && !props.contains("TokenFile") {
+            required(props, "RefreshToken")?;
         }
         let mut b = Self::new()
             .client_id(
@@ -116,9 +129,12 @@ impl RefreshTokenFlowBuilder {
                     .map(|v| v.expose())
                     .unwrap_or_default(),
             )?;
+        b.grant_type = grant;
         b.client_secret = secret_prop(props, "ClientSecret");
-        b.refresh_token = secret_prop(props, "RefreshToken");
-        b.access_token = secret_prop(props, "AccessToken");
+        if grant == GrantType::RefreshToken {
+            b.refresh_token = secret_prop(props, "RefreshToken");
+            b.access_token = secret_prop(props, "AccessToken");
+        }
         if let Some(scope) = props.get_str("Scope") {
             b = b.scope(scope);
         }
@@ -131,7 +147,10 @@ impl RefreshTokenFlowBuilder {
         if let Some(t) = seconds_prop(props, "TokenRefreshTimeout")? {
             b = b.refresh_timeout(t);
         }
-        if let Some(path) = props.get_str("TokenFile") {
+        if let Some(path) = props
+            .get_str("TokenFile")
+            .filter(|_| grant == GrantType::RefreshToken)
+        {
             b = b.token_store(Arc::new(crate::file_store::FileStore::new(path)));
         }
         match (
@@ -152,6 +171,12 @@ impl RefreshTokenFlowBuilder {
             }
         }
         Ok(b)
+    }
+
+    /// Which grant renews the access token (default: the refresh token grant).
+    pub fn grant_type(mut self, grant: GrantType) -> Self {
+        self.grant_type = grant;
+        self
     }
 
     /// `ClientID`.
@@ -287,11 +312,24 @@ impl RefreshTokenFlowBuilder {
         let mut uri = self.token_uri.ok_or_else(|| CoreError::MissingProperty {
             name: "TokenURI".into(),
         })?;
-        let refresh_token = self
-            .refresh_token
-            .ok_or_else(|| CoreError::MissingProperty {
-                name: "RefreshToken".into(),
-            })?;
+        // Without a RefreshToken the store must supply one (checked when a
+        // token is first needed, once the store has been read).
+        let refresh_token = match (self.grant_type, self.refresh_token, &self.store) {
+            (GrantType::RefreshToken, Some(t), _) => t,
+            (GrantType::RefreshToken, None, Some(_)) | (GrantType::ClientCredentials, _, _) => {
+                SecretString::from(String::new())
+            }
+            (GrantType::RefreshToken, None, None) => {
+                return Err(CoreError::MissingProperty {
+                    name: "RefreshToken".into(),
+                });
+            }
+        };
+        if self.grant_type == GrantType::ClientCredentials && self.client_secret.is_none() {
+            return Err(CoreError::MissingProperty {
+                name: "ClientSecret".into(),
+            });
+        }
         if self.force_post {
             uri.method = TokenMethod::Post;
         }
@@ -360,10 +398,17 @@ impl RefreshTokenFlowBuilder {
             retry: self.retry,
             request_timeout: self.request_timeout,
             refresh_timeout: self.refresh_timeout,
-            store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+            store: match self.grant_type {
+                GrantType::RefreshToken => self.store,
+                GrantType::ClientCredentials => None,
+            }
+            .unwrap_or_else(|| Arc::new(MemoryStore::new())),
             on_change: self.on_change,
-            initial_access_token: self.access_token,
+            initial_access_token: self
+                .access_token
+                .filter(|_| self.grant_type == GrantType::RefreshToken),
             configured_refresh_token: refresh_token.clone(),
+            grant_type: self.grant_type,
             state: tokio::sync::Mutex::new(State::new(refresh_token, form)),
             loaded: tokio::sync::OnceCell::new(),
             cache: Default::default(),
@@ -383,6 +428,7 @@ impl fmt::Debug for RefreshTokenFlowBuilder {
             )
             .field("scope", &self.scope)
             .field("mode", &self.mode)
+            .field("grant_type", &self.grant_type)
             .finish_non_exhaustive()
     }
 }

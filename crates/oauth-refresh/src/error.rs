@@ -74,6 +74,15 @@ pub enum Error {
         /// What was expected.
         message: String,
     },
+    /// `connectkit authorize` obtained no grant: the user or the server
+    /// refused, the redirect was not the expected one, or time ran out.
+    #[error("authorization: {message}")]
+    Authorize {
+        /// The OAuth error code, when the server sent one (`access_denied`, `expired_token`).
+        code: Option<OAuthErrorCode>,
+        /// What happened, without codes, verifiers or tokens.
+        message: String,
+    },
     /// The refresh task ended without an outcome (it panicked or was cancelled).
     #[error("the token refresh was interrupted: {0}")]
     Interrupted(String),
@@ -87,7 +96,8 @@ impl Error {
             | Error::UnexpectedResponse { .. }
             | Error::InvalidToken(_)
             | Error::BodyTooLarge { .. }
-            | Error::NoFormAccepted { .. } => ErrorKind::Auth,
+            | Error::NoFormAccepted { .. }
+            | Error::Authorize { .. } => ErrorKind::Auth,
             Error::Transport { .. } => ErrorKind::Api,
             Error::Config { .. } | Error::TokenFile { .. } => ErrorKind::Config,
             Error::Store(_) | Error::Interrupted(_) => ErrorKind::Other,
@@ -183,6 +193,14 @@ pub enum OAuthErrorCode {
     UnsupportedGrantType,
     /// `invalid_scope`
     InvalidScope,
+    /// `access_denied` (RFC 6749 section 4.1.2.1, RFC 8628): the user refused.
+    AccessDenied,
+    /// `authorization_pending` (RFC 8628): the user has not finished yet.
+    AuthorizationPending,
+    /// `slow_down` (RFC 8628): poll 5 seconds less often.
+    SlowDown,
+    /// `expired_token` (RFC 8628): the device code expired.
+    ExpiredToken,
     /// Any other code.
     Other(String),
 }
@@ -197,6 +215,10 @@ impl OAuthErrorCode {
             "unauthorized_client" => Self::UnauthorizedClient,
             "unsupported_grant_type" => Self::UnsupportedGrantType,
             "invalid_scope" => Self::InvalidScope,
+            "access_denied" => Self::AccessDenied,
+            "authorization_pending" => Self::AuthorizationPending,
+            "slow_down" => Self::SlowDown,
+            "expired_token" => Self::ExpiredToken,
             other => Self::Other(other.to_owned()),
         }
     }
@@ -210,6 +232,10 @@ impl OAuthErrorCode {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
             Self::Other(s) => s,
         }
     }
@@ -224,6 +250,12 @@ impl OAuthErrorCode {
             Self::UnauthorizedClient => "the client may not use the refresh token grant",
             Self::UnsupportedGrantType => "the endpoint does not support the refresh token grant",
             Self::InvalidScope => "the requested Scope is invalid or exceeds the granted scope",
+            Self::AccessDenied => "the user denied the authorization request",
+            Self::AuthorizationPending => "the user has not completed the authorization yet",
+            Self::SlowDown => "polling too fast",
+            Self::ExpiredToken => {
+                "the device code expired before the user completed the authorization"
+            }
             Self::Other(_) => return None,
         })
     }

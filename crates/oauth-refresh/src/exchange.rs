@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use crate::config::TokenForm;
 use crate::error::{Error, OAuthErrorCode};
 use crate::flow::MAX_BODY_BYTES;
+use crate::grant::Grant;
 use crate::refresh::Inner;
 use crate::refresh::State;
 use crate::request::TokenRequestParts;
@@ -60,6 +61,7 @@ impl Inner {
     pub(crate) async fn exchange(
         &self,
         st: &mut State,
+        grant: &Grant,
         deadline: Option<Instant>,
     ) -> Result<(u16, Map<String, Value>), Error> {
         let mut forms = vec![st.form];
@@ -68,7 +70,7 @@ impl Inner {
         }
         let mut tried = Vec::new();
         for (i, form) in forms.iter().enumerate() {
-            match self.request_token(*form, st, deadline).await {
+            match self.request_token(*form, st, grant, deadline).await {
                 Ok(ok) => {
                     if i > 0 {
                         tracing::info!(
@@ -100,6 +102,7 @@ impl Inner {
         &self,
         form: TokenForm,
         st: &State,
+        grant: &Grant,
         deadline: Option<Instant>,
     ) -> Result<(u16, Map<String, Value>), Error> {
         let parts = TokenRequestParts {
@@ -107,11 +110,11 @@ impl Inner {
             form,
             client_id: self.client_id.as_deref(),
             client_secret: self.client_secret.as_ref(),
-            refresh_token: &st.refresh_token,
+            grant,
             scope: self.scope.as_deref(),
         };
         let first = parts.build(&self.client);
-        let mut redactor = self.redactor(Some(st));
+        let mut redactor = self.redactor_with(Some(st), grant.secrets());
         if let Some(basic) = first
             .headers()
             .get(AUTHORIZATION)

@@ -23,12 +23,14 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// the token keeps serving and the refresh is tried again after this long.
 pub const PROACTIVE_RETRY_INTERVAL: Duration = Duration::from_secs(5);
 
-/// The OAuth 2.0 refresh token grant (RFC 6749 section 6) as an [`AuthFlow`].
+/// The OAuth 2.0 refresh token grant (RFC 6749 section 6), or the client
+/// credentials grant (section 4.4, see [`GrantType`](crate::GrantType)), as an
+/// [`AuthFlow`].
 ///
 /// Cheap to clone: clones share one token cache, so one refresh serves them all.
 #[derive(Clone)]
 pub struct RefreshTokenFlow {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl RefreshTokenFlow {
@@ -41,6 +43,18 @@ impl RefreshTokenFlow {
     /// A valid access token: the cached one while fresh, else a new one.
     pub async fn access_token(&self) -> Result<SecretString, Error> {
         Ok(self.token().await?.value.clone())
+    }
+
+    /// A builder for the client credentials grant (RFC 6749 section 4.4):
+    /// the same token endpoint machinery, renewing with the client's own
+    /// credentials instead of a refresh token.
+    pub fn client_credentials() -> crate::RefreshTokenFlowBuilder {
+        crate::RefreshTokenFlowBuilder::new().grant_type(crate::GrantType::ClientCredentials)
+    }
+
+    /// The grant this flow renews its access token with.
+    pub fn grant_type(&self) -> crate::GrantType {
+        self.inner.grant_type
     }
 
     /// The token endpoint, with its method.
@@ -173,6 +187,7 @@ impl fmt::Debug for RefreshTokenFlow {
             .field("default_form_fallback", &i.fallback)
             .field("client_id", &i.client_id)
             .field("client_secret", &i.client_secret.as_ref().map(|_| "***"))
+            .field("grant_type", &i.grant_type)
             .field("refresh_token", &"***")
             .field("scope", &i.scope)
             .field("auth_header", &i.extra_header)

@@ -61,6 +61,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod authorize;
 mod builder;
 mod cache;
 mod config;
@@ -69,6 +70,7 @@ mod exchange;
 mod file_store;
 mod fingerprint;
 mod flow;
+mod grant;
 mod middleware;
 
 mod refresh;
@@ -77,12 +79,14 @@ mod response;
 mod retry;
 mod store;
 
+pub use authorize::{AUTHORIZE_PROPERTIES, Authorizer, DeviceAuthorization, PendingAuthorization};
 pub use builder::RefreshTokenFlowBuilder;
 pub use config::{ClientCredentialsMode, GRANT_PROPERTIES, TokenForm, TokenMethod, TokenUri};
 pub use error::{Error, OAuthError, OAuthErrorCode};
 pub use file_store::FileStore;
 pub use fingerprint::SeedFingerprint;
 pub use flow::{MAX_BODY_BYTES, PROACTIVE_RETRY_INTERVAL, RefreshTokenFlow};
+pub use grant::GrantType;
 pub use middleware::api_client;
 pub use refresh::TokenCallback;
 pub use response::{MAX_EXPIRES_IN, parse_token_response};

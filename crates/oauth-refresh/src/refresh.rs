@@ -15,6 +15,7 @@ use crate::config::{TokenForm, TokenUri};
 use crate::error::{Error, OAuthErrorCode};
 use crate::file_store::FileStoreError;
 use crate::fingerprint::SeedFingerprint;
+use crate::grant::GrantType;
 use crate::response::{refresh_token_field, token_from_fields};
 use crate::retry::RetryConfig;
 use crate::store::{StoreError, StoredTokens, TokenStore};
@@ -43,7 +44,10 @@ pub(crate) struct Inner {
     pub(crate) on_change: Option<TokenCallback>,
     pub(crate) initial_access_token: Option<SecretString>,
     /// The RefreshToken property, which decides whether the store's chain applies.
+    /// Empty when not configured (client credentials, or a TokenFile alone).
     pub(crate) configured_refresh_token: SecretString,
+    /// The grant that renews the access token.
+    pub(crate) grant_type: GrantType,
     /// Held across a refresh, so refreshes never overlap within the process.
     pub(crate) state: tokio::sync::Mutex<State>,
     pub(crate) loaded: tokio::sync::OnceCell<()>,
@@ -108,7 +112,17 @@ impl Inner {
     /// Masks every secret this flow knows: the client secret, the security
     /// token, and every refresh and access token it holds or was given.
     pub(crate) fn redactor(&self, state: Option<&State>) -> Redactor {
-        let mut all: Vec<&str> = vec![self.configured_refresh_token.expose_secret()];
+        self.redactor_with(state, Vec::new())
+    }
+
+    /// [`redactor`](Self::redactor), also masking a grant's own secrets
+    /// (an authorization code and its verifier, a device code).
+    pub(crate) fn redactor_with<'a>(
+        &'a self,
+        state: Option<&'a State>,
+        mut all: Vec<&'a str>,
+    ) -> Redactor {
+        all.push(self.configured_refresh_token.expose_secret());
         for s in [
             &self.client_secret,
             &self.security_token,
@@ -126,18 +140,21 @@ impl Inner {
             }
         }
         let current = self.cache.current();
-        if let Some(t) = &current {
-            all.push(t.value.expose_secret());
-        }
-        Redactor::new(all)
+        Redactor::new(
+            all.into_iter()
+                .chain(current.as_ref().map(|t| t.value.expose_secret())),
+        )
     }
 
     /// Whether the store's tokens descend from the RefreshToken property (a
     /// store without a seed, written before seeds existed, is taken as such).
     pub(crate) fn same_chain(&self, s: &StoredTokens) -> bool {
-        s.seed
-            .as_ref()
-            .is_none_or(|fp| fp.matches(&self.configured_refresh_token))
+        // Without a RefreshToken property the store (written by `connectkit
+        // authorize`) is the only source, whatever chain it holds.
+        self.configured_refresh_token.expose_secret().is_empty()
+            || s.seed
+                .as_ref()
+                .is_none_or(|fp| fp.matches(&self.configured_refresh_token))
     }
 
     /// Takes in what the store holds. Returns a usable access token that
@@ -268,7 +285,11 @@ impl Inner {
                 return Ok(token);
             }
         }
-        let (status, fields) = self.exchange(&mut st, deadline).await?;
+        let grant = self.renewal_grant(&st)?;
+        let (status, fields) = self.exchange(&mut st, &grant, deadline).await?;
+        if self.grant_type == GrantType::ClientCredentials {
+            return self.accept_client_credentials(status, &fields, &st);
+        }
         self.accept(status, &fields, &mut st).await
     }
 

@@ -1,4 +1,4 @@
-//! Building the token request (RFC 6749 section 6) for every method and
+//! Building the token request of every grant for every method and
 //! `ClientCredentialsMode`.
 
 use base64::Engine;
@@ -7,6 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::form_urlencoded;
 
 use crate::config::{ClientCredentialsMode, TokenForm, TokenMethod};
+use crate::grant::Grant;
 
 /// Everything a token request is made of.
 pub(crate) struct TokenRequestParts<'a> {
@@ -14,18 +15,15 @@ pub(crate) struct TokenRequestParts<'a> {
     pub form: TokenForm,
     pub client_id: Option<&'a str>,
     pub client_secret: Option<&'a SecretString>,
-    pub refresh_token: &'a SecretString,
+    pub grant: &'a Grant,
     pub scope: Option<&'a str>,
 }
 
 impl TokenRequestParts<'_> {
     pub(crate) fn build(&self, client: &reqwest::Client) -> reqwest::Request {
         let mut url = self.url.clone();
-        let mut grant: Vec<(&str, &str)> = vec![
-            ("grant_type", "refresh_token"),
-            ("refresh_token", self.refresh_token.expose_secret()),
-        ];
-        if let Some(scope) = self.scope {
+        let mut grant: Vec<(&str, &str)> = self.grant.params();
+        if let Some(scope) = self.scope.filter(|_| self.grant.sends_scope()) {
             grant.push(("scope", scope));
         }
         let mut creds: Vec<(&str, &str)> = Vec::new();

@@ -2,6 +2,7 @@
 #![allow(missing_docs)]
 
 mod changes;
+mod authorize;
 mod commands;
 mod dynamics;
 mod errors;

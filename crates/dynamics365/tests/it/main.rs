@@ -6,6 +6,7 @@
 mod auth;
 mod cache;
 mod changes;
+mod client_credentials;
 mod errors;
 mod labels;
 mod paging;

@@ -1,8 +1,11 @@
 //! Integration tests of the refresh token grant, against wiremock on 127.0.0.1.
 #![allow(missing_docs)]
 
+mod authorize;
 mod cache;
+mod client_credentials;
 mod deadline;
+mod device;
 mod errors;
 mod fallback;
 mod faults;

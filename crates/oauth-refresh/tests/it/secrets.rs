@@ -283,3 +283,100 @@ async fn the_token_uri_prints_without_user_info_or_query() {
         assert!(!format!("{err} {err:?}").contains("S3CRET"), "{bad}: {err}");
     }
 }
+
+const CODE: &str = "c0de/Auth+Value-9f8e7d";
+
+/// The catalogue again, through the client credentials grant and through
+/// the authorization code exchange (whose code and PKCE verifier join the
+/// forbidden spellings).
+#[tokio::test]
+async fn the_other_grants_leak_nothing_either() {
+    use connectkit_oauth_refresh::{Authorizer, FileStore};
+    // REFRESH and ACCESS are the refresh flow's configured tokens: these
+    // flows never know them, so the catalogue's echo of them is just text.
+    let unknown: Vec<String> = [REFRESH, ACCESS]
+        .iter()
+        .flat_map(|t| {
+            [
+                t.to_string(),
+                form(t),
+                pct(t, false),
+                pct(t, true),
+                STANDARD.encode(t),
+                URL_SAFE_NO_PAD.encode(t),
+            ]
+        })
+        .collect();
+    let mut forbidden: Vec<String> = forbidden()
+        .into_iter()
+        .filter(|s| !unknown.contains(s))
+        .collect();
+    forbidden.extend([CODE.to_owned(), form(CODE), pct(CODE, false)]);
+    for (name, response) in catalogue() {
+        let server = MockServer::start().await;
+        Mock::given(path("/token"))
+            .respond_with(response.clone())
+            .mount(&server)
+            .await;
+        let (guard, logs) = capture_logs();
+        let cc = RefreshTokenFlow::client_credentials()
+            .client_id(CLIENT_ID)
+            .client_secret(CLIENT_SECRET)
+            .auth_header("X-Api-Key", SECURITY)
+            .unwrap()
+            .token_uri(&format!("POST {}/token", server.uri()))
+            .unwrap()
+            .retry(RetryConfig::default().with_max_retries(0))
+            .build()
+            .unwrap();
+        let cc_err = cc.refresh().await.expect_err(name);
+
+        let dir = tempfile::tempdir().unwrap();
+        let b = RefreshTokenFlow::builder()
+            .client_id(CLIENT_ID)
+            .client_secret(CLIENT_SECRET)
+            .token_uri(&format!("POST {}/token", server.uri()))
+            .unwrap()
+            .retry(RetryConfig::default().with_max_retries(0))
+            .token_store(std::sync::Arc::new(FileStore::new(
+                dir.path().join("t.json"),
+            )));
+        let props = crate::authorize::props(&format!("AuthURI={}/authorize", server.uri()));
+        let a = Authorizer::new(b, &props).unwrap();
+        let pending = a.start().await.unwrap();
+        let q: std::collections::HashMap<String, String> =
+            pending.url.query_pairs().into_owned().collect();
+        let debug_pending = format!("{pending:?} {a:?}");
+        let finish = tokio::spawn(async move { a.finish(pending).await });
+        reqwest::get(format!(
+            "{}?code={}&state={}",
+            q["redirect_uri"],
+            form(CODE),
+            q["state"]
+        ))
+        .await
+        .unwrap();
+        let code_err = finish.await.unwrap().expect_err(name);
+        drop(guard);
+
+        let verifier = crate::token_requests(&server)
+            .await
+            .iter()
+            .flat_map(|r| r.form.clone())
+            .find(|(k, _)| k == "code_verifier")
+            .map(|(_, v)| v)
+            .expect("the exchange sent a verifier");
+        let mut forbidden = forbidden.clone();
+        forbidden.extend([verifier.clone(), STANDARD.encode(&verifier)]);
+        let text = format!(
+            "{cc_err}\n{cc_err:?}\n{cc:?}\n{code_err}\n{code_err:?}\n{debug_pending}\n{}",
+            logs.text()
+        );
+        for s in &forbidden {
+            assert!(
+                !text.contains(s.as_str()),
+                "{name}: {s:?} leaked in:\n{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! `connectkit authorize <URL> [--device]`: obtains the first access and
+//! refresh token and saves them in the URL's TokenFile, printing no token.
+//! Prompts go to standard error; the one-line outcome to standard output.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use connectkit_core::{ConnectionUrl, Error, Properties};
+use connectkit_oauth_refresh::Authorizer;
+
+/// Set (to anything) to never open a browser, whatever the terminal.
+pub const NO_BROWSER_ENV: &str = "CONNECTKIT_NO_BROWSER";
+
+/// The arguments of `connectkit authorize`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Connection URL (with TokenFile), `@PATH` to read it from a file, or `-` for standard input.
+    url: String,
+    /// Use the device authorization grant (a code to enter on another device).
+    #[arg(long)]
+    device: bool,
+    /// Print the authorization URL without opening a browser.
+    #[arg(long)]
+    no_browser: bool,
+    /// Seconds to wait for the user.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+}
+
+/// The connector's own defaults that the token requests depend on, applied
+/// as the connector applies them (Dynamics 365: POST, credentials in the
+/// body, the default scope of the ServiceURL with offline_access).
+fn connector_defaults(subprotocol: &str, props: &mut Properties) -> Result<(), Error> {
+    if !subprotocol.eq_ignore_ascii_case(connectkit_dynamics365::SUBPROTOCOL) {
+        return Ok(());
+    }
+    if let Some(uri) = props.get_str("TokenURI").map(str::to_owned)
+        && uri.trim().split_once(char::is_whitespace).is_none()
+    {
+        props.set("TokenURI", format!("POST {}", uri.trim()));
+    }
+    if !props.contains("ClientCredentialsMode") {
+        props.set("ClientCredentialsMode", "Post");
+    }
+    if !props.contains("Scope")
+        && let Some(service) = props.get_str("ServiceURL")
+    {
+        let url = url::Url::parse(service.trim()).map_err(|e| {
+            Error::invalid_property("ServiceURL", format!("an absolute URL ({e})"), None)
+        })?;
+        props.set("Scope", connectkit_dynamics365::default_scope(&url));
+    }
+    Ok(())
+}
+
+/// Whether to try a browser: never when asked not to, nor without a terminal.
+fn browser_wanted(opts: &Args) -> bool {
+    !opts.no_browser
+        && std::env::var_os(NO_BROWSER_ENV).is_none()
+        && std::io::stderr().is_terminal()
+        && std::io::stdin().is_terminal()
+}
+
+/// Runs the command.
+pub async fn run(out: &mut impl Write, opts: Args) -> Result<(), Error> {
+    let url: ConnectionUrl = crate::input::read_url(&opts.url)?.parse()?;
+    let (subprotocol, mut props) = url.into_parts();
+    connector_defaults(&subprotocol, &mut props)?;
+    let authorizer =
+        Authorizer::from_properties(&props)?.timeout(Duration::from_secs(opts.timeout));
+    let saved_to = authorizer.token_store_location().unwrap_or_default();
+    let mut err = std::io::stderr().lock();
+    let info = if opts.device {
+        let d = authorizer.device_start().await?;
+        let _ = writeln!(
+            err,
+            "To authorize connectkit, open {} and enter the code {}",
+            d.verification_uri, d.user_code
+        );
+        if let Some(complete) = &d.verification_uri_complete {
+            let _ = writeln!(err, "(or open {complete})");
+        }
+        let _ = writeln!(
+            err,
+            "Waiting for the answer (the code expires in {} s)...",
+            d.expires_in.as_secs()
+        );
+        drop(err);
+        authorizer.device_finish(&d).await?
+    } else {
+        let pending = authorizer.start().await?;
+        let _ = writeln!(
+            err,
+            "To authorize connectkit, open this URL in a browser:\n\n  {}\n",
+            pending.url
+        );
+        if browser_wanted(&opts) && open::that_detached(pending.url.as_str()).is_ok() {
+            let _ = writeln!(err, "(a browser was opened on it)");
+        }
+        let _ = writeln!(
+            err,
+            "Waiting for the redirect (at most {} s)...",
+            opts.timeout
+        );
+        drop(err);
+        authorizer.finish(pending).await?
+    };
+    let expires = info
+        .expires_in
+        .map(|d| format!("; the access token expires in {} s", d.as_secs()))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "Authorized: tokens saved in {saved_to}{expires}. Use the same URL without RefreshToken to connect."
+    )
+    .map_err(|e| Error::invalid_property("output", format!("writable standard output ({e})"), None))
+}

@@ -1,0 +1,179 @@
+//! `connectkit authorize`: the test plays the browser against the binary's
+//! loopback listener, then queries with the TokenFile the command wrote.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::{SECRETS, connectkit};
+
+async fn idp_and_api() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": SECRETS[2], "token_type": "Bearer", "expires_in": 3600,
+            "refresh_token": SECRETS[1]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/people"))
+        .and(header(
+            "authorization",
+            format!("Bearer {}", SECRETS[2]).as_str(),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1, "name": "Ada"}])))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn url(server: &MockServer, token_file: &std::path::Path) -> String {
+    format!(
+        "autorest:Sample={0}/api/people;AuthenticationMethod=OAuth2-RefreshToken;ClientID=cli;ClientSecret={1};TokenURI=POST {0}/token;ClientCredentialsMode=Basic;AuthURI={0}/authorize;Scope=read offline_access;TokenFile={2}",
+        server.uri(),
+        SECRETS[0],
+        token_file.display()
+    )
+}
+
+#[tokio::test]
+async fn authorize_then_query_with_the_token_file() {
+    let server = idp_and_api().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens.json");
+    let url = url(&server, &file);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connectkit"))
+        .args(["authorize", &url, "--timeout", "60"])
+        .env("RUST_LOG", "trace")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The prompt: the authorization URL on standard error.
+    let stderr = child.stderr.take().unwrap();
+    let (auth_url, rest) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stderr).lines();
+        let found = lines
+            .by_ref()
+            .map(Result::unwrap)
+            .map(|l| l.trim().to_owned())
+            .find(|l| l.starts_with("http"))
+            .expect("the authorization URL is printed");
+        (found, lines)
+    })
+    .await
+    .unwrap();
+    let auth_url = url::Url::parse(&auth_url).unwrap();
+    assert_eq!(auth_url.path(), "/authorize");
+    let q: HashMap<String, String> = auth_url.query_pairs().into_owned().collect();
+    assert_eq!(q["client_id"], "cli");
+    assert_eq!(q["scope"], "read offline_access");
+    assert_eq!(q["code_challenge_method"], "S256");
+    let page = reqwest::get(format!(
+        "{}?code=the-code&state={}",
+        q["redirect_uri"], q["state"]
+    ))
+    .await
+    .unwrap();
+    assert_eq!(page.status(), 200);
+    let output = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = rest.map(Result::unwrap).collect();
+        (child.wait_with_output().unwrap(), rest.join("\n"))
+    })
+    .await
+    .unwrap();
+    let (out, stderr) = output;
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("Authorized: tokens saved in TokenFile"),
+        "{stdout}"
+    );
+    for s in SECRETS {
+        assert!(!stdout.contains(s) && !stderr.contains(s), "{s} leaked");
+    }
+    assert!(!stderr.contains("the-code"), "the code leaked: {stderr}");
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // The exchange the server received.
+    let exchange = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.url.path() == "/token")
+        .unwrap();
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&exchange.body)
+        .into_owned()
+        .collect();
+    assert_eq!(form["code"], "the-code");
+    assert_eq!(form["redirect_uri"], q["redirect_uri"]);
+    assert!(exchange.headers.get("authorization").is_some(), "Basic");
+
+    // The same URL (no RefreshToken) now reads rows with the saved tokens.
+    let r = connectkit(&["query", &url, "people", "--format", "csv"], None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "id,name\n1,Ada\n");
+}
+
+#[tokio::test]
+async fn without_a_token_file_the_command_says_so() {
+    let server = MockServer::start().await;
+    let url = format!(
+        "autorest:Sample={0}/api/people;ClientID=cli;ClientSecret={1};TokenURI=POST {0}/token;AuthURI={0}/authorize",
+        server.uri(),
+        SECRETS[0]
+    );
+    let r = connectkit(&["authorize", &url], None).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("TokenFile"), "{}", r.stderr);
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn device_flow_prints_the_code_and_saves_the_tokens() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/device"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "device_code": "dc-secret-value", "user_code": "ABCD-EFGH",
+            "verification_uri": "https://idp.example/device", "expires_in": 60, "interval": 1})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("device_code=dc-secret-value"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": SECRETS[2], "token_type": "Bearer", "expires_in": 3600,
+            "refresh_token": SECRETS[1]})))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.json");
+    let url = format!(
+        "autorest:Sample={0}/api/people;ClientID=cli;ClientSecret={1};TokenURI=POST {0}/token;ClientCredentialsMode=Post;DeviceAuthURI={0}/device;TokenFile={2}",
+        server.uri(),
+        SECRETS[0],
+        file.display()
+    );
+    let r = connectkit(&["authorize", &url, "--device"], None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("open https://idp.example/device and enter the code ABCD-EFGH"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("dc-secret-value") && !r.stdout.contains("dc-secret-value"));
+    assert!(file.exists());
+}

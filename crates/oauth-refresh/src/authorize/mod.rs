@@ -1,0 +1,257 @@
+//! Obtaining the first refresh token: the authorization code grant with PKCE
+//! and a loopback redirect (RFC 6749 section 4.1, RFC 7636, RFC 8252), or
+//! the device authorization grant (RFC 8628). Both end by saving the tokens
+//! in the TokenFile, from which the refresh token grant continues.
+//!
+//! The code exchange and the device polling go through the flow's own token
+//! request machinery: every `ClientCredentialsMode`, the default-form
+//! fallback, typed errors, retries.
+
+mod device;
+mod loopback;
+mod pkce;
+
+use std::fmt;
+use std::time::Duration;
+
+use connectkit_core::{Error as CoreError, Properties, PropertySpec, TokenInfo};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+pub use device::DeviceAuthorization;
+pub use pkce::{Pkce, challenge_of};
+
+use crate::builder::RefreshTokenFlowBuilder;
+use crate::error::Error;
+use crate::flow::RefreshTokenFlow;
+use crate::grant::Grant;
+use loopback::Loopback;
+
+/// The properties `connectkit authorize` reads beside the grant's.
+pub const AUTHORIZE_PROPERTIES: &[PropertySpec] = &[
+    PropertySpec::new(
+        "AuthURI",
+        "The authorization endpoint, where the user approves access (derived from a Microsoft identity platform TokenURI when absent).",
+    ),
+    PropertySpec::new(
+        "RedirectURI",
+        "The redirect endpoint: a loopback http URL (default http://127.0.0.1:<free port>/callback).",
+    ),
+    PropertySpec::new(
+        "DeviceAuthURI",
+        "connectkit extension: the device authorization endpoint of RFC 8628 (derived from a Microsoft identity platform TokenURI when absent).",
+    ),
+];
+
+/// How long the user has to answer the browser prompt by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Obtains the first access and refresh token and saves them in TokenFile.
+pub struct Authorizer {
+    flow: RefreshTokenFlow,
+    auth_uri: Option<Url>,
+    device_uri: Option<Url>,
+    redirect_uri: Option<Url>,
+    scope: Option<String>,
+    timeout: Duration,
+}
+
+/// An authorization request under way: the URL the user opens, and the
+/// listener waiting for its redirect.
+pub struct PendingAuthorization {
+    /// The authorization URL (no secret in it: the PKCE challenge and the
+    /// state are single-use and bound to this process).
+    pub url: Url,
+    loopback: Loopback,
+    state: SecretString,
+    pkce: Pkce,
+}
+
+impl fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("redirect_uri", &self.loopback.redirect_uri.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Microsoft identity platform endpoint next to its token endpoint:
+/// `…/oauth2/v2.0/token` → `…/oauth2/v2.0/<name>`.
+pub fn microsoft_endpoint(token_uri: &Url, name: &str) -> Option<Url> {
+    let path = token_uri.path();
+    let base = path
+        .strip_suffix("/oauth2/v2.0/token")
+        .or_else(|| path.strip_suffix("/oauth2/token"))?;
+    let version = if path.contains("/v2.0/") { "/v2.0" } else { "" };
+    let mut url = token_uri.clone();
+    url.set_path(&format!("{base}/oauth2{version}/{name}"));
+    url.set_query(None);
+    Some(url)
+}
+
+fn url_prop(props: &Properties, name: &str) -> Result<Option<Url>, CoreError> {
+    props
+        .get_str(name)
+        .map(|v| {
+            Url::parse(v.trim())
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| {
+                    CoreError::invalid_property(name, "an absolute http(s) URL", Some(v))
+                })
+        })
+        .transpose()
+}
+
+impl Authorizer {
+    /// Reads the grant's properties (TokenFile required: it receives the
+    /// tokens), AuthURI, DeviceAuthURI, RedirectURI and Scope.
+    pub fn from_properties(props: &Properties) -> Result<Self, CoreError> {
+        if !props.contains("TokenFile") {
+            return Err(CoreError::invalid_property(
+                "TokenFile",
+                "a file to save the tokens in: `connectkit authorize` writes the refresh token there (mode 0600) and the connection reads it from there",
+                None,
+            ));
+        }
+        let builder = RefreshTokenFlowBuilder::from_properties(props)?;
+        Self::new(builder, props)
+    }
+
+    /// Uses `builder` (with a token store) for the token requests.
+    pub fn new(builder: RefreshTokenFlowBuilder, props: &Properties) -> Result<Self, CoreError> {
+        let scope = props.get_str("Scope").map(str::to_owned);
+        let flow = builder.build()?;
+        let token_url = flow.token_uri().url.clone();
+        Ok(Self {
+            auth_uri: url_prop(props, "AuthURI")?
+                .or_else(|| microsoft_endpoint(&token_url, "authorize")),
+            device_uri: url_prop(props, "DeviceAuthURI")?
+                .or_else(|| microsoft_endpoint(&token_url, "devicecode")),
+            redirect_uri: url_prop(props, "RedirectURI")?,
+            scope,
+            flow,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// How long to wait for the user (default [`DEFAULT_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Where the tokens are saved.
+    pub fn token_store_location(&self) -> Option<String> {
+        self.flow.inner.store.location()
+    }
+
+    /// Binds the loopback listener and builds the authorization URL.
+    pub async fn start(&self) -> Result<PendingAuthorization, Error> {
+        let auth_uri = self.auth_uri.as_ref().ok_or_else(|| {
+            Error::config(
+                "AuthURI",
+                "the authorization endpoint (or use --device with DeviceAuthURI)",
+            )
+        })?;
+        let loopback = Loopback::bind(self.redirect_uri.as_ref()).await?;
+        let state = pkce::random_token()?;
+        let pkce = Pkce::new()?;
+        let mut url = auth_uri.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code");
+            if let Some(id) = &self.flow.inner.client_id {
+                q.append_pair("client_id", id);
+            }
+            q.append_pair("redirect_uri", loopback.redirect_uri.as_str());
+            if let Some(scope) = &self.scope {
+                q.append_pair("scope", scope);
+            }
+            q.append_pair("state", state.expose_secret());
+            q.append_pair("code_challenge", &pkce.challenge);
+            q.append_pair("code_challenge_method", "S256");
+        }
+        Ok(PendingAuthorization {
+            url,
+            loopback,
+            state,
+            pkce,
+        })
+    }
+
+    /// Waits for the redirect (at most the timeout), exchanges the code with
+    /// its verifier, and saves the tokens.
+    pub async fn finish(&self, pending: PendingAuthorization) -> Result<TokenInfo, Error> {
+        let redirect_uri = pending.loopback.redirect_uri.to_string();
+        let code = tokio::time::timeout(self.timeout, pending.loopback.wait(&pending.state))
+            .await
+            .map_err(|_| Error::Authorize {
+                code: None,
+                message: format!(
+                    "no redirect arrived within {} s; run the command again and approve the request in the browser",
+                    self.timeout.as_secs()
+                ),
+            })??;
+        // The listener is closed here: `wait` consumed it.
+        self.flow
+            .inner
+            .obtain(Grant::AuthorizationCode {
+                code,
+                redirect_uri,
+                verifier: pending.pkce.verifier,
+            })
+            .await
+    }
+
+    /// Asks the device authorization endpoint for a user code.
+    pub async fn device_start(&self) -> Result<DeviceAuthorization, Error> {
+        let endpoint = self.device_uri.as_ref().ok_or_else(|| {
+            Error::config(
+                "DeviceAuthURI",
+                "the device authorization endpoint (RFC 8628)",
+            )
+        })?;
+        self.flow
+            .inner
+            .device_authorization(endpoint, self.scope.as_deref())
+            .await
+    }
+
+    /// Polls until the user answers (at most the code's lifetime) and saves the tokens.
+    pub async fn device_finish(&self, device: &DeviceAuthorization) -> Result<TokenInfo, Error> {
+        self.flow.inner.poll_device(device).await
+    }
+}
+
+impl fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authorizer")
+            .field("flow", &self.flow)
+            .field("auth_uri", &self.auth_uri.as_ref().map(Url::as_str))
+            .field("device_uri", &self.device_uri.as_ref().map(Url::as_str))
+            .field("redirect_uri", &self.redirect_uri.as_ref().map(Url::as_str))
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn microsoft_endpoints_are_derived_from_the_token_endpoint() {
+        let t = Url::parse("https://login.microsoftonline.com/contoso/oauth2/v2.0/token").unwrap();
+        assert_eq!(
+            microsoft_endpoint(&t, "authorize").unwrap().as_str(),
+            "https://login.microsoftonline.com/contoso/oauth2/v2.0/authorize"
+        );
+        assert_eq!(
+            microsoft_endpoint(&t, "devicecode").unwrap().as_str(),
+            "https://login.microsoftonline.com/contoso/oauth2/v2.0/devicecode"
+        );
+        let other = Url::parse("https://idp.example/token").unwrap();
+        assert!(microsoft_endpoint(&other, "authorize").is_none());
+    }
+}

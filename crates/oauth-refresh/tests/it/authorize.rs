@@ -1,0 +1,309 @@
+//! `connectkit authorize`'s library half: the authorization request with
+//! PKCE, the loopback redirect, the code exchange, the TokenFile.
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use connectkit_core::{ConnectionUrl, Properties};
+use connectkit_oauth_refresh::authorize::challenge_of;
+use connectkit_oauth_refresh::{
+    Authorizer, ClientCredentialsMode, Error, FileStore, OAuthErrorCode, RefreshTokenFlow,
+    TokenStore,
+};
+use secrecy::ExposeSecret;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::{CLIENT_ID, CLIENT_SECRET, token_requests};
+
+const SCOPE: &str = "openid offline_access api.read";
+
+pub fn props(text: &str) -> Properties {
+    let url: ConnectionUrl = format!("x:{text}").parse().unwrap();
+    url.into_parts().1
+}
+
+pub fn authorizer(
+    server: &MockServer,
+    file: &Path,
+    mode: Option<ClientCredentialsMode>,
+) -> Authorizer {
+    let mut b = RefreshTokenFlow::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(CLIENT_SECRET)
+        .token_uri(&format!("POST {}/token", server.uri()))
+        .unwrap()
+        .token_store(Arc::new(FileStore::new(file)));
+    if let Some(m) = mode {
+        b = b.client_credentials_mode(m);
+    }
+    let p = props(&format!(
+        "AuthURI={0}/authorize?tenant=t1;DeviceAuthURI={0}/device;Scope={SCOPE}",
+        server.uri()
+    ));
+    Authorizer::new(b, &p).unwrap()
+}
+
+pub async fn mount_token(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "at-authorized", "token_type": "Bearer",
+            "expires_in": 3600, "refresh_token": "rt-authorized-1"})))
+        .mount(server)
+        .await;
+}
+
+fn query(url: &url::Url) -> HashMap<String, String> {
+    url.query_pairs().into_owned().collect()
+}
+
+/// Plays the browser: follows the redirect the server would send.
+async fn redirect(to: &str) -> reqwest::Response {
+    reqwest::get(to).await.unwrap()
+}
+
+#[tokio::test]
+async fn the_authorization_request_carries_pkce_state_redirect_and_scope() {
+    for mode in [
+        None,
+        Some(ClientCredentialsMode::Basic),
+        Some(ClientCredentialsMode::Post),
+        Some(ClientCredentialsMode::Url),
+        Some(ClientCredentialsMode::All),
+    ] {
+        let server = MockServer::start().await;
+        mount_token(&server).await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sub/tokens.json");
+        let a = authorizer(&server, &file, mode);
+        let pending = a.start().await.unwrap();
+        let url = pending.url.clone();
+        assert_eq!(url.path(), "/authorize");
+        let q = query(&url);
+        assert_eq!(q["tenant"], "t1", "AuthURI's own query is kept");
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], CLIENT_ID);
+        assert_eq!(q["scope"], SCOPE);
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["state"].len(), 43);
+        let redirect_uri = url::Url::parse(&q["redirect_uri"]).unwrap();
+        assert_eq!(redirect_uri.host_str(), Some("127.0.0.1"));
+        assert_eq!(redirect_uri.path(), "/callback");
+        assert!(!url.as_str().contains(CLIENT_SECRET));
+
+        let finish = tokio::spawn(async move { a.finish(pending).await });
+        // A browser's favicon request does not count.
+        let fav = redirect(&format!(
+            "http://127.0.0.1:{}/favicon.ico",
+            redirect_uri.port().unwrap()
+        ))
+        .await;
+        assert_eq!(fav.status(), 404);
+        let page = redirect(&format!(
+            "{redirect_uri}?code=c0de-xyz&state={}",
+            q["state"]
+        ))
+        .await;
+        assert_eq!(page.status(), 200);
+        assert!(
+            page.text()
+                .await
+                .unwrap()
+                .contains("You can close this window")
+        );
+        let info = finish.await.unwrap().unwrap();
+        assert_eq!(info.expires_in, Some(std::time::Duration::from_secs(3600)));
+
+        // The listener is closed.
+        assert!(
+            reqwest::get(redirect_uri.as_str()).await.is_err(),
+            "the loopback listener must be closed after one callback"
+        );
+
+        // The code exchange.
+        let reqs = token_requests(&server).await;
+        assert_eq!(reqs.len(), 1, "{mode:?}");
+        let r = &reqs[0];
+        let params: HashMap<_, _> = r.query.iter().chain(&r.form).cloned().collect();
+        assert_eq!(params["grant_type"], "authorization_code");
+        assert_eq!(params["code"], "c0de-xyz");
+        assert_eq!(params["redirect_uri"], redirect_uri.as_str());
+        assert_eq!(challenge_of(&params["code_verifier"]), q["code_challenge"]);
+        assert!(!params.contains_key("scope"), "the code carries the scope");
+        let basic = r.authorization.is_some();
+        let in_body = r.form.iter().any(|(k, _)| k == "client_secret");
+        let in_query = r.query.iter().any(|(k, _)| k == "client_secret");
+        let expected = match mode.unwrap_or_default() {
+            ClientCredentialsMode::All => (true, false, true),
+            ClientCredentialsMode::Basic => (true, false, false),
+            ClientCredentialsMode::Post => (false, true, false),
+            _ => (false, false, true),
+        };
+        assert_eq!((basic, in_body, in_query), expected, "{mode:?}");
+
+        // The TokenFile: created with its folder, mode 0600, the refresh token in it.
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let stored = FileStore::new(&file).load().await.unwrap().unwrap();
+        assert_eq!(stored.refresh_token.expose_secret(), "rt-authorized-1");
+        assert_eq!(
+            stored.access_token.unwrap().expose_secret(),
+            "at-authorized"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_token_file_then_drives_the_refresh_grant_without_a_refresh_token_property() {
+    let server = MockServer::start().await;
+    mount_token(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens.json");
+    let a = authorizer(&server, &file, Some(ClientCredentialsMode::Basic));
+    let pending = a.start().await.unwrap();
+    let q = query(&pending.url);
+    let finish = tokio::spawn(async move { a.finish(pending).await });
+    redirect(&format!(
+        "{}?code=c1&state={}",
+        q["redirect_uri"], q["state"]
+    ))
+    .await;
+    finish.await.unwrap().unwrap();
+
+    let p = props(&format!(
+        "ClientID={CLIENT_ID};ClientSecret={CLIENT_SECRET};TokenURI=POST {}/token;ClientCredentialsMode=Basic;TokenFile={}",
+        server.uri(),
+        file.display()
+    ));
+    let flow = connectkit_oauth_refresh::RefreshTokenFlowBuilder::from_properties(&p)
+        .unwrap()
+        .build()
+        .unwrap();
+    // The saved access token serves first; once the API rejects it, a
+    // refresh sends the saved refresh token.
+    assert_eq!(
+        flow.access_token().await.unwrap().expose_secret(),
+        "at-authorized"
+    );
+    assert_eq!(token_requests(&server).await.len(), 1);
+    crate::reject_current(&flow).await;
+    flow.access_token().await.unwrap();
+    let reqs = token_requests(&server).await;
+    assert_eq!(reqs.len(), 2);
+    assert!(
+        reqs[1]
+            .form
+            .contains(&("refresh_token".into(), "rt-authorized-1".into()))
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_with_another_state_is_refused_and_nothing_is_exchanged() {
+    let server = MockServer::start().await;
+    mount_token(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens.json");
+    let a = authorizer(&server, &file, None);
+    let pending = a.start().await.unwrap();
+    let q = query(&pending.url);
+    let finish = tokio::spawn(async move { a.finish(pending).await });
+    let page = redirect(&format!("{}?code=stolen&state=forged", q["redirect_uri"])).await;
+    assert_eq!(page.status(), 400);
+    let e = finish.await.unwrap().unwrap_err();
+    assert!(matches!(e, Error::Authorize { code: None, .. }), "{e:?}");
+    assert!(e.to_string().contains("state"), "{e}");
+    assert!(token_requests(&server).await.is_empty());
+    assert!(!file.exists());
+}
+
+#[tokio::test]
+async fn access_denied_is_a_typed_error() {
+    let server = MockServer::start().await;
+    mount_token(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = authorizer(&server, &dir.path().join("t.json"), None);
+    let pending = a.start().await.unwrap();
+    let q = query(&pending.url);
+    let finish = tokio::spawn(async move { a.finish(pending).await });
+    redirect(&format!(
+        "{}?error=access_denied&error_description=The+user+said+no&state={}",
+        q["redirect_uri"], q["state"]
+    ))
+    .await;
+    let e = finish.await.unwrap().unwrap_err();
+    match &e {
+        Error::Authorize { code, message } => {
+            assert_eq!(code.as_ref(), Some(&OAuthErrorCode::AccessDenied));
+            assert!(message.contains("The user said no"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(token_requests(&server).await.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_redirect_within_the_timeout_is_an_error() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = authorizer(&server, &dir.path().join("t.json"), None)
+        .timeout(std::time::Duration::from_secs(120));
+    let pending = a.start().await.unwrap();
+    let e = a.finish(pending).await.unwrap_err();
+    assert!(
+        e.to_string().contains("no redirect arrived within 120 s"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_response_without_refresh_token_says_what_to_change() {
+    let server = MockServer::start().await;
+    Mock::given(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "at-only", "token_type": "Bearer", "expires_in": 60})))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = authorizer(&server, &dir.path().join("t.json"), None);
+    let pending = a.start().await.unwrap();
+    let q = query(&pending.url);
+    let finish = tokio::spawn(async move { a.finish(pending).await });
+    redirect(&format!(
+        "{}?code=c&state={}",
+        q["redirect_uri"], q["state"]
+    ))
+    .await;
+    let e = finish.await.unwrap().unwrap_err();
+    assert!(e.to_string().contains("offline_access"), "{e}");
+    assert!(!e.to_string().contains("at-only"));
+}
+
+#[test]
+fn a_non_loopback_redirect_uri_is_a_config_error() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let server = MockServer::start().await;
+        let b = RefreshTokenFlow::builder()
+            .client_id(CLIENT_ID)
+            .client_secret(CLIENT_SECRET)
+            .token_uri(&format!("POST {}/token", server.uri()))
+            .unwrap()
+            .token_store(Arc::new(FileStore::new("/tmp/unused-connectkit")));
+        let p = props(&format!(
+            "AuthURI={}/a;RedirectURI=https://app.example.com/cb",
+            server.uri()
+        ));
+        let e = Authorizer::new(b, &p).unwrap().start().await.unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("property RedirectURI: a loopback URL"),
+            "{e}"
+        );
+    });
+}
