@@ -14,6 +14,8 @@ pub(crate) enum Method {
     RefreshToken,
     HttpHeader,
     BearerToken,
+    Basic,
+    UrlParameter,
 }
 
 impl Method {
@@ -26,6 +28,8 @@ impl Method {
             "oauth2-refreshtoken" | "oauth2" => Method::RefreshToken,
             "httpheader" => Method::HttpHeader,
             "bearertoken" => Method::BearerToken,
+            "basic" => Method::Basic,
+            "urlparameter" => Method::UrlParameter,
             _ => return Err(AutoRestError::UnsupportedAuthMethod(v.to_owned())),
         })
     }
@@ -65,6 +69,28 @@ pub(crate) fn flow(
             Arc::new(StaticHeaderAuth::new(&name, need("SecurityToken")?)?)
         }
         Method::BearerToken => Arc::new(StaticHeaderAuth::bearer(need("SecurityToken")?)?),
+        Method::Basic => {
+            let user = props
+                .get_str("User")
+                .ok_or_else(|| AutoRestError::MissingAuthProperty {
+                    method: method_name.clone(),
+                    property: "User",
+                })?;
+            Arc::new(crate::auth_methods::basic(user, &need("Password")?)?)
+        }
+        Method::UrlParameter => {
+            let name =
+                props
+                    .get_str("AuthParam")
+                    .ok_or_else(|| AutoRestError::MissingAuthProperty {
+                        method: method_name.clone(),
+                        property: "AuthParam",
+                    })?;
+            Arc::new(crate::auth_methods::UrlParameterAuth::new(
+                name,
+                need("SecurityToken")?,
+            )?)
+        }
         Method::RefreshToken => {
             let mut props = props.clone();
             if !props.contains("TokenURI")

@@ -65,6 +65,7 @@
 //! files and paging.
 
 mod auth;
+mod auth_methods;
 mod cast;
 mod columns;
 mod connector;

@@ -1,5 +1,6 @@
 //! Integration tests of connectkit-autorest against wiremock on 127.0.0.1.
 
+mod auth_methods;
 mod common;
 mod errors;
 mod hostile;
