@@ -171,6 +171,9 @@ impl ApiClient {
                 })?,
             };
             attempts += 1;
+            // The URL as the connector asked for it: without a credential
+            // the flow may add to the query string (pages, links, Debug).
+            let url = request.url().clone();
             let query = request.url().query().map(str::to_owned);
             self.auth.authorize(&mut request).await?;
             let mut secrets = header_secrets(request.headers());
@@ -179,7 +182,6 @@ impl ApiClient {
                 secrets.extend(added_query_values(query.as_deref(), request.url()));
             }
             let sent = request.try_clone();
-            let url = request.url().clone();
             tracing::debug!(%method, url = %display_url(&url), attempts, "sending");
             let response = match self.http.execute(request).await {
                 Ok(r) => r,
