@@ -29,6 +29,13 @@ pub(crate) fn declared_tables(
     let mut children = Vec::new();
     fields(name, obj, &[], &mut columns, &mut children)?;
     crate::inputs::bind_path(&mut columns, &endpoint);
+    let endpoint = if endpoint.post.is_some() {
+        let mut ep = (*endpoint).clone();
+        crate::inputs::bind_body(&mut columns, &mut ep);
+        Arc::new(ep)
+    } else {
+        endpoint
+    };
     let key = columns.iter().find(|c| c.key).cloned();
     let root_key = key.as_ref().and_then(|k| match &k.source {
         Source::Field(p) => Some(p.clone()),
@@ -257,6 +264,12 @@ fn column_object(
         }
     }
     let spec = spec.ok_or_else(|| value_err(table, key, "a column object needs #type"))?;
+    // A custom query parameter (JQL, SOQL...) is a request input, not a
+    // field of the response, unless the file says otherwise.
+    let has = |name: &str| obj.keys().any(|k| k.eq_ignore_ascii_case(name));
+    if has("#queryParameter") && !has("#virtual") {
+        input.is_virtual = true;
+    }
     let source = if input.is_virtual {
         Source::Input(None)
     } else {

@@ -3,6 +3,7 @@
 mod auth_methods;
 mod common;
 mod errors;
+mod formats;
 mod hostile;
 mod http;
 mod inference;
@@ -15,3 +16,4 @@ mod scope;
 mod seed;
 mod untrusted;
 mod values;
+mod vendor;
