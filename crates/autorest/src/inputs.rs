@@ -401,7 +401,7 @@ pub(crate) fn apply(table: &Arc<TableDef>, plan: &Plan) -> Result<Arc<TableDef>,
             let (text, col) = find(name).ok_or_else(|| missing(name))?;
             filled.push((name.clone(), text, table.columns[col].sql_type));
         }
-        endpoint.post = Some(fill(body, &filled));
+        endpoint.body_inputs = filled;
     }
     // Everything else goes in the query string.
     let mut query = url::form_urlencoded::Serializer::new(String::new());
@@ -440,7 +440,7 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
 /// `body` with its input placeholders filled: a string that is exactly one
 /// placeholder becomes a JSON value of its column's type where the text is
 /// one (a number, a boolean), else the text.
-fn fill(body: &Value, values: &[(String, String, SqlType)]) -> Value {
+pub(crate) fn fill(body: &Value, values: &[(String, String, SqlType)]) -> Value {
     match body {
         Value::String(s) => {
             let found = placeholders(s);

@@ -330,6 +330,7 @@ fn table_entry(
                 (mine, top) => mine.or_else(|| top.clone()),
             }),
             follow_links: false,
+            ..Endpoint::default()
         })
     };
     // A sampled table has no columns to take `{name}` inputs from.

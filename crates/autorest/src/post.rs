@@ -134,7 +134,10 @@ pub(crate) fn request(
         return Ok(req);
     };
     let state = state_of(url).unwrap_or_default();
-    let body = fill_body(template, &endpoint.paging, &state);
+    let mut body = fill_body(template, &endpoint.paging, &state);
+    if !endpoint.body_inputs.is_empty() {
+        body = crate::inputs::fill(&body, &endpoint.body_inputs);
+    }
     *req.method_mut() = reqwest::Method::POST;
     req.headers_mut()
         .entry(CONTENT_TYPE)

@@ -170,3 +170,30 @@ async fn post_body_inputs_are_typed_and_the_rest_is_query() {
     );
     assert_eq!(query(&sent[0]), [("status".to_owned(), "a,b".to_owned())]);
 }
+
+#[tokio::test]
+async fn an_input_value_is_never_read_as_a_template() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"hits": []})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": []})))
+        .mount(&server)
+        .await;
+    let (c, _model) = connector(&server).await;
+    let odd = "{OFFSET} {PAGE} {q}";
+    let req = ScanRequest::new().with_filter(Filter::new("q", FilterOp::Eq, odd));
+    rows(&c, "search", req).await.unwrap();
+    let sent = requests_to(&server, "/search").await;
+    let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert_eq!(body["query"]["text"], odd);
+    let req = ScanRequest::new().with_filter(Filter::new("login", FilterOp::Eq, "{LIMIT}"));
+    rows(&c, "user_repos", req).await.unwrap();
+    assert_eq!(
+        requests_to(&server, "/users/%7BLIMIT%7D/repos").await.len(),
+        1
+    );
+}
