@@ -199,3 +199,42 @@ fn a_sampled_table_cannot_take_inputs() {
     let e = err(r##"{"u": {"#path": "https://h/users/{login}"}}"##);
     assert!(e.contains("key #path: {login}"), "{e}");
 }
+
+#[test]
+fn an_empty_post_body_needs_omit_when_empty_false() {
+    let e = err(r##"{"t": {"#path": "POST https://h/x", "id": "Integer"}}"##);
+    assert!(e.contains("a POST needs a body"), "{e}");
+    let e = err(r##"{"t": "POST https://h/x"}"##);
+    assert!(e.contains("a POST needs a body"), "{e}");
+    let e = err(r##"{"t": {"#path": "https://h/x", "#post": {}, "id": "Integer"}}"##);
+    assert!(e.contains("#omitWhenEmpty"), "{e}");
+    let e = err(
+        r##"{"t": {"#path": "https://h/x", "#post": {"#omitWhenEmty": false}, "id": "Integer"}}"##,
+    );
+    assert_eq!(
+        e,
+        "model file: unknown key #omitWhenEmty in t (did you mean #omitWhenEmpty?)"
+    );
+    let m = parse(
+        r##"{"t": {"#path": "https://h/x", "#post": {"#omitWhenEmpty": false}, "#headers": {"content-type": "text/csv"}, "id": "Integer"}}"##,
+        false,
+        "m.rest",
+        None,
+    )
+    .unwrap();
+    let Entry::Declared(t) = &m.entries[0] else {
+        panic!("declared")
+    };
+    assert_eq!(t[0].endpoint.post, Some(Value::Null));
+    let m = parse(
+        r##"{"t": {"#path": "https://h/x", "#post": {"#omitWhenEmpty": false, "q": 1}, "id": "Integer"}}"##,
+        false,
+        "m.rest",
+        None,
+    )
+    .unwrap();
+    let Entry::Declared(t) = &m.entries[0] else {
+        panic!("declared")
+    };
+    assert_eq!(t[0].endpoint.post, Some(serde_json::json!({"q": "{q}"})));
+}

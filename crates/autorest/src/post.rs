@@ -14,13 +14,61 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 use url::Url;
 
+use crate::error::AutoRestError;
 use crate::http::get_request;
+use crate::keys::{check_key, value_err};
 use crate::paging::{self, Next, PageState, Paging, Param, page_url, substitute};
 use crate::table::Endpoint;
 
 /// The fragment key that carries the page state of a paged POST body.
 const STATE_KEY: &str = "connectkit-page";
 const TEMPLATES: [&str; 4] = ["{LIMIT}", "{OFFSET}", "{PAGE}", "{NEXT}"];
+
+/// A `#post` entry: the JSON body, an object or a list. `#omitWhenEmpty`
+/// (default true) refuses an empty body, as the vendor does; `false` sends
+/// a request without one (`Value::Null`), whose `Content-Type` the file's
+/// `#headers` give.
+pub(crate) fn parse_body(v: &Value, table: &str) -> Result<Value, AutoRestError> {
+    let mut body = match v {
+        Value::Object(_) | Value::Array(_) => v.clone(),
+        _ => {
+            return Err(value_err(
+                table,
+                "#post",
+                "expected the JSON body: an object or a list",
+            ));
+        }
+    };
+    let mut omit_when_empty = true;
+    if let Value::Object(map) = &mut body {
+        let keys: Vec<String> = map.keys().filter(|k| k.starts_with('#')).cloned().collect();
+        for k in keys {
+            check_key(&k, table, &[&["#omitWhenEmpty"]])?;
+            omit_when_empty = match map.remove(&k) {
+                Some(Value::Bool(b)) => b,
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+                _ => return Err(value_err(table, &k, "expected true or false")),
+            };
+        }
+        if map.is_empty() {
+            return match omit_when_empty {
+                false => Ok(Value::Null),
+                true => Err(missing_body(table)),
+            };
+        }
+    }
+    Ok(body)
+}
+
+/// The error for a POST without a body.
+pub(crate) fn missing_body(table: &str) -> AutoRestError {
+    value_err(
+        table,
+        "#post",
+        "a POST needs a body; for an empty one write \"#post\": {\"#omitWhenEmpty\": false}",
+    )
+}
 
 /// Whether a `#post` body holds a paging template.
 pub(crate) fn body_pages(body: &Value) -> bool {
@@ -133,12 +181,16 @@ pub(crate) fn request(
     let Some(template) = &endpoint.post else {
         return Ok(req);
     };
+    *req.method_mut() = reqwest::Method::POST;
+    if template.is_null() {
+        // `#omitWhenEmpty: false`: no body at all.
+        return Ok(req);
+    }
     let state = state_of(url).unwrap_or_default();
     let mut body = fill_body(template, &endpoint.paging, &state);
     if !endpoint.body_inputs.is_empty() {
         body = crate::inputs::fill(&body, &endpoint.body_inputs);
     }
-    *req.method_mut() = reqwest::Method::POST;
     req.headers_mut()
         .entry(CONTENT_TYPE)
         .or_insert(HeaderValue::from_static("application/json"));
