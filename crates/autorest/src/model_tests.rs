@@ -238,3 +238,14 @@ fn an_empty_post_body_needs_omit_when_empty_false() {
     };
     assert_eq!(t[0].endpoint.post, Some(serde_json::json!({"q": "{q}"})));
 }
+
+#[test]
+fn a_post_body_never_holds_a_credential() {
+    let e = err(
+        r##"{"t": {"#path": "https://h/x", "#post": {"auth": {"client_secret": "s"}}, "id": "Integer"}}"##,
+    );
+    assert!(
+        e.contains("#post/client_secret") && !e.contains("\"s\""),
+        "{e}"
+    );
+}

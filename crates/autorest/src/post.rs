@@ -39,6 +39,7 @@ pub(crate) fn parse_body(v: &Value, table: &str) -> Result<Value, AutoRestError>
             ));
         }
     };
+    secret_fields(&body, table)?;
     let mut omit_when_empty = true;
     if let Value::Object(map) = &mut body {
         let keys: Vec<String> = map.keys().filter(|k| k.starts_with('#')).cloned().collect();
@@ -59,6 +60,32 @@ pub(crate) fn parse_body(v: &Value, table: &str) -> Result<Value, AutoRestError>
         }
     }
     Ok(body)
+}
+
+/// A model file is not a secret store: a body field that would hold a
+/// credential (`password`, `client_secret`, `apiKey`...) is refused.
+fn secret_fields(v: &Value, table: &str) -> Result<(), AutoRestError> {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let norm: String = k
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                if crate::keys::SECRET_KEYS.contains(&norm.as_str()) {
+                    return Err(AutoRestError::SecretInModel {
+                        key: format!("#post/{k}"),
+                        table: table.to_owned(),
+                    });
+                }
+                secret_fields(v, table)?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(|v| secret_fields(v, table)),
+        _ => Ok(()),
+    }
 }
 
 /// The error for a POST without a body.
