@@ -45,6 +45,21 @@ pub(crate) fn declared_tables(
         Some(k) => (format!("{name}_{}", k.name), k.sql_type),
         None => (format!("{name}_position"), SqlType::BigInt),
     };
+    // Child tables read the same requests, so they take the same inputs:
+    // each as a virtual column holding the value sent.
+    let inputs: Vec<ColumnDef> = columns
+        .iter()
+        .filter(|c| c.input.is_some())
+        .map(|c| {
+            let mut v = col(&c.name, c.sql_type, Source::Input(None), false);
+            v.format = c.format.clone();
+            v.input = c.input.clone().map(|mut i| {
+                i.is_virtual = true;
+                i
+            });
+            v
+        })
+        .collect();
     let mut out = vec![TableDef::new(
         name.to_owned(),
         endpoint.clone(),
@@ -61,7 +76,7 @@ pub(crate) fn declared_tables(
     };
     for (field, path, child) in children {
         let at = ChildAt::top(name, &field, path, id.clone());
-        child_table(&scope, at, child, &mut out)?;
+        child_table(&scope, at, child, &inputs, &mut out)?;
     }
     Ok(out)
 }
@@ -70,6 +85,7 @@ fn child_table(
     scope: &ChildScope<'_>,
     at: ChildAt,
     child: Child<'_>,
+    inputs: &[ColumnDef],
     out: &mut Vec<TableDef>,
 ) -> Result<(), AutoRestError> {
     let mut columns = scope.key_columns(&at);
@@ -80,9 +96,17 @@ fn child_table(
             columns.push(col("value", t, Source::Field(vec!["value".into()]), false))
         }
     }
+    for input in inputs {
+        if !columns
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(&input.name))
+        {
+            columns.push(input.clone());
+        }
+    }
     out.push(scope.table(&at, columns));
     for (field, path, grandchild) in children {
-        child_table(scope, at.child(&field, path), grandchild, out)?;
+        child_table(scope, at.child(&field, path), grandchild, inputs, out)?;
     }
     Ok(())
 }

@@ -223,6 +223,8 @@ fn text_of(l: &Literal, col: &ColumnDef) -> Option<String> {
 /// its path, body and query string, and in its virtual columns.
 pub(crate) fn apply(table: &Arc<TableDef>, plan: &Plan) -> Result<Arc<TableDef>, AutoRestError> {
     if !has_inputs(table) {
+        // Sampled and inferred tables take no inputs (load refuses a
+        // `{name}` in their path), so nothing is left to fill here.
         return Ok(table.clone());
     }
     // (parameter, text, column index)

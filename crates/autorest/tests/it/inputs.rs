@@ -197,3 +197,40 @@ async fn an_input_value_is_never_read_as_a_template() {
         1
     );
 }
+
+#[tokio::test]
+async fn child_tables_take_their_parents_inputs() {
+    let server = MockServer::start().await;
+    Mock::given(path("/orgs/acme/teams"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 1, "members": [{"login": "ada"}, {"login": "bob"}]}])))
+        .mount(&server)
+        .await;
+    let text = r##"{"teams": {"#path": "https://api.example.com/orgs/{org}/teams",
+        "id": "Integer,#key", "members[]": {"login": "VarChar(16)"}}}"##;
+    let model = crate::common::model_text(text, "rest", &server);
+    let c = AutoRestDataSource::new()
+        .config(model.path().to_str().unwrap())
+        .build()
+        .unwrap();
+    let schema = c.schema("teams_members").await.unwrap();
+    let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["teams_id", "position", "login", "org"]);
+    let req = ScanRequest::new().with_filter(Filter::new("org", FilterOp::Eq, "acme"));
+    assert_eq!(
+        c.filter_support("teams_members", &req.filters),
+        [FilterSupport::Exact]
+    );
+    let got = rows(&c, "teams_members", req).await.unwrap();
+    assert_eq!(
+        got,
+        [
+            json!({"teams_id": 1, "position": 0, "login": "ada", "org": "acme"}),
+            json!({"teams_id": 1, "position": 1, "login": "bob", "org": "acme"})
+        ]
+    );
+    let e = rows(&c, "teams_members", ScanRequest::new())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("input {org}"), "{e}");
+}
