@@ -249,3 +249,57 @@ fn a_post_body_never_holds_a_credential() {
         "{e}"
     );
 }
+
+/// Tables, request, rules and columns with their inputs and formats.
+fn describe_requests(m: &Model) -> String {
+    let mut s = String::new();
+    for e in &m.entries {
+        match e {
+            Entry::Sampled { name, endpoint, .. } => {
+                s += &format!("sampled {name} {} post={:?}\n", endpoint.url, endpoint.post);
+                s += &format!("  rules={:?}\n", endpoint.http.all_rules());
+            }
+            Entry::Declared(tables) => {
+                for t in tables {
+                    let e = &t.endpoint;
+                    s += &format!(
+                        "table {} {} post={:?}\n",
+                        t.name,
+                        e.url,
+                        e.post.as_ref().map(|b| b.to_string())
+                    );
+                    s += &format!("  rules={:?}\n", e.http.all_rules());
+                    for c in &t.columns {
+                        let format = match &c.format {
+                            Some(crate::formats::Format::Pattern { text, .. }) => {
+                                format!(" format={text:?}")
+                            }
+                            Some(other) => format!(" format={other:?}"),
+                            None => String::new(),
+                        };
+                        s += &format!(
+                            "  {} {} {:?}{format} input={:?}\n",
+                            c.name, c.sql_type, c.source, c.input
+                        );
+                    }
+                }
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn vendor_examples_and_feature_files_load_unchanged() {
+    let mut s = String::new();
+    for f in [
+        "vendor_examples.rest",
+        "inputs.rest",
+        "formats.rest",
+        "http_rules.rest",
+    ] {
+        s += &format!("== {f}\n");
+        s += &describe_requests(&load(&fixture(f), None).unwrap());
+    }
+    insta::assert_snapshot!(s);
+}
