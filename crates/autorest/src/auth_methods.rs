@@ -78,6 +78,10 @@ impl AuthFlow for UrlParameterAuth {
         q.append_pair(&self.name, self.value.expose_secret());
         Ok(())
     }
+
+    fn credential_query_param(&self) -> Option<&str> {
+        Some(&self.name)
+    }
 }
 
 #[cfg(test)]

@@ -145,3 +145,38 @@ fn missing_properties_are_named() {
         "AuthenticationMethod urlparameter needs property SecurityToken"
     );
 }
+
+#[tokio::test]
+async fn a_key_echoed_into_a_next_link_is_replaced_and_never_shown() {
+    let server = MockServer::start().await;
+    let key = "echoed-k3y";
+    let next = format!("{}/items?page=2&apikey={key}", server.uri());
+    Mock::given(path("/items"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(500).set_body_string(format!("bad key {key}")))
+        .mount(&server)
+        .await;
+    Mock::given(path("/items"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": 1}], "next": next})),
+        )
+        .mount(&server)
+        .await;
+    let text = r##"{"items": {"#path": "https://api.example.com/items /data",
+        "#nextPageElement": "next", "id": "Integer,#key"}}"##;
+    let model = model_text(text, "rest", &server);
+    let c = AutoRestDataSource::new()
+        .config(model.path().to_str().unwrap())
+        .authentication_method("UrlParameter")
+        .auth_param("apikey")
+        .security_token(key)
+        .build()
+        .unwrap();
+    let e = rows(&c, "items", ScanRequest::new()).await.unwrap_err();
+    let shown = format!("{e} {e:?}");
+    assert!(shown.contains("HTTP 500"), "{shown}");
+    assert!(!shown.contains(key), "{shown}");
+    let sent = requests_to(&server, "/items").await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].url.query(), Some(&*format!("page=2&apikey={key}")));
+}

@@ -85,6 +85,23 @@ pub struct ApiClient {
     error_detail: Option<ErrorDetail>,
 }
 
+/// Drops every `name=...` pair from `url`'s query string.
+fn remove_query_param(url: &mut Url, name: &str) {
+    if !url.query_pairs().any(|(k, _)| k == name) {
+        return;
+    }
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .into_owned()
+        .filter(|(k, _)| k != name)
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+}
+
 impl fmt::Debug for ApiClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiClient")
@@ -171,8 +188,11 @@ impl ApiClient {
                 })?,
             };
             attempts += 1;
-            // The URL as the connector asked for it: without a credential
-            // the flow may add to the query string (pages, links, Debug).
+            // The URL as the connector asked for it, without a credential
+            // the flow puts in the query string (pages, links, Debug).
+            if let Some(param) = self.auth.credential_query_param() {
+                remove_query_param(request.url_mut(), param);
+            }
             let url = request.url().clone();
             let query = request.url().query().map(str::to_owned);
             self.auth.authorize(&mut request).await?;
