@@ -97,21 +97,33 @@ pub(crate) fn missing_body(table: &str) -> AutoRestError {
     )
 }
 
-/// Whether a `#post` body holds a paging template.
-pub(crate) fn body_pages(body: &Value) -> bool {
+/// Whether a `#post` body holds one of `templates`.
+fn holds(body: &Value, templates: &[&str]) -> bool {
     match body {
-        Value::String(s) => TEMPLATES.iter().any(|t| s.contains(t)),
-        Value::Array(items) => items.iter().any(body_pages),
-        Value::Object(map) => map.values().any(body_pages),
+        Value::String(s) => templates.iter().any(|t| s.contains(t)),
+        Value::Array(items) => items.iter().any(|v| holds(v, templates)),
+        Value::Object(map) => map.values().any(|v| holds(v, templates)),
         _ => false,
     }
+}
+
+/// Whether a `#post` body holds a paging template (its requests differ by page).
+fn body_templated(body: &Value) -> bool {
+    holds(body, &TEMPLATES)
+}
+
+/// Whether a `#post` body pages by itself, as a URL with `{OFFSET}` or
+/// `{PAGE}` does (`{LIMIT}` alone does not; `{NEXT}` follows the next page
+/// keys).
+pub(crate) fn body_pages(body: &Value) -> bool {
+    holds(body, &["{OFFSET}", "{PAGE}"])
 }
 
 /// The URL of the page at `state` of `endpoint` ([`page_url`]), carrying the
 /// state in its fragment when the POST body pages.
 pub(crate) fn page_target(endpoint: &Endpoint, state: &PageState) -> Result<Url, url::ParseError> {
     let mut url = page_url(&endpoint.url, &endpoint.paging, state)?;
-    if endpoint.post.as_ref().is_some_and(body_pages) {
+    if endpoint.post.as_ref().is_some_and(body_templated) {
         let mut f = url::form_urlencoded::Serializer::new(String::new());
         f.append_pair(STATE_KEY, &format!("{}.{}", state.pages, state.rows));
         match &state.next {
@@ -243,8 +255,9 @@ mod tests {
         };
         let body = json!({"q": "x", "size": "{LIMIT}", "from": "{OFFSET}",
             "page": ["{PAGE}"], "cursor": "{NEXT}", "label": "p{PAGE}", "n": 1});
-        assert!(body_pages(&body));
-        assert!(!body_pages(&json!({"q": "{q}"})));
+        assert!(body_pages(&body) && body_templated(&body));
+        assert!(!body_templated(&json!({"q": "{q}"})));
+        assert!(!body_pages(&json!({"size": "{LIMIT}", "after": "{NEXT}"})));
         assert_eq!(
             fill_body(&body, &paging, &state),
             json!({"q": "x", "size": 50, "from": 100, "page": [3], "cursor": "c2",
