@@ -18,6 +18,8 @@ pub(crate) enum Method {
     ClientCredentials,
     HttpHeader,
     BearerToken,
+    Basic,
+    UrlParameter,
 }
 
 impl Method {
@@ -32,6 +34,8 @@ impl Method {
             "oauth2-clientcredentials" => Method::ClientCredentials,
             "httpheader" => Method::HttpHeader,
             "bearertoken" => Method::BearerToken,
+            "basic" => Method::Basic,
+            "urlparameter" => Method::UrlParameter,
             _ => return Err(AutoRestError::UnsupportedAuthMethod(v.to_owned())),
         })
     }
@@ -71,6 +75,28 @@ pub(crate) fn flow(
             Arc::new(StaticHeaderAuth::new(&name, need("SecurityToken")?)?)
         }
         Method::BearerToken => Arc::new(StaticHeaderAuth::bearer(need("SecurityToken")?)?),
+        Method::Basic => {
+            let user = props
+                .get_str("User")
+                .ok_or_else(|| AutoRestError::MissingAuthProperty {
+                    method: method_name.clone(),
+                    property: "User",
+                })?;
+            Arc::new(crate::auth_methods::basic(user, &need("Password")?)?)
+        }
+        Method::UrlParameter => {
+            let name =
+                props
+                    .get_str("AuthParam")
+                    .ok_or_else(|| AutoRestError::MissingAuthProperty {
+                        method: method_name.clone(),
+                        property: "AuthParam",
+                    })?;
+            Arc::new(crate::auth_methods::UrlParameterAuth::new(
+                name,
+                need("SecurityToken")?,
+            )?)
+        }
         Method::OAuth2 | Method::RefreshToken | Method::ClientCredentials => {
             let grant = match method {
                 Method::RefreshToken => GrantType::RefreshToken,

@@ -15,7 +15,7 @@ pub enum AutoRestError {
     ConfigAndSample(&'static str),
     /// AuthenticationMethod has a value this connector does not support.
     #[error(
-        "property AuthenticationMethod: unsupported value {0:?}; supported: None, OAuth2-RefreshToken, OAuth2-ClientCredentials, OAuth2, HttpHeader, BearerToken"
+        "property AuthenticationMethod: unsupported value {0:?}; supported: None, OAuth2-RefreshToken, OAuth2-ClientCredentials, OAuth2, HttpHeader, BearerToken, Basic, UrlParameter"
     )]
     UnsupportedAuthMethod(String),
     /// A property this authentication method needs is absent.

@@ -38,6 +38,9 @@ pub(crate) const INPUT_KEYS: &[&str] = &[
     "#virtual",
 ];
 
+mod bind;
+pub(crate) use bind::{bind_body, bind_path};
+
 /// Paging templates, never inputs.
 const RESERVED: &[&str] = &["LIMIT", "OFFSET", "PAGE", "NEXT"];
 
@@ -136,45 +139,6 @@ fn body_placeholders(body: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Binds the `{name}` placeholders of a table's path to its columns: the
-/// column whose parameter it is, else the column of that name (its `#eq`
-/// parameter), else a new virtual `VarChar(255)` column.
-pub(crate) fn bind_path(columns: &mut Vec<ColumnDef>, endpoint: &Endpoint) {
-    for (_, _, name) in placeholders(&endpoint.url) {
-        let is_param = columns.iter().any(|c| {
-            c.input
-                .as_ref()
-                .is_some_and(|i| i.params.iter().any(|(_, p)| p == name))
-        });
-        if is_param {
-            continue;
-        }
-        if let Some(c) = columns
-            .iter_mut()
-            .find(|c| c.name.eq_ignore_ascii_case(name))
-        {
-            let input = c.input.get_or_insert_with(ColumnInput::default);
-            if input.param(FilterOp::Eq).is_none() {
-                input.params.push((FilterOp::Eq, name.to_owned()));
-            }
-            continue;
-        }
-        let mut c = ColumnDef::new(
-            name,
-            SqlType::VarChar(255),
-            Source::Input(None),
-            false,
-            true,
-        );
-        c.input = Some(ColumnInput {
-            params: vec![(FilterOp::Eq, name.to_owned())],
-            default: None,
-            is_virtual: true,
-        });
-        columns.push(c);
-    }
-}
-
 /// Whether a table takes inputs at all.
 pub(crate) fn has_inputs(table: &TableDef) -> bool {
     table.columns.iter().any(|c| c.input.is_some())
@@ -259,6 +223,8 @@ fn text_of(l: &Literal, col: &ColumnDef) -> Option<String> {
 /// its path, body and query string, and in its virtual columns.
 pub(crate) fn apply(table: &Arc<TableDef>, plan: &Plan) -> Result<Arc<TableDef>, AutoRestError> {
     if !has_inputs(table) {
+        // Sampled and inferred tables take no inputs (load refuses a
+        // `{name}` in their path), so nothing is left to fill here.
         return Ok(table.clone());
     }
     // (parameter, text, column index)
@@ -338,7 +304,7 @@ pub(crate) fn apply(table: &Arc<TableDef>, plan: &Plan) -> Result<Arc<TableDef>,
             let (text, col) = find(name).ok_or_else(|| missing(name))?;
             filled.push((name.clone(), text, table.columns[col].sql_type));
         }
-        endpoint.post = Some(fill(body, &filled));
+        endpoint.body_inputs = filled;
     }
     // Everything else goes in the query string.
     let mut query = url::form_urlencoded::Serializer::new(String::new());
@@ -377,7 +343,7 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
 /// `body` with its input placeholders filled: a string that is exactly one
 /// placeholder becomes a JSON value of its column's type where the text is
 /// one (a number, a boolean), else the text.
-fn fill(body: &Value, values: &[(String, String, SqlType)]) -> Value {
+pub(crate) fn fill(body: &Value, values: &[(String, String, SqlType)]) -> Value {
     match body {
         Value::String(s) => {
             let found = placeholders(s);

@@ -78,3 +78,50 @@ fn input_keys_check_their_values() {
     let e = i.set("#eq", &json!(" "), "t").unwrap_err();
     assert!(e.to_string().contains("expected a parameter name"), "{e}");
 }
+
+#[test]
+fn post_fields_are_inputs_with_their_sample_as_default() {
+    let mut endpoint = Endpoint {
+        url: "https://h/country".into(),
+        post: Some(
+            json!({"START_DATE": "2018-08-31", "region": "EU", "max": 10,
+            "from": "{OFFSET}", "query": "{ items { id } }", "filter": {"a": 1}}),
+        ),
+        ..Endpoint::default()
+    };
+    let region = ColumnDef::new(
+        "REGION",
+        SqlType::VarChar(8),
+        Source::Field(vec!["region".into()]),
+        false,
+        true,
+    );
+    let mut columns = vec![region];
+    bind_body(&mut columns, &mut endpoint);
+    let cols: Vec<_> = columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.sql_type, c.input.clone().unwrap()))
+        .collect();
+    let input = |default: &str, is_virtual, param: &str| ColumnInput {
+        params: vec![(FilterOp::Eq, param.to_owned())],
+        default: Some(default.to_owned()),
+        is_virtual,
+    };
+    assert_eq!(
+        cols,
+        [
+            ("REGION", SqlType::VarChar(8), input("EU", false, "region")),
+            (
+                "START_DATE",
+                SqlType::Date,
+                input("2018-08-31", true, "START_DATE")
+            ),
+            ("max", SqlType::BigInt, input("10", true, "max")),
+        ]
+    );
+    assert_eq!(
+        endpoint.post.unwrap(),
+        json!({"START_DATE": "{START_DATE}", "region": "{region}", "max": "{max}",
+            "from": "{OFFSET}", "query": "{ items { id } }", "filter": {"a": 1}})
+    );
+}

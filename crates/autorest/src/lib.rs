@@ -61,10 +61,13 @@
 //!
 //! Scans return Arrow record batches, one or more per page; values that do
 //! not fit their column's type are errors naming the table, column, row and
-//! value. See `DESIGN.md` ("autorest") for every rule of inference, model
-//! files and paging.
+//! value. See `DESIGN.md` ("autorest") for every rule of inference and
+//! paging, and the model-file reference below for every key of a model file.
+//!
+#![doc = include_str!("reference.md")]
 
 mod auth;
+mod auth_methods;
 mod cast;
 mod columns;
 mod connector;

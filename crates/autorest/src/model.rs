@@ -330,6 +330,7 @@ fn table_entry(
                 (mine, top) => mine.or_else(|| top.clone()),
             }),
             follow_links: false,
+            ..Endpoint::default()
         })
     };
     // A sampled table has no columns to take `{name}` inputs from.
@@ -345,7 +346,10 @@ fn table_entry(
         Value::String(s) => {
             let spec = endpoint_spec(s, name, hostname)?;
             sampled(&spec, name)?;
-            let post = spec.post.then(|| Value::Object(Map::new()));
+            if spec.post {
+                return Err(crate::post::missing_body(name));
+            }
+            let post = None;
             return Ok(Entry::Sampled {
                 name: name.to_owned(),
                 endpoint: endpoint(spec.url, TableKeys::default(), post),
@@ -368,16 +372,7 @@ fn table_entry(
                 .ok_or_else(|| value_err(name, key, "expected a URL or a list of URLs"))?;
                 path = Some(endpoint_spec(text, name, hostname)?);
             }
-            "#post" => match v {
-                Value::Object(_) | Value::Array(_) => body = Some(v.clone()),
-                _ => {
-                    return Err(value_err(
-                        name,
-                        key,
-                        "expected the JSON body: an object or a list",
-                    ));
-                }
-            },
+            "#post" => body = Some(crate::post::parse_body(v, name)?),
             canon => keys.set(canon, key, v, name)?,
         }
     }
@@ -388,8 +383,10 @@ fn table_entry(
         post: false,
     };
     let rows = spec.element.map_or(Rows::Auto, Rows::Path);
-    // `#post` makes the request a POST; `POST URL` alone posts `{}`.
-    let body = body.or_else(|| spec.post.then(|| Value::Object(Map::new())));
+    // `#post` makes the request a POST; `POST URL` needs it.
+    if spec.post && body.is_none() {
+        return Err(crate::post::missing_body(name));
+    }
     let endpoint = endpoint(spec.url, keys, body);
     if obj.keys().all(|k| k.starts_with('#')) {
         sampled(&spec_url, "#path")?;

@@ -199,3 +199,107 @@ fn a_sampled_table_cannot_take_inputs() {
     let e = err(r##"{"u": {"#path": "https://h/users/{login}"}}"##);
     assert!(e.contains("key #path: {login}"), "{e}");
 }
+
+#[test]
+fn an_empty_post_body_needs_omit_when_empty_false() {
+    let e = err(r##"{"t": {"#path": "POST https://h/x", "id": "Integer"}}"##);
+    assert!(e.contains("a POST needs a body"), "{e}");
+    let e = err(r##"{"t": "POST https://h/x"}"##);
+    assert!(e.contains("a POST needs a body"), "{e}");
+    let e = err(r##"{"t": {"#path": "https://h/x", "#post": {}, "id": "Integer"}}"##);
+    assert!(e.contains("#omitWhenEmpty"), "{e}");
+    let e = err(
+        r##"{"t": {"#path": "https://h/x", "#post": {"#omitWhenEmty": false}, "id": "Integer"}}"##,
+    );
+    assert_eq!(
+        e,
+        "model file: unknown key #omitWhenEmty in t (did you mean #omitWhenEmpty?)"
+    );
+    let m = parse(
+        r##"{"t": {"#path": "https://h/x", "#post": {"#omitWhenEmpty": false}, "#headers": {"content-type": "text/csv"}, "id": "Integer"}}"##,
+        false,
+        "m.rest",
+        None,
+    )
+    .unwrap();
+    let Entry::Declared(t) = &m.entries[0] else {
+        panic!("declared")
+    };
+    assert_eq!(t[0].endpoint.post, Some(Value::Null));
+    let m = parse(
+        r##"{"t": {"#path": "https://h/x", "#post": {"#omitWhenEmpty": false, "q": 1}, "id": "Integer"}}"##,
+        false,
+        "m.rest",
+        None,
+    )
+    .unwrap();
+    let Entry::Declared(t) = &m.entries[0] else {
+        panic!("declared")
+    };
+    assert_eq!(t[0].endpoint.post, Some(serde_json::json!({"q": "{q}"})));
+}
+
+#[test]
+fn a_post_body_never_holds_a_credential() {
+    let e = err(
+        r##"{"t": {"#path": "https://h/x", "#post": {"auth": {"client_secret": "s"}}, "id": "Integer"}}"##,
+    );
+    assert!(
+        e.contains("#post/client_secret") && !e.contains("\"s\""),
+        "{e}"
+    );
+}
+
+/// Tables, request, rules and columns with their inputs and formats.
+fn describe_requests(m: &Model) -> String {
+    let mut s = String::new();
+    for e in &m.entries {
+        match e {
+            Entry::Sampled { name, endpoint, .. } => {
+                s += &format!("sampled {name} {} post={:?}\n", endpoint.url, endpoint.post);
+                s += &format!("  rules={:?}\n", endpoint.http.all_rules());
+            }
+            Entry::Declared(tables) => {
+                for t in tables {
+                    let e = &t.endpoint;
+                    s += &format!(
+                        "table {} {} post={:?}\n",
+                        t.name,
+                        e.url,
+                        e.post.as_ref().map(|b| b.to_string())
+                    );
+                    s += &format!("  rules={:?}\n", e.http.all_rules());
+                    for c in &t.columns {
+                        let format = match &c.format {
+                            Some(crate::formats::Format::Pattern { text, .. }) => {
+                                format!(" format={text:?}")
+                            }
+                            Some(other) => format!(" format={other:?}"),
+                            None => String::new(),
+                        };
+                        s += &format!(
+                            "  {} {} {:?}{format} input={:?}\n",
+                            c.name, c.sql_type, c.source, c.input
+                        );
+                    }
+                }
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn vendor_examples_and_feature_files_load_unchanged() {
+    let mut s = String::new();
+    for f in [
+        "vendor_examples.rest",
+        "inputs.rest",
+        "formats.rest",
+        "http_rules.rest",
+    ] {
+        s += &format!("== {f}\n");
+        s += &describe_requests(&load(&fixture(f), None).unwrap());
+    }
+    insta::assert_snapshot!(s);
+}

@@ -14,7 +14,9 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 use url::Url;
 
+use crate::error::AutoRestError;
 use crate::http::get_request;
+use crate::keys::{check_key, value_err};
 use crate::paging::{self, Next, PageState, Paging, Param, page_url, substitute};
 use crate::table::Endpoint;
 
@@ -22,21 +24,106 @@ use crate::table::Endpoint;
 const STATE_KEY: &str = "connectkit-page";
 const TEMPLATES: [&str; 4] = ["{LIMIT}", "{OFFSET}", "{PAGE}", "{NEXT}"];
 
-/// Whether a `#post` body holds a paging template.
-pub(crate) fn body_pages(body: &Value) -> bool {
+/// A `#post` entry: the JSON body, an object or a list. `#omitWhenEmpty`
+/// (default true) refuses an empty body, as the vendor does; `false` sends
+/// a request without one (`Value::Null`), whose `Content-Type` the file's
+/// `#headers` give.
+pub(crate) fn parse_body(v: &Value, table: &str) -> Result<Value, AutoRestError> {
+    let mut body = match v {
+        Value::Object(_) | Value::Array(_) => v.clone(),
+        _ => {
+            return Err(value_err(
+                table,
+                "#post",
+                "expected the JSON body: an object or a list",
+            ));
+        }
+    };
+    secret_fields(&body, table)?;
+    let mut omit_when_empty = true;
+    if let Value::Object(map) = &mut body {
+        let keys: Vec<String> = map.keys().filter(|k| k.starts_with('#')).cloned().collect();
+        for k in keys {
+            check_key(&k, table, &[&["#omitWhenEmpty"]])?;
+            omit_when_empty = match map.remove(&k) {
+                Some(Value::Bool(b)) => b,
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+                _ => return Err(value_err(table, &k, "expected true or false")),
+            };
+        }
+        if map.is_empty() {
+            return match omit_when_empty {
+                false => Ok(Value::Null),
+                true => Err(missing_body(table)),
+            };
+        }
+    }
+    Ok(body)
+}
+
+/// A model file is not a secret store: a body field that would hold a
+/// credential (`password`, `client_secret`, `apiKey`...) is refused.
+fn secret_fields(v: &Value, table: &str) -> Result<(), AutoRestError> {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let norm: String = k
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                if crate::keys::SECRET_KEYS.contains(&norm.as_str()) {
+                    return Err(AutoRestError::SecretInModel {
+                        key: format!("#post/{k}"),
+                        table: table.to_owned(),
+                    });
+                }
+                secret_fields(v, table)?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(|v| secret_fields(v, table)),
+        _ => Ok(()),
+    }
+}
+
+/// The error for a POST without a body.
+pub(crate) fn missing_body(table: &str) -> AutoRestError {
+    value_err(
+        table,
+        "#post",
+        "a POST needs a body; for an empty one write \"#post\": {\"#omitWhenEmpty\": false}",
+    )
+}
+
+/// Whether a `#post` body holds one of `templates`.
+fn holds(body: &Value, templates: &[&str]) -> bool {
     match body {
-        Value::String(s) => TEMPLATES.iter().any(|t| s.contains(t)),
-        Value::Array(items) => items.iter().any(body_pages),
-        Value::Object(map) => map.values().any(body_pages),
+        Value::String(s) => templates.iter().any(|t| s.contains(t)),
+        Value::Array(items) => items.iter().any(|v| holds(v, templates)),
+        Value::Object(map) => map.values().any(|v| holds(v, templates)),
         _ => false,
     }
+}
+
+/// Whether a `#post` body holds a paging template (its requests differ by page).
+fn body_templated(body: &Value) -> bool {
+    holds(body, &TEMPLATES)
+}
+
+/// Whether a `#post` body pages by itself, as a URL with `{OFFSET}` or
+/// `{PAGE}` does (`{LIMIT}` alone does not; `{NEXT}` follows the next page
+/// keys).
+pub(crate) fn body_pages(body: &Value) -> bool {
+    holds(body, &["{OFFSET}", "{PAGE}"])
 }
 
 /// The URL of the page at `state` of `endpoint` ([`page_url`]), carrying the
 /// state in its fragment when the POST body pages.
 pub(crate) fn page_target(endpoint: &Endpoint, state: &PageState) -> Result<Url, url::ParseError> {
     let mut url = page_url(&endpoint.url, &endpoint.paging, state)?;
-    if endpoint.post.as_ref().is_some_and(body_pages) {
+    if endpoint.post.as_ref().is_some_and(body_templated) {
         let mut f = url::form_urlencoded::Serializer::new(String::new());
         f.append_pair(STATE_KEY, &format!("{}.{}", state.pages, state.rows));
         match &state.next {
@@ -133,9 +220,16 @@ pub(crate) fn request(
     let Some(template) = &endpoint.post else {
         return Ok(req);
     };
-    let state = state_of(url).unwrap_or_default();
-    let body = fill_body(template, &endpoint.paging, &state);
     *req.method_mut() = reqwest::Method::POST;
+    if template.is_null() {
+        // `#omitWhenEmpty: false`: no body at all.
+        return Ok(req);
+    }
+    let state = state_of(url).unwrap_or_default();
+    let mut body = fill_body(template, &endpoint.paging, &state);
+    if !endpoint.body_inputs.is_empty() {
+        body = crate::inputs::fill(&body, &endpoint.body_inputs);
+    }
     req.headers_mut()
         .entry(CONTENT_TYPE)
         .or_insert(HeaderValue::from_static("application/json"));
@@ -161,8 +255,9 @@ mod tests {
         };
         let body = json!({"q": "x", "size": "{LIMIT}", "from": "{OFFSET}",
             "page": ["{PAGE}"], "cursor": "{NEXT}", "label": "p{PAGE}", "n": 1});
-        assert!(body_pages(&body));
-        assert!(!body_pages(&json!({"q": "{q}"})));
+        assert!(body_pages(&body) && body_templated(&body));
+        assert!(!body_templated(&json!({"q": "{q}"})));
+        assert!(!body_pages(&json!({"size": "{LIMIT}", "after": "{NEXT}"})));
         assert_eq!(
             fill_body(&body, &paging, &state),
             json!({"q": "x", "size": 50, "from": 100, "page": [3], "cursor": "c2",

@@ -19,7 +19,7 @@ const OWN_PROPERTIES: &[PropertySpec] = &[
     PropertySpec::new("Table", "The name of the sampled table."),
     PropertySpec::new(
         "AuthenticationMethod",
-        "None, OAuth2-RefreshToken, OAuth2-ClientCredentials, OAuth2 (the refresh token grant when RefreshToken or TokenFile is set, else client credentials), HttpHeader or BearerToken.",
+        "None, OAuth2-RefreshToken, OAuth2-ClientCredentials, OAuth2 (the refresh token grant when RefreshToken or TokenFile is set, else client credentials), HttpHeader, BearerToken, Basic or UrlParameter.",
     )
     .default_value("None"),
     PropertySpec::new("WSTimeout", "Request timeout in seconds; 0 for none.").default_value("120"),
@@ -31,6 +31,12 @@ const OWN_PROPERTIES: &[PropertySpec] = &[
     PropertySpec::new(
         "ServerName",
         "Base URL that relative model-file paths join.",
+    ),
+    PropertySpec::new("User", "The user name of AuthenticationMethod=Basic."),
+    PropertySpec::new("Password", "The password of AuthenticationMethod=Basic.").secret(),
+    PropertySpec::new(
+        "AuthParam",
+        "The query parameter that carries SecurityToken (AuthenticationMethod=UrlParameter).",
     ),
 ];
 
@@ -144,6 +150,11 @@ impl AutoRestDataSource {
         client_credentials_mode => "ClientCredentialsMode";
         /// `AuthHeader`: name of the header that carries SecurityToken.
         auth_header => "AuthHeader";
+        /// `User`: the user name of `Basic` authentication.
+        user => "User";
+        /// `AuthParam`: the query parameter that carries SecurityToken
+        /// (`UrlParameter` authentication).
+        auth_param => "AuthParam";
         /// `ServerName`: base URL for relative model-file paths.
         server_name => "ServerName";
     }
@@ -153,8 +164,11 @@ impl AutoRestDataSource {
         client_secret => "ClientSecret";
         /// `RefreshToken` (kept secret).
         refresh_token => "RefreshToken";
-        /// `SecurityToken` (kept secret): the AuthHeader value, or the bearer token.
+        /// `SecurityToken` (kept secret): the AuthHeader value, the bearer
+        /// token, or the API key of `UrlParameter`.
         security_token => "SecurityToken";
+        /// `Password` (kept secret): the password of `Basic` authentication.
+        password => "Password";
     }
 
     /// `ColumnDiscoverySampleSize`: rows a sampled endpoint's schema is

@@ -27,6 +27,9 @@ pub(crate) struct Endpoint {
     pub follow_links: bool,
     /// The JSON body of a POST (`#post`); `None` for a GET.
     pub post: Option<serde_json::Value>,
+    /// The input values of the body's `{name}`s for one scan, filled in
+    /// after the paging templates so that a value is never read as one.
+    pub body_inputs: Vec<(String, String, SqlType)>,
 }
 
 impl Endpoint {

@@ -39,6 +39,14 @@ pub trait AuthFlow: Send + Sync + fmt::Debug {
     fn sends_credentials(&self) -> bool {
         true
     }
+
+    /// The query parameter this flow puts its credential in (an API key),
+    /// if any: the shared layer drops a value a server echoed into a next
+    /// link before the flow adds its own, keeps the parameter out of the
+    /// URLs it hands back, and masks its value in errors.
+    fn credential_query_param(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// What a token endpoint granted, without the token itself.

@@ -170,3 +170,67 @@ async fn post_body_inputs_are_typed_and_the_rest_is_query() {
     );
     assert_eq!(query(&sent[0]), [("status".to_owned(), "a,b".to_owned())]);
 }
+
+#[tokio::test]
+async fn an_input_value_is_never_read_as_a_template() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"hits": []})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": []})))
+        .mount(&server)
+        .await;
+    let (c, _model) = connector(&server).await;
+    let odd = "{OFFSET} {PAGE} {q}";
+    let req = ScanRequest::new().with_filter(Filter::new("q", FilterOp::Eq, odd));
+    rows(&c, "search", req).await.unwrap();
+    let sent = requests_to(&server, "/search").await;
+    let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert_eq!(body["query"]["text"], odd);
+    let req = ScanRequest::new().with_filter(Filter::new("login", FilterOp::Eq, "{LIMIT}"));
+    rows(&c, "user_repos", req).await.unwrap();
+    assert_eq!(
+        requests_to(&server, "/users/%7BLIMIT%7D/repos").await.len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn child_tables_take_their_parents_inputs() {
+    let server = MockServer::start().await;
+    Mock::given(path("/orgs/acme/teams"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 1, "members": [{"login": "ada"}, {"login": "bob"}]}])))
+        .mount(&server)
+        .await;
+    let text = r##"{"teams": {"#path": "https://api.example.com/orgs/{org}/teams",
+        "id": "Integer,#key", "members[]": {"login": "VarChar(16)"}}}"##;
+    let model = crate::common::model_text(text, "rest", &server);
+    let c = AutoRestDataSource::new()
+        .config(model.path().to_str().unwrap())
+        .build()
+        .unwrap();
+    let schema = c.schema("teams_members").await.unwrap();
+    let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["teams_id", "position", "login", "org"]);
+    let req = ScanRequest::new().with_filter(Filter::new("org", FilterOp::Eq, "acme"));
+    assert_eq!(
+        c.filter_support("teams_members", &req.filters),
+        [FilterSupport::Exact]
+    );
+    let got = rows(&c, "teams_members", req).await.unwrap();
+    assert_eq!(
+        got,
+        [
+            json!({"teams_id": 1, "position": 0, "login": "ada", "org": "acme"}),
+            json!({"teams_id": 1, "position": 1, "login": "bob", "org": "acme"})
+        ]
+    );
+    let e = rows(&c, "teams_members", ScanRequest::new())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("input {org}"), "{e}");
+}

@@ -1,9 +1,11 @@
 //! Integration tests of connectkit-autorest against wiremock on 127.0.0.1.
 
 mod client_credentials;
+mod auth_methods;
 mod common;
 mod concurrent;
 mod errors;
+mod formats;
 mod hostile;
 mod http;
 mod inference;
@@ -16,3 +18,4 @@ mod scope;
 mod seed;
 mod untrusted;
 mod values;
+mod vendor;

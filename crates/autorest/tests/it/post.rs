@@ -140,3 +140,27 @@ async fn a_limit_stops_body_paging_early() {
     assert_eq!(ids(&got), [0, 1, 2]);
     assert_eq!(requests_to(&server, "/search").await.len(), 2);
 }
+
+#[tokio::test]
+async fn an_empty_body_is_sent_only_when_asked_for() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/export"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1, "name": "a"}])))
+        .mount(&server)
+        .await;
+    let text = r##"{"export": {"#path": "https://api.example.com/export",
+        "#post": {"#omitWhenEmpty": false}, "#headers": {"content-type": "application/json"},
+        "id": "Integer,#key", "name": "VarChar(16)"}}"##;
+    let model = crate::common::model_text(text, "rest", &server);
+    let c = AutoRestDataSource::new()
+        .config(model.path().to_str().unwrap())
+        .build()
+        .unwrap();
+    let got = rows(&c, "export", ScanRequest::new()).await.unwrap();
+    assert_eq!(ids(&got), [1]);
+    let sent = requests_to(&server, "/export").await;
+    assert_eq!(sent[0].method.as_str(), "POST");
+    assert!(sent[0].body.is_empty());
+    assert_eq!(sent[0].headers["content-type"], "application/json");
+}

@@ -175,3 +175,39 @@ fn unknown_rule_keys_and_actions_are_named() {
     );
     assert!(e.contains("unknown operation \"MERGE\""), "{e}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn retry_google_stops_after_five_retries_and_retry_aws_after_max_retries() {
+    for (action, want) in [("RETRY_GOOGLE", 6), ("RETRY_AWS", 8)] {
+        let server = MockServer::start().await;
+        Mock::given(path("/busy"))
+            .respond_with(ResponseTemplate::new(500))
+            .mount(&server)
+            .await;
+        let text = format!(
+            r##"{{"busy": {{"#path": "https://api.example.com/busy",
+                "#http": [{{"#code": 500, "#action": "{action}"}}], "id": "Integer"}}}}"##
+        );
+        let model = crate::common::model_text(&text, "rest", &server);
+        let (_, mut props) = format!(
+            "autorest:Config={};MaxRetries=7;RetryTimeout=100000",
+            model.path().display()
+        )
+        .parse::<connectkit_core::ConnectionUrl>()
+        .unwrap()
+        .into_parts();
+        props.set("WSTimeout", "0");
+        let client = reqwest::Client::builder()
+            .pool_idle_timeout(None)
+            .build()
+            .unwrap();
+        let c = AutoRestDataSource::from_properties(&props)
+            .unwrap()
+            .http_client(client)
+            .build()
+            .unwrap();
+        let e = rows(&c, "busy", ScanRequest::new()).await.unwrap_err();
+        assert!(e.to_string().contains("HTTP 500"), "{action}: {e}");
+        assert_eq!(requests_to(&server, "/busy").await.len(), want, "{action}");
+    }
+}

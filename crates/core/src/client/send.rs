@@ -87,6 +87,23 @@ pub struct ApiClient {
     throttle: Arc<Throttle>,
 }
 
+/// Drops every `name=...` pair from `url`'s query string.
+fn remove_query_param(url: &mut Url, name: &str) {
+    if !url.query_pairs().any(|(k, _)| k == name) {
+        return;
+    }
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .into_owned()
+        .filter(|(k, _)| k != name)
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+}
+
 impl fmt::Debug for ApiClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiClient")
@@ -182,6 +199,12 @@ impl ApiClient {
             // A server that asked this client to wait (429, 503 with
             // Retry-After) gets no new request before the wait is over.
             self.throttle.pause().await;
+            // The URL as the connector asked for it, without a credential
+            // the flow puts in the query string (pages, links, Debug).
+            if let Some(param) = self.auth.credential_query_param() {
+                remove_query_param(request.url_mut(), param);
+            }
+            let url = request.url().clone();
             let query = request.url().query().map(str::to_owned);
             self.auth.authorize(&mut request).await?;
             let mut secrets = header_secrets(request.headers());
@@ -190,7 +213,6 @@ impl ApiClient {
                 secrets.extend(added_query_values(query.as_deref(), request.url()));
             }
             let sent = request.try_clone();
-            let url = request.url().clone();
             tracing::debug!(%method, url = %display_url(&url), attempts, "sending");
             let response = match self.http.execute(request).await {
                 Ok(r) => r,
