@@ -4,7 +4,6 @@
 //! parameters and in what the answer leaves behind.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -43,21 +42,6 @@ impl GrantType {
             Self::RefreshToken
         } else {
             Self::ClientCredentials
-        }
-    }
-}
-
-impl FromStr for GrantType {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "refresh_token" | "refreshtoken" => Ok(Self::RefreshToken),
-            "client_credentials" | "clientcredentials" => Ok(Self::ClientCredentials),
-            _ => Err(Error::config(
-                "GrantType",
-                "expected refresh_token or client_credentials",
-            )),
         }
     }
 }

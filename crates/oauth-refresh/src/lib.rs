@@ -1,6 +1,10 @@
 //! The OAuth 2.0 refresh token grant (RFC 6749 section 6) as a connectkit
 //! [`AuthFlow`](connectkit_core::AuthFlow), with the behaviour of the
-//! DataDirect connectors' `OAuth2-RefreshToken` authentication.
+//! DataDirect connectors' `OAuth2-RefreshToken` authentication; the client
+//! credentials grant (section 4.4, [`GrantType::ClientCredentials`]) through
+//! the same token request machinery; and, in [`authorize`], the grants that
+//! obtain the first refresh token (authorization code with PKCE and a
+//! loopback redirect, and the device grant) into a [`FileStore`].
 //!
 //! - **Token caching**: one access token per flow; reads of a fresh token take
 //!   only a shared lock. It is refreshed when less than the expiry skew
@@ -72,6 +76,7 @@ mod fingerprint;
 mod flow;
 mod grant;
 mod middleware;
+mod properties;
 
 mod refresh;
 mod request;

@@ -23,6 +23,26 @@ const clients = [
   // The secret needs form-urlencoding in a Basic header (RFC 6749 section 2.3.1).
   { ...common, client_id: 'basic-client', client_secret: 'p+a/s=s&w%o:r d', token_endpoint_auth_method: 'client_secret_basic' },
   { ...common, client_id: 'post-client', client_secret: 'post-secret', token_endpoint_auth_method: 'client_secret_post' },
+  // `connectkit authorize`: a native client (RFC 8252: any loopback port
+  // matches the registered http://127.0.0.1/callback), with the device grant.
+  {
+    client_id: 'native-client',
+    client_secret: 'native-secret',
+    application_type: 'native',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+    redirect_uris: ['http://127.0.0.1/callback'],
+    response_types: ['code'],
+  },
+  // The client credentials grant.
+  {
+    client_id: 'cc-client',
+    client_secret: 'cc-secret',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+  },
 ];
 
 const provider = new Provider(issuer, {
@@ -30,7 +50,16 @@ const provider = new Provider(issuer, {
   findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
   rotateRefreshToken: true,
   scopes: SCOPE.split(' '),
-  features: { devInteractions: { enabled: false } },
+  // Dev interactions: the provider's own login and consent pages, which the
+  // authorize scenarios fill in over HTTP as a user would.
+  features: {
+    devInteractions: { enabled: true },
+    deviceFlow: { enabled: true },
+    clientCredentials: { enabled: true },
+  },
+  // A refresh token for every client allowed the grant: by default the
+  // provider drops offline_access unless the request says prompt=consent.
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   ttl: { AccessToken: 3600, RefreshToken: 86400, Grant: 86400, Session: 86400 },
 });
 provider.proxy = false;

@@ -38,12 +38,37 @@ settings.configure(
     SECRET_KEY="interop-only-not-secret",
     ALLOWED_HOSTS=["127.0.0.1", "localhost"],
     ROOT_URLCONF=__name__,
-    MIDDLEWARE=[],
+    # Sessions, CSRF, auth and messages for the admin login and the
+    # toolkit's consent page, which `connectkit authorize` scenarios fill in.
+    MIDDLEWARE=[
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+    ],
     INSTALLED_APPS=[
+        "django.contrib.admin",
         "django.contrib.contenttypes",
         "django.contrib.auth",
+        "django.contrib.sessions",
+        "django.contrib.messages",
         "oauth2_provider",
     ],
+    TEMPLATES=[
+        {
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "APP_DIRS": True,
+            "OPTIONS": {
+                "context_processors": [
+                    "django.template.context_processors.request",
+                    "django.contrib.auth.context_processors.auth",
+                    "django.contrib.messages.context_processors.messages",
+                ]
+            },
+        }
+    ],
+    STATIC_URL="/static/",
+    LOGIN_URL="/admin/login/",
     DATABASES={
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -65,6 +90,7 @@ settings.configure(
 )
 django.setup()
 
+from django.contrib import admin  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.http import HttpResponse, JsonResponse  # noqa: E402
@@ -78,7 +104,7 @@ from oauth2_provider.models import (  # noqa: E402
     revoke_access_token,
 )
 from oauth2_provider.oauth2_backends import get_oauthlib_core  # noqa: E402
-from oauth2_provider.views import TokenView  # noqa: E402
+from oauth2_provider.views import AuthorizationView, TokenView  # noqa: E402
 
 # Clients: (client_id, secret). The first secret needs form-urlencoding in a
 # Basic header (RFC 6749 section 2.3.1): space, plus, slash, equals, percent,
@@ -87,7 +113,13 @@ CLIENTS = {
     "basic-client": "p+a/s=s&w%o:r d",
     "plain-client": "plain-secret",
     "shortlived": "short-secret",
+    # `connectkit authorize`: the user logs in and consents.
+    "auth-client": "auth-secret",
 }
+# The client credentials grant.
+CC_CLIENTS = {"cc-client": "cc-secret"}
+# The user the authorize scenarios log in as (admin login needs staff).
+LOGIN_USER = ("alice", "wonderland-interop")
 ITEMS = [
     {"id": i, "name": f"item-{i:04d}", "price": round(i * 1.25, 2), "active": i % 3 != 0}
     for i in range(1, 251)
@@ -116,6 +148,16 @@ def seed():
             authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
             redirect_uris="http://127.0.0.1/callback",
         )
+    for client_id, secret in CC_CLIENTS.items():
+        Application.objects.create(
+            client_id=client_id,
+            client_secret=secret,
+            name=client_id,
+            user=user,
+            client_type=Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        )
+    User.objects.create_user(LOGIN_USER[0], password=LOGIN_USER[1], is_staff=True)
 
 
 @csrf_exempt
@@ -235,6 +277,8 @@ def items(request, mode):
 
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("o/authorize/", AuthorizationView.as_view()),
     path("o/token/", token),
     path("api/items/<str:mode>/", items),
     path("_interop/grant", grant),

@@ -8,6 +8,7 @@
 //! (the guards' `Drop`, also on failure; the Ctrl-C handler on interrupt).
 //! See `tests/interop/README.md`.
 
+mod browser;
 mod cli;
 mod compare;
 mod install;

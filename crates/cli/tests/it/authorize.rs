@@ -177,3 +177,79 @@ async fn device_flow_prints_the_code_and_saves_the_tokens() {
     assert!(!r.stderr.contains("dc-secret-value") && !r.stdout.contains("dc-secret-value"));
     assert!(file.exists());
 }
+
+/// Dynamics 365: the authorization endpoint and the scope come from TokenURI
+/// (Microsoft identity platform) and ServiceURL; the code exchange is POSTed
+/// with the client credentials in the body, as the connector sends its grants.
+#[tokio::test]
+async fn dynamics_derives_the_microsoft_endpoints_and_scope() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/contoso/oauth2/v2.0/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": SECRETS[2], "token_type": "Bearer", "expires_in": 3600,
+            "refresh_token": SECRETS[1]})))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crm.json");
+    let url = format!(
+        "dynamics365:ServiceURL={0}/api/data/v9.2/;ClientID=crm-app;ClientSecret={1};TokenURI={0}/contoso/oauth2/v2.0/token;TokenFile={2}",
+        server.uri(),
+        SECRETS[0],
+        file.display()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connectkit"))
+        .args(["authorize", &url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let auth_url = tokio::task::spawn_blocking(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map(Result::unwrap)
+            .map(|l| l.trim().to_owned())
+            .find(|l| l.starts_with("http"))
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let auth_url = url::Url::parse(&auth_url).unwrap();
+    assert_eq!(auth_url.path(), "/contoso/oauth2/v2.0/authorize");
+    let q: HashMap<String, String> = auth_url.query_pairs().into_owned().collect();
+    let host = url::Url::parse(&server.uri()).unwrap();
+    assert_eq!(
+        q["scope"],
+        format!(
+            "http://{}:{}/.default offline_access",
+            host.host_str().unwrap(),
+            host.port().unwrap()
+        )
+    );
+    reqwest::get(format!(
+        "{}?code=crm-code&state={}",
+        q["redirect_uri"], q["state"]
+    ))
+    .await
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let exchange = &server.received_requests().await.unwrap()[0];
+    assert_eq!(exchange.method.as_str(), "POST");
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&exchange.body)
+        .into_owned()
+        .collect();
+    assert_eq!(form["client_secret"], SECRETS[0]);
+    assert_eq!(form["code"], "crm-code");
+    assert!(exchange.headers.get("authorization").is_none());
+    assert!(file.exists());
+}

@@ -118,10 +118,18 @@ impl Authorizer {
         Self::new(builder, props)
     }
 
-    /// Uses `builder` (with a token store) for the token requests.
+    /// Uses `builder` for the token requests; its token store (a
+    /// [`FileStore`](crate::FileStore), or any store with a location) receives the tokens.
     pub fn new(builder: RefreshTokenFlowBuilder, props: &Properties) -> Result<Self, CoreError> {
         let scope = props.get_str("Scope").map(str::to_owned);
         let flow = builder.build()?;
+        if flow.inner.store.location().is_none() {
+            return Err(Error::config(
+                "TokenFile",
+                "a token store that outlives the process (a FileStore): the tokens obtained are saved there",
+            )
+            .into());
+        }
         let token_url = flow.token_uri().url.clone();
         Ok(Self {
             auth_uri: url_prop(props, "AuthURI")?

@@ -307,3 +307,20 @@ fn a_non_loopback_redirect_uri_is_a_config_error() {
         );
     });
 }
+
+#[test]
+fn tokens_need_a_store_that_outlives_the_process() {
+    let b = RefreshTokenFlow::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(CLIENT_SECRET)
+        .token_uri("POST https://idp.example/token")
+        .unwrap()
+        .refresh_token("unused");
+    let e = Authorizer::new(b, &props("AuthURI=https://idp.example/authorize")).unwrap_err();
+    assert!(e.to_string().contains("TokenFile"), "{e}");
+    let e = Authorizer::from_properties(&props(
+        "ClientID=a;ClientSecret=b;TokenURI=https://idp.example/token;AuthURI=https://idp.example/a",
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("property TokenFile"), "{e}");
+}

@@ -6,6 +6,7 @@
 //! expected outcome per server is written beside the scenario as a recorded
 //! fact, never skipped.
 
+mod authorize;
 mod cap;
 mod cap_sql;
 mod dot_api;
@@ -81,6 +82,7 @@ impl Scenario {
 pub fn all() -> Vec<Scenario> {
     let mut v = Vec::new();
     v.extend(grant::scenarios());
+    v.extend(authorize::scenarios());
     v.extend(rotation::scenarios());
     v.extend(dot_api::scenarios());
     v.extend(json_server::scenarios());
