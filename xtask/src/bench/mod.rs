@@ -8,6 +8,7 @@
 mod auth;
 mod data;
 mod dynamics;
+mod metadata;
 mod report;
 mod rotation;
 mod scan;
@@ -110,6 +111,7 @@ pub struct Outcome {
 pub fn run(quick: bool) -> ExitCode {
     match std::env::var(CHILD_ENV).as_deref() {
         Ok(sql_copy::CHILD) => return sql_copy::child_main(),
+        Ok(metadata::CHILD) => return metadata::child_main(),
         Ok(_) => return scan::child_main(),
         Err(_) => {}
     }
@@ -208,6 +210,14 @@ pub async fn run_all(sizes: &Sizes, exe: Option<PathBuf>, progress: bool) -> Out
             &mut out,
             "sql copy",
             sql_copy::run(sizes, exe.as_deref()).await,
+        );
+    }
+    if wanted("7") {
+        note("7 dynamics365 $metadata");
+        collect(
+            &mut out,
+            "d365 metadata",
+            metadata::run(sizes, exe.as_deref()).await,
         );
     }
     out
