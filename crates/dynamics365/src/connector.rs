@@ -18,9 +18,10 @@ use tokio::sync::OnceCell;
 use crate::cache::MetadataCache;
 use crate::changes::{Changes, DeltaSpec};
 use crate::error::Dynamics365Error;
-use crate::http::{Api, JSON, XML, request};
+use crate::http::{Api, JSON, TEXT, XML, request};
 use crate::labels::{Kind, attributes_url, parse_attributes, with_labels};
 use crate::metadata::Metadata;
+use crate::odata::encode_component;
 use crate::odata::translate_filters;
 use crate::scan::{PagesSpec, first_url, pages};
 use crate::types::Column;
@@ -208,6 +209,15 @@ impl Dynamics365Connector {
     }
 }
 
+/// Dataverse counts rows "up to 5,000": a `/$count` of this or more is a
+/// floor, not a count, and `count(*)` falls back to a scan.
+pub const COUNT_CAP: u64 = 5000;
+
+/// At most 80 characters of `text`, for messages.
+fn excerpt(text: &str) -> String {
+    text.chars().take(80).collect()
+}
+
 /// `ETag` and `Last-Modified` of a response.
 type Validators = (Option<String>, Option<String>);
 
@@ -371,6 +381,34 @@ impl Connector for Dynamics365Connector {
         Ok(Scan::new(schema, batches)
             .with_unapplied_filters(unapplied)
             .with_limit_applied(all_exact))
+    }
+
+    /// `GET <set>/$count`, exact below Dataverse's cap ([`COUNT_CAP`]: the
+    /// server counts "up to 5,000"); a count at the cap is `None`, so the
+    /// caller counts by scanning.
+    async fn count(&self, table: &str) -> Result<Option<u64>> {
+        let md = self.metadata().await?;
+        let set = md.find_set(table).ok_or_else(|| Error::TableNotFound {
+            name: table.to_owned(),
+            known: md.entity_sets().map(str::to_owned).collect(),
+        })?;
+        let url = self
+            .api
+            .base
+            .join(&format!("{}/$count", encode_component(set)))
+            .map_err(|e| {
+                Dynamics365Error::config("ServiceURL", format!("cannot address {set}/$count: {e}"))
+            })?;
+        let body = self.api.get(&url, TEXT).await?;
+        let n: u64 = body
+            .trim()
+            .trim_start_matches('\u{feff}')
+            .parse()
+            .map_err(|_| Dynamics365Error::InvalidResponse {
+                what: format!("table {set}"),
+                message: format!("$count is not a number: {:?}", excerpt(&body)),
+            })?;
+        Ok((n < COUNT_CAP).then_some(n))
     }
 
     /// Answered from the `$metadata` already loaded (by `schema` or `tables`);
