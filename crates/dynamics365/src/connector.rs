@@ -111,10 +111,10 @@ impl Dynamics365Connector {
                     Dynamics365Error::config("ServiceURL", format!("cannot address $metadata: {e}"))
                 })?;
                 let (xml, validators) = self.fetch_metadata(&url).await?;
-                let md = Metadata::parse(&xml)?;
+                let md = Metadata::parse(xml)?;
                 // Only a document that is CSDL is worth keeping.
                 if let (Some(cache), Some((etag, modified))) = (&self.cache, validators) {
-                    cache.store(&self.api.base, &xml, etag, modified);
+                    cache.store(&self.api.base, md.text(), etag, modified);
                 }
                 Ok::<_, Error>(Arc::new(md))
             })
