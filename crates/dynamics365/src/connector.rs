@@ -6,19 +6,18 @@ use std::sync::{Arc, Mutex};
 
 use arrow_schema::{Schema, SchemaRef};
 use async_trait::async_trait;
-use connectkit_core::client::{Action, Fetched, HttpRules, PageRun, PagingLimits};
+use connectkit_core::client::{PageRun, PagingLimits};
 use connectkit_core::{
     AuthFlow, Connector, Error, Filter, FilterSupport, Result, Scan, ScanRequest, TableInfo,
 };
 use connectkit_oauth_refresh::RefreshTokenFlow;
-use reqwest::header::{ETAG, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-use crate::cache::MetadataCache;
+use crate::cache::{MetadataCache, fetch_metadata};
 use crate::changes::{Changes, DeltaSpec};
 use crate::error::Dynamics365Error;
-use crate::http::{Api, JSON, TEXT, XML, request};
+use crate::http::{Api, JSON, TEXT};
 use crate::labels::{Kind, attributes_url, parse_attributes, with_labels};
 use crate::metadata::Metadata;
 use crate::odata::encode_component;
@@ -110,7 +109,8 @@ impl Dynamics365Connector {
                 let url = self.api.base.join("$metadata").map_err(|e| {
                     Dynamics365Error::config("ServiceURL", format!("cannot address $metadata: {e}"))
                 })?;
-                let (xml, validators) = self.fetch_metadata(&url).await?;
+                let (xml, validators) =
+                    fetch_metadata(&self.api, self.cache.as_ref(), &url).await?;
                 let md = Metadata::parse(xml)?;
                 // Only a document that is CSDL is worth keeping.
                 if let (Some(cache), Some((etag, modified))) = (&self.cache, validators) {
@@ -119,54 +119,6 @@ impl Dynamics365Connector {
                 Ok::<_, Error>(Arc::new(md))
             })
             .await
-    }
-
-    /// `$metadata`, from the cache when the server says it has not changed
-    /// (`304` to `If-None-Match`/`If-Modified-Since`), else downloaded, with
-    /// the validators (`ETag`, `Last-Modified`) to cache it under.
-    async fn fetch_metadata(&self, url: &url::Url) -> Result<(String, Option<Validators>)> {
-        let cached = self.cache.as_ref().and_then(|c| c.load(&self.api.base));
-        let mut req = request(url, XML, &[]);
-        if let Some(c) = &cached {
-            let headers = req.headers_mut();
-            if let Some(v) = c
-                .etag
-                .as_deref()
-                .and_then(|v| HeaderValue::from_str(v).ok())
-            {
-                headers.insert(IF_NONE_MATCH, v);
-            }
-            if let Some(v) = c
-                .last_modified
-                .as_deref()
-                .and_then(|v| HeaderValue::from_str(v).ok())
-            {
-                headers.insert(IF_MODIFIED_SINCE, v);
-            }
-        }
-        let rules = HttpRules::standard().with(304, Action::ZeroRows);
-        match self.api.client.fetch(req, &rules).await? {
-            Fetched::Body(body) => {
-                let header = |name| {
-                    body.headers
-                        .get(name)
-                        .and_then(|v: &HeaderValue| v.to_str().ok())
-                        .map(str::to_owned)
-                };
-                let (etag, modified) = (header(ETAG), header(LAST_MODIFIED));
-                let xml = String::from_utf8(body.bytes)
-                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-                Ok((xml, Some((etag, modified))))
-            }
-            _ => match cached {
-                Some(c) => Ok((c.xml, None)),
-                None => Err(Dynamics365Error::InvalidResponse {
-                    what: "$metadata".into(),
-                    message: "304 Not Modified to a request that was not conditional".into(),
-                }
-                .into()),
-            },
-        }
     }
 
     /// The entity set called `table` (its entity set or logical name, any
@@ -217,9 +169,6 @@ pub const COUNT_CAP: u64 = 5000;
 fn excerpt(text: &str) -> String {
     text.chars().take(80).collect()
 }
-
-/// `ETag` and `Last-Modified` of a response.
-type Validators = (Option<String>, Option<String>);
 
 /// The Arrow schema of every entity set in a CSDL `$metadata` document,
 /// derived as [`Connector::schema`] does, without any HTTP: for offline
