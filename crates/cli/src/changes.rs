@@ -92,20 +92,23 @@ fn changed(schema: &SchemaRef, batch: RecordBatch) -> Result<RecordBatch, Error>
 }
 
 fn deleted(schema: &SchemaRef, key: Option<&str>, ids: &[String]) -> Result<RecordBatch, Error> {
+    let arrow = |e| Error::connector(ErrorKind::Other, e);
     let columns = schema
         .fields()
         .iter()
-        .map(|f| -> ArrayRef {
-            if f.name() == CHANGE_COLUMN {
+        .map(|f| -> Result<ArrayRef, Error> {
+            Ok(if f.name() == CHANGE_COLUMN {
                 Arc::new(StringArray::from(vec!["deleted"; ids.len()]))
             } else if Some(f.name().as_str()) == key {
-                Arc::new(StringArray::from_iter_values(ids))
+                // Dataverse keys are GUIDs (text); another key type is cast.
+                let text: ArrayRef = Arc::new(StringArray::from_iter_values(ids));
+                arrow_cast::cast(&text, f.data_type()).map_err(arrow)?
             } else {
                 new_null_array(f.data_type(), ids.len())
-            }
+            })
         })
-        .collect();
-    RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::connector(ErrorKind::Other, e))
+        .collect::<Result<Vec<_>, Error>>()?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(arrow)
 }
 
 /// The printed rows: the changed batches as they arrive, then the

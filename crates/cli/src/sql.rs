@@ -72,15 +72,10 @@ fn odata_describer(url: &ConnectionUrl) -> ScanDescriber {
     let page_size = url
         .properties()
         .get("PageSize")
-        .map(|v| v.expose().to_owned())
-        .unwrap_or_else(|| connectkit_dynamics365::DEFAULT_PAGE_SIZE.to_string());
+        .and_then(|v| v.expose().trim().parse().ok())
+        .unwrap_or(connectkit_dynamics365::DEFAULT_PAGE_SIZE);
     Arc::new(move |_table, schema, request: &ScanRequest| {
-        let mut lines: Vec<String> = connectkit_dynamics365::odata_query(schema, request)
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        lines.push(format!("Prefer: odata.maxpagesize={page_size}"));
-        lines
+        connectkit_dynamics365::odata_request(schema, request, page_size)
     })
 }
 

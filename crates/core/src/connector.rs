@@ -51,6 +51,14 @@ pub trait Connector: Send + Sync + fmt::Debug {
         vec![FilterSupport::Unsupported; filters.len()]
     }
 
+    /// The exact number of rows of `table` when the source can tell it
+    /// without a scan (Dataverse's `/$count`), else `None`: the caller then
+    /// counts by scanning. The default: `None`.
+    async fn count(&self, table: &str) -> Result<Option<u64>> {
+        let _ = table;
+        Ok(None)
+    }
+
     /// The flow that authorizes this connector's requests.
     fn auth_flow(&self) -> Arc<dyn AuthFlow>;
 }

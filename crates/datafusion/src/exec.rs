@@ -7,11 +7,14 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
 use connectkit_core::{Connector, FilterSupport, ScanRequest};
+use datafusion::common::Statistics;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -41,6 +44,10 @@ pub struct ConnectorScanExec {
     pub(crate) table_schema: SchemaRef,
     pub(crate) describer: Option<ScanDescriber>,
     pub(crate) properties: Arc<PlanProperties>,
+    /// The table's exact row count when the source gave one
+    /// ([`Connector::count`]) for a scan that reads every row: reported as
+    /// exact statistics, so `count(*)` is answered without a scan.
+    pub(crate) num_rows: Option<u64>,
 }
 
 impl ConnectorScanExec {
@@ -159,6 +166,19 @@ impl ExecutionPlan for ConnectorScanExec {
         _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
     ) -> Result<TreeNodeRecursion> {
         Ok(TreeNodeRecursion::Continue)
+    }
+
+    /// Exact `num_rows` when the source counted the table, else unknown.
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        _args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        let mut stats = Statistics::new_unknown(&self.schema);
+        if let Some(n) = self.num_rows.and_then(|n| usize::try_from(n).ok()) {
+            stats.num_rows = Precision::Exact(n);
+        }
+        Ok(Arc::new(stats))
     }
 
     fn with_new_children(

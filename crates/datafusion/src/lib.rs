@@ -4,6 +4,13 @@
 //! applies all of them exactly) the limit into the connector's scan, and
 //! streams the pages as record batches.
 //!
+//! A scan that reads every row and no column (`SELECT count(*) FROM t`, no
+//! filter) asks the connector to [`count`](connectkit_core::Connector::count)
+//! the table; an exact count becomes the plan's exact row statistics, so
+//! DataFusion answers `count(*)` from it and no page is read (Dynamics 365:
+//! `GET <set>/$count` below Dataverse's 5,000 cap). A source that cannot
+//! count, or a failed count, means a scan.
+//!
 //! ```
 //! use connectkit_datafusion::register;
 //! use datafusion::prelude::{SessionConfig, SessionContext};

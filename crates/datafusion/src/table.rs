@@ -132,6 +132,17 @@ impl TableProvider for ConnectorTable {
         if let Some(limit) = limit.filter(|_| support.iter().all(|s| *s == FilterSupport::Exact)) {
             request = request.with_limit(limit);
         }
+        // No column, no filter, no limit: the plan only counts rows. A
+        // source that can count the table (Dataverse's `/$count`) makes
+        // that an exact statistic, and DataFusion answers `count(*)` from
+        // it without a scan. A failed count only means a scan.
+        let counts_rows =
+            projection.is_some_and(|p| p.is_empty()) && filters.is_empty() && limit.is_none();
+        let num_rows = if counts_rows {
+            self.connector.count(&self.table).await.ok().flatten()
+        } else {
+            None
+        };
         Ok(Arc::new(ConnectorScanExec {
             properties: ConnectorScanExec::properties_of(&schema),
             source: self.source.clone(),
@@ -142,6 +153,7 @@ impl TableProvider for ConnectorTable {
             schema,
             table_schema: self.schema.clone(),
             describer: self.describer.clone(),
+            num_rows,
         }))
     }
 }

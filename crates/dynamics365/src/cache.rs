@@ -15,7 +15,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use connectkit_core::client::{Action, Fetched, HttpRules};
+use reqwest::header::{ETAG, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+
 use crate::error::Dynamics365Error;
+use crate::http::{Api, XML, request};
 
 /// The directory under the user's cache directory.
 const SUBDIR: &str = "connectkit/dynamics365-metadata";
@@ -140,6 +144,61 @@ impl MetadataCache {
         if let Err(e) = result {
             tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write the $metadata cache");
         }
+    }
+}
+
+/// `ETag` and `Last-Modified` of a response.
+pub(crate) type Validators = (Option<String>, Option<String>);
+
+/// `$metadata`, from the cache when the server says it has not changed
+/// (`304` to `If-None-Match`/`If-Modified-Since`), else downloaded, with
+/// the validators (`ETag`, `Last-Modified`) to cache it under.
+pub(crate) async fn fetch_metadata(
+    api: &Api,
+    cache: Option<&MetadataCache>,
+    url: &Url,
+) -> connectkit_core::Result<(String, Option<Validators>)> {
+    let cached = cache.and_then(|c| c.load(&api.base));
+    let mut req = request(url, XML, &[]);
+    if let Some(c) = &cached {
+        let headers = req.headers_mut();
+        if let Some(v) = c
+            .etag
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(IF_NONE_MATCH, v);
+        }
+        if let Some(v) = c
+            .last_modified
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(IF_MODIFIED_SINCE, v);
+        }
+    }
+    let rules = HttpRules::standard().with(304, Action::ZeroRows);
+    match api.client.fetch(req, &rules).await? {
+        Fetched::Body(body) => {
+            let header = |name| {
+                body.headers
+                    .get(name)
+                    .and_then(|v: &HeaderValue| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let (etag, modified) = (header(ETAG), header(LAST_MODIFIED));
+            let xml = String::from_utf8(body.bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            Ok((xml, Some((etag, modified))))
+        }
+        _ => match cached {
+            Some(c) => Ok((c.xml, None)),
+            None => Err(Dynamics365Error::InvalidResponse {
+                what: "$metadata".into(),
+                message: "304 Not Modified to a request that was not conditional".into(),
+            }
+            .into()),
+        },
     }
 }
 

@@ -6,21 +6,21 @@ use std::sync::{Arc, Mutex};
 
 use arrow_schema::{Schema, SchemaRef};
 use async_trait::async_trait;
-use connectkit_core::client::{Action, Fetched, HttpRules, PageRun, PagingLimits};
+use connectkit_core::client::{PageRun, PagingLimits};
 use connectkit_core::{
     AuthFlow, Connector, Error, Filter, FilterSupport, Result, Scan, ScanRequest, TableInfo,
 };
 use connectkit_oauth_refresh::RefreshTokenFlow;
-use reqwest::header::{ETAG, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-use crate::cache::MetadataCache;
+use crate::cache::{MetadataCache, fetch_metadata};
 use crate::changes::{Changes, DeltaSpec};
 use crate::error::Dynamics365Error;
-use crate::http::{Api, JSON, XML, request};
+use crate::http::{Api, JSON, TEXT};
 use crate::labels::{Kind, attributes_url, parse_attributes, with_labels};
 use crate::metadata::Metadata;
+use crate::odata::encode_component;
 use crate::odata::translate_filters;
 use crate::scan::{PagesSpec, first_url, pages};
 use crate::types::Column;
@@ -109,63 +109,16 @@ impl Dynamics365Connector {
                 let url = self.api.base.join("$metadata").map_err(|e| {
                     Dynamics365Error::config("ServiceURL", format!("cannot address $metadata: {e}"))
                 })?;
-                let (xml, validators) = self.fetch_metadata(&url).await?;
-                let md = Metadata::parse(&xml)?;
+                let (xml, validators) =
+                    fetch_metadata(&self.api, self.cache.as_ref(), &url).await?;
+                let md = Metadata::parse(xml)?;
                 // Only a document that is CSDL is worth keeping.
                 if let (Some(cache), Some((etag, modified))) = (&self.cache, validators) {
-                    cache.store(&self.api.base, &xml, etag, modified);
+                    cache.store(&self.api.base, md.text(), etag, modified);
                 }
                 Ok::<_, Error>(Arc::new(md))
             })
             .await
-    }
-
-    /// `$metadata`, from the cache when the server says it has not changed
-    /// (`304` to `If-None-Match`/`If-Modified-Since`), else downloaded, with
-    /// the validators (`ETag`, `Last-Modified`) to cache it under.
-    async fn fetch_metadata(&self, url: &url::Url) -> Result<(String, Option<Validators>)> {
-        let cached = self.cache.as_ref().and_then(|c| c.load(&self.api.base));
-        let mut req = request(url, XML, &[]);
-        if let Some(c) = &cached {
-            let headers = req.headers_mut();
-            if let Some(v) = c
-                .etag
-                .as_deref()
-                .and_then(|v| HeaderValue::from_str(v).ok())
-            {
-                headers.insert(IF_NONE_MATCH, v);
-            }
-            if let Some(v) = c
-                .last_modified
-                .as_deref()
-                .and_then(|v| HeaderValue::from_str(v).ok())
-            {
-                headers.insert(IF_MODIFIED_SINCE, v);
-            }
-        }
-        let rules = HttpRules::standard().with(304, Action::ZeroRows);
-        match self.api.client.fetch(req, &rules).await? {
-            Fetched::Body(body) => {
-                let header = |name| {
-                    body.headers
-                        .get(name)
-                        .and_then(|v: &HeaderValue| v.to_str().ok())
-                        .map(str::to_owned)
-                };
-                let (etag, modified) = (header(ETAG), header(LAST_MODIFIED));
-                let xml = String::from_utf8(body.bytes)
-                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-                Ok((xml, Some((etag, modified))))
-            }
-            _ => match cached {
-                Some(c) => Ok((c.xml, None)),
-                None => Err(Dynamics365Error::InvalidResponse {
-                    what: "$metadata".into(),
-                    message: "304 Not Modified to a request that was not conditional".into(),
-                }
-                .into()),
-            },
-        }
     }
 
     /// The entity set called `table` (its entity set or logical name, any
@@ -208,8 +161,14 @@ impl Dynamics365Connector {
     }
 }
 
-/// `ETag` and `Last-Modified` of a response.
-type Validators = (Option<String>, Option<String>);
+/// Dataverse counts rows "up to 5,000": a `/$count` of this or more is a
+/// floor, not a count, and `count(*)` falls back to a scan.
+pub const COUNT_CAP: u64 = 5000;
+
+/// At most 80 characters of `text`, for messages.
+fn excerpt(text: &str) -> String {
+    text.chars().take(80).collect()
+}
 
 /// The Arrow schema of every entity set in a CSDL `$metadata` document,
 /// derived as [`Connector::schema`] does, without any HTTP: for offline
@@ -371,6 +330,34 @@ impl Connector for Dynamics365Connector {
         Ok(Scan::new(schema, batches)
             .with_unapplied_filters(unapplied)
             .with_limit_applied(all_exact))
+    }
+
+    /// `GET <set>/$count`, exact below Dataverse's cap ([`COUNT_CAP`]: the
+    /// server counts "up to 5,000"); a count at the cap is `None`, so the
+    /// caller counts by scanning.
+    async fn count(&self, table: &str) -> Result<Option<u64>> {
+        let md = self.metadata().await?;
+        let set = md.find_set(table).ok_or_else(|| Error::TableNotFound {
+            name: table.to_owned(),
+            known: md.entity_sets().map(str::to_owned).collect(),
+        })?;
+        let url = self
+            .api
+            .base
+            .join(&format!("{}/$count", encode_component(set)))
+            .map_err(|e| {
+                Dynamics365Error::config("ServiceURL", format!("cannot address {set}/$count: {e}"))
+            })?;
+        let body = self.api.get(&url, TEXT).await?;
+        let n: u64 = body
+            .trim()
+            .trim_start_matches('\u{feff}')
+            .parse()
+            .map_err(|_| Dynamics365Error::InvalidResponse {
+                what: format!("table {set}"),
+                message: format!("$count is not a number: {:?}", excerpt(&body)),
+            })?;
+        Ok((n < COUNT_CAP).then_some(n))
     }
 
     /// Answered from the `$metadata` already loaded (by `schema` or `tables`);

@@ -12,6 +12,8 @@ use crate::odata::parse_error_body;
 
 /// `Accept` of data requests.
 pub(crate) const JSON: &str = "application/json";
+/// `Accept` of `/$count`, which OData answers in plain text.
+pub(crate) const TEXT: &str = "text/plain";
 /// `Accept` of the `$metadata` request: the connector reads CSDL XML, and a
 /// server that also speaks JSON CSDL (OData 4.01) must not pick that.
 pub(crate) const XML: &str = "application/xml";

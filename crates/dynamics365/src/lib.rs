@@ -94,10 +94,14 @@
 //!   [`Scan::unapplied_filters`](connectkit_core::Scan::unapplied_filters),
 //!   as is any filter not pushed. [`odata_query`] shows the query options a
 //!   request becomes.
+//! - **Counting**: [`Connector::count`](connectkit_core::Connector::count)
+//!   is `GET <set>/$count` (`Accept: text/plain`). Dataverse counts "up to
+//!   5,000", so a count of [`COUNT_CAP`] or more is no answer (`None`) and
+//!   SQL's `count(*)` falls back to a scan of the key column.
 //! - **Throttling**: 429 and 503 are retried after `Retry-After` (seconds or
 //!   an HTTP date; 1 s doubling when absent; at most 5 minutes), at most 5
 //!   times by default ([`Dynamics365DataSource::max_retries`]).
-//! - **Errors**: OData error bodies become [`Dynamics365Error::OData`] with
+//! - **Errors**: OData error bodies become [`ApiError`](connectkit_core::ApiError)s with
 //!   the code and message; every error converts into
 //!   [`connectkit_core::Error`] with its [`ErrorKind`](connectkit_core::ErrorKind).
 //!   No secret ever appears in an error, `Debug` output or a log.
@@ -178,10 +182,10 @@ mod source;
 mod types;
 
 pub use changes::{ChangeSummary, Changes};
-pub use connector::{Dynamics365Connector, schemas_from_csdl};
+pub use connector::{COUNT_CAP, Dynamics365Connector, schemas_from_csdl};
 pub use error::Dynamics365Error;
 pub use labels::{ENTITY_SUFFIX, LABEL_SUFFIX};
-pub use odata::odata_query;
+pub use odata::{odata_query, odata_request};
 pub use service_url::default_scope;
 pub use source::{DEFAULT_PAGE_SIZE, Dynamics365DataSource, SUBPROTOCOL, catalogue, register};
 pub use types::{

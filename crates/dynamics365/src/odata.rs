@@ -287,6 +287,36 @@ pub fn odata_query(schema: &Schema, request: &ScanRequest) -> Vec<(&'static str,
     out
 }
 
+/// What a scan sends for `request` with a page size of `page_size`, one
+/// line each, decoded: the query options of [`odata_query`] (`$top` only
+/// when the limit fits one page, as the scan sends it) and the `Prefer`
+/// header (none beside `$top`: Dataverse ignores `$top` next to
+/// `odata.maxpagesize`). For `EXPLAIN`.
+pub fn odata_request(schema: &Schema, request: &ScanRequest, page_size: u32) -> Vec<String> {
+    let mut top = None;
+    let mut lines: Vec<String> = odata_query(schema, request)
+        .into_iter()
+        .filter(|(k, v)| {
+            if *k != "$top" {
+                return true;
+            }
+            let n: usize = v.parse().unwrap_or(usize::MAX);
+            top = Some(n);
+            n <= page_size as usize
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    match top {
+        Some(n) if n <= page_size as usize => {}
+        Some(n) => lines.push(format!(
+            "Prefer: odata.maxpagesize={} (shrinking to the rows still wanted)",
+            page_size.min(u32::try_from(n).unwrap_or(u32::MAX))
+        )),
+        None => lines.push(format!("Prefer: odata.maxpagesize={page_size}")),
+    }
+    lines
+}
+
 /// An OData error body: `{"error": {"code": "...", "message": "..."}}`
 /// (the message may also be `{"value": "..."}`, as OData v3 wrote it).
 pub(crate) fn parse_error_body(body: &str) -> Option<(String, String)> {

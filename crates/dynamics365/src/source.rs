@@ -366,6 +366,15 @@ mod tests {
             .connect()
             .unwrap_err();
         assert_eq!(err.to_string(), "missing required property ClientSecret");
+        let err = seed()
+            .property("IncludeFormattedValues", "maybe")
+            .connect()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("property IncludeFormattedValues: expected true or false"),
+            "{err}"
+        );
         let err = seed().token_uri("not a url").connect().unwrap_err();
         assert!(err.to_string().contains("TokenURI"), "{err}");
     }

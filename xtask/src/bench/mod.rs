@@ -11,6 +11,7 @@ mod data;
 mod decode;
 mod dynamics;
 mod latency;
+mod metadata;
 mod report;
 mod rotation;
 mod scan;
@@ -117,6 +118,7 @@ pub struct Outcome {
 pub fn run(quick: bool) -> ExitCode {
     match std::env::var(CHILD_ENV).as_deref() {
         Ok(sql_copy::CHILD) => return sql_copy::child_main(),
+        Ok(metadata::CHILD) => return metadata::child_main(),
         Ok(_) => return scan::child_main(),
         Err(_) => {}
     }
@@ -224,6 +226,14 @@ pub async fn run_all(sizes: &Sizes, exe: Option<PathBuf>, progress: bool) -> Out
     if wanted("8") {
         note("8 decode");
         collect(&mut out, "decode", decode::run(sizes).await);
+    }
+    if wanted("9") {
+        note("9 dynamics365 $metadata");
+        collect(
+            &mut out,
+            "d365 metadata",
+            metadata::run(sizes, exe.as_deref()).await,
+        );
     }
     out
 }

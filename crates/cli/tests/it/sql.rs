@@ -317,3 +317,36 @@ async fn copy_to_parquet_and_csv_round_trips() {
         5
     );
 }
+
+/// `SELECT count(*)` without filters is Dataverse's `/$count`: the plan
+/// holds the number, and no page is read.
+#[tokio::test]
+async fn count_star_is_dollar_count_in_the_plan_and_the_answer() {
+    let server = MockServer::start().await;
+    let url = dataverse(&server).await;
+    Mock::given(path(format!("{BASE}accounts/$count")))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("5", "text/plain"))
+        .mount(&server)
+        .await;
+    let sql = "SELECT COUNT(*) AS n FROM crm.accounts";
+    let r = connectkit(&["sql", "--source", "crm=-", "--explain", sql], Some(&url)).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!("explain_count_star", stable(&r.stdout, &server));
+    let r = connectkit(
+        &["sql", "--source", "crm=-", "--format", "csv", sql],
+        Some(&url),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "n\n5\n");
+    let received = server.received_requests().await.unwrap();
+    let paths: Vec<&str> = received.iter().map(|r| r.url.path()).collect();
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| p.ends_with("/accounts/$count"))
+            .count(),
+        2
+    );
+    assert!(!paths.iter().any(|p| p.ends_with("/accounts")), "{paths:?}");
+}

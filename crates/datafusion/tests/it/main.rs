@@ -6,6 +6,7 @@
 
 mod autorest;
 mod contract;
+mod count;
 mod dynamics;
 mod join;
 

@@ -155,3 +155,33 @@ async fn a_table_without_change_tracking_is_a_clear_error() {
     );
     assert!(changes.finish().is_err());
 }
+
+/// A server that refuses tracking in its own words: the error still names
+/// the table (and keeps the server's message).
+#[tokio::test]
+async fn a_server_refusal_names_the_table() {
+    let server = MockServer::start().await;
+    mount_token(&server, "/token").await;
+    mount_api(&server).await;
+    Mock::given(method("GET"))
+        .and(path(ACCOUNTS))
+        .respond_with(wiremock::ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": {"code": "0x80048d0b", "message": "Change tracking is not enabled for entity account."}
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = connector(&server);
+    let mut changes = c.changes("accounts", None).await.unwrap();
+    let err = futures::StreamExt::next(&mut changes.batches)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.code(), "dynamics365.change_tracking_disabled");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("table accounts: change tracking is not enabled"),
+        "{text}"
+    );
+    assert!(text.contains("0x80048d0b"), "{text}");
+}

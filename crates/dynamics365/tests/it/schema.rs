@@ -118,3 +118,35 @@ async fn a_table_is_found_by_its_logical_name() {
     let err = c.schema("acount").await.unwrap_err();
     assert!(matches!(err, Error::TableNotFound { .. }), "{err}");
 }
+
+/// `Connector::count` is `GET <set>/$count`: exact below Dataverse's cap of
+/// 5,000, `None` at it, an error naming the table on a body that is no number.
+#[tokio::test]
+async fn count_is_dollar_count_below_the_cap() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    for (body, want) in [("42", Some(Some(42))), ("5000", Some(None)), ("many", None)] {
+        let server = MockServer::start().await;
+        mount_all(&server).await;
+        Mock::given(method("GET"))
+            .and(path(format!("{ACCOUNTS}/$count")))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "text/plain"))
+            .mount(&server)
+            .await;
+        let got = connector(&server).count("Account").await;
+        match want {
+            Some(n) => assert_eq!(got.unwrap(), n, "{body}"),
+            None => {
+                let err = got.unwrap_err().to_string();
+                assert!(
+                    err.starts_with("table accounts: $count is not a number"),
+                    "{err}"
+                );
+            }
+        }
+        let reqs = requests_to(&server, &format!("{ACCOUNTS}/$count")).await;
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(header(&reqs[0], "accept"), Some("text/plain"));
+        assert!(requests_to(&server, ACCOUNTS).await.is_empty(), "no page");
+    }
+}
