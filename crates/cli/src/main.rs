@@ -1,8 +1,8 @@
 //! The `connectkit` command: list, describe and query the tables of a
 //! connection URL, run the refresh token grant, or run the local demo.
 
-mod changes;
 mod authorize;
+mod changes;
 mod copy;
 mod csv;
 mod demo;

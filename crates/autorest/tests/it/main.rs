@@ -1,7 +1,7 @@
 //! Integration tests of connectkit-autorest against wiremock on 127.0.0.1.
 
-mod client_credentials;
 mod auth_methods;
+mod client_credentials;
 mod common;
 mod concurrent;
 mod errors;

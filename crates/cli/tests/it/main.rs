@@ -1,8 +1,8 @@
 //! End-to-end tests of the `connectkit` binary against wiremock on 127.0.0.1.
 #![allow(missing_docs)]
 
-mod changes;
 mod authorize;
+mod changes;
 mod commands;
 mod dynamics;
 mod errors;
