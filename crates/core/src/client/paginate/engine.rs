@@ -3,7 +3,6 @@
 //! page is checked against once it is decoded.
 
 use std::collections::{HashSet, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use arrow_array::RecordBatch;
 use reqwest::Url;
@@ -38,10 +37,10 @@ pub(super) struct Engine<S> {
     last_content: Option<u64>,
 }
 
+/// A fingerprint of a URL or page body (xxh3: every page body is hashed, so
+/// the hash must cost little beside decoding it).
 fn hash_of(bytes: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
+    twox_hash::XxHash3_64::oneshot(bytes)
 }
 
 impl<S: PageSource> Engine<S> {
