@@ -37,10 +37,10 @@ pub(super) struct Engine<S> {
     last_content: Option<u64>,
 }
 
-/// A fingerprint of a URL or page body (xxh3: every page body is hashed, so
-/// the hash must cost little beside decoding it).
+/// A fingerprint of a URL or page body (xxh64: every page body is hashed,
+/// so the hash must cost little beside decoding it).
 fn hash_of(bytes: &[u8]) -> u64 {
-    twox_hash::XxHash3_64::oneshot(bytes)
+    twox_hash::XxHash64::oneshot(0, bytes)
 }
 
 impl<S: PageSource> Engine<S> {
