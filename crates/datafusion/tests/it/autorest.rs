@@ -63,8 +63,10 @@ pub async fn shop(server: &MockServer) -> (Arc<dyn Connector>, tempfile::NamedTe
     );
     let mut file = tempfile::Builder::new().suffix(".rest").tempfile().unwrap();
     file.write_all(model.as_bytes()).unwrap();
+    // One page at a time: the tests assert the exact pages requested.
     let c = connectkit_autorest::AutoRestDataSource::new()
         .config(file.path().to_str().unwrap())
+        .max_concurrent_requests(1)
         .build()
         .unwrap();
     (Arc::new(c), file)
