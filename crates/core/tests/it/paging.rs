@@ -125,6 +125,8 @@ struct Items {
     decode_cost: Duration,
     /// When each page's decoding finished.
     decoded: Arc<Mutex<Vec<(u64, Instant)>>>,
+    /// Pages from this one on have no request (it cannot be built).
+    unbuildable_from: u64,
     schema: SchemaRef,
     rules: HttpRules,
 }
@@ -139,6 +141,7 @@ impl Items {
             follow_hints: false,
             decode_cost: Duration::ZERO,
             decoded: Arc::default(),
+            unbuildable_from: u64::MAX,
             schema: Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)])),
             rules: HttpRules::standard(),
         }
@@ -184,6 +187,13 @@ impl PageSource for Items {
     }
 
     fn request_page(&mut self, _: &ApiClient, number: u64) -> Result<Option<reqwest::Request>> {
+        if number >= self.unbuildable_from {
+            return Err(connectkit_core::Error::invalid_property(
+                "page",
+                format!("a page before {}", self.unbuildable_from),
+                None,
+            ));
+        }
         let url = self.page_url(number);
         Ok(Some(reqwest::Request::new(reqwest::Method::GET, url)))
     }
@@ -288,6 +298,41 @@ async fn a_limit_leaves_at_most_concurrency_minus_one_pages_beyond_it() {
     let mut got: Vec<u64> = received(&log).iter().map(|s| s.page).collect();
     got.sort();
     assert_eq!(got, [0, 1, 2]);
+}
+
+#[tokio::test]
+async fn a_page_ahead_that_cannot_be_requested_fails_the_scan_only_if_it_is_needed() {
+    let (p, log) = pages(25, 10, |_| Duration::from_millis(10));
+    let server = serve(p).await;
+    let base = Url::parse(&server.uri()).unwrap();
+    let mut source = Items::new(&base, 10);
+    source.unbuildable_from = 3;
+    let ids = scan(&base, source, None, 4).await.unwrap();
+    assert_eq!(ids, (0..25).collect::<Vec<_>>());
+    assert_eq!(received(&log).len(), 3);
+
+    let mut source = Items::new(&base, 10);
+    source.unbuildable_from = 2;
+    let limits = PagingLimits::default().with_max_concurrent_requests(4);
+    let first = source.page_url(0);
+    let mut stream = paginate(
+        client(&base),
+        source,
+        first,
+        PageRun::new(None).with_limits(limits),
+    );
+    let mut got = Vec::new();
+    while let Some(item) = stream.next().await {
+        got.push(item.map(|b| b.num_rows()).map_err(|e| e.to_string()));
+    }
+    assert_eq!(
+        got,
+        [
+            Ok(10),
+            Ok(10),
+            Err("property page: expected a page before 2".to_owned())
+        ]
+    );
 }
 
 #[tokio::test]

@@ -139,12 +139,19 @@ impl<S: PageSource> Engine<S> {
                 || (self.inflight.len() < self.window.current() && !self.past_limit(self.planned)))
         {
             let number = self.planned;
-            let Some(request) = self.source.request_page(&self.client, number)? else {
-                return Err(PagingError::NotPlanned {
-                    table: self.table(),
-                    page: number,
+            let request = match self.source.request_page(&self.client, number) {
+                Ok(Some(request)) => request,
+                // A page ahead whose request cannot be built may never be
+                // needed: it is asked for again once it is the next page.
+                Ok(None) | Err(_) if !self.inflight.is_empty() => break,
+                Ok(None) => {
+                    return Err(PagingError::NotPlanned {
+                        table: self.table(),
+                        page: number,
+                    }
+                    .into());
                 }
-                .into());
+                Err(e) => return Err(e),
             };
             let url = request.url().clone();
             let pending = match self.take_prefetched(&url) {
