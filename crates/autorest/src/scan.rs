@@ -262,6 +262,23 @@ impl PageSource for TablePages {
         self.request(client, &url, None).map(Some)
     }
 
+    /// A model file's `Link` header next page is known before the page is
+    /// decoded, so it is requested meanwhile.
+    fn next_hint(&self, page: &Body) -> Option<Url> {
+        let endpoint = &self.table.endpoint;
+        let paging = &endpoint.paging;
+        let link = paging
+            .next_page_header
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case("link"));
+        if endpoint.follow_links || !link || paging.next_page_param.is_some() {
+            return None;
+        }
+        connectkit_core::client::link_target(&page.headers, &page.url, "next")
+            .ok()
+            .flatten()
+    }
+
     fn rows_per_page(&self) -> Option<usize> {
         let size = self.table.endpoint.paging.max_page_size?;
         self.ahead.then(|| usize::try_from(size).ok()).flatten()

@@ -97,7 +97,8 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
         .baseline(
             "MemoryStore",
             Measure::new(median(&memory_runs), "refreshes/s"),
-        ),
+        )
+        .spread(&file_runs, &memory_runs),
         Row::info(
             NAME,
             "final stored refresh token == last issued\n(and each refresh sent the previous one)",

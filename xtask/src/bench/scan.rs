@@ -21,7 +21,9 @@ const NAME: &str = "4 scan";
 const URL_ENV: &str = "CONNECTKIT_BENCH_URL";
 const ROWS_ENV: &str = "CONNECTKIT_BENCH_ROWS";
 const PAGE_ENV: &str = "CONNECTKIT_BENCH_PAGE";
-/// `multi`: the child scans on a 2-worker runtime (default: current thread).
+/// How the child scans: `multi` on a 2-worker runtime, `sequential` on a
+/// current-thread one with `MaxConcurrentRequests=1`, else (`current`) on a
+/// current-thread one with the default concurrency.
 const RUNTIME_ENV: &str = "CONNECTKIT_BENCH_RUNTIME";
 
 /// Serves `/t/<rows>?limit=<page>&offset=<n>` from pages rendered once.
@@ -147,7 +149,7 @@ pub async fn run(sizes: &Sizes, exe: Option<&Path>) -> Result<Vec<Row>, String> 
     let scan = Row::info(
         NAME,
         format!(
-            "rows/s, {rows} rows x 10 columns into Arrow\nautorest model file, pages of {page}"
+            "rows/s, {rows} rows x 10 columns into Arrow\nautorest model file, pages of {page},\nMaxConcurrentRequests=4 (default)"
         ),
         Measure::new(median(&arrow), "rows/s"),
     )
@@ -169,15 +171,20 @@ async fn memory_rows(
     small: usize,
     large: usize,
 ) -> Result<Vec<Row>, String> {
-    // The targets are measured on a current-thread runtime: on a
+    // The targets are measured at the default concurrency (up to four
+    // pages in flight, each held until decoded); the same scan one page at a
+    // time is reported beside them.
+    // They are measured on a current-thread runtime: on a
     // multi-thread one, each worker's malloc arena keeps the pages it freed,
     // which adds about one page per worker whatever the connector does; that
     // figure is reported beside them.
-    let one = child_median(exe, base, page, page, false).await?;
-    let s = child_median(exe, base, small, page, false).await?;
-    let l = child_median(exe, base, large, page, false).await?;
-    let one_mt = child_median(exe, base, page, page, true).await?;
-    let l_mt = child_median(exe, base, large, page, true).await?;
+    let one = child_median(exe, base, page, page, "current").await?;
+    let s = child_median(exe, base, small, page, "current").await?;
+    let l = child_median(exe, base, large, page, "current").await?;
+    let one_mt = child_median(exe, base, page, page, "multi").await?;
+    let l_mt = child_median(exe, base, large, page, "multi").await?;
+    let one_seq = child_median(exe, base, page, page, "sequential").await?;
+    let l_seq = child_median(exe, base, large, page, "sequential").await?;
     let mib = |kib: u64| Measure::new(kib as f64 / 1024.0, "MiB");
     let page_cost = one.peak_kib.saturating_sub(one.base_kib).max(1);
     let growth = l.peak_kib.saturating_sub(l.base_kib);
@@ -216,6 +223,15 @@ async fn memory_rows(
             "one page's, same runtime",
             mib(one_mt.peak_kib.saturating_sub(one_mt.base_kib).max(1)),
         ),
+        Row::info(
+            NAME,
+            format!("peak RSS over base, scan of {large} rows\nMaxConcurrentRequests=1"),
+            mib(l_seq.peak_kib.saturating_sub(l_seq.base_kib)),
+        )
+        .baseline(
+            "one page's, MaxConcurrentRequests=1",
+            mib(one_seq.peak_kib.saturating_sub(one_seq.base_kib).max(1)),
+        ),
     ])
 }
 
@@ -232,11 +248,11 @@ async fn child_median(
     base: &str,
     rows: usize,
     page: usize,
-    multi: bool,
+    runtime: &str,
 ) -> Result<ChildReport, String> {
     let mut runs = Vec::with_capacity(3);
     for _ in 0..3 {
-        runs.push(child(exe, base, rows, page, multi).await?);
+        runs.push(child(exe, base, rows, page, runtime).await?);
     }
     let mid = |f: fn(&ChildReport) -> u64| {
         let mut v: Vec<u64> = runs.iter().map(f).collect();
@@ -254,11 +270,11 @@ async fn child(
     base: &str,
     rows: usize,
     page: usize,
-    multi: bool,
+    runtime: &str,
 ) -> Result<ChildReport, String> {
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("bench")
-        .env(RUNTIME_ENV, if multi { "multi" } else { "current" })
+        .env(RUNTIME_ENV, runtime)
         .env(CHILD_ENV, "scan")
         .env(URL_ENV, base)
         .env(ROWS_ENV, rows.to_string())
@@ -290,7 +306,8 @@ pub fn child_main() -> ExitCode {
         let base = env(URL_ENV)?;
         let rows: usize = env(ROWS_ENV)?.parse().map_err(|_| "bad row count")?;
         let page: usize = env(PAGE_ENV)?.parse().map_err(|_| "bad page size")?;
-        let runtime = if std::env::var(RUNTIME_ENV).is_ok_and(|v| v == "multi") {
+        let mode = std::env::var(RUNTIME_ENV).unwrap_or_default();
+        let runtime = if mode == "multi" {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -303,10 +320,11 @@ pub fn child_main() -> ExitCode {
         .map_err(|e| e.to_string())?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let model = write_model(dir.path(), &base, rows, page)?;
-        let c = AutoRestDataSource::new()
-            .config(&model)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let mut ds = AutoRestDataSource::new().config(&model);
+        if mode == "sequential" {
+            ds = ds.max_concurrent_requests(1);
+        }
+        let c = ds.build().map_err(|e| e.to_string())?;
         let base_kib = vm_hwm_kib().ok_or("no VmHWM in /proc/self/status")?;
         let total = runtime.block_on(scan_rows(&c))?;
         let peak_kib = vm_hwm_kib().ok_or("no VmHWM in /proc/self/status")?;

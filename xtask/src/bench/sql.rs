@@ -278,7 +278,8 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
     .baseline(
         "the same connector scan",
         Measure::new(median(&plain), "rows/s"),
-    );
+    )
+    .spread(&sql, &plain);
     let met = select.ratio.is_some_and(|r| r >= 0.9);
 
     traffic.take();

@@ -73,6 +73,31 @@ async fn offset_paging_with_four_in_flight_returns_every_row_once_in_order() {
 }
 
 #[tokio::test]
+async fn link_header_pages_are_requested_once_each_while_the_page_before_is_decoded() {
+    let server = MockServer::start().await;
+    Mock::given(path("/link_header/items"))
+        .respond_with(Paged {
+            style: "link_header",
+            rows: 9,
+        })
+        .mount(&server)
+        .await;
+    let model = model_file("paging.rest", &server);
+    let c = AutoRestDataSource::new()
+        .config(model.path().to_str().unwrap())
+        .build()
+        .unwrap();
+    let got = rows(&c, "link_header", ScanRequest::new()).await.unwrap();
+    assert_eq!(ids(&got), (0..9).collect::<Vec<_>>());
+    let sent: Vec<String> = requests_to(&server, "/link_header/items")
+        .await
+        .iter()
+        .map(|r| r.url.query().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(sent, ["", "from=2", "from=4", "from=6", "from=8"]);
+}
+
+#[tokio::test]
 async fn a_limit_requests_no_page_it_cannot_need() {
     let server = MockServer::start().await;
     Mock::given(path("/offset/items"))

@@ -63,9 +63,7 @@ pub async fn shop(server: &MockServer) -> (Arc<dyn Connector>, tempfile::NamedTe
     );
     let mut file = tempfile::Builder::new().suffix(".rest").tempfile().unwrap();
     file.write_all(model.as_bytes()).unwrap();
-    // These tests assert the exact pages each query sends; with pages read
-    // ahead (autorest's own tests cover that) a scan would also ask for
-    // the pages past the last one.
+    // One page at a time: the tests assert the exact pages requested.
     let c = connectkit_autorest::AutoRestDataSource::new()
         .config(file.path().to_str().unwrap())
         .max_concurrent_requests(1)

@@ -3,7 +3,6 @@
 //! page is checked against once it is decoded.
 
 use std::collections::{HashSet, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use arrow_array::RecordBatch;
 use reqwest::Url;
@@ -38,10 +37,10 @@ pub(super) struct Engine<S> {
     last_content: Option<u64>,
 }
 
+/// A fingerprint of a URL or page body (xxh64: every page body is hashed,
+/// so the hash must cost little beside decoding it).
 fn hash_of(bytes: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
+    twox_hash::XxHash64::oneshot(0, bytes)
 }
 
 impl<S: PageSource> Engine<S> {
@@ -140,12 +139,19 @@ impl<S: PageSource> Engine<S> {
                 || (self.inflight.len() < self.window.current() && !self.past_limit(self.planned)))
         {
             let number = self.planned;
-            let Some(request) = self.source.request_page(&self.client, number)? else {
-                return Err(PagingError::NotPlanned {
-                    table: self.table(),
-                    page: number,
+            let request = match self.source.request_page(&self.client, number) {
+                Ok(Some(request)) => request,
+                // A page ahead whose request cannot be built may never be
+                // needed: it is asked for again once it is the next page.
+                Ok(None) | Err(_) if !self.inflight.is_empty() => break,
+                Ok(None) => {
+                    return Err(PagingError::NotPlanned {
+                        table: self.table(),
+                        page: number,
+                    }
+                    .into());
                 }
-                .into());
+                Err(e) => return Err(e),
             };
             let url = request.url().clone();
             let pending = match self.take_prefetched(&url) {

@@ -82,7 +82,8 @@ pub trait PageSource: Send + 'static {
 
     /// The request for page `number` (0-based) when
     /// [`pages_known_ahead`](Self::pages_known_ahead); called in page order,
-    /// possibly before earlier pages are decoded. A page is identified by its
+    /// possibly before earlier pages are decoded (and again for a page whose
+    /// request failed while it was ahead). A page is identified by its
     /// number, not its URL (pages may differ only in a request body).
     fn request_page(&mut self, client: &ApiClient, number: u64) -> Result<Option<Request>> {
         let _ = (client, number);
