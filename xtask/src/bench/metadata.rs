@@ -21,7 +21,7 @@ use futures::{FutureExt, TryStreamExt};
 use super::server::{Handler, Server, json, respond};
 use super::{CHILD_ENV, Measure, Row, Sizes};
 
-const NAME: &str = "7 d365 metadata";
+const NAME: &str = "9 d365 metadata";
 /// The value of [`CHILD_ENV`] that makes a child run one measurement.
 pub const CHILD: &str = "d365-metadata";
 const ROOT: &str = "/api/data/v9.2/";

@@ -45,6 +45,7 @@ fn every_benchmark_completes_at_tiny_sizes() {
         "5 dynamics365",
         "7 latency",
         "8 decode",
+        "9 d365 metadata",
     ] {
         assert!(
             outcome.rows.iter().any(|r| r.bench.starts_with(bench)),
