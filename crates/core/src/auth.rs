@@ -100,7 +100,9 @@ impl AuthFlow for NoAuth {
 #[derive(Clone)]
 pub struct StaticHeaderAuth {
     name: HeaderName,
-    value: SecretString,
+    /// Built once, marked sensitive (its `Debug` shows no secret): applying
+    /// it to every request then only clones it, with no re-parsing.
+    value: HeaderValue,
 }
 
 impl StaticHeaderAuth {
@@ -112,9 +114,10 @@ impl StaticHeaderAuth {
         let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
             Error::invalid_property("AuthHeader", "an HTTP header name", Some(name))
         })?;
-        HeaderValue::from_str(value.expose_secret()).map_err(|_| {
+        let mut value = HeaderValue::from_str(value.expose_secret()).map_err(|_| {
             Error::invalid_property("SecurityToken", "a value valid in an HTTP header", None)
         })?;
+        value.set_sensitive(true);
         Ok(Self { name, value })
     }
 
@@ -131,11 +134,9 @@ impl StaticHeaderAuth {
 
     /// Adds the header to `request`, replacing any value of that name.
     pub fn apply(&self, request: &mut reqwest::Request) {
-        // Validated in `new`, so this cannot fail.
-        if let Ok(mut value) = HeaderValue::from_str(self.value.expose_secret()) {
-            value.set_sensitive(true);
-            request.headers_mut().insert(self.name.clone(), value);
-        }
+        request
+            .headers_mut()
+            .insert(self.name.clone(), self.value.clone());
     }
 }
 

@@ -65,13 +65,28 @@ impl RefreshTokenFlow {
     /// Adds `Authorization: Bearer <token>` (and AuthHeader, if configured) to `request`.
     pub async fn authorize_request(&self, request: &mut reqwest::Request) -> Result<(), Error> {
         let token = self.token().await?;
+        self.apply(&token, request);
+        Ok(())
+    }
+
+    /// Adds `token`'s prebuilt `Authorization` value (and AuthHeader) to `request`.
+    pub(crate) fn apply(&self, token: &CachedToken, request: &mut reqwest::Request) {
         request
             .headers_mut()
             .insert(AUTHORIZATION, token.header.clone());
         if let Some(h) = &self.inner.extra_header {
             h.apply(request);
         }
-        Ok(())
+    }
+
+    /// The cached token while it is fresh, without awaiting anything: the
+    /// path of nearly every request, kept out of the async machinery (and
+    /// its large future) that loading or refreshing needs.
+    pub(crate) fn fresh_token(&self) -> Option<Arc<CachedToken>> {
+        self.inner
+            .cache
+            .current()
+            .filter(|t| t.is_fresh_at(Instant::now(), self.inner.skew))
     }
 
     /// Forgets the cached token if `request` carried it (see [`AuthFlow::on_unauthorized`]).
@@ -122,12 +137,10 @@ impl RefreshTokenFlow {
         Ok(())
     }
 
-    async fn token(&self) -> Result<Arc<CachedToken>, Error> {
+    pub(crate) async fn token(&self) -> Result<Arc<CachedToken>, Error> {
         let cache = &self.inner.cache;
         // Fast path: a fresh token takes a shared read lock only.
-        if let Some(token) = cache.current()
-            && token.is_fresh_at(Instant::now(), self.inner.skew)
-        {
+        if let Some(token) = self.fresh_token() {
             return Ok(token);
         }
         self.ensure_loaded().await?;

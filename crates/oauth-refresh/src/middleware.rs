@@ -3,7 +3,6 @@
 
 use async_trait::async_trait;
 use http::Extensions;
-use reqwest::header::AUTHORIZATION;
 use reqwest_middleware::{Middleware, Next};
 
 use crate::flow::RefreshTokenFlow;
@@ -16,22 +15,32 @@ impl Middleware for RefreshTokenFlow {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        self.authorize_request(&mut req)
-            .await
-            .map_err(reqwest_middleware::Error::middleware)?;
-        // One clone, kept for a retry after a 401 (re-authorized then); of
-        // the request sent only its token is needed.
-        let sent = req.headers().get(AUTHORIZATION).cloned();
+        // The copy kept to resend after a 401 is taken before the
+        // credentials go in (the retry is authorized afresh anyway): a
+        // request without headers of its own then copies none.
         let retry = req.try_clone();
+        // A fresh cached token is applied without entering the async path;
+        // loading or refreshing is boxed, so its large future does not
+        // enlarge (and get copied with) every request's.
+        let sent = match self.fresh_token() {
+            Some(token) => token,
+            None => Box::pin(self.token())
+                .await
+                .map_err(reqwest_middleware::Error::middleware)?,
+        };
+        self.apply(&sent, &mut req);
         let response = next.clone().run(req, extensions).await?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        let (Some(sent), Some(mut retry)) = (sent, retry) else {
+        let Some(mut retry) = retry else {
             return Ok(response);
         };
-        self.invalidate_token(&sent);
-        self.authorize_request(&mut retry)
+        // Forgets the token only if it is still the one this request sent,
+        // so concurrent 401s refresh once.
+        self.invalidate_token(&sent.header);
+        drop(sent);
+        Box::pin(self.authorize_request(&mut retry))
             .await
             .map_err(reqwest_middleware::Error::middleware)?;
         next.run(retry, extensions).await
