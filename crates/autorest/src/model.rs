@@ -21,6 +21,12 @@ pub(crate) struct Model {
     pub token_uri: Option<String>,
     /// `#scope`, when the file gives it.
     pub scope: Option<String>,
+    /// `#authuri` (a connectkit extension), when the file gives it: the
+    /// authorization endpoint, for `connectkit authorize` only.
+    pub auth_uri: Option<String>,
+    /// `#deviceauthuri` (a connectkit extension): the device authorization
+    /// endpoint, for `connectkit authorize --device` only.
+    pub device_auth_uri: Option<String>,
     /// The tables, in file order.
     pub entries: Vec<Entry>,
 }
@@ -53,7 +59,15 @@ const PAGING_KEYS: &[&str] = &[
     "#hasMoreElement",
     "#totalRowsElement",
 ];
-const TOP_KEYS: &[&str] = &["#tokenuri", "#scope", "#hostname", "#http", "#headers"];
+const TOP_KEYS: &[&str] = &[
+    "#tokenuri",
+    "#scope",
+    "#authuri",
+    "#deviceauthuri",
+    "#hostname",
+    "#http",
+    "#headers",
+];
 const TABLE_KEYS: &[&str] = &["#path", "#headers", "#http", "#post"];
 
 /// Reads and parses the model file at `path`; YAML for `.yaml`/`.yml`.
@@ -93,6 +107,8 @@ pub(crate) fn parse(
     let mut model = Model {
         token_uri: None,
         scope: None,
+        auth_uri: None,
+        device_auth_uri: None,
         entries: Vec::new(),
     };
     let mut hostname = server_name.map(str::to_owned);
@@ -102,6 +118,8 @@ pub(crate) fn parse(
         match canon {
             "#tokenuri" => model.token_uri = Some(string(v, TOP, key)?),
             "#scope" => model.scope = Some(string(v, TOP, key)?),
+            "#authuri" => model.auth_uri = Some(string(v, TOP, key)?),
+            "#deviceauthuri" => model.device_auth_uri = Some(string(v, TOP, key)?),
             "#hostname" => {
                 let h = string(v, TOP, key)?;
                 hostname.get_or_insert(h);

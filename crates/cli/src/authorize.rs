@@ -28,9 +28,14 @@ pub struct Args {
 }
 
 /// The connector's own defaults that the token requests depend on, applied
-/// as the connector applies them (Dynamics 365: POST, credentials in the
-/// body, the default scope of the ServiceURL with offline_access).
+/// as the connector applies them (autorest: the endpoints and scope its
+/// Config model file declares; Dynamics 365: POST, credentials in the body,
+/// the default scope of the ServiceURL with offline_access).
 fn connector_defaults(subprotocol: &str, props: &mut Properties) -> Result<(), Error> {
+    if subprotocol.eq_ignore_ascii_case("autorest") {
+        connectkit_autorest::ModelAuth::from_properties(props)?.fill(props);
+        return Ok(());
+    }
     if !subprotocol.eq_ignore_ascii_case(connectkit_dynamics365::SUBPROTOCOL) {
         return Ok(());
     }

@@ -126,6 +126,132 @@ async fn authorize_then_query_with_the_token_file() {
     assert_eq!(r.stdout, "id,name\n1,Ada\n");
 }
 
+/// Starts `connectkit authorize <url>` and reads the authorization URL it
+/// prints on standard error; returns the child and the URL's query.
+async fn start_code_flow(url: &str) -> (std::process::Child, url::Url, HashMap<String, String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connectkit"))
+        .args(["authorize", url, "--timeout", "60"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let auth_url = tokio::task::spawn_blocking(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map(Result::unwrap)
+            .map(|l| l.trim().to_owned())
+            .find(|l| l.starts_with("http"))
+            .expect("the authorization URL is printed")
+    })
+    .await
+    .unwrap();
+    let auth_url = url::Url::parse(&auth_url).unwrap();
+    let q = auth_url.query_pairs().into_owned().collect();
+    (child, auth_url, q)
+}
+
+/// autorest with a Config model file: the token endpoint, the authorization
+/// endpoint and the scope come from its `#tokenuri`, `#authuri` and
+/// `#scope`, so the connection URL needs none of them.
+#[tokio::test]
+async fn autorest_takes_the_endpoints_and_scope_from_the_model_file() {
+    let server = idp_and_api().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens.json");
+    let model = dir.path().join("people.rest");
+    let declared = json!({
+        "#tokenuri": format!("POST {}/token", server.uri()),
+        "#authuri": format!("{}/authorize", server.uri()),
+        "#scope": "people.read offline_access",
+        "people": {"#path": format!("{}/api/people", server.uri()),
+                   "id": "Integer", "name": "VarChar(32)"}
+    });
+    std::fs::write(&model, declared.to_string()).unwrap();
+    let url = format!(
+        "autorest:Config={};AuthenticationMethod=OAuth2-RefreshToken;ClientID=cli;ClientSecret={};ClientCredentialsMode=Basic;TokenFile={}",
+        model.display(),
+        SECRETS[0],
+        file.display()
+    );
+    let (child, auth_url, q) = start_code_flow(&url).await;
+    assert_eq!(auth_url.path(), "/authorize");
+    assert_eq!(q["scope"], "people.read offline_access");
+    let page = reqwest::get(format!(
+        "{}?code=model-code&state={}",
+        q["redirect_uri"], q["state"]
+    ))
+    .await
+    .unwrap();
+    assert_eq!(page.status(), 200);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    // The code went to the file's token endpoint, POSTed as it says.
+    let exchange = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.url.path() == "/token")
+        .expect("the code exchange reached #tokenuri");
+    assert_eq!(exchange.method.as_str(), "POST");
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&exchange.body)
+        .into_owned()
+        .collect();
+    assert_eq!(form["code"], "model-code");
+    assert_eq!(form["grant_type"], "authorization_code");
+    let r = connectkit(&["query", &url, "people", "--format", "csv"], None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "id,name\n1,Ada\n");
+}
+
+/// The connection URL's own AuthURI and Scope win over the model file's.
+#[tokio::test]
+async fn the_url_s_properties_win_over_the_model_file() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("people.rest");
+    let declared = json!({
+        "#tokenuri": format!("POST {}/token", server.uri()),
+        "#authuri": "https://elsewhere.example/authorize",
+        "#scope": "from-file",
+        "people": {"#path": format!("{}/api/people", server.uri()), "id": "Integer"}
+    });
+    std::fs::write(&model, declared.to_string()).unwrap();
+    let url = format!(
+        "autorest:Config={};ClientID=cli;ClientSecret={};AuthURI={}/mine;Scope=from-url;TokenFile={}",
+        model.display(),
+        SECRETS[0],
+        server.uri(),
+        dir.path().join("t.json").display()
+    );
+    let (mut child, auth_url, q) = start_code_flow(&url).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(auth_url.path(), "/mine");
+    assert_eq!(q["scope"], "from-url");
+}
+
+/// A model file the connector would refuse is refused, naming the file.
+#[tokio::test]
+async fn a_bad_model_file_is_refused_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("bad.rest");
+    std::fs::write(&model, "{ not json").unwrap();
+    let url = format!(
+        "autorest:Config={};ClientID=cli;TokenFile={}",
+        model.display(),
+        dir.path().join("t.json").display()
+    );
+    let r = connectkit(&["authorize", &url], None).await;
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("bad.rest"), "{}", r.stderr);
+}
+
 #[tokio::test]
 async fn without_a_token_file_the_command_says_so() {
     let server = MockServer::start().await;
