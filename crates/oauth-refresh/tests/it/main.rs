@@ -7,6 +7,7 @@ mod client_credentials;
 mod deadline;
 mod device;
 mod errors;
+mod exchange_fallback;
 mod fallback;
 mod faults;
 mod modes;
