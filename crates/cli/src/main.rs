@@ -1,5 +1,6 @@
 //! The `connectkit` command: list, describe and query the tables of a
-//! connection URL, run the refresh token grant, or run the local demo.
+//! connection URL, run its token grant (refresh token or client
+//! credentials), obtain the first refresh token, or run the local demo.
 
 mod authorize;
 mod changes;
@@ -10,6 +11,7 @@ mod input;
 mod output;
 mod sql;
 mod text;
+mod token;
 
 use std::process::ExitCode;
 
@@ -60,7 +62,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = RowFormat::Table)]
         format: RowFormat,
     },
-    /// Run the refresh token grant and describe the token (never printing it).
+    /// Run the connection's token grant once (the refresh token grant, or the
+    /// client credentials grant for unattended jobs) and describe the token
+    /// obtained and the grant that ran (never printing a token).
     Token {
         /// Connection URL, `@PATH` to read it from a file, or `-` for standard input.
         url: String,
@@ -206,17 +210,7 @@ async fn run(command: Command) -> Result<(), Error> {
             let scan = c.scan(&table, request).await?;
             output::rows(&mut out, scan, limit, format).await
         }
-        Command::Token { url, format } => {
-            let c = connect(&url).await?;
-            match c.auth_flow().refresh_now().await? {
-                Some(info) => output::token(&mut out, &info, format),
-                None => Err(Error::invalid_property(
-                    "AuthenticationMethod",
-                    "a method that uses the refresh token grant (OAuth2-RefreshToken or OAuth2)",
-                    None,
-                )),
-            }
-        }
+        Command::Token { url, format } => token::run(&mut out, &url, format).await,
         Command::Sql {
             sources,
             query,

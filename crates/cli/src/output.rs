@@ -139,12 +139,18 @@ pub fn schema(
     }
 }
 
-/// `token`: what was granted, never the token.
-pub fn token(out: &mut impl Write, info: &TokenInfo, format: ListFormat) -> Result<(), Error> {
+/// `token`: the grant that ran and what it granted, never the token.
+pub fn token(
+    out: &mut impl Write,
+    grant: Option<&str>,
+    info: &TokenInfo,
+    format: ListFormat,
+) -> Result<(), Error> {
     let expires = info.expires_in.map(|d| d.as_secs());
     match format {
         ListFormat::Json => {
             let v = json!({
+                "grant_type": grant,
                 "token_type": info.token_type,
                 "expires_in": expires,
                 "scope": info.scope,
@@ -154,6 +160,13 @@ pub fn token(out: &mut impl Write, info: &TokenInfo, format: ListFormat) -> Resu
         }
         ListFormat::Table => {
             let mut t = new_table(vec!["field".into(), "value".into()]);
+            add_row(
+                &mut t,
+                vec![
+                    "grant_type".to_owned(),
+                    grant.unwrap_or_default().to_owned(),
+                ],
+            );
             add_row(
                 &mut t,
                 vec!["token_type".to_owned(), info.token_type.clone()],

@@ -34,6 +34,13 @@ pub trait AuthFlow: Send + Sync + fmt::Debug {
         Ok(None)
     }
 
+    /// The OAuth 2.0 grant this flow obtains its tokens with, by its RFC 6749
+    /// `grant_type` (`refresh_token`, `client_credentials`), for tools that
+    /// describe a connection; `None` for flows without a token endpoint.
+    fn grant_name(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Whether this flow adds credentials to requests: then they may go only
     /// over https (or to a loopback host). Only [`NoAuth`] answers false.
     fn sends_credentials(&self) -> bool {

@@ -190,6 +190,13 @@ impl AuthFlow for RefreshTokenFlow {
     async fn refresh_now(&self) -> Result<Option<TokenInfo>, CoreError> {
         Ok(Some(self.refresh().await?))
     }
+
+    fn grant_name(&self) -> Option<&'static str> {
+        Some(match self.inner.grant_type {
+            crate::GrantType::RefreshToken => "refresh_token",
+            crate::GrantType::ClientCredentials => "client_credentials",
+        })
+    }
 }
 
 impl fmt::Debug for RefreshTokenFlow {

@@ -1,5 +1,5 @@
 use serde_json::json;
-use wiremock::matchers::{method, path, query_param};
+use wiremock::matchers::{body_string_contains, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::{SECRETS, connectkit, stable};
@@ -133,12 +133,67 @@ async fn token_describes_the_grant_without_tokens() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(
         v,
-        json!({"token_type": "Bearer", "expires_in": 3599, "scope": "read write", "refresh_token_rotated": true})
+        json!({"grant_type": "refresh_token", "token_type": "Bearer", "expires_in": 3599, "scope": "read write", "refresh_token_rotated": true})
     );
     assert!(!r.stdout.contains("cli-rotated-value"));
     let r = connectkit(&["token", "-"], Some(&url)).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     insta::assert_snapshot!("token_table", stable(&r.stdout, &server));
+}
+
+/// With the client credentials grant configured, `token` runs that grant
+/// (no refresh token anywhere) and says so.
+#[tokio::test]
+async fn token_runs_the_client_credentials_grant_when_that_is_configured() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=client_credentials"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": SECRETS[2], "token_type": "Bearer", "expires_in": 600})))
+        .mount(&server)
+        .await;
+    let url = format!(
+        "autorest:AuthenticationMethod=OAuth2-ClientCredentials;Sample={0}/api/x;ClientID=cli;ClientSecret={1};TokenURI=POST {0}/token;ClientCredentialsMode=Post",
+        server.uri(),
+        SECRETS[0],
+    );
+    let r = connectkit(&["token", "-", "--format", "json"], Some(&url)).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["grant_type"], "client_credentials");
+    assert_eq!(v["expires_in"], 600);
+    let sent = &server.received_requests().await.unwrap()[0];
+    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&sent.body)
+        .into_owned()
+        .collect();
+    assert_eq!(form["grant_type"], "client_credentials");
+    assert_eq!(form["client_secret"], SECRETS[0]);
+    assert!(!form.contains_key("refresh_token"));
+}
+
+/// Without a grant the error names what is configured and every method
+/// that has one, client credentials included.
+#[tokio::test]
+async fn token_without_a_grant_names_the_methods_that_have_one() {
+    let url = "autorest:AuthenticationMethod=BearerToken;SecurityToken=xyz;Sample=http://127.0.0.1:9/api/x";
+    let r = connectkit(&["token", "-"], Some(url)).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    for part in [
+        "AuthenticationMethod",
+        "BearerToken",
+        "OAuth2-RefreshToken",
+        "OAuth2-ClientCredentials",
+        "client credentials",
+    ] {
+        assert!(r.stderr.contains(part), "{part}: {}", r.stderr);
+    }
+    let help = connectkit(&["token", "--help"], None).await;
+    assert!(
+        help.stdout.contains("client credentials grant"),
+        "{}",
+        help.stdout
+    );
 }
 
 #[tokio::test]
