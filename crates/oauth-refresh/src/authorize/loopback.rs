@@ -20,13 +20,14 @@ const MAX_REQUEST: usize = 16 * 1024;
 /// A bound listener and the redirect URI that reaches it.
 pub(crate) struct Loopback {
     listener: TcpListener,
-    /// `http://127.0.0.1:<port>/<path>`, as sent in the authorization request.
+    /// `http://127.0.0.1:<port>/<path>` (or `localhost` when RedirectURI
+    /// says so), as sent in the authorization request.
     pub redirect_uri: Url,
 }
 
 impl Loopback {
     /// Binds 127.0.0.1 on RedirectURI's port (a free one when RedirectURI
-    /// is absent or names none).
+    /// is absent or names none), for a RedirectURI host of `localhost` too.
     pub(crate) async fn bind(redirect: Option<&Url>) -> Result<Self, Error> {
         let mut uri = match redirect {
             Some(u) => {
@@ -38,8 +39,15 @@ impl Loopback {
                     ));
                 }
                 let mut u = u.clone();
-                // The listener binds IPv4 loopback only: the URI says so.
-                let _ = u.set_host(Some("127.0.0.1"));
+                // The listener binds IPv4 loopback only. `localhost` stays in
+                // the URI sent: RFC 8252 section 7.3 allows it, and servers
+                // that compare redirect URIs exactly refuse a rewritten one;
+                // it resolves to 127.0.0.1, where the listener is. `[::1]`
+                // names IPv6, which the listener does not bind: the URI says
+                // 127.0.0.1 instead.
+                if u.host_str() == Some("[::1]") {
+                    let _ = u.set_host(Some("127.0.0.1"));
+                }
                 u
             }
             None => Url::parse("http://127.0.0.1/callback").expect("a valid literal"),

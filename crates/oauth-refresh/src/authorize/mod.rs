@@ -35,7 +35,7 @@ pub const AUTHORIZE_PROPERTIES: &[PropertySpec] = &[
     ),
     PropertySpec::new(
         "RedirectURI",
-        "The redirect endpoint: a loopback http URL (default http://127.0.0.1:<free port>/callback).",
+        "The redirect endpoint: a loopback http URL (default http://127.0.0.1:<free port>/callback); a localhost host is sent as given, the listener binds 127.0.0.1.",
     ),
     PropertySpec::new(
         "DeviceAuthURI",

@@ -281,6 +281,54 @@ async fn a_response_without_refresh_token_says_what_to_change() {
     assert!(!e.to_string().contains("at-only"));
 }
 
+/// RFC 8252 section 7.3: `localhost` is allowed, and servers that compare
+/// redirect URIs exactly refuse a rewritten one. The URI keeps the user's
+/// host (with the bound port) in the authorization request and the code
+/// exchange; the listener binds 127.0.0.1, where `localhost` resolves.
+#[tokio::test]
+async fn a_localhost_redirect_uri_keeps_its_host_and_the_listener_binds_127_0_0_1() {
+    let server = MockServer::start().await;
+    mount_token(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let b = RefreshTokenFlow::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(CLIENT_SECRET)
+        .token_uri(&format!("POST {}/token", server.uri()))
+        .unwrap()
+        .token_store(Arc::new(FileStore::new(dir.path().join("t.json"))));
+    let p = props(&format!(
+        "AuthURI={}/authorize;RedirectURI=http://localhost/oauth/cb",
+        server.uri()
+    ));
+    let a = Authorizer::new(b, &p).unwrap();
+    let pending = a.start().await.unwrap();
+    let q = query(&pending.url);
+    let sent = url::Url::parse(&q["redirect_uri"]).unwrap();
+    assert_eq!(sent.host_str(), Some("localhost"));
+    assert_eq!(sent.path(), "/oauth/cb");
+    let port = sent.port().expect("the bound port is in the URI");
+    // The listener is on IPv4 loopback, whatever `localhost` resolves to first.
+    let finish = tokio::spawn(async move { a.finish(pending).await });
+    let page = redirect(&format!(
+        "http://127.0.0.1:{port}/oauth/cb?code=lh-code&state={}",
+        q["state"]
+    ))
+    .await;
+    assert_eq!(page.status(), 200);
+    finish.await.unwrap().unwrap();
+    let reqs = token_requests(&server).await;
+    assert_eq!(reqs.len(), 1);
+    let params: HashMap<_, _> = reqs[0].query.iter().chain(&reqs[0].form).cloned().collect();
+    assert_eq!(
+        params["redirect_uri"], q["redirect_uri"],
+        "the same URI, exactly"
+    );
+    assert_eq!(
+        params["redirect_uri"],
+        format!("http://localhost:{port}/oauth/cb")
+    );
+}
+
 #[test]
 fn a_non_loopback_redirect_uri_is_a_config_error() {
     let rt = tokio::runtime::Builder::new_current_thread()
