@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -16,6 +18,8 @@ use crate::error::{Error, OAuthErrorCode};
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Requests larger than this are not a redirect.
 const MAX_REQUEST: usize = 16 * 1024;
+/// Connections read at once; more are closed unread.
+const MAX_CONNECTIONS: usize = 16;
 
 /// A bound listener and the redirect URI that reaches it.
 pub(crate) struct Loopback {
@@ -77,12 +81,28 @@ impl Loopback {
     /// A callback with another `state`, or with an `error`, ends the wait
     /// with an error: it is an answer to some other request, or a refusal.
     pub(crate) async fn wait(self, state: &SecretString) -> Result<SecretString, Error> {
+        // Connections are read side by side: a browser opens speculative
+        // connections that send nothing, and one of those must not hold
+        // up the callback behind it until READ_TIMEOUT.
+        let mut reading = FuturesUnordered::new();
         loop {
-            let (mut stream, _) = self.listener.accept().await.map_err(|e| Error::Authorize {
-                code: None,
-                message: format!("the loopback listener failed: {e}"),
-            })?;
-            let Some(target) = read_target(&mut stream).await else {
+            let (mut stream, target) = tokio::select! {
+                accepted = self.listener.accept() => {
+                    let (stream, _) = accepted.map_err(|e| Error::Authorize {
+                        code: None,
+                        message: format!("the loopback listener failed: {e}"),
+                    })?;
+                    if reading.len() >= MAX_CONNECTIONS {
+                        // Refused by dropping: the callback still gets a slot
+                        // once the idle ones time out.
+                        continue;
+                    }
+                    reading.push(read_request(stream));
+                    continue;
+                }
+                Some(read) = reading.next(), if !reading.is_empty() => read,
+            };
+            let Some(target) = target else {
                 respond(&mut stream, 400, "Bad request", "This is not a redirect.").await;
                 continue;
             };
@@ -152,6 +172,13 @@ impl Loopback {
             return Ok(SecretString::from(code));
         }
     }
+}
+
+/// A connection and the target of its one HTTP request, if one arrived in
+/// time.
+async fn read_request(mut stream: TcpStream) -> (TcpStream, Option<String>) {
+    let target = read_target(&mut stream).await;
+    (stream, target)
 }
 
 /// The request target of one HTTP request, if one arrives in time.

@@ -201,6 +201,40 @@ async fn the_token_file_then_drives_the_refresh_grant_without_a_refresh_token_pr
 }
 
 #[tokio::test]
+async fn an_idle_connection_does_not_hold_up_the_callback() {
+    let server = MockServer::start().await;
+    mount_token(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens.json");
+    let a = authorizer(&server, &file, None);
+    let pending = a.start().await.unwrap();
+    let q = query(&pending.url);
+    let redirect_uri = url::Url::parse(&q["redirect_uri"]).unwrap();
+    let finish = tokio::spawn(async move { a.finish(pending).await });
+    // A browser's speculative connection: opened first, never sends.
+    let addr = (
+        redirect_uri.host_str().unwrap().to_owned(),
+        redirect_uri.port().unwrap(),
+    );
+    let idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let page = redirect(&format!("{redirect_uri}?code=c1&state={}", q["state"])).await;
+    assert_eq!(page.status(), 200);
+    finish.await.unwrap().unwrap();
+    // Read one after the other, the idle connection would have been
+    // answered with a 400 page after the read timeout, before the callback
+    // was even read; here it was never answered (at most closed with the
+    // listener).
+    let mut byte = [0u8; 1];
+    match idle.try_read(&mut byte) {
+        Ok(0) => {}
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
+        Ok(n) => panic!("the idle connection was answered first ({n} bytes)"),
+    }
+    assert_eq!(token_requests(&server).await.len(), 1);
+    assert!(file.exists());
+}
+
+#[tokio::test]
 async fn a_redirect_with_another_state_is_refused_and_nothing_is_exchanged() {
     let server = MockServer::start().await;
     mount_token(&server).await;
