@@ -7,8 +7,9 @@
 //! value but has no column (it first appears after the sampled page) is
 //! recorded, so that a scan can say so instead of dropping it silently.
 
-use std::collections::HashMap;
 use std::fmt;
+
+use foldhash::HashMap;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;

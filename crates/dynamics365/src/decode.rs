@@ -1,5 +1,9 @@
 //! One page of OData JSON rows into one Arrow record batch.
+//!
+//! Cells are raw JSON text; strings without escapes are used in place (no
+//! `String` per value), the others go through serde_json as before.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -73,9 +77,10 @@ fn decode_column(edm: &EdmType, cells: &[Cell<'_>]) -> Result<ArrayRef, String> 
             let mut b = BooleanBuilder::new();
             for c in cells {
                 match c {
-                    Some(t) => b.append_value(
-                        serde_json::from_str(t).map_err(|_| format!("{t} is not a boolean"))?,
-                    ),
+                    // A raw cell has no surrounding whitespace.
+                    Some("true") => b.append_value(true),
+                    Some("false") => b.append_value(false),
+                    Some(t) => return Err(format!("{t} is not a boolean")),
                     None => b.append_null(),
                 }
             }
@@ -189,22 +194,31 @@ where
     })?))
 }
 
-fn string(t: &str) -> Result<String, String> {
-    serde_json::from_str::<String>(t).map_err(|_| format!("{t} is not a string"))
+/// The text of a JSON string cell: borrowed when it holds no escape (the
+/// page parse has already checked it is valid JSON), unescaped otherwise.
+fn string(t: &str) -> Result<Cow<'_, str>, String> {
+    if let Some(inner) = t.strip_prefix('"').and_then(|r| r.strip_suffix('"'))
+        && !inner.contains('\\')
+    {
+        return Ok(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(t)
+        .map(Cow::Owned)
+        .map_err(|_| format!("{t} is not a string"))
 }
 
 /// The text of a number, or of a string holding one.
-fn unquote(t: &str) -> Result<String, String> {
+fn unquote(t: &str) -> Result<Cow<'_, str>, String> {
     if t.starts_with('"') {
         string(t)
     } else {
-        Ok(t.to_owned())
+        Ok(Cow::Borrowed(t))
     }
 }
 
 fn float(t: &str) -> Result<f64, String> {
     let text = unquote(t)?;
-    match text.as_str() {
+    match text.as_ref() {
         "INF" => Ok(f64::INFINITY),
         "-INF" => Ok(f64::NEG_INFINITY),
         "NaN" => Ok(f64::NAN),

@@ -3,8 +3,9 @@
 //! key string) is built per row; values stay raw JSON so that numbers keep
 //! every digit. `@odata.*` annotations and other properties are skipped.
 
-use std::collections::HashMap;
 use std::fmt;
+
+use foldhash::HashMap;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -25,7 +26,7 @@ pub(crate) struct Layout {
 impl Layout {
     /// The layout of rows read for `columns`.
     pub(crate) fn new(columns: &[Column]) -> Self {
-        let mut names: HashMap<String, usize> = HashMap::new();
+        let mut names: HashMap<String, usize> = HashMap::default();
         let slots = columns
             .iter()
             .map(|c| {

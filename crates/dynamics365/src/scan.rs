@@ -136,7 +136,11 @@ impl PageSource for EntityPages {
                 None,
             ));
         };
-        let text = String::from_utf8_lossy(&body.bytes);
+        // std's validation has an ASCII fast path that the lossy one lacks.
+        let text = match std::str::from_utf8(&body.bytes) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(&body.bytes),
+        };
         let page = Page::parse(&text, &self.table, &self.layout)?;
         let batch = decode_rows(&self.table, &self.schema, &self.columns, &page)?;
         let next = match page.next_link.as_deref() {
