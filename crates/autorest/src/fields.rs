@@ -14,7 +14,7 @@ use foldhash::HashMap;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use connectkit_core::KeySeed;
+use connectkit_core::{KeyOrder, KeySeed};
 
 use crate::table::{Source, TableDef};
 
@@ -144,20 +144,28 @@ impl Trie {
 /// Reads an object's keys against `node`, filling the slots of the columns
 /// found; other keys are skipped unread, unless `new` watches for fields
 /// without a column: then those that hold a value are recorded there.
-pub(crate) fn read_fields<'de, A: MapAccess<'de>>(
-    node: &Trie,
+/// `order`, when given, remembers the previous object's keys (rows repeat
+/// them), so that most keys are matched without being hashed.
+pub(crate) fn read_fields<'de, 'n, A: MapAccess<'de>>(
+    node: &'n Trie,
     slots: &mut [Value],
     map: &mut A,
     mut new: Option<&mut NewFields>,
+    mut order: Option<&mut KeyOrder<Option<&'n Trie>>>,
 ) -> Result<(), A::Error> {
     let watch = new.is_some();
-    let seed = || {
-        KeySeed::new(|k: &str| match node.children.get(k) {
+    let mut pos = 0;
+    while let Some(key) = map.next_key_seed(KeySeed::new(|k: &str| {
+        let found = match order.as_deref_mut() {
+            Some(o) => o.get(pos, k, |k| node.children.get(k)),
+            None => node.children.get(k),
+        };
+        match found {
             Some(n) => Key::Known(n),
             None => Key::Unknown(watch.then(|| k.to_owned())),
-        })
-    };
-    while let Some(key) = map.next_key_seed(seed())? {
+        }
+    }))? {
+        pos += 1;
         let child = match key {
             Key::Known(n) => n,
             Key::Unknown(None) => {
@@ -276,6 +284,6 @@ impl<'de> Visitor<'de> for NestedSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        read_fields(self.node, self.slots, &mut map, self.new)
+        read_fields(self.node, self.slots, &mut map, self.new, None)
     }
 }

@@ -19,6 +19,8 @@ use serde_json::{Map, Value};
 use crate::cast::ColBuilder;
 use crate::decode::{batch, push_value};
 use crate::error::AutoRestError;
+use connectkit_core::KeyOrder;
+
 use crate::fields::{NewField, NewFields, Trie, read_fields, value_visits};
 use crate::table::{Rows, Source, TableDef};
 
@@ -239,9 +241,11 @@ impl<'de> Visitor<'de> for BodySeed<'_, '_> {
             return Ok(Value::Array(items));
         }
         self.st.found = true;
+        let mut order = KeyOrder::default();
         while seq
             .next_element_seed(RowSeed {
                 trie: self.trie,
+                order: &mut order,
                 st: &mut *self.st,
             })?
             .is_some()
@@ -255,6 +259,7 @@ impl<'de> Visitor<'de> for BodySeed<'_, '_> {
             self.st.found = true;
             RowSeed {
                 trie: self.trie,
+                order: &mut KeyOrder::default(),
                 st: self.st,
             }
             .visit_map(map)?;
@@ -279,12 +284,14 @@ impl<'de> Visitor<'de> for BodySeed<'_, '_> {
 }
 
 /// One element of the rows array.
-struct RowSeed<'a, 't> {
-    trie: &'a Trie,
+struct RowSeed<'a, 'n, 't> {
+    trie: &'n Trie,
+    /// The previous row's keys, which this row most likely repeats.
+    order: &'a mut KeyOrder<Option<&'n Trie>>,
     st: &'a mut State<'t>,
 }
 
-impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_, '_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -292,13 +299,13 @@ impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_> {
     }
 }
 
-impl RowSeed<'_, '_> {
+impl RowSeed<'_, '_, '_> {
     fn done<E: de::Error>(self, v: Value) -> Result<(), E> {
         self.st.scalar_row(self.trie, v)
     }
 }
 
-impl<'de> Visitor<'de> for RowSeed<'_, '_> {
+impl<'de> Visitor<'de> for RowSeed<'_, '_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -329,6 +336,7 @@ impl<'de> Visitor<'de> for RowSeed<'_, '_> {
             &mut self.st.slots,
             &mut map,
             self.st.new.as_mut(),
+            Some(self.order),
         )?;
         self.st.end_row()
     }
