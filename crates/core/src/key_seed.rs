@@ -108,3 +108,25 @@ impl<T: Copy> KeyOrder<T> {
         v
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Whatever order and keys rows come with, every answer is the lookup's.
+        #[test]
+        fn remembered_answers_are_the_lookups(
+            rows in proptest::collection::vec(
+                proptest::collection::vec("[a-d]{0,3}", 0..8), 0..20)
+        ) {
+            let lookup = |k: &str| k.len() * 7 + usize::from(k.starts_with('a'));
+            let mut order = KeyOrder::default();
+            for row in &rows {
+                for (i, k) in row.iter().enumerate() {
+                    proptest::prop_assert_eq!(order.get(i, k, lookup), lookup(k));
+                }
+            }
+        }
+    }
+}
