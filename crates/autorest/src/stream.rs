@@ -21,7 +21,7 @@ use crate::decode::{batch, push_value};
 use crate::error::AutoRestError;
 use connectkit_core::KeyOrder;
 
-use crate::fields::{NewField, NewFields, Trie, read_fields, value_visits};
+use crate::fields::{NewField, NewFields, Slots, Trie, read_fields, value_visits};
 use crate::table::{Rows, Source, TableDef};
 
 /// The one-pass reader of one table's pages: the table's row path and its
@@ -87,7 +87,7 @@ impl PageReader {
                 .iter()
                 .map(|c| ColBuilder::new(c.sql_type, 1024))
                 .collect(),
-            slots: vec![Value::Null; table.columns.len()],
+            slots: Slots::new(table.columns.len()),
             seen: 0,
             kept: 0,
             max: max_rows.unwrap_or(usize::MAX),
@@ -133,7 +133,7 @@ struct State<'t> {
     table: &'t TableDef,
     builders: Vec<ColBuilder>,
     /// The current row's field values, by column.
-    slots: Vec<Value>,
+    slots: Slots,
     seen: usize,
     kept: usize,
     max: usize,
@@ -153,12 +153,13 @@ impl State<'_> {
         let row_no = self.row_offset + self.kept + 1;
         for (i, col) in self.table.columns.iter().enumerate() {
             let value = match col.source {
-                Source::Field(_) => std::mem::take(&mut self.slots[i]),
+                Source::Field(_) => self.slots.take(i),
                 Source::Position => Value::from(self.root_offset + self.seen),
                 Source::Ancestor(_) => Value::Null,
                 Source::Input(ref v) => v.clone().map_or(Value::Null, Value::String),
             };
             push_value(self.table, col, &mut self.builders[i], &value, row_no)?;
+            self.slots.recycle(i, value);
         }
         self.kept += 1;
         Ok(())
@@ -182,7 +183,7 @@ impl State<'_> {
                 trie.new_fields_in_scalar_row(&v, new);
             }
             if let Some(child) = trie.children.get("value") {
-                child.fill(&v, &mut self.slots);
+                child.fill(&v, &mut self.slots.values);
             }
             self.end_row()
         } else {
