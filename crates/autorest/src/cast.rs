@@ -108,6 +108,8 @@ impl ColBuilder {
                 };
                 if col.enforce_len
                     && let Some(n) = col.sql_type.max_len()
+                    // No more characters than bytes: count only long texts.
+                    && text.len() > n as usize
                     && text.chars().count() > n as usize
                 {
                     return false;

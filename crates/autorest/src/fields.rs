@@ -7,13 +7,14 @@
 //! value but has no column (it first appears after the sampled page) is
 //! recorded, so that a scan can say so instead of dropping it silently.
 
-use std::collections::HashMap;
 use std::fmt;
+
+use foldhash::HashMap;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use connectkit_core::KeySeed;
+use connectkit_core::{KeyOrder, KeySeed};
 
 use crate::table::{Source, TableDef};
 
@@ -140,23 +141,119 @@ impl Trie {
     }
 }
 
+/// The current row's field values, by column, and for each column the
+/// buffer of its last string value, reused for the next one (a row's
+/// strings are copied into Arrow builders anyway: no allocation per value).
+pub(crate) struct Slots {
+    pub values: Vec<Value>,
+    spare: Vec<String>,
+}
+
+impl Slots {
+    /// Empty slots for `n` columns.
+    pub fn new(n: usize) -> Self {
+        Self {
+            values: vec![Value::Null; n],
+            spare: vec![String::new(); n],
+        }
+    }
+
+    /// Takes the value of column `c`, leaving it empty (null).
+    pub fn take(&mut self, c: usize) -> Value {
+        std::mem::take(&mut self.values[c])
+    }
+
+    /// Gives back a value taken from column `c` once it has been used.
+    pub fn recycle(&mut self, c: usize, v: Value) {
+        if let Value::String(s) = v {
+            self.spare[c] = s;
+        }
+    }
+}
+
+/// A field's value as `Value`, a string in a reused buffer.
+struct ValueSeed<'a> {
+    buf: &'a mut String,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl ValueSeed<'_> {
+    fn done<E: de::Error>(self, v: Value) -> Result<Value, E> {
+        Ok(v)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        self.done(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        self.done(Value::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        self.done(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        self.done(Value::from(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        let mut s = std::mem::take(self.buf);
+        s.clear();
+        s.push_str(v);
+        Ok(Value::String(s))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
+        serde::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        serde::Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))
+    }
+}
+
 /// Reads an object's keys against `node`, filling the slots of the columns
 /// found; other keys are skipped unread, unless `new` watches for fields
 /// without a column: then those that hold a value are recorded there.
-pub(crate) fn read_fields<'de, A: MapAccess<'de>>(
-    node: &Trie,
-    slots: &mut [Value],
+/// `order`, when given, remembers the previous object's keys (rows repeat
+/// them), so that most keys are matched without being hashed.
+pub(crate) fn read_fields<'de, 'n, A: MapAccess<'de>>(
+    node: &'n Trie,
+    slots: &mut Slots,
     map: &mut A,
     mut new: Option<&mut NewFields>,
+    mut order: Option<&mut KeyOrder<Option<&'n Trie>>>,
 ) -> Result<(), A::Error> {
     let watch = new.is_some();
-    let seed = || {
-        KeySeed::new(|k: &str| match node.children.get(k) {
+    let mut pos = 0;
+    while let Some(key) = map.next_key_seed(KeySeed::new(|k: &str| {
+        let found = match order.as_deref_mut() {
+            Some(o) => o.get(pos, k, |k| node.children.get(k)),
+            None => node.children.get(k),
+        };
+        match found {
             Some(n) => Key::Known(n),
             None => Key::Unknown(watch.then(|| k.to_owned())),
-        })
-    };
-    while let Some(key) = map.next_key_seed(seed())? {
+        }
+    }))? {
+        pos += 1;
         let child = match key {
             Key::Known(n) => n,
             Key::Unknown(None) => {
@@ -185,12 +282,16 @@ pub(crate) fn read_fields<'de, A: MapAccess<'de>>(
                 }
             },
             n if n.children.is_empty() => {
-                let v: Value = map.next_value()?;
                 if let [rest @ .., last] = n.cols.as_slice() {
+                    let v = map.next_value_seed(ValueSeed {
+                        buf: &mut slots.spare[*last],
+                    })?;
                     for &c in rest {
-                        slots[c] = v.clone();
+                        slots.values[c] = v.clone();
                     }
-                    slots[*last] = v;
+                    slots.values[*last] = v;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
                 }
             }
             n if n.cols.is_empty() => {
@@ -210,7 +311,7 @@ pub(crate) fn read_fields<'de, A: MapAccess<'de>>(
                 // Both a column and the parent of columns (a JSON column and
                 // its flattened fields): needs the whole value.
                 let v: Value = map.next_value()?;
-                n.fill(&v, slots);
+                n.fill(&v, &mut slots.values);
             }
         }
     }
@@ -228,7 +329,7 @@ enum Key<'a> {
 /// holds none of them.
 struct NestedSeed<'a> {
     node: &'a Trie,
-    slots: &'a mut [Value],
+    slots: &'a mut Slots,
     new: Option<&'a mut NewFields>,
 }
 
@@ -275,6 +376,6 @@ impl<'de> Visitor<'de> for NestedSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        read_fields(self.node, self.slots, &mut map, self.new)
+        read_fields(self.node, self.slots, &mut map, self.new, None)
     }
 }

@@ -19,7 +19,9 @@ use serde_json::{Map, Value};
 use crate::cast::ColBuilder;
 use crate::decode::{batch, push_value};
 use crate::error::AutoRestError;
-use crate::fields::{NewField, NewFields, Trie, read_fields, value_visits};
+use connectkit_core::KeyOrder;
+
+use crate::fields::{NewField, NewFields, Slots, Trie, read_fields, value_visits};
 use crate::table::{Rows, Source, TableDef};
 
 /// The one-pass reader of one table's pages: the table's row path and its
@@ -85,7 +87,7 @@ impl PageReader {
                 .iter()
                 .map(|c| ColBuilder::new(c.sql_type, 1024))
                 .collect(),
-            slots: vec![Value::Null; table.columns.len()],
+            slots: Slots::new(table.columns.len()),
             seen: 0,
             kept: 0,
             max: max_rows.unwrap_or(usize::MAX),
@@ -131,7 +133,7 @@ struct State<'t> {
     table: &'t TableDef,
     builders: Vec<ColBuilder>,
     /// The current row's field values, by column.
-    slots: Vec<Value>,
+    slots: Slots,
     seen: usize,
     kept: usize,
     max: usize,
@@ -151,12 +153,13 @@ impl State<'_> {
         let row_no = self.row_offset + self.kept + 1;
         for (i, col) in self.table.columns.iter().enumerate() {
             let value = match col.source {
-                Source::Field(_) => std::mem::take(&mut self.slots[i]),
+                Source::Field(_) => self.slots.take(i),
                 Source::Position => Value::from(self.root_offset + self.seen),
                 Source::Ancestor(_) => Value::Null,
                 Source::Input(ref v) => v.clone().map_or(Value::Null, Value::String),
             };
             push_value(self.table, col, &mut self.builders[i], &value, row_no)?;
+            self.slots.recycle(i, value);
         }
         self.kept += 1;
         Ok(())
@@ -180,7 +183,7 @@ impl State<'_> {
                 trie.new_fields_in_scalar_row(&v, new);
             }
             if let Some(child) = trie.children.get("value") {
-                child.fill(&v, &mut self.slots);
+                child.fill(&v, &mut self.slots.values);
             }
             self.end_row()
         } else {
@@ -239,9 +242,11 @@ impl<'de> Visitor<'de> for BodySeed<'_, '_> {
             return Ok(Value::Array(items));
         }
         self.st.found = true;
+        let mut order = KeyOrder::default();
         while seq
             .next_element_seed(RowSeed {
                 trie: self.trie,
+                order: &mut order,
                 st: &mut *self.st,
             })?
             .is_some()
@@ -255,6 +260,7 @@ impl<'de> Visitor<'de> for BodySeed<'_, '_> {
             self.st.found = true;
             RowSeed {
                 trie: self.trie,
+                order: &mut KeyOrder::default(),
                 st: self.st,
             }
             .visit_map(map)?;
@@ -279,12 +285,14 @@ impl<'de> Visitor<'de> for BodySeed<'_, '_> {
 }
 
 /// One element of the rows array.
-struct RowSeed<'a, 't> {
-    trie: &'a Trie,
+struct RowSeed<'a, 'n, 't> {
+    trie: &'n Trie,
+    /// The previous row's keys, which this row most likely repeats.
+    order: &'a mut KeyOrder<Option<&'n Trie>>,
     st: &'a mut State<'t>,
 }
 
-impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_, '_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -292,13 +300,13 @@ impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_> {
     }
 }
 
-impl RowSeed<'_, '_> {
+impl RowSeed<'_, '_, '_> {
     fn done<E: de::Error>(self, v: Value) -> Result<(), E> {
         self.st.scalar_row(self.trie, v)
     }
 }
 
-impl<'de> Visitor<'de> for RowSeed<'_, '_> {
+impl<'de> Visitor<'de> for RowSeed<'_, '_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -329,6 +337,7 @@ impl<'de> Visitor<'de> for RowSeed<'_, '_> {
             &mut self.st.slots,
             &mut map,
             self.st.new.as_mut(),
+            Some(self.order),
         )?;
         self.st.end_row()
     }

@@ -54,7 +54,7 @@ pub use http::{
     BodyError, MAX_REDIRECTS, api_client_builder, display_url, excerpt, read_body_limited,
     retry_after,
 };
-pub use key_seed::KeySeed;
+pub use key_seed::{KeyOrder, KeySeed};
 pub use properties::{
     CLIENT_PROPERTIES, COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue,
     SECRET_PROPERTIES, is_secret_name,

@@ -68,7 +68,21 @@ pub fn parse_decimal(text: &str, precision: Option<u8>, scale: i8) -> Option<i12
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date.
 pub fn parse_date(text: &str) -> Option<i32> {
-    let d = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
+    let text = text.trim();
+    // The common exact form without chrono's format-string interpreter
+    // (the same date, or none, as `parse_from_str` gives for it).
+    let d = match text.as_bytes() {
+        [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1]
+            if [y0, y1, y2, y3, m0, m1, d0, d1]
+                .iter()
+                .all(|b| b.is_ascii_digit()) =>
+        {
+            let n = |bs: &[&u8]| bs.iter().fold(0u32, |a, b| a * 10 + u32::from(**b - b'0'));
+            let year = i32::try_from(n(&[y0, y1, y2, y3])).ok()?;
+            NaiveDate::from_ymd_opt(year, n(&[m0, m1]), n(&[d0, d1]))?
+        }
+        _ => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?,
+    };
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
     i32::try_from((d - epoch).num_days()).ok()
 }
@@ -104,6 +118,18 @@ pub fn parse_time(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The hand-read `YYYY-MM-DD` form gives what chrono's parser gives.
+        #[test]
+        fn dates_match_chrono(y in 0u32..10_000, m in 0u32..14, d in 0u32..33, pad in 0usize..2) {
+            let text = format!("{}{y:04}-{m:02}-{d:02}", " ".repeat(pad));
+            let chrono = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                .ok()
+                .and_then(|d| i32::try_from((d - NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days()).ok());
+            proptest::prop_assert_eq!(parse_date(&text), chrono);
+        }
+    }
 
     #[test]
     fn decimals_are_exact_or_refused() {

@@ -1,5 +1,9 @@
 //! One page of OData JSON rows into one Arrow record batch.
+//!
+//! Cells are raw JSON text; strings without escapes are used in place (no
+//! `String` per value), the others go through serde_json as before.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -73,9 +77,10 @@ fn decode_column(edm: &EdmType, cells: &[Cell<'_>]) -> Result<ArrayRef, String> 
             let mut b = BooleanBuilder::new();
             for c in cells {
                 match c {
-                    Some(t) => b.append_value(
-                        serde_json::from_str(t).map_err(|_| format!("{t} is not a boolean"))?,
-                    ),
+                    // A raw cell has no surrounding whitespace.
+                    Some("true") => b.append_value(true),
+                    Some("false") => b.append_value(false),
+                    Some(t) => return Err(format!("{t} is not a boolean")),
                     None => b.append_null(),
                 }
             }
@@ -189,22 +194,31 @@ where
     })?))
 }
 
-fn string(t: &str) -> Result<String, String> {
-    serde_json::from_str::<String>(t).map_err(|_| format!("{t} is not a string"))
+/// The text of a JSON string cell: borrowed when it holds no escape (the
+/// page parse has already checked it is valid JSON), unescaped otherwise.
+fn string(t: &str) -> Result<Cow<'_, str>, String> {
+    if let Some(inner) = t.strip_prefix('"').and_then(|r| r.strip_suffix('"'))
+        && !inner.contains('\\')
+    {
+        return Ok(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(t)
+        .map(Cow::Owned)
+        .map_err(|_| format!("{t} is not a string"))
 }
 
 /// The text of a number, or of a string holding one.
-fn unquote(t: &str) -> Result<String, String> {
+fn unquote(t: &str) -> Result<Cow<'_, str>, String> {
     if t.starts_with('"') {
         string(t)
     } else {
-        Ok(t.to_owned())
+        Ok(Cow::Borrowed(t))
     }
 }
 
 fn float(t: &str) -> Result<f64, String> {
     let text = unquote(t)?;
-    match text.as_str() {
+    match text.as_ref() {
         "INF" => Ok(f64::INFINITY),
         "-INF" => Ok(f64::NEG_INFINITY),
         "NaN" => Ok(f64::NAN),
@@ -233,108 +247,5 @@ fn base64(s: &str) -> Result<Vec<u8>, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use arrow_array::Array;
-    use arrow_array::cast::AsArray;
-    use arrow_schema::{Field, Schema};
-
-    use crate::page::Layout;
-
-    fn cols(specs: &[(&str, &str)]) -> Vec<Column> {
-        specs
-            .iter()
-            .map(|(n, t)| Column {
-                name: (*n).into(),
-                type_name: (*t).into(),
-                edm: EdmType::from_csdl(t, None, Some("4")),
-                nullable: true,
-                key: false,
-                annotation: None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn rows_become_typed_columns_and_annotations_are_ignored() {
-        let columns = cols(&[
-            ("s", "Edm.String"),
-            ("i", "Edm.Int64"),
-            ("d", "Edm.Decimal"),
-            ("t", "Edm.DateTimeOffset"),
-            ("day", "Edm.Date"),
-            ("tod", "Edm.TimeOfDay"),
-            ("b", "Edm.Binary"),
-            ("o", "mscrm.address"),
-            ("f", "Edm.Double"),
-        ]);
-        let schema = Arc::new(Schema::new(
-            columns.iter().map(Column::field).collect::<Vec<Field>>(),
-        ));
-        let body = r#"{"@odata.context":"x","value":[
-            {"@odata.etag":"W/1","s":"a\"b","i":"9007199254740993","d":1234.5679,
-             "t":"2024-01-02T03:04:05.5+01:00","day":"1970-01-02","tod":"10:30:00.25",
-             "b":"AQL_","o":{"city":"Oslo"},"f":"INF","s@OData.Community.Display.V1.FormattedValue":"x"},
-            {"s":null}],"@odata.nextLink":"https://h/next"}"#;
-        let layout = Layout::new(&columns);
-        let page = Page::parse(body, "t", &layout).unwrap();
-        assert_eq!(page.next_link.as_deref(), Some("https://h/next"));
-        let batch = decode_rows("t", &schema, &columns, &page).unwrap();
-        assert_eq!(batch.num_rows(), 2);
-        assert_eq!(batch.column(0).as_string::<i32>().value(0), "a\"b");
-        assert!(batch.column(0).is_null(1));
-        let i = batch.column(1).as_primitive::<Int64Type>();
-        assert_eq!(i.value(0), 9_007_199_254_740_993);
-        assert_eq!(
-            batch.column(2).as_primitive::<Decimal128Type>().value(0),
-            12_345_679
-        );
-        let t = batch.column(3).as_primitive::<TimestampMicrosecondType>();
-        assert_eq!(t.value(0), 1_704_161_045_500_000);
-        assert_eq!(batch.column(4).as_primitive::<Date32Type>().value(0), 1);
-        let tod = batch.column(5).as_primitive::<Time64MicrosecondType>();
-        assert_eq!(tod.value(0), 37_800_250_000);
-        assert_eq!(batch.column(6).as_binary::<i32>().value(0), [1, 2, 255]);
-        assert_eq!(
-            batch.column(7).as_string::<i32>().value(0),
-            r#"{"city":"Oslo"}"#
-        );
-        assert_eq!(
-            batch.column(8).as_primitive::<Float64Type>().value(0),
-            f64::INFINITY
-        );
-    }
-
-    #[test]
-    fn bad_values_name_table_and_column() {
-        let mut columns = cols(&[("n", "Edm.Int32")]);
-        let schema = Arc::new(Schema::new(vec![columns[0].field()]));
-        let layout = Layout::new(&columns);
-        let page = Page::parse(r#"{"value":[{"n":"x"}]}"#, "t", &layout).unwrap();
-        let err = decode_rows("t", &schema, &columns, &page).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "table t, column n: x is not an integer in range"
-        );
-        let page = Page::parse(r#"{"value":[{"n":3000000000}]}"#, "t", &layout).unwrap();
-        assert!(decode_rows("t", &schema, &columns, &page).is_err());
-        columns[0].nullable = false;
-        let schema = Arc::new(Schema::new(vec![columns[0].field()]));
-        let page = Page::parse(r#"{"value":[{"n":1},{}]}"#, "t", &layout).unwrap();
-        let err = decode_rows("t", &schema, &columns, &page).unwrap_err();
-        assert!(err.to_string().contains("row 1"), "{err}");
-        for bad in [
-            r#"{"error":{}}"#,
-            "<html/>",
-            r#"{"value":null}"#,
-            r#"{"value":[1]}"#,
-            r#"{"value":[]} trailing"#,
-            "[]",
-        ] {
-            assert!(Page::parse(bad, "t", &layout).is_err(), "{bad}");
-        }
-        // A repeated property: the last one counts, as in a JSON object.
-        let page = Page::parse(r#"{"value":[{"n":1,"n":2}]}"#, "t", &layout).unwrap();
-        assert_eq!(page.cell(0, 0), Some("2"));
-    }
-}
+#[path = "decode_tests.rs"]
+mod tests;

@@ -3,13 +3,14 @@
 //! key string) is built per row; values stay raw JSON so that numbers keep
 //! every digit. `@odata.*` annotations and other properties are skipped.
 
-use std::collections::HashMap;
 use std::fmt;
+
+use foldhash::HashMap;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use connectkit_core::KeySeed;
+use connectkit_core::{KeyOrder, KeySeed};
 
 use crate::error::Dynamics365Error;
 use crate::types::Column;
@@ -25,7 +26,7 @@ pub(crate) struct Layout {
 impl Layout {
     /// The layout of rows read for `columns`.
     pub(crate) fn new(columns: &[Column]) -> Self {
-        let mut names: HashMap<String, usize> = HashMap::new();
+        let mut names: HashMap<String, usize> = HashMap::default();
         let slots = columns
             .iter()
             .map(|c| {
@@ -169,9 +170,11 @@ impl<'de: 'a, 'a> Visitor<'de> for RowsSeed<'_, 'a> {
         // Rows are appended in place; the page starts empty.
         self.page.cells.clear();
         self.page.rows = 0;
+        let mut order = KeyOrder::default();
         while seq
             .next_element_seed(RowSeed {
                 names: self.names,
+                order: &mut order,
                 page: &mut *self.page,
             })?
             .is_some()
@@ -183,6 +186,8 @@ impl<'de: 'a, 'a> Visitor<'de> for RowsSeed<'_, 'a> {
 /// One row object.
 struct RowSeed<'s, 'a> {
     names: &'s HashMap<String, usize>,
+    /// The previous row's keys, which this row most likely repeats.
+    order: &'s mut KeyOrder<Option<usize>>,
     page: &'s mut Page<'a>,
 }
 
@@ -207,8 +212,12 @@ impl<'de: 'a, 'a> Visitor<'de> for RowSeed<'_, 'a> {
             .cells
             .resize(start + self.names.len(), Option::<&RawValue>::None);
         // A property name, looked up among the columns without being allocated.
-        let names = self.names;
-        while let Some(column) = map.next_key_seed(KeySeed::new(|k: &str| names.get(k).copied()))? {
+        let (names, order) = (self.names, self.order);
+        let mut pos = 0;
+        while let Some(column) = map.next_key_seed(KeySeed::new(|k: &str| {
+            order.get(pos, k, |k| names.get(k).copied())
+        }))? {
+            pos += 1;
             match column {
                 Some(c) => self.page.cells[start + c] = Some(map.next_value::<&'a RawValue>()?),
                 None => {

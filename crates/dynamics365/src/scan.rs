@@ -7,9 +7,11 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use connectkit_core::client::{
-    ApiClient, Decoded, Fetched, HttpRules, PageRun, PageSource, paginate,
+    ApiClient, Body, Decoded, Fetched, HttpRules, PageRun, PageSource, paginate,
 };
 use connectkit_core::{BatchStream, Error};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 use url::Url;
 
 use crate::decode::decode_rows;
@@ -61,6 +63,8 @@ struct EntityPages {
     /// Where each column's cell sits in a row, for every page.
     layout: Layout,
     rules: HttpRules,
+    /// Whether next links are skimmed ahead ([`PageSource::next_hint`]).
+    hint: bool,
 }
 
 /// What a scan reads: the entity set, its columns and how to ask for pages.
@@ -90,8 +94,18 @@ pub(crate) fn pages(client: ApiClient, spec: PagesSpec, run: PageRun) -> BatchSt
         annotations: spec.annotations,
         layout,
         rules: HttpRules::standard(),
+        hint: run.limit.is_none(),
     };
     paginate(client, source, spec.first, run)
+}
+
+/// Only the next link of a page: the rows are skipped unread (no cell, no
+/// string kept; a `Vec` of zero-sized items only counts them).
+#[derive(Deserialize)]
+struct NextLinkOnly {
+    #[serde(rename = "@odata.nextLink")]
+    next: Option<String>,
+    value: Vec<IgnoredAny>,
 }
 
 impl PageSource for EntityPages {
@@ -129,6 +143,24 @@ impl PageSource for EntityPages {
         &self.rules
     }
 
+    /// `@odata.nextLink` sits after the rows, so the page is skimmed for it
+    /// (the rows skipped, not decoded) and the next page requested while
+    /// this one is decoded; a page that is not OData JSON gives no hint (its
+    /// decode reports why).
+    ///
+    /// Not with a limit (the next request's page size depends on the rows
+    /// this page gives) nor after an empty page (nothing to decode meanwhile).
+    fn next_hint(&self, page: &Body) -> Option<Url> {
+        if !self.hint {
+            return None;
+        }
+        let skim = serde_json::from_slice::<NextLinkOnly>(&page.bytes).ok()?;
+        if skim.value.is_empty() {
+            return None;
+        }
+        page.url.join(&skim.next?).ok()
+    }
+
     fn decode(&mut self, _number: u64, page: Fetched) -> connectkit_core::Result<Decoded> {
         let Fetched::Body(body) = page else {
             return Ok(Decoded::new(
@@ -136,7 +168,11 @@ impl PageSource for EntityPages {
                 None,
             ));
         };
-        let text = String::from_utf8_lossy(&body.bytes);
+        // std's validation has an ASCII fast path that the lossy one lacks.
+        let text = match std::str::from_utf8(&body.bytes) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(&body.bytes),
+        };
         let page = Page::parse(&text, &self.table, &self.layout)?;
         let batch = decode_rows(&self.table, &self.schema, &self.columns, &page)?;
         let next = match page.next_link.as_deref() {

@@ -326,3 +326,56 @@ async fn a_limit_beyond_the_page_size_pages_without_top() {
         ]
     );
 }
+
+/// The next link is skimmed from a page before it is decoded: with
+/// concurrency, page 2's request reaches the server before page 1's batch is
+/// taken; with `MaxConcurrentRequests=1` it does not. Rows complete, in order.
+#[tokio::test]
+async fn the_next_page_is_requested_while_a_page_is_decoded() {
+    for (max, ahead) in [("4", true), ("1", false)] {
+        let server = MockServer::start().await;
+        mount_all(&server).await;
+        let c = source(&server)
+            .property("MaxConcurrentRequests", max)
+            .connect()
+            .unwrap();
+        let mut scan = c.scan("accounts", ScanRequest::new()).await.unwrap();
+        let first = scan.batches.next().await.unwrap().unwrap();
+        // The request in flight reaches the server on its own task.
+        let mut seen = 0;
+        for _ in 0..50 {
+            seen = requests_to(&server, ACCOUNTS).await.len();
+            if seen >= 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            seen,
+            if ahead { 2 } else { 1 },
+            "MaxConcurrentRequests={max}"
+        );
+        let mut batches = vec![first];
+        while let Some(b) = scan.batches.next().await {
+            batches.push(b.unwrap());
+        }
+        let names: Vec<_> = strings(&batches, "name").into_iter().flatten().collect();
+        assert_eq!(
+            names,
+            [
+                "Contoso Ltd",
+                "Fabrikam, Inc. (O'Neil)",
+                "Adventure Works",
+                "Northwind Traders",
+                "Wide World Importers"
+            ],
+            "MaxConcurrentRequests={max}"
+        );
+        let pages: Vec<_> = requests_to(&server, ACCOUNTS)
+            .await
+            .iter()
+            .map(skiptoken_of)
+            .collect();
+        assert_eq!(pages, [None, Some(skiptoken(2)), Some(skiptoken(3))]);
+    }
+}
