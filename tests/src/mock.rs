@@ -163,8 +163,8 @@ impl Servers {
     /// Starts both servers on 127.0.0.1.
     pub async fn start() -> Self {
         Self {
-            token: MockServer::start().await,
-            api: MockServer::start().await,
+            token: MockServer::builder().start().await,
+            api: MockServer::builder().start().await,
             token_log: Log::default(),
             routes: Vec::new(),
         }

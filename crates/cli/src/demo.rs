@@ -111,7 +111,7 @@ pub async fn run(out: &mut impl Write) -> Result<(), Error> {
         refresh_token: "demo-refresh-0".into(),
         ..Default::default()
     }));
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
         .respond_with(TokenServer(auth.clone()))

@@ -39,7 +39,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // A token endpoint and an API on 127.0.0.1.
-//! let server = MockServer::start().await;
+//! let server = MockServer::builder().start().await;
 //! Mock::given(method("POST")).and(path("/token"))
 //!     .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
 //!         "access_token": "at-1", "token_type": "Bearer", "expires_in": 3600})))

@@ -32,7 +32,7 @@ fn spellings(secret: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn url_parameter_sends_the_key_as_the_named_parameter() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/items"))
         .and(query_param("apikey", "XaBARTsLZReM"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1}, {"id": 2}])))
@@ -55,7 +55,7 @@ async fn url_parameter_sends_the_key_as_the_named_parameter() {
 
 #[tokio::test]
 async fn an_echoed_api_key_is_masked_in_errors() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let key = "k3y/with+special&chars";
     Mock::given(path("/items"))
         .respond_with(ResponseTemplate::new(500).set_body_string(format!(
@@ -86,7 +86,7 @@ async fn an_echoed_api_key_is_masked_in_errors() {
 
 #[tokio::test]
 async fn basic_sends_user_and_password_and_masks_an_echo() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let creds = base64::engine::general_purpose::STANDARD.encode("jsmith:s3cr3t pw");
     Mock::given(path("/items"))
         .and(header("authorization", format!("Basic {creds}").as_str()))
@@ -148,7 +148,7 @@ fn missing_properties_are_named() {
 
 #[tokio::test]
 async fn a_key_echoed_into_a_next_link_is_replaced_and_never_shown() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let key = "echoed-k3y";
     let next = format!("{}/items?page=2&apikey={key}", server.uri());
     Mock::given(path("/items"))

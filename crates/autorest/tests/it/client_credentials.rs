@@ -10,7 +10,7 @@ use crate::common::{requests_to, rows};
 #[tokio::test]
 async fn both_method_names_send_the_client_credentials_grant() {
     for name in ["OAuth2-ClientCredentials", "OAuth2"] {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         Mock::given(method("POST"))
             .and(path("/token"))
             .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({

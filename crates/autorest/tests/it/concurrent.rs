@@ -38,7 +38,7 @@ impl Respond for Shuffled {
 
 #[tokio::test]
 async fn offset_paging_with_four_in_flight_returns_every_row_once_in_order() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let log = Arc::new(Mutex::new(Vec::new()));
     Mock::given(path("/offset/items"))
         .respond_with(Shuffled {
@@ -74,7 +74,7 @@ async fn offset_paging_with_four_in_flight_returns_every_row_once_in_order() {
 
 #[tokio::test]
 async fn link_header_pages_are_requested_once_each_while_the_page_before_is_decoded() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/link_header/items"))
         .respond_with(Paged {
             style: "link_header",
@@ -99,7 +99,7 @@ async fn link_header_pages_are_requested_once_each_while_the_page_before_is_deco
 
 #[tokio::test]
 async fn a_limit_requests_no_page_it_cannot_need() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/offset/items"))
         .respond_with(Paged {
             style: "offset",
@@ -130,7 +130,7 @@ async fn a_limit_requests_no_page_it_cannot_need() {
 
 #[tokio::test]
 async fn a_page_longer_than_the_page_size_is_an_error_when_paging_ahead() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/offset/items"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
             {"id": 0, "name": "a"}, {"id": 1, "name": "b"}, {"id": 2, "name": "c"}

@@ -10,7 +10,7 @@ use crate::common::{fixtures, model_text, rows};
 
 #[tokio::test]
 async fn a_malformed_json_page() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/items"))
         .respond_with(
             ResponseTemplate::new(200).set_body_raw(r#"{"data": [{"id": 1},"#, "application/json"),
@@ -32,7 +32,7 @@ async fn a_malformed_json_page() {
 
 #[tokio::test]
 async fn an_html_page_with_200() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/items"))
         .respond_with(ResponseTemplate::new(200).set_body_raw(
             "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Please sign in</body></html>",
@@ -69,7 +69,7 @@ async fn a_model_file_with_a_typo_in_a_paging_key() {
 
 #[tokio::test]
 async fn a_column_value_that_cannot_be_cast() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/people"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
             {"id": 1, "age": 31, "born": "1995-02-03"},
@@ -153,7 +153,7 @@ async fn bad_properties_through_the_registry() {
 
 #[tokio::test]
 async fn http_header_and_bearer_token_methods_send_their_header() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/items"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1}])))
         .mount(&server)

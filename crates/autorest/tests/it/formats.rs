@@ -17,7 +17,7 @@ const DAY_US: i64 = 86_400_000_000;
 
 #[tokio::test]
 async fn patterns_and_epochs_read_and_filters_are_sent_in_format() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/events"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"events": [
             {"id": 1, "day": "02/01/1970", "at": "1970-01-02 01:00:00.250 +0100",
@@ -64,7 +64,7 @@ async fn patterns_and_epochs_read_and_filters_are_sent_in_format() {
 
 #[tokio::test]
 async fn a_value_that_does_not_match_the_pattern_is_named() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/events"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"events": [
             {"id": 1, "day": "1970-01-02"}]})))

@@ -20,7 +20,7 @@ fn page_param(req: &Request) -> u64 {
 #[tokio::test]
 async fn a_link_header_with_next_anywhere_returns_every_row() {
     for position in ["first", "middle", "last", "several rels"] {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         let base = server.uri();
         Mock::given(path("/items"))
             .respond_with(move |req: &Request| {
@@ -60,7 +60,7 @@ async fn a_link_header_with_next_anywhere_returns_every_row() {
 
 #[tokio::test]
 async fn endless_distinct_next_links_end_at_max_pages() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let base = server.uri();
     Mock::given(path("/items"))
         .respond_with(move |req: &Request| {
@@ -95,7 +95,7 @@ async fn endless_distinct_next_links_end_at_max_pages() {
 
 #[tokio::test]
 async fn the_same_page_under_new_links_is_a_loop() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/items"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "data": [{"id": 1}], "next": "/items?again=1"})))

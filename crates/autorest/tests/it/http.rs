@@ -38,7 +38,7 @@ fn oauth(model: &tempfile::NamedTempFile, server: &MockServer) -> AutoRestDataSo
 
 #[tokio::test]
 async fn a_401_on_page_2_refreshes_once_and_the_scan_completes() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     token_endpoint(&server).await;
     Mock::given(path("/offset/items"))
         .and(query_param("offset", "2"))
@@ -87,7 +87,7 @@ async fn a_401_on_page_2_refreshes_once_and_the_scan_completes() {
 
 #[tokio::test]
 async fn a_401_after_reauthenticating_is_an_auth_error() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     token_endpoint(&server).await;
     Mock::given(path("/offset/items"))
         .respond_with(ResponseTemplate::new(401))
@@ -104,7 +104,7 @@ async fn a_401_after_reauthenticating_is_an_auth_error() {
 
 #[tokio::test(start_paused = true)]
 async fn a_429_with_retry_after_waits_then_completes() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/busy"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "7"))
         .up_to_n_times(1)
@@ -140,7 +140,7 @@ async fn a_429_with_retry_after_waits_then_completes() {
 
 #[tokio::test(start_paused = true)]
 async fn retries_after_503_are_bounded() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/down"))
         .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "3600"))
         .mount(&server)
@@ -166,7 +166,7 @@ async fn retries_after_503_are_bounded() {
 
 #[tokio::test]
 async fn status_400_and_404_are_zero_rows_unless_the_model_says_otherwise() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/gone"))
         .respond_with(ResponseTemplate::new(404))
         .mount(&server)
@@ -209,7 +209,7 @@ async fn status_400_and_404_are_zero_rows_unless_the_model_says_otherwise() {
 
 #[tokio::test]
 async fn model_headers_types_and_child_tables_reach_the_api_and_back() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/employees"))
         .and(query_param("offset", "2"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"items": []}})))
@@ -254,7 +254,7 @@ async fn model_headers_types_and_child_tables_reach_the_api_and_back() {
 
 #[tokio::test]
 async fn ws_timeout_bounds_each_request() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/slow"))
         .respond_with(
             ResponseTemplate::new(200)
@@ -274,7 +274,7 @@ async fn ws_timeout_bounds_each_request() {
 
 #[tokio::test]
 async fn the_model_supplies_token_uri_and_scope_and_403_can_reauthenticate() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     token_endpoint(&server).await;
     // employees.rest maps 403 to REAUTHENTICATE at its top level.
     Mock::given(path("/employees"))
@@ -325,8 +325,8 @@ async fn the_model_supplies_token_uri_and_scope_and_403_can_reauthenticate() {
 
 #[tokio::test]
 async fn a_redirect_to_another_host_is_not_followed_with_the_token() {
-    let api = MockServer::start().await;
-    let elsewhere = MockServer::start().await;
+    let api = MockServer::builder().start().await;
+    let elsewhere = MockServer::builder().start().await;
     Mock::given(path("/items"))
         .respond_with(
             ResponseTemplate::new(302)

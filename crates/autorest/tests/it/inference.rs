@@ -11,7 +11,7 @@ use crate::common::{requests_to, rows};
 
 #[tokio::test]
 async fn a_record_url_names_its_table_and_an_empty_array_makes_no_child_table() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/api/customers/1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(
             json!({"id": 1, "name": "Ada", "orders": [], "address": {"city": "London"}}),
@@ -39,7 +39,7 @@ async fn a_record_url_names_its_table_and_an_empty_array_makes_no_child_table() 
 
 #[tokio::test]
 async fn a_type_conflict_in_a_later_page_names_column_page_path_and_both_types() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/v2/items"))
         .and(query_param_is_missing("page"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({

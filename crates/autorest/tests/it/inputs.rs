@@ -26,7 +26,7 @@ fn query(r: &Request) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn filters_on_input_columns_are_exact_and_others_are_not() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let (c, _model) = connector(&server).await;
     c.tables().await.unwrap();
     let filters = [
@@ -62,7 +62,7 @@ async fn filters_on_input_columns_are_exact_and_others_are_not() {
 
 #[tokio::test]
 async fn path_query_and_defaults_carry_the_filters() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("GET"))
         .and(path("/users/octo%20cat%2Fx/repos"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [
@@ -105,7 +105,7 @@ async fn path_query_and_defaults_carry_the_filters() {
 
 #[tokio::test]
 async fn a_filter_replaces_the_default_and_all_exact_keeps_the_limit() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/users/octo/repos"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [
             {"id": 1, "name": "a"}, {"id": 2, "name": "b"}]})))
@@ -129,7 +129,7 @@ async fn a_filter_replaces_the_default_and_all_exact_keeps_the_limit() {
 
 #[tokio::test]
 async fn a_required_input_without_a_value_is_an_error_naming_it() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let (c, _model) = connector(&server).await;
     let e = c
         .scan("user_repos", ScanRequest::new())
@@ -143,7 +143,7 @@ async fn a_required_input_without_a_value_is_an_error_naming_it() {
 
 #[tokio::test]
 async fn post_body_inputs_are_typed_and_the_rest_is_query() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("POST"))
         .and(path("/search"))
         .respond_with(
@@ -173,7 +173,7 @@ async fn post_body_inputs_are_typed_and_the_rest_is_query() {
 
 #[tokio::test]
 async fn an_input_value_is_never_read_as_a_template() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("POST"))
         .and(path("/search"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"hits": []})))
@@ -200,7 +200,7 @@ async fn an_input_value_is_never_read_as_a_template() {
 
 #[tokio::test]
 async fn child_tables_take_their_parents_inputs() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/orgs/acme/teams"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
             {"id": 1, "members": [{"login": "ada"}, {"login": "bob"}]}])))

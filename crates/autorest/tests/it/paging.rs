@@ -25,7 +25,7 @@ async fn every_style_returns_every_row_once_in_order() {
     for &style in STYLES {
         // 0 rows: one empty page; 1 row: one page; 5 rows: pages of 2, 2, 1.
         for (n, pages) in [(0usize, 1usize), (1, 1), (5, 3)] {
-            let server = MockServer::start().await;
+            let server = MockServer::builder().start().await;
             let api_path = format!("/{style}/items");
             Mock::given(method("GET"))
                 .and(path(api_path.as_str()))
@@ -58,7 +58,7 @@ async fn every_style_returns_every_row_once_in_order() {
 
 #[tokio::test]
 async fn the_requests_carry_each_style_parameters() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     for &style in STYLES {
         let p = format!("/{style}/items");
         Mock::given(path(p.as_str()))
@@ -84,7 +84,7 @@ async fn the_requests_carry_each_style_parameters() {
 
 #[tokio::test]
 async fn a_limit_of_5_with_pages_of_100_fetches_one_page() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/big_pages/items"))
         .respond_with(Paged {
             style: "big_pages",
@@ -116,7 +116,7 @@ async fn a_limit_of_5_with_pages_of_100_fetches_one_page() {
 
 #[tokio::test]
 async fn a_repeating_next_link_ends_with_an_error() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     // The token never advances.
     Mock::given(path("/next_token/items"))
         .respond_with(|req: &wiremock::Request| {

@@ -20,7 +20,7 @@ fn items(from: usize, to: usize) -> Vec<Value> {
 }
 
 async fn api() -> MockServer {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("POST"))
         .and(path("/search"))
         .respond_with(|r: &Request| {
@@ -143,7 +143,7 @@ async fn a_limit_stops_body_paging_early() {
 
 #[tokio::test]
 async fn an_empty_body_is_sent_only_when_asked_for() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("POST"))
         .and(path("/export"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1, "name": "a"}])))

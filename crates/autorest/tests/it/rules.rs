@@ -14,7 +14,7 @@ use crate::common::{ids, model_file, requests_to, rows};
 
 /// `first` once, then a page of two rows.
 async fn api(first: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/report"))
         .respond_with(first)
         .up_to_n_times(1)
@@ -64,7 +64,7 @@ async fn a_match_on_the_body_picks_the_rule() {
 
 #[tokio::test]
 async fn retry_once_retries_once_only() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/report"))
         .respond_with(error(400, "quota exceeded"))
         .mount(&server)
@@ -179,7 +179,7 @@ fn unknown_rule_keys_and_actions_are_named() {
 #[tokio::test(start_paused = true)]
 async fn retry_google_stops_after_five_retries_and_retry_aws_after_max_retries() {
     for (action, want) in [("RETRY_GOOGLE", 6), ("RETRY_AWS", 8)] {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         Mock::given(path("/busy"))
             .respond_with(ResponseTemplate::new(500))
             .mount(&server)

@@ -58,7 +58,7 @@ fn rows_only(body: &Value) -> Value {
 
 #[tokio::test]
 async fn every_recognised_next_link_form_returns_all_rows_in_order() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let forms = [
         "next",
         "nextLink",
@@ -108,7 +108,7 @@ async fn every_recognised_next_link_form_returns_all_rows_in_order() {
 
 #[tokio::test]
 async fn recognised_link_fields_are_not_columns_of_a_single_row() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/v1/me"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "id": 7, "login": "ada", "links": {"self": "/v1/me", "next": null}, "nextLink": null
@@ -128,7 +128,7 @@ async fn recognised_link_fields_are_not_columns_of_a_single_row() {
 
 #[tokio::test]
 async fn inference_runs_once_and_schema_and_scan_agree() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/api/countries/"))
         .respond_with(ResponseTemplate::new(200).set_body_json(sample_fixture("countries.json")))
         .mount(&server)
@@ -180,7 +180,7 @@ async fn inference_runs_once_and_schema_and_scan_agree() {
 
 #[tokio::test]
 async fn the_table_property_names_the_table_and_json_columns_keep_text() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/"))
         .respond_with(ResponseTemplate::new(200).set_body_json(sample_fixture("varying.json")))
         .mount(&server)
@@ -204,7 +204,7 @@ async fn the_table_property_names_the_table_and_json_columns_keep_text() {
 
 #[tokio::test]
 async fn child_tables_of_a_sampled_envelope() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/shop/orders"))
         .respond_with(ResponseTemplate::new(200).set_body_json(sample_fixture("orders.json")))
         .mount(&server)

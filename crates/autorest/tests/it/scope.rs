@@ -12,7 +12,7 @@ use crate::common::*;
 
 /// An API whose first page points at `elsewhere`, in the form `form`.
 async fn api_linking_away(form: &str, elsewhere: &MockServer) -> MockServer {
-    let api = MockServer::start().await;
+    let api = MockServer::builder().start().await;
     let away = format!("{}/steal?page=2", elsewhere.uri());
     let rows = json!([{"id": 1}, {"id": 2}]);
     let response = match form {
@@ -60,7 +60,7 @@ async fn a_next_link_or_redirect_to_another_origin_sends_nothing_there() {
         "model header",
         "redirect",
     ] {
-        let elsewhere = MockServer::start().await;
+        let elsewhere = MockServer::builder().start().await;
         Mock::given(path("/steal"))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 3}])))
             .mount(&elsewhere)
@@ -136,7 +136,7 @@ async fn credentials_over_plain_http_to_a_remote_host_are_refused_before_any_req
 #[tokio::test]
 async fn every_filter_is_unsupported_so_a_limit_with_filters_is_the_callers() {
     use connectkit_core::{Filter, FilterOp, FilterSupport};
-    let api = MockServer::start().await;
+    let api = MockServer::builder().start().await;
     Mock::given(path("/items"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "data": [{"id": 1}, {"id": 2}, {"id": 3}, {"id": 4}], "next": null})))

@@ -15,7 +15,7 @@ const CLIENT_SECRET: &str = "FaZBFRsGXTaR";
 const REFRESH_TOKEN: &str = "1/abCD0F1GHijkLmNOPqrs_T2VWx3Y-Zabc45dE6FGh";
 
 async fn google_mock() -> MockServer {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/o/oauth2/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(
             json!({"access_token": "ya29.a0Af", "token_type": "Bearer", "expires_in": 3599}),

@@ -97,7 +97,7 @@ async fn check(values: &[f64]) {
         })
         .collect();
     let body = format!("[{}]", rows.join(","));
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/v1/doubles"))
         .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
         .mount(&server)

@@ -15,7 +15,7 @@ use crate::common::{requests_to, rows};
 
 #[tokio::test]
 async fn the_documented_examples_load_unchanged_and_run() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("GET"))
         .and(path("/countries/"))
         .respond_with(

@@ -13,7 +13,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::{SECRETS, connectkit};
 
 async fn idp_and_api() -> MockServer {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("POST"))
         .and(path("/token"))
         .and(body_string_contains("grant_type=authorization_code"))
@@ -212,7 +212,7 @@ async fn autorest_takes_the_endpoints_and_scope_from_the_model_file() {
 /// The connection URL's own AuthURI and Scope win over the model file's.
 #[tokio::test]
 async fn the_url_s_properties_win_over_the_model_file() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("people.rest");
     let declared = json!({
@@ -254,7 +254,7 @@ async fn a_bad_model_file_is_refused_before_anything_is_sent() {
 
 #[tokio::test]
 async fn without_a_token_file_the_command_says_so() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let url = format!(
         "autorest:Sample={0}/api/people;ClientID=cli;ClientSecret={1};TokenURI=POST {0}/token;AuthURI={0}/authorize",
         server.uri(),
@@ -268,7 +268,7 @@ async fn without_a_token_file_the_command_says_so() {
 
 #[tokio::test]
 async fn device_flow_prints_the_code_and_saves_the_tokens() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("POST"))
         .and(path("/device"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -309,7 +309,7 @@ async fn device_flow_prints_the_code_and_saves_the_tokens() {
 /// with the client credentials in the body, as the connector sends its grants.
 #[tokio::test]
 async fn dynamics_derives_the_microsoft_endpoints_and_scope() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("POST"))
         .and(path("/contoso/oauth2/v2.0/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({

@@ -125,7 +125,7 @@ fn summary(rows: &[Value]) -> Vec<(String, String, Value)> {
 
 #[tokio::test]
 async fn a_change_tracking_sequence_with_a_state_file() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let url = dataverse(&server, true).await;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("accounts.token");
@@ -202,7 +202,7 @@ async fn a_change_tracking_sequence_with_a_state_file() {
 
 #[tokio::test]
 async fn a_table_without_change_tracking_fails_naming_it() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let url = dataverse(&server, false).await;
     let r = connectkit(&["changes", "-", "accounts"], Some(&url)).await;
     assert_eq!(r.code, 4, "{}", r.stderr);

@@ -5,7 +5,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::{SECRETS, connectkit, stable};
 
 async fn people_api() -> MockServer {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("GET"))
         .and(path("/api/people"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
@@ -112,7 +112,7 @@ async fn url_from_file_and_stdin() {
 
 #[tokio::test]
 async fn token_describes_the_grant_without_tokens() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("GET"))
         .and(path("/token"))
         .and(query_param("refresh_token", SECRETS[1]))
@@ -145,7 +145,7 @@ async fn token_describes_the_grant_without_tokens() {
 /// (no refresh token anywhere) and says so.
 #[tokio::test]
 async fn token_runs_the_client_credentials_grant_when_that_is_configured() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("POST"))
         .and(path("/token"))
         .and(body_string_contains("grant_type=client_credentials"))

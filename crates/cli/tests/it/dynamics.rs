@@ -15,7 +15,7 @@ fn fixture(name: &str, server: &MockServer) -> String {
 
 #[tokio::test]
 async fn dynamics_tables_and_query_through_the_cli() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("POST"))
         .and(path("/token"))
         .and(body_string_contains("grant_type=refresh_token"))

@@ -39,7 +39,7 @@ async fn bad_url_exits_2_naming_the_problem() {
 
 #[tokio::test]
 async fn invalid_grant_exits_3() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."})))
         .mount(&server)
@@ -61,7 +61,7 @@ async fn invalid_grant_exits_3() {
 
 #[tokio::test]
 async fn api_500_exits_4() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/api/x"))
         .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
         .mount(&server)

@@ -96,7 +96,7 @@ async fn run_concurrently(n: usize, url: &str) -> Vec<crate::Run> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_token_runs_sharing_a_token_file_send_one_grant_per_expiry() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let chain = Arc::new(Mutex::new(Chain {
         valid: SECRETS[1].to_owned(),
         ..Chain::default()
@@ -153,7 +153,7 @@ async fn concurrent_token_runs_sharing_a_token_file_send_one_grant_per_expiry() 
 
 #[tokio::test]
 async fn an_unreadable_token_file_exits_2_before_any_grant() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let dir = scratch("unreadable");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("tokens.json");

@@ -9,7 +9,7 @@ use crate::connectkit;
 /// Pages 1..=4 of `/items?page=N`; `page3` and `page4` are the rows of
 /// those pages.
 async fn paged(page3: serde_json::Value, page4: serde_json::Value) -> MockServer {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let base = server.uri();
     Mock::given(path("/items"))
         .respond_with(move |req: &Request| {
@@ -105,7 +105,7 @@ async fn a_type_change_beyond_the_sample_names_column_page_and_both_types() {
 
 #[tokio::test]
 async fn sampling_an_endpoint_that_answers_404_is_an_error_naming_status_and_path() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/v1/cutsomers"))
         .respond_with(ResponseTemplate::new(404).set_body_string("Not Found"))
         .mount(&server)

@@ -94,7 +94,7 @@ const COLUMNS: &str =
 
 #[tokio::test]
 async fn select_join_and_formats() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let url = dataverse(&server).await;
     let model = shop(&server).await;
     let shop_source = format!("shop=autorest:Config={}", model.path().display());
@@ -141,7 +141,7 @@ async fn select_join_and_formats() {
 
 #[tokio::test]
 async fn usage_and_sql_errors_exit_2_without_secrets() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let url = dataverse(&server).await;
     let r = connectkit(&["sql", "--source", "crm", "SELECT 1"], None).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
@@ -171,7 +171,7 @@ async fn usage_and_sql_errors_exit_2_without_secrets() {
 
 #[tokio::test]
 async fn explain_shows_the_plan_and_what_each_source_is_asked() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let url = dataverse(&server).await;
     let model = shop(&server).await;
     let shop_source = format!("shop=autorest:Config={}", model.path().display());
@@ -251,7 +251,7 @@ fn jsonl(batches: &[RecordBatch]) -> String {
 /// types as the SELECT gives.
 #[tokio::test]
 async fn copy_to_parquet_and_csv_round_trips() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let url = dataverse(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let select = format!("SELECT {COLUMNS} FROM crm.accounts ORDER BY name");
@@ -322,7 +322,7 @@ async fn copy_to_parquet_and_csv_round_trips() {
 /// holds the number, and no page is read.
 #[tokio::test]
 async fn count_star_is_dollar_count_in_the_plan_and_the_answer() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let url = dataverse(&server).await;
     Mock::given(path(format!("{BASE}accounts/$count")))
         .respond_with(ResponseTemplate::new(200).set_body_raw("5", "text/plain"))

@@ -43,7 +43,7 @@ fn odata(body: String) -> ResponseTemplate {
 
 /// A Dataverse API whose `readings` set holds `doubles` in column `d`.
 async fn dataverse(doubles: &[String]) -> (MockServer, String) {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("POST"))
         .and(path("/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -88,7 +88,7 @@ async fn dataverse(doubles: &[String]) -> (MockServer, String) {
 /// A REST API: `/notes` (nulls and empty strings), `/empty` (a model-file
 /// table with no rows) and `/readings` (`doubles` in column `d`).
 async fn rest(doubles: &[String]) -> (MockServer, tempfile::NamedTempFile) {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let notes = r#"[
         {"id":1,"s":"","d":null,"flag":true},
         {"id":2,"s":null,"d":0.1,"flag":null},
@@ -233,7 +233,7 @@ async fn doubles_round_trip_through_csv_and_jsonl() {
 
 #[tokio::test]
 async fn the_table_format_never_writes_control_characters() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/v1/evil"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
             {"id": 1, "name": "\u{1b}]0;owned\u{7}\u{1b}[2Jcleared", "note": "del\u{7f} c1\u{9b}31m"},

@@ -4,7 +4,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[tokio::test]
 async fn static_header_is_sent_with_every_request() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("GET"))
         .and(path("/x"))
         .and(header("X-Tenant", "t-123"))
@@ -23,7 +23,7 @@ async fn static_header_is_sent_with_every_request() {
 
 #[tokio::test]
 async fn bearer_flow_and_no_auth() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(header("Authorization", "Bearer tok"))
         .respond_with(ResponseTemplate::new(200))
         .expect(1)
@@ -44,7 +44,7 @@ async fn bearer_flow_and_no_auth() {
 
 #[tokio::test]
 async fn unauthorized_is_retried_once_then_returned() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(401))
         .expect(2)
@@ -64,8 +64,8 @@ fn invalid_header_name_names_auth_header() {
 
 #[tokio::test]
 async fn credentials_never_follow_a_redirect_to_another_host() {
-    let api = MockServer::start().await;
-    let elsewhere = MockServer::start().await;
+    let api = MockServer::builder().start().await;
+    let elsewhere = MockServer::builder().start().await;
     Mock::given(wiremock::matchers::any())
         .respond_with(ResponseTemplate::new(200))
         .mount(&elsewhere)

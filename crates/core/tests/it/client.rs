@@ -36,7 +36,7 @@ async fn fetch(client: &ApiClient, req: reqwest::Request) -> connectkit_core::Re
 
 #[tokio::test(start_paused = true)]
 async fn gateway_errors_are_retried_for_get_only() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     for p in ["/get", "/post"] {
         Mock::given(path(p))
             .respond_with(ResponseTemplate::new(502))
@@ -85,7 +85,7 @@ async fn gateway_errors_are_retried_for_get_only() {
 
 #[tokio::test(start_paused = true)]
 async fn retry_after_in_seconds_and_as_a_date() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
     Mock::given(path("/x"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "7"))
@@ -119,7 +119,7 @@ async fn retry_after_in_seconds_and_as_a_date() {
 
 #[tokio::test(start_paused = true)]
 async fn retries_are_bounded_in_number_and_time() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/x"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
         .mount(&server)
@@ -140,7 +140,7 @@ async fn retries_are_bounded_in_number_and_time() {
     );
     let mut retry = RetryConfig::default();
     retry.timeout = Duration::from_secs(10);
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/x"))
         .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "6"))
         .mount(&server)
@@ -159,7 +159,7 @@ async fn retries_are_bounded_in_number_and_time() {
 
 #[tokio::test]
 async fn status_errors_are_typed_redacted_and_escaped() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     // An error page that echoes the credentials it was sent, and tries to
     // drive the terminal.
     Mock::given(path("/echo"))
@@ -216,8 +216,8 @@ async fn an_unreachable_host_names_method_host_path_and_cause() {
 
 #[tokio::test]
 async fn requests_outside_the_scope_are_refused_before_sending() {
-    let server = MockServer::start().await;
-    let other = MockServer::start().await;
+    let server = MockServer::builder().start().await;
+    let other = MockServer::builder().start().await;
     let c = client_for(&server.uri(), "t0k3n");
     let e = fetch(&c, get(&format!("{}/x", other.uri())))
         .await

@@ -89,7 +89,7 @@ async fn pages(server: &MockServer) -> Vec<String> {
 
 #[tokio::test]
 async fn projection_and_a_filter_the_engine_applies() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let (c, _model) = shop(&server).await;
     let ctx = session("shop", c).await;
     let rows = query(&ctx, "SELECT order_id, amount FROM shop.ORDERS").await;
@@ -108,7 +108,7 @@ async fn projection_and_a_filter_the_engine_applies() {
 
 #[tokio::test]
 async fn limits_with_and_without_filters() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let (c, _model) = shop(&server).await;
     let ctx = session("shop", c).await;
     let rows = query(&ctx, "SELECT order_id FROM shop.orders LIMIT 3").await;
@@ -134,7 +134,7 @@ async fn limits_with_and_without_filters() {
 
 #[tokio::test]
 async fn order_by_and_group_by() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let (c, _model) = shop(&server).await;
     let ctx = session("shop", c).await;
     let rows = query(

@@ -33,7 +33,7 @@ async fn physical_plan(
 
 #[tokio::test]
 async fn count_star_is_answered_by_dollar_count_without_a_scan() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     dataverse(&server).await;
     mount_count(&server, "5").await;
     let ctx = session("crm", d365(&server, 5000)).await;
@@ -53,7 +53,7 @@ async fn count_star_is_answered_by_dollar_count_without_a_scan() {
 #[tokio::test]
 async fn a_count_at_the_cap_or_a_failed_count_falls_back_to_a_scan() {
     for answer in [Some("5000"), None] {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         dataverse(&server).await;
         if let Some(body) = answer {
             mount_count(&server, body).await;
@@ -72,7 +72,7 @@ async fn a_count_at_the_cap_or_a_failed_count_falls_back_to_a_scan() {
 
 #[tokio::test]
 async fn a_filtered_count_never_asks_for_dollar_count() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let dv = dataverse(&server).await;
     mount_count(&server, "5").await;
     let ctx = session("crm", d365(&server, 5000)).await;

@@ -19,7 +19,7 @@ fn num(r: &Value, k: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn projection_reaches_select_and_pages_follow_the_page_size() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     dataverse(&server).await;
     let ctx = session("crm", d365(&server, 2)).await;
     let rows = query(&ctx, "SELECT name, numberofemployees FROM crm.Accounts").await;
@@ -195,7 +195,7 @@ async fn each_pushable_predicate_reaches_filter() {
         ),
     ];
     for (predicate, filter, selects, select, expected) in cases {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         dataverse(&server).await.set(selects);
         let ctx = session("crm", d365(&server, 5000)).await;
         let sql = format!("SELECT accountid FROM crm.accounts WHERE {predicate}");
@@ -211,7 +211,7 @@ async fn each_pushable_predicate_reaches_filter() {
 
 #[tokio::test]
 async fn exact_and_inexact_filters_share_one_filter_in_query_order() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     dataverse(&server).await.set(|r| {
         num(r, "numberofemployees").is_some_and(|n| n >= 10.0)
             && r["name"].as_str().unwrap().to_lowercase().starts_with('c')
@@ -237,7 +237,7 @@ async fn exact_and_inexact_filters_share_one_filter_in_query_order() {
 
 #[tokio::test]
 async fn a_predicate_the_server_cannot_say_is_evaluated_by_the_engine() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     dataverse(&server).await;
     let ctx = session("crm", d365(&server, 5000)).await;
     let rows = query(&ctx, "SELECT name FROM crm.accounts WHERE numberofemployees * 2 > 400 OR upper(name) = 'ADVENTURE WORKS'").await;
@@ -258,7 +258,7 @@ async fn a_predicate_the_server_cannot_say_is_evaluated_by_the_engine() {
 
 #[tokio::test]
 async fn a_limit_goes_to_the_server_only_with_exact_filters() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let dv = dataverse(&server).await;
     let ctx = session("crm", d365(&server, 5000)).await;
 
@@ -303,7 +303,7 @@ async fn a_limit_goes_to_the_server_only_with_exact_filters() {
 
 #[tokio::test]
 async fn a_limit_stops_paging_once_enough_rows_matched() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     dataverse(&server).await;
     let ctx = session("crm", d365(&server, 1)).await;
     // Inexact filter: no $top, but no page past the first match is read.
@@ -318,7 +318,7 @@ async fn a_limit_stops_paging_once_enough_rows_matched() {
     // match ends the query; nothing beyond it.
     assert!(requests_to(&server, ACCOUNTS).await.len() <= 3);
     // A new server: the page the first scan had in flight may still land.
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     dataverse(&server).await;
     let c = connectkit_dynamics365::Dynamics365DataSource::new()
         .service_url(format!("{}{BASE}", server.uri()))
@@ -343,7 +343,7 @@ async fn a_limit_stops_paging_once_enough_rows_matched() {
 
 #[tokio::test]
 async fn order_by_and_group_by() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     dataverse(&server).await;
     let ctx = session("crm", d365(&server, 2)).await;
     let rows = query(
@@ -387,7 +387,7 @@ async fn order_by_and_group_by() {
 
 #[tokio::test]
 async fn connector_errors_keep_their_source() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     dataverse(&server).await;
     let ctx = session("crm", d365(&server, 5000)).await;
     // The $metadata knows no such entity set once the table is resolved
@@ -396,7 +396,7 @@ async fn connector_errors_keep_their_source() {
     assert!(e.to_string().contains("nosuch"), "{e}");
     // A server failure during the scan arrives as External with the
     // connector's error inside.
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let dv = dataverse(&server).await;
     let _ = dv;
     wiremock::Mock::given(wiremock::matchers::path(ACCOUNTS))

@@ -8,7 +8,7 @@ use crate::*;
 
 #[tokio::test]
 async fn orders_from_a_rest_api_join_dynamics_accounts() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let dv = dataverse(&server).await;
     let (orders, _model) = shop(&server).await;
     let ctx = session("crm", d365(&server, 2)).await;

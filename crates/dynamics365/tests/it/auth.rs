@@ -9,7 +9,7 @@ use crate::*;
 
 #[tokio::test]
 async fn a_401_on_page_two_refreshes_once_and_the_scan_completes() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = mount_all(&server).await;
     // The first token expires between page 1 and page 2.
     Mock::given(method("GET"))
@@ -52,7 +52,7 @@ async fn a_401_on_page_two_refreshes_once_and_the_scan_completes() {
 
 #[tokio::test]
 async fn an_api_that_keeps_answering_401_is_an_auth_error() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = mount_token(&server, "/token").await;
     Mock::given(path(BASE_PATH))
         .respond_with(ResponseTemplate::new(401))
@@ -73,7 +73,7 @@ async fn an_api_that_keeps_answering_401_is_an_auth_error() {
 
 #[tokio::test]
 async fn a_refused_refresh_token_is_an_auth_error_without_secrets() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
             "error": "invalid_grant",

@@ -33,7 +33,7 @@ async fn metadata_requests(server: &MockServer) -> Vec<wiremock::Request> {
 
 #[tokio::test]
 async fn miss_then_hit_then_revalidated_change() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server, "/token").await;
     let dir = tempfile::tempdir().unwrap();
     // 304 only to the right validator; otherwise the document, ETag "1".
@@ -95,7 +95,7 @@ async fn miss_then_hit_then_revalidated_change() {
 
 #[tokio::test]
 async fn last_modified_is_revalidated_with_if_modified_since() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server, "/token").await;
     let dir = tempfile::tempdir().unwrap();
     let date = "Mon, 23 Nov 2026 10:00:00 GMT";
@@ -128,7 +128,7 @@ async fn last_modified_is_revalidated_with_if_modified_since() {
 
 #[tokio::test]
 async fn without_validators_or_with_the_cache_off_nothing_is_kept() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server, "/token").await;
     Mock::given(method("GET"))
         .and(path(METADATA))
@@ -159,7 +159,7 @@ async fn without_validators_or_with_the_cache_off_nothing_is_kept() {
     assert!(reqs.iter().all(|r| header_of(r, "if-none-match").is_none()));
 
     // A server that sends no validator: nothing is stored.
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     cached(&server, dir.path())
         .schema("accounts")

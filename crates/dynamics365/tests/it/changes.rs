@@ -81,7 +81,7 @@ async fn read(
 
 #[tokio::test]
 async fn initial_then_delta_then_empty() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_changes(&server).await;
     let c = connector(&server);
 
@@ -131,7 +131,7 @@ async fn initial_then_delta_then_empty() {
 
 #[tokio::test]
 async fn a_table_without_change_tracking_is_a_clear_error() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await; // accounts answers without a delta link
     let c = connector(&server);
     let mut changes = c.changes("accounts", None).await.unwrap();
@@ -160,7 +160,7 @@ async fn a_table_without_change_tracking_is_a_clear_error() {
 /// the table (and keeps the server's message).
 #[tokio::test]
 async fn a_server_refusal_names_the_table() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server, "/token").await;
     mount_api(&server).await;
     Mock::given(method("GET"))

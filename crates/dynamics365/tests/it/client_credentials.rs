@@ -7,7 +7,7 @@ use crate::*;
 
 #[tokio::test]
 async fn without_a_refresh_token_the_client_credentials_grant_authorizes_the_scan() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = mount_all(&server).await;
     let source = Dynamics365DataSource::new()
         .service_url(service_url(&server))

@@ -10,7 +10,7 @@ use crate::*;
 
 #[tokio::test]
 async fn an_odata_error_body_surfaces_code_and_message() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let message =
         "Could not find a property named 'nmae' on type 'Microsoft.Dynamics.CRM.account'.";
@@ -40,7 +40,7 @@ async fn an_odata_error_body_surfaces_code_and_message() {
 
 #[tokio::test]
 async fn other_error_bodies_give_status_and_a_short_excerpt() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server, "/token").await;
     let html = format!(
         "<html><body>{}</body></html>",
@@ -71,7 +71,7 @@ async fn other_error_bodies_give_status_and_a_short_excerpt() {
 
 #[tokio::test]
 async fn a_service_document_that_is_not_odata_is_an_api_error() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server, "/token").await;
     Mock::given(path(BASE_PATH))
         .respond_with(ResponseTemplate::new(200).set_body_string("[1, 2]"))
@@ -84,7 +84,7 @@ async fn a_service_document_that_is_not_odata_is_an_api_error() {
 
 #[tokio::test]
 async fn a_value_that_does_not_fit_its_column_names_it() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let body = served(&server, "accounts_page3.json").replace(
         "\"numberofemployees\": 1,",
@@ -106,7 +106,7 @@ async fn a_value_that_does_not_fit_its_column_names_it() {
 
 #[tokio::test]
 async fn debug_output_never_shows_a_secret() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let s = source(&server);
     let c = s.connect().unwrap();

@@ -138,7 +138,7 @@ fn cell(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
 
 #[tokio::test]
 async fn without_the_property_nothing_is_annotated_or_asked_for() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     dataverse(&server).await;
     let c = connector(&server);
     let schema = c.schema("accounts").await.unwrap();
@@ -160,7 +160,7 @@ async fn without_the_property_nothing_is_annotated_or_asked_for() {
 
 #[tokio::test]
 async fn label_columns_sit_beside_their_values() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     dataverse(&server).await;
     let c = source(&server)
         .include_formatted_values(true)
@@ -223,7 +223,7 @@ async fn label_columns_sit_beside_their_values() {
 
 #[tokio::test]
 async fn a_projected_label_selects_its_property_and_is_never_filtered_by_the_server() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     dataverse(&server).await;
     let c = source(&server)
         .include_formatted_values(true)

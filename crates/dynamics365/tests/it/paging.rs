@@ -12,7 +12,7 @@ use crate::*;
 
 #[tokio::test]
 async fn all_rows_of_three_pages_come_back_in_order() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let c = connector(&server);
     let batches = scan_all(&c, "accounts", ScanRequest::new()).await.unwrap();
@@ -58,7 +58,7 @@ async fn all_rows_of_three_pages_come_back_in_order() {
 
 #[tokio::test]
 async fn a_limit_stops_paging_early() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let c = connector(&server);
     let batches = scan_all(&c, "accounts", ScanRequest::new().with_limit(3))
@@ -80,7 +80,7 @@ async fn a_limit_stops_paging_early() {
     assert_eq!(reqs[0].url.query(), Some("$top=3"));
 
     // A limit that the first page fills: one request.
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let batches = scan_all(
         &connector(&server),
@@ -116,7 +116,7 @@ async fn page_linking_to(server: &MockServer, token: &str, next: &str) {
 
 #[tokio::test]
 async fn a_next_link_that_repeats_a_page_is_an_error_not_a_loop() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     // Page 2 links to itself.
     let page2 = format!(
@@ -141,7 +141,7 @@ async fn a_next_link_that_repeats_a_page_is_an_error_not_a_loop() {
 
 #[tokio::test]
 async fn a_next_link_to_another_origin_is_refused() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     page_linking_to(
         &server,
@@ -164,12 +164,12 @@ async fn a_next_link_to_another_origin_is_refused() {
 #[tokio::test]
 async fn a_foreign_next_link_or_redirect_sends_nothing_there() {
     for form in ["next link", "redirect"] {
-        let elsewhere = MockServer::start().await;
+        let elsewhere = MockServer::builder().start().await;
         Mock::given(method("GET"))
             .respond_with(json(r#"{"value": []}"#.to_owned()))
             .mount(&elsewhere)
             .await;
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         mount_all(&server).await;
         let away = format!("{}/api/data/v9.1/accounts?p=3", elsewhere.uri());
         if form == "next link" {
@@ -209,7 +209,7 @@ async fn a_foreign_next_link_or_redirect_sends_nothing_there() {
 
 #[tokio::test]
 async fn a_relative_next_link_resolves_against_the_page() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     page_linking_to(&server, &skiptoken(2), "accounts?$skiptoken=last").await;
     Mock::given(method("GET"))
@@ -234,7 +234,7 @@ async fn a_relative_next_link_resolves_against_the_page() {
 /// A server that answers empty pages that always carry a new next link.
 #[tokio::test]
 async fn endless_empty_pages_with_next_links_end_with_an_error() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let base = service_url(&server);
     Mock::given(method("GET"))
@@ -284,7 +284,7 @@ async fn prefers(server: &MockServer, p: &str) -> Vec<Vec<String>> {
 /// anyway, the next page asks for no more than the rows still wanted.
 #[tokio::test]
 async fn a_small_limit_is_top_alone_then_small_pages() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let batches = scan_all(
         &connector(&server),
@@ -306,7 +306,7 @@ async fn a_small_limit_is_top_alone_then_small_pages() {
 /// than the rows still wanted.
 #[tokio::test]
 async fn a_limit_beyond_the_page_size_pages_without_top() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let c = source(&server).page_size(2).connect().unwrap();
     let batches = scan_all(&c, "accounts", ScanRequest::new().with_limit(3))
@@ -333,7 +333,7 @@ async fn a_limit_beyond_the_page_size_pages_without_top() {
 #[tokio::test]
 async fn the_next_page_is_requested_while_a_page_is_decoded() {
     for (max, ahead) in [("4", true), ("1", false)] {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         mount_all(&server).await;
         let c = source(&server)
             .property("MaxConcurrentRequests", max)

@@ -10,7 +10,7 @@ const GUID: &str = "a0000000-0000-0000-0000-000000000005";
 
 #[tokio::test]
 async fn projection_and_filters_reach_the_query_string_encoded() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server, "/token").await;
     mount_api(&server).await;
     // Whatever the query, answer with the last page (no next link).
@@ -111,7 +111,7 @@ async fn projection_and_filters_reach_the_query_string_encoded() {
 
 #[tokio::test]
 async fn unknown_columns_are_errors_before_any_request() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let c = connector(&server);
     let err = c
@@ -147,7 +147,7 @@ async fn unknown_columns_are_errors_before_any_request() {
 
 #[tokio::test]
 async fn an_empty_projection_still_counts_rows() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let c = connector(&server);
     let scan = c
@@ -167,7 +167,7 @@ async fn an_empty_projection_still_counts_rows() {
 #[tokio::test]
 async fn filter_support_is_known_before_the_scan() {
     use connectkit_core::{Connector, FilterSupport::*};
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let c = connector(&server);
     let filters = [
@@ -208,7 +208,7 @@ async fn filter_support_is_known_before_the_scan() {
 
 #[tokio::test]
 async fn a_limit_with_exact_filters_goes_to_the_server() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let c = connector(&server);
     let scan = c
@@ -234,7 +234,7 @@ async fn a_limit_with_exact_filters_goes_to_the_server() {
 async fn a_limit_with_an_inexact_filter_returns_the_first_matching_rows() {
     use arrow_array::{Array, StringArray};
     use futures::StreamExt;
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let c = connector(&server);
     let filter = Filter::new("name", FilterOp::Ge, "N");
@@ -280,7 +280,7 @@ async fn a_limit_with_an_inexact_filter_returns_the_first_matching_rows() {
 #[tokio::test]
 async fn compound_filters_and_typed_literals_reach_the_query_string() {
     use connectkit_core::{Connector, FilterSupport::*};
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server, "/token").await;
     mount_api(&server).await;
     Mock::given(method("GET"))

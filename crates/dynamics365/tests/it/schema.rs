@@ -32,7 +32,7 @@ fn render(schema: &Schema) -> String {
 
 #[tokio::test]
 async fn derived_schemas() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let c = connector(&server);
     insta::assert_snapshot!(
@@ -47,7 +47,7 @@ async fn derived_schemas() {
 
 #[tokio::test]
 async fn metadata_is_fetched_once_per_connector() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let c = connector(&server);
     let a = c.schema("accounts").await.unwrap();
@@ -68,7 +68,7 @@ async fn metadata_is_fetched_once_per_connector() {
 
 #[tokio::test]
 async fn an_unknown_table_names_the_known_ones() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let c = connector(&server);
     let err = c.schema("acounts").await.unwrap_err();
@@ -86,7 +86,7 @@ async fn an_unknown_table_names_the_known_ones() {
 
 #[tokio::test]
 async fn a_metadata_document_that_is_not_csdl_is_an_api_error() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server, "/token").await;
     wiremock::Mock::given(wiremock::matchers::path(METADATA))
         .respond_with(
@@ -104,7 +104,7 @@ async fn a_metadata_document_that_is_not_csdl_is_an_api_error() {
 /// (`account` → `accounts`), in any case.
 #[tokio::test]
 async fn a_table_is_found_by_its_logical_name() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let c = connector(&server);
     let by_set = c.schema("accounts").await.unwrap();
@@ -126,7 +126,7 @@ async fn count_is_dollar_count_below_the_cap() {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, ResponseTemplate};
     for (body, want) in [("42", Some(Some(42))), ("5000", Some(None)), ("many", None)] {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         mount_all(&server).await;
         Mock::given(method("GET"))
             .and(path(format!("{ACCOUNTS}/$count")))

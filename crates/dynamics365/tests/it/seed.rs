@@ -29,7 +29,7 @@ fn seed_url(server: &MockServer) -> String {
 
 #[tokio::test]
 async fn the_seed_url_lists_tables_and_scans_rows_through_the_grant() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = mount_token(&server, TOKEN_PATH).await;
     mount_api(&server).await;
     let mut registry = Registry::new();
@@ -98,7 +98,7 @@ async fn the_seed_url_lists_tables_and_scans_rows_through_the_grant() {
 
 #[tokio::test]
 async fn a_service_url_without_trailing_slash_works_the_same() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let url = service_url(&server);
     let c = source(&server)
@@ -124,7 +124,7 @@ async fn a_service_url_without_trailing_slash_works_the_same() {
 
 #[tokio::test]
 async fn a_given_scope_and_credentials_mode_override_the_defaults() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let c = source(&server)
         .scope("https://mywebinstance.crm.dynamics.com/user_impersonation offline_access")
@@ -145,7 +145,7 @@ async fn a_given_scope_and_credentials_mode_override_the_defaults() {
 
 #[tokio::test]
 async fn the_data_source_and_the_url_build_the_same_connector() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let from_url = {
         let mut r = Registry::new();

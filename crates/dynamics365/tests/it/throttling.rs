@@ -48,7 +48,7 @@ async fn first_page_answers(
 
 #[tokio::test(start_paused = true)]
 async fn a_429_then_a_503_are_waited_out() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_api(&server).await;
     first_page_answers(&server, 429, "1", 1, 1).await;
     first_page_answers(&server, 503, "2", 1, 2).await;
@@ -73,7 +73,7 @@ async fn a_429_then_a_503_are_waited_out() {
 
 #[tokio::test(start_paused = true)]
 async fn a_429_with_retry_after_one_second_then_200_succeeds() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_api(&server).await;
     first_page_answers(&server, 429, "1", 1, 1).await;
     let c = paused_connector(&server, None);
@@ -90,7 +90,7 @@ async fn a_429_with_retry_after_one_second_then_200_succeeds() {
 
 #[tokio::test(start_paused = true)]
 async fn throttling_forever_gives_up_after_the_bound() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_api(&server).await;
     first_page_answers(&server, 429, "1", u64::MAX, 1).await;
     let c = paused_connector(&server, None);
@@ -121,7 +121,7 @@ async fn throttling_forever_gives_up_after_the_bound() {
     );
 
     // The bound is configurable, and a huge Retry-After is capped.
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_api(&server).await;
     first_page_answers(&server, 503, "86400", u64::MAX, 1).await;
     let c = paused_connector(&server, Some(1));

@@ -7,7 +7,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::{BASE_PATH, METADATA, connector, json, mount_token, served};
 
 async fn metadata_server(xml: String) -> MockServer {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server, "/token").await;
     Mock::given(method("GET"))
         .and(path(BASE_PATH))

@@ -89,7 +89,7 @@ async fn check(values: &[f64]) {
             format!(r#"{{"@odata.etag":"W/\"{i}\"","id":{i},"a":{a},"b":{b}}}"#)
         })
         .collect();
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server, "/token").await;
     Mock::given(method("GET"))
         .and(path(METADATA))

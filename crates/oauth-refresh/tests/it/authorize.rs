@@ -74,7 +74,7 @@ async fn the_authorization_request_carries_pkce_state_redirect_and_scope() {
         Some(ClientCredentialsMode::Url),
         Some(ClientCredentialsMode::All),
     ] {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         mount_token(&server).await;
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("sub/tokens.json");
@@ -158,7 +158,7 @@ async fn the_authorization_request_carries_pkce_state_redirect_and_scope() {
 
 #[tokio::test]
 async fn the_token_file_then_drives_the_refresh_grant_without_a_refresh_token_property() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tokens.json");
@@ -202,7 +202,7 @@ async fn the_token_file_then_drives_the_refresh_grant_without_a_refresh_token_pr
 
 #[tokio::test]
 async fn an_idle_connection_does_not_hold_up_the_callback() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tokens.json");
@@ -236,7 +236,7 @@ async fn an_idle_connection_does_not_hold_up_the_callback() {
 
 #[tokio::test]
 async fn a_redirect_with_another_state_is_refused_and_nothing_is_exchanged() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tokens.json");
@@ -255,7 +255,7 @@ async fn a_redirect_with_another_state_is_refused_and_nothing_is_exchanged() {
 
 #[tokio::test]
 async fn access_denied_is_a_typed_error() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let a = authorizer(&server, &dir.path().join("t.json"), None);
@@ -280,7 +280,7 @@ async fn access_denied_is_a_typed_error() {
 
 #[tokio::test(start_paused = true)]
 async fn no_redirect_within_the_timeout_is_an_error() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let dir = tempfile::tempdir().unwrap();
     let a = authorizer(&server, &dir.path().join("t.json"), None)
         .timeout(std::time::Duration::from_secs(120));
@@ -294,7 +294,7 @@ async fn no_redirect_within_the_timeout_is_an_error() {
 
 #[tokio::test]
 async fn a_response_without_refresh_token_says_what_to_change() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "access_token": "at-only", "token_type": "Bearer", "expires_in": 60})))
@@ -321,7 +321,7 @@ async fn a_response_without_refresh_token_says_what_to_change() {
 /// exchange; the listener binds 127.0.0.1, where `localhost` resolves.
 #[tokio::test]
 async fn a_localhost_redirect_uri_keeps_its_host_and_the_listener_binds_127_0_0_1() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     mount_token(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let b = RefreshTokenFlow::builder()
@@ -370,7 +370,7 @@ fn a_non_loopback_redirect_uri_is_a_config_error() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         let b = RefreshTokenFlow::builder()
             .client_id(CLIENT_ID)
             .client_secret(CLIENT_SECRET)

@@ -26,7 +26,7 @@ async fn advance(d: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_thousand_concurrent_callers_cause_one_token_request() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 3600,
         delay_ms: 50,
@@ -49,7 +49,7 @@ async fn one_thousand_concurrent_callers_cause_one_token_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_hundred_concurrent_401s_cause_one_refresh() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 3600,
         delay_ms: 20,
@@ -84,7 +84,7 @@ async fn one_hundred_concurrent_401s_cause_one_refresh() {
 
 #[tokio::test]
 async fn expired_token_is_refreshed_and_a_fresh_one_is_not() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 1,
         ..Default::default()
@@ -104,7 +104,7 @@ async fn expired_token_is_refreshed_and_a_fresh_one_is_not() {
 
 #[tokio::test]
 async fn skew_triggers_an_early_refresh() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 100,
         ..Default::default()
@@ -122,7 +122,7 @@ async fn skew_triggers_an_early_refresh() {
 
 #[tokio::test]
 async fn failed_proactive_refresh_keeps_serving_the_valid_token() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(token_json("at-1", 100)))
         .up_to_n_times(1)
@@ -157,7 +157,7 @@ async fn failed_proactive_refresh_keeps_serving_the_valid_token() {
 
 #[tokio::test]
 async fn initial_access_token_is_used_until_rejected() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 3600,
         ..Default::default()

@@ -42,7 +42,7 @@ async fn every_mode_sends_grant_type_client_credentials_and_no_refresh_token() {
             if mode == Post && prefix.is_empty() {
                 continue;
             }
-            let server = MockServer::start().await;
+            let server = MockServer::builder().start().await;
             issuer(&server, 3600, 0).await;
             let flow = cc_builder(&server, prefix)
                 .client_credentials_mode(mode)
@@ -69,7 +69,7 @@ async fn every_mode_sends_grant_type_client_credentials_and_no_refresh_token() {
 
 #[tokio::test]
 async fn the_token_is_cached_and_renewed_by_the_same_grant_after_expiry() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = issuer(&server, 120, 0).await;
     let flow = cc_builder(&server, "POST ")
         .expiry_skew(Duration::from_secs(30))
@@ -98,7 +98,7 @@ async fn assert_secret(flow: &RefreshTokenFlow, expected: &str) {
 
 #[tokio::test]
 async fn concurrent_callers_share_one_request() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = issuer(&server, 3600, 200).await;
     let flow = cc_builder(&server, "POST ").build().unwrap();
     let calls = (0..20).map(|_| {
@@ -113,7 +113,7 @@ async fn concurrent_callers_share_one_request() {
 
 #[tokio::test]
 async fn a_refused_client_is_a_typed_error_without_the_secret() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(method("POST"))
         .and(path("/token"))
         .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
@@ -134,7 +134,7 @@ async fn a_refused_client_is_a_typed_error_without_the_secret() {
 
 #[tokio::test]
 async fn busy_endpoints_are_retried() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(ResponseTemplate::new(503))
         .up_to_n_times(2)

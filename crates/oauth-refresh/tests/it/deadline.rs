@@ -94,7 +94,7 @@ async fn the_default_request_deadline_is_thirty_seconds_and_configurable_by_prop
 
 #[tokio::test]
 async fn retries_stop_at_the_refresh_deadline() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
         .mount(&server)
@@ -126,7 +126,7 @@ async fn advance(d: Duration) {
 
 #[tokio::test]
 async fn a_token_shorter_than_the_skew_is_refreshed_once_per_half_life() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 30,
         ..Default::default()
@@ -164,7 +164,7 @@ impl Respond for Script {
 }
 
 async fn after_rotation(answers: Vec<ResponseTemplate>) -> (Result<(), Error>, usize) {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(Script {
             answers: Arc::new(answers),

@@ -41,7 +41,7 @@ async fn setup(
     script: Vec<&'static str>,
     interval: Option<u64>,
 ) -> (MockServer, Authorizer, tempfile::TempDir) {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let mut answer = serde_json::json!({
         "device_code": DEVICE_CODE, "user_code": "WDJB-MJHT",
         "verification_uri": format!("{}/device", server.uri()),

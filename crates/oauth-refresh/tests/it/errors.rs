@@ -9,7 +9,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::builder;
 
 async fn outcome(responses: Vec<ResponseTemplate>) -> (Result<String, Error>, usize) {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let n = responses.len();
     for (i, r) in responses.into_iter().enumerate() {
         let mock = Mock::given(path("/token"))
@@ -164,7 +164,7 @@ async fn html_500_is_retried_then_reported_with_an_excerpt() {
 
 #[tokio::test]
 async fn retry_after_is_honoured_then_success() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
         .up_to_n_times(1)
@@ -191,7 +191,7 @@ async fn retry_after_is_honoured_then_success() {
 
 #[tokio::test]
 async fn busy_endpoint_gives_up_after_the_bound() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(ResponseTemplate::new(503))
         .mount(&server)

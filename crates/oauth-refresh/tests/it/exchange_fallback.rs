@@ -51,7 +51,7 @@ impl Respond for Server {
 }
 
 async fn serve(r: impl Respond + 'static) -> MockServer {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(r)
         .mount(&server)
@@ -151,7 +151,7 @@ async fn the_code_exchange_falls_back_and_resends_the_same_code_only_after_a_ref
 #[tokio::test]
 async fn a_rejected_code_is_never_exchanged_twice() {
     for status in [400, 401] {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         Mock::given(path("/token"))
             .respond_with(ResponseTemplate::new(status).set_body_json(
                 serde_json::json!({"error": "invalid_grant", "error_description": "code used"}),
@@ -218,7 +218,7 @@ async fn client_credentials_fall_back_and_keep_the_working_form() {
 
 #[tokio::test]
 async fn client_credentials_refused_as_a_grant_are_not_retried_in_other_forms() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(
             ResponseTemplate::new(400)

@@ -61,7 +61,7 @@ impl Respond for OidcProvider {
 }
 
 async fn serve(r: impl Respond + 'static) -> MockServer {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(r)
         .mount(&server)
@@ -192,7 +192,7 @@ async fn an_explicit_method_or_mode_is_never_overridden() {
 
 #[tokio::test]
 async fn when_every_form_fails_the_message_says_what_was_tried_and_what_to_set() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(ResponseTemplate::new(401).set_body_json(
             serde_json::json!({"error": "invalid_client", "error_description": "unknown client"}),
@@ -219,7 +219,7 @@ async fn when_every_form_fails_the_message_says_what_was_tried_and_what_to_set()
 
 #[tokio::test]
 async fn a_rejected_grant_is_not_a_rejected_form() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(
             ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_grant"})),

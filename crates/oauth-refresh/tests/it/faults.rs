@@ -62,7 +62,7 @@ impl Respond for Alternating {
 
 #[tokio::test]
 async fn alternating_200_and_500_recovers_through_retries() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(Alternating::default())
         .mount(&server)
@@ -80,8 +80,8 @@ async fn alternating_200_and_500_recovers_through_retries() {
 
 #[tokio::test]
 async fn a_redirected_token_request_is_not_followed() {
-    let server = MockServer::start().await;
-    let other = MockServer::start().await;
+    let server = MockServer::builder().start().await;
+    let other = MockServer::builder().start().await;
     CountingIssuer {
         expires_in: 3600,
         ..Default::default()
@@ -108,7 +108,7 @@ async fn a_redirected_token_request_is_not_followed() {
 
 #[tokio::test]
 async fn an_unwritable_token_file_is_a_config_error_before_any_grant() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 3600,
         rotate: true,

@@ -9,7 +9,7 @@ async fn one_request(
     prefix: &str,
     scope: Option<&str>,
 ) -> crate::Received {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     CountingIssuer {
         expires_in: 3600,
         ..Default::default()
@@ -58,7 +58,7 @@ async fn scope_absent_is_not_sent_and_prefix_is_case_insensitive() {
 
 #[tokio::test]
 async fn basic_credentials_are_form_urlencoded_before_base64() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     CountingIssuer {
         expires_in: 3600,
         ..Default::default()
@@ -90,7 +90,7 @@ async fn basic_credentials_are_form_urlencoded_before_base64() {
 
 #[tokio::test]
 async fn force_post_overrides_the_get_default() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     CountingIssuer {
         expires_in: 3600,
         ..Default::default()
@@ -114,7 +114,7 @@ async fn force_post_overrides_the_get_default() {
 
 #[tokio::test]
 async fn configuration_errors_name_the_property() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let err = builder(&server, "")
         .client_credentials_mode(ClientCredentialsMode::Post)
         .build()

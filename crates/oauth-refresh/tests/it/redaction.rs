@@ -37,7 +37,7 @@ fn flow(server: &MockServer) -> RefreshTokenFlow {
 
 #[tokio::test]
 async fn flow_builder_and_stores_never_print_secrets() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let f = flow(&server);
     let text = format!("{f:?}");
     assert_clean(&text);
@@ -80,7 +80,7 @@ async fn errors_echoing_secrets_are_masked() {
         (200, format!(r#"{{"error":"{}"}}"#, SECRETS[0])),
     ];
     for (status, body) in bodies {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         Mock::given(path("/token"))
             .respond_with(ResponseTemplate::new(status).set_body_string(body))
             .mount(&server)
@@ -103,7 +103,7 @@ async fn errors_echoing_secrets_are_masked() {
 
 #[tokio::test]
 async fn authorize_sets_sensitive_headers() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let f = Arc::new(flow(&server));
     let mut req = reqwest::Client::new()
         .get(format!("{}/api", server.uri()))

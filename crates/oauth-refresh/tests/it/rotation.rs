@@ -25,7 +25,7 @@ fn sent_refresh_tokens(reqs: &[crate::Received]) -> Vec<String> {
 
 #[tokio::test]
 async fn three_refreshes_each_send_the_latest_refresh_token() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 3600,
         rotate: true,
@@ -53,7 +53,7 @@ async fn three_refreshes_each_send_the_latest_refresh_token() {
 async fn file_store_survives_a_new_flow_instance() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tokens.json");
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 3600,
         rotate: true,
@@ -134,7 +134,7 @@ impl TokenStore for FlakyStore {
 /// the store is asked to keep it, so a failing (or crashing) store never
 /// makes the flow send the consumed token again.
 async fn failing_store_keeps_the_rotated_token_in_memory(panic: bool) {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 3600,
         rotate: true,
@@ -201,7 +201,7 @@ async fn a_store_that_panics_on_save_loses_nothing() {
 async fn token_file_property_persists_rotations() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("t.json");
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     CountingIssuer {
         expires_in: 3600,
         rotate: true,

@@ -200,7 +200,7 @@ async fn no_form_of_any_secret_reaches_an_error_or_a_log_line() {
     for (name, response) in catalogue() {
         // The default form (with its fallback) and an explicit POST with Basic.
         for (prefix, mode) in [("", None), ("POST ", Some(ClientCredentialsMode::Basic))] {
-            let server = MockServer::start().await;
+            let server = MockServer::builder().start().await;
             Mock::given(path("/token"))
                 .respond_with(response.clone())
                 .mount(&server)
@@ -228,7 +228,7 @@ async fn no_form_of_any_secret_reaches_an_error_or_a_log_line() {
 
 #[tokio::test]
 async fn a_2xx_body_that_does_not_parse_names_the_position_not_the_content() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(ResponseTemplate::new(200).set_body_raw(
             format!(r#"{{"access_token":"{NEW_ACCESS}",}}"#).into_bytes(),
@@ -249,7 +249,7 @@ async fn a_2xx_body_that_does_not_parse_names_the_position_not_the_content() {
 
 #[tokio::test]
 async fn a_byte_order_mark_is_stripped() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/token"))
         .respond_with(ResponseTemplate::new(200).set_body_raw(
             format!("\u{feff}{{\"access_token\":\"{NEW_ACCESS}\"}}").into_bytes(),
@@ -313,7 +313,7 @@ async fn the_other_grants_leak_nothing_either() {
         .collect();
     forbidden.extend([CODE.to_owned(), form(CODE), pct(CODE, false)]);
     for (name, response) in catalogue() {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         Mock::given(path("/token"))
             .respond_with(response.clone())
             .mount(&server)

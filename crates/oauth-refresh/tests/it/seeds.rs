@@ -13,7 +13,7 @@ fn seed(name: &str) -> String {
 
 #[tokio::test]
 async fn autorest_seed_sends_a_get_with_all_credentials() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     CountingIssuer {
         expires_in: 3600,
         ..Default::default()
@@ -43,7 +43,7 @@ async fn autorest_seed_sends_a_get_with_all_credentials() {
 
 #[tokio::test]
 async fn dynamics_seed_sends_a_post_form_with_credentials_in_the_body() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     CountingIssuer {
         expires_in: 3600,
         ..Default::default()

@@ -40,7 +40,7 @@ async fn stored_refresh_token(file: &Path) -> String {
 async fn flows_sharing_a_token_file_send_one_grant_and_never_reuse_a_token() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tokens.json");
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = ReuseDetectingIssuer::new(REFRESH_TOKEN, 3600);
     issuer.mount(&server).await;
     // Three "processes" start at once with the same TokenFile.
@@ -67,7 +67,7 @@ async fn flows_sharing_a_token_file_send_one_grant_and_never_reuse_a_token() {
 async fn a_long_running_flow_re_reads_the_file_before_refreshing() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tokens.json");
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = ReuseDetectingIssuer::new(REFRESH_TOKEN, 3600);
     issuer.mount(&server).await;
     let long_running = flow_on(&server, &file, REFRESH_TOKEN);
@@ -99,7 +99,7 @@ async fn a_long_running_flow_re_reads_the_file_before_refreshing() {
 async fn a_token_file_in_a_missing_folder_is_created_before_the_grant() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a/b/tokens.json");
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = ReuseDetectingIssuer::new(REFRESH_TOKEN, 3600);
     issuer.mount(&server).await;
     let flow = flow_on(&server, &file, REFRESH_TOKEN);
@@ -153,7 +153,7 @@ async fn a_rotated_token_survives_a_response_that_fails_validation() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("tokens.json");
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         Mock::given(path("/token"))
             .respond_with(ResponseTemplate::new(200).set_body_json(bad.clone()))
             .up_to_n_times(1)
@@ -177,7 +177,7 @@ async fn a_rotated_token_survives_a_response_that_fails_validation() {
 async fn a_new_refresh_token_property_beats_a_stale_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tokens.json");
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     CountingIssuer {
         expires_in: 3600,
         rotate: true,
@@ -220,7 +220,7 @@ async fn a_new_refresh_token_property_beats_a_stale_file() {
 async fn invalid_grant_for_a_token_from_the_file_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tokens.json");
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = ReuseDetectingIssuer::new(REFRESH_TOKEN, 3600);
     issuer.mount(&server).await;
     flow_on(&server, &file, REFRESH_TOKEN)
@@ -271,7 +271,7 @@ async fn an_unreadable_token_file_is_a_config_error_before_any_grant() {
         (not_a_dir.join("tokens.json"), None, "cannot be read"),
         (dir.path().to_path_buf(), None, "cannot be read"),
     ];
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 3600,
         ..Default::default()
@@ -304,7 +304,7 @@ async fn waiting_for_another_process_s_lock_is_bounded_by_the_refresh_deadline()
     // Another process is in the middle of a refresh and does not finish.
     let held = std::fs::File::create(dir.path().join("tokens.json.lock")).unwrap();
     held.lock().unwrap();
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 3600,
         ..Default::default()

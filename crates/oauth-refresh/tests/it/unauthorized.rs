@@ -6,7 +6,7 @@ use crate::{CountingIssuer, api_accepting, builder};
 
 #[tokio::test]
 async fn a_401_refreshes_once_and_retries() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 3600,
         ..Default::default()
@@ -35,7 +35,7 @@ async fn a_401_refreshes_once_and_retries() {
 
 #[tokio::test]
 async fn a_second_401_is_returned_not_looped() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 3600,
         ..Default::default()
@@ -60,7 +60,7 @@ async fn a_second_401_is_returned_not_looped() {
 
 #[tokio::test]
 async fn middleware_authorizes_adds_auth_header_and_retries_once() {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     let issuer = CountingIssuer {
         expires_in: 3600,
         ..Default::default()
@@ -100,8 +100,8 @@ async fn middleware_authorizes_adds_auth_header_and_retries_once() {
 /// the bearer token) to another origin on a redirect.
 #[tokio::test]
 async fn the_ready_client_does_not_follow_a_cross_origin_redirect() {
-    let api = MockServer::start().await;
-    let elsewhere = MockServer::start().await;
+    let api = MockServer::builder().start().await;
+    let elsewhere = MockServer::builder().start().await;
     crate::CountingIssuer {
         expires_in: 3600,
         ..Default::default()

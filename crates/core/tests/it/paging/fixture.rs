@@ -78,7 +78,7 @@ impl Respond for Pages {
 }
 
 pub(super) async fn serve(pages: Pages) -> MockServer {
-    let server = MockServer::start().await;
+    let server = MockServer::builder().start().await;
     Mock::given(path("/items"))
         .respond_with(pages)
         .mount(&server)
