@@ -150,3 +150,21 @@ fn bad_values_still_name_their_row_and_column() {
     assert_eq!(Err(err.clone()), read(&t, page, false));
     assert!(err.contains("3000000000") && err.contains("int"), "{err}");
 }
+
+#[test]
+fn a_body_that_is_not_utf8_is_refused_as_before() {
+    let t = table();
+    let page = b"{\"data\":[{\"must\":1,\"name\":\"a\xffb\"}]}";
+    let expected = serde_json::from_slice::<serde_json::Value>(page).unwrap_err();
+    match PageReader::for_table(&t)
+        .unwrap()
+        .decode(&t, page, 0, 7, None)
+    {
+        Err(StreamError::Json(e)) => assert_eq!(e.to_string(), expected.to_string()),
+        other => panic!("{other:?}"),
+    }
+    // Valid UTF-8 beyond ASCII reads as text.
+    let page = "{\"data\":[{\"must\":1,\"name\":\"h\u{e9}\u{1f600}\"}]}";
+    let got = read(&t, page.as_bytes(), true).unwrap();
+    assert!(got.contains("h\u{e9}\u{1f600}"), "{got}");
+}

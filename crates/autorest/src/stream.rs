@@ -121,14 +121,22 @@ impl PageReader {
             error: None,
             new: table.watch_new_fields.then(NewFields::default),
         };
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let parsed = BodySeed {
-            path,
-            trie,
-            st: &mut st,
-        }
-        .deserialize(&mut de)
-        .and_then(|body| de.end().map(|()| body));
+        let parsed = match std::str::from_utf8(bytes) {
+            // Checked once here rather than string by string while parsing;
+            // a body that is not UTF-8 is parsed as bytes, for its error.
+            Ok(text) => parse(
+                &mut serde_json::Deserializer::from_str(text),
+                path,
+                trie,
+                &mut st,
+            ),
+            Err(_) => parse(
+                &mut serde_json::Deserializer::from_slice(bytes),
+                path,
+                trie,
+                &mut st,
+            ),
+        };
         let redo = st.slots.redo;
         let body = match parsed {
             Ok(body) => body,
@@ -156,6 +164,17 @@ impl PageReader {
             });
         (r, redo)
     }
+}
+
+/// Parses a whole body with `de`, its rows into `st`.
+fn parse<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+    path: &[String],
+    trie: &Trie,
+    st: &mut State<'_>,
+) -> serde_json::Result<Value> {
+    let body = BodySeed { path, trie, st }.deserialize(&mut *de)?;
+    de.end().map(|()| body)
 }
 
 struct State<'t> {
