@@ -16,12 +16,15 @@ use serde_json::Value;
 
 use connectkit_core::{KeyOrder, KeySeed};
 
+use crate::direct::DirectSeed;
 use crate::table::{Source, TableDef};
 
 mod new_fields;
+mod slots;
 
 use new_fields::{HasData, has_data};
 pub(crate) use new_fields::{NewField, NewFields, ScanNewFields};
+pub(crate) use slots::Slots;
 
 /// Builds a `Value` from the scalar and array `visit_*` methods, through
 /// `$done(self, value)`.
@@ -126,6 +129,11 @@ impl Trie {
         }
     }
 
+    /// Whether a column of this node or below is marked in `pushed`.
+    fn any_pushed(&self, pushed: &[bool]) -> bool {
+        self.cols.iter().any(|&c| pushed[c]) || self.children.values().any(|n| n.any_pushed(pushed))
+    }
+
     /// Fills the slots of this node and below from an already built value.
     pub fn fill(&self, v: &Value, slots: &mut [Value]) {
         for &c in &self.cols {
@@ -137,36 +145,6 @@ impl Trie {
                     child.fill(inner, slots);
                 }
             }
-        }
-    }
-}
-
-/// The current row's field values, by column, and for each column the
-/// buffer of its last string value, reused for the next one (a row's
-/// strings are copied into Arrow builders anyway: no allocation per value).
-pub(crate) struct Slots {
-    pub values: Vec<Value>,
-    spare: Vec<String>,
-}
-
-impl Slots {
-    /// Empty slots for `n` columns.
-    pub fn new(n: usize) -> Self {
-        Self {
-            values: vec![Value::Null; n],
-            spare: vec![String::new(); n],
-        }
-    }
-
-    /// Takes the value of column `c`, leaving it empty (null).
-    pub fn take(&mut self, c: usize) -> Value {
-        std::mem::take(&mut self.values[c])
-    }
-
-    /// Gives back a value taken from column `c` once it has been used.
-    pub fn recycle(&mut self, c: usize, v: Value) {
-        if let Value::String(s) = v {
-            self.spare[c] = s;
         }
     }
 }
@@ -282,7 +260,28 @@ pub(crate) fn read_fields<'de, 'n, A: MapAccess<'de>>(
                 }
             },
             n if n.children.is_empty() => {
-                if let [rest @ .., last] = n.cols.as_slice() {
+                if let [c] = n.cols.as_slice() {
+                    let c = *c;
+                    if slots.pushed[c] {
+                        slots.redo = true;
+                    }
+                    let v = map.next_value_seed(DirectSeed {
+                        builder: &mut slots.builders[c],
+                        direct: slots.direct[c],
+                        buf: &mut slots.spare[c],
+                    })?;
+                    match v {
+                        Some(v) => slots.values[c] = v,
+                        None => {
+                            slots.pushed[c] = true;
+                            let old = slots.take(c);
+                            slots.recycle(c, old);
+                        }
+                    }
+                } else if let [rest @ .., last] = n.cols.as_slice() {
+                    if n.any_pushed(&slots.pushed) {
+                        slots.redo = true;
+                    }
                     let v = map.next_value_seed(ValueSeed {
                         buf: &mut slots.spare[*last],
                     })?;
@@ -311,7 +310,7 @@ pub(crate) fn read_fields<'de, 'n, A: MapAccess<'de>>(
                 // Both a column and the parent of columns (a JSON column and
                 // its flattened fields): needs the whole value.
                 let v: Value = map.next_value()?;
-                n.fill(&v, &mut slots.values);
+                slots.fill(n, &v);
             }
         }
     }

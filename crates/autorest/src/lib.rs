@@ -72,6 +72,7 @@ mod cast;
 mod columns;
 mod connector;
 mod decode;
+mod direct;
 mod error;
 mod fields;
 mod formats;

@@ -5,7 +5,8 @@
 //! Building a `serde_json::Value` tree per row (a map, a string per key) costs
 //! more than the rest of a scan together, so here each row object is read
 //! key by key against a trie of the declared columns: unknown keys are skipped
-//! without allocation and only column values become (scalar) `Value`s, which
+//! without allocation. Column scalars whose cast is certain go straight into
+//! the builders (`direct.rs`); the other column values become `Value`s, which
 //! go through the same casts as the general path (`decode.rs`). The rest of
 //! the body, which paging reads (next links, totals, tokens), is kept as a
 //! `Value` with the rows array left empty.
@@ -18,6 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::cast::ColBuilder;
 use crate::decode::{batch, push_value};
+use crate::direct::Direct;
 use crate::error::AutoRestError;
 use connectkit_core::KeyOrder;
 
@@ -79,15 +81,37 @@ impl PageReader {
         row_offset: usize,
         max_rows: Option<usize>,
     ) -> Result<Streamed, StreamError> {
+        let page = (bytes, root_offset, row_offset, max_rows);
+        match self.read(table, page, true) {
+            // A row repeated a key whose column was already appended: read
+            // the page again the slow way, where the last value wins.
+            (_, true) => self.read(table, page, false).0,
+            (r, false) => r,
+        }
+    }
+
+    /// One reading of a page; with `direct`, scalars go straight into the
+    /// builders (`direct.rs`). Also whether it must be read again without.
+    pub(crate) fn read(
+        &self,
+        table: &TableDef,
+        (bytes, root_offset, row_offset, max_rows): (&[u8], usize, usize, Option<usize>),
+        direct: bool,
+    ) -> (Result<Streamed, StreamError>, bool) {
         let (path, trie) = (&self.path, &self.trie);
+        let builders: Vec<ColBuilder> = table
+            .columns
+            .iter()
+            .map(|c| ColBuilder::new(c.sql_type, 1024))
+            .collect();
+        let how = builders
+            .iter()
+            .zip(&table.columns)
+            .map(|(b, c)| if direct { Direct::of(b, c) } else { Direct::No })
+            .collect();
         let mut st = State {
             table,
-            builders: table
-                .columns
-                .iter()
-                .map(|c| ColBuilder::new(c.sql_type, 1024))
-                .collect(),
-            slots: Slots::new(table.columns.len()),
+            slots: Slots::new(builders, how),
             seen: 0,
             kept: 0,
             max: max_rows.unwrap_or(usize::MAX),
@@ -97,42 +121,65 @@ impl PageReader {
             error: None,
             new: table.watch_new_fields.then(NewFields::default),
         };
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let parsed = BodySeed {
-            path,
-            trie,
-            st: &mut st,
-        }
-        .deserialize(&mut de)
-        .and_then(|body| de.end().map(|()| body));
+        let parsed = match std::str::from_utf8(bytes) {
+            // Checked once here rather than string by string while parsing;
+            // a body that is not UTF-8 is parsed as bytes, for its error.
+            Ok(text) => parse(
+                &mut serde_json::Deserializer::from_str(text),
+                path,
+                trie,
+                &mut st,
+            ),
+            Err(_) => parse(
+                &mut serde_json::Deserializer::from_slice(bytes),
+                path,
+                trie,
+                &mut st,
+            ),
+        };
+        let redo = st.slots.redo;
         let body = match parsed {
             Ok(body) => body,
             Err(e) => {
-                return Err(st
+                let e = st
                     .error
                     .take()
-                    .map_or(StreamError::Json(e), StreamError::Decode));
+                    .map_or(StreamError::Json(e), StreamError::Decode);
+                return (Err(e), redo);
             }
         };
         if !st.found {
-            return Err(StreamError::NoRows(format!("/{}", path.join("/"))));
+            let e = StreamError::NoRows(format!("/{}", path.join("/")));
+            return (Err(e), redo);
         }
         let (rows, kept) = (st.seen, st.kept);
         let new_fields = st.new.map(|n| n.found).unwrap_or_default();
-        let batch = batch(table, st.builders, kept).map_err(StreamError::Decode)?;
-        Ok(Streamed {
-            body,
-            rows,
-            batch,
-            new_fields,
-        })
+        let r = batch(table, st.slots.builders, kept)
+            .map_err(StreamError::Decode)
+            .map(|batch| Streamed {
+                body,
+                rows,
+                batch,
+                new_fields,
+            });
+        (r, redo)
     }
+}
+
+/// Parses a whole body with `de`, its rows into `st`.
+fn parse<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+    path: &[String],
+    trie: &Trie,
+    st: &mut State<'_>,
+) -> serde_json::Result<Value> {
+    let body = BodySeed { path, trie, st }.deserialize(&mut *de)?;
+    de.end().map(|()| body)
 }
 
 struct State<'t> {
     table: &'t TableDef,
-    builders: Vec<ColBuilder>,
-    /// The current row's field values, by column.
+    /// The current row's field values, by column, and the builders.
     slots: Slots,
     seen: usize,
     kept: usize,
@@ -152,13 +199,18 @@ impl State<'_> {
     fn finish_row(&mut self) -> Result<(), AutoRestError> {
         let row_no = self.row_offset + self.kept + 1;
         for (i, col) in self.table.columns.iter().enumerate() {
+            if self.slots.pushed[i] {
+                // Appended while the row was parsed.
+                self.slots.pushed[i] = false;
+                continue;
+            }
             let value = match col.source {
                 Source::Field(_) => self.slots.take(i),
                 Source::Position => Value::from(self.root_offset + self.seen),
                 Source::Ancestor(_) => Value::Null,
                 Source::Input(ref v) => v.clone().map_or(Value::Null, Value::String),
             };
-            push_value(self.table, col, &mut self.builders[i], &value, row_no)?;
+            push_value(self.table, col, &mut self.slots.builders[i], &value, row_no)?;
             self.slots.recycle(i, value);
         }
         self.kept += 1;
@@ -183,7 +235,7 @@ impl State<'_> {
                 trie.new_fields_in_scalar_row(&v, new);
             }
             if let Some(child) = trie.children.get("value") {
-                child.fill(&v, &mut self.slots.values);
+                self.slots.fill(child, &v);
             }
             self.end_row()
         } else {

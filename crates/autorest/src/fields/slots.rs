@@ -1,0 +1,62 @@
+//! A row's field values while it is read, by column.
+
+use serde_json::Value;
+
+use super::Trie;
+use crate::cast::ColBuilder;
+use crate::direct::Direct;
+
+/// The current row's field values, by column, and for each column the
+/// buffer of its last string value, reused for the next one (a row's
+/// strings are copied into Arrow builders anyway: no allocation per value).
+/// Scalars that a column takes directly go straight into its builder
+/// (`direct.rs`) and leave the slot empty, marked as pushed.
+pub(crate) struct Slots {
+    pub values: Vec<Value>,
+    pub(super) spare: Vec<String>,
+    /// The columns' builders.
+    pub builders: Vec<ColBuilder>,
+    pub(super) direct: Vec<Direct>,
+    /// Columns of the current row already appended to their builder.
+    pub pushed: Vec<bool>,
+    /// A row set a column it had already appended (a repeated key): the
+    /// page must be read again without direct appends, so that the last
+    /// value wins as on the general path.
+    pub redo: bool,
+}
+
+impl Slots {
+    /// Empty slots for columns with these builders; `direct` says how each
+    /// takes scalars straight from the parser.
+    pub fn new(builders: Vec<ColBuilder>, direct: Vec<Direct>) -> Self {
+        let n = builders.len();
+        Self {
+            values: vec![Value::Null; n],
+            spare: vec![String::new(); n],
+            builders,
+            direct,
+            pushed: vec![false; n],
+            redo: false,
+        }
+    }
+
+    /// Takes the value of column `c`, leaving it empty (null).
+    pub fn take(&mut self, c: usize) -> Value {
+        std::mem::take(&mut self.values[c])
+    }
+
+    /// Gives back a value taken from column `c` once it has been used.
+    pub fn recycle(&mut self, c: usize, v: Value) {
+        if let Value::String(s) = v {
+            self.spare[c] = s;
+        }
+    }
+
+    /// Fills the slots of `node` and below from an already built value.
+    pub fn fill(&mut self, node: &Trie, v: &Value) {
+        if node.any_pushed(&self.pushed) {
+            self.redo = true;
+        }
+        node.fill(v, &mut self.values);
+    }
+}
