@@ -274,8 +274,11 @@ pub(crate) fn read_fields<'de, 'n, A: MapAccess<'de>>(
                         Some(v) => slots.values[c] = v,
                         None => {
                             slots.pushed[c] = true;
-                            let old = slots.take(c);
-                            slots.recycle(c, old);
+                            // Only a repeated key left a value here.
+                            if !slots.values[c].is_null() {
+                                let old = slots.take(c);
+                                slots.recycle(c, old);
+                            }
                         }
                     }
                 } else if let [rest @ .., last] = n.cols.as_slice() {

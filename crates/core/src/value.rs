@@ -5,7 +5,7 @@
 //! the column's scale, or more digits than its precision, is an error rather
 //! than a rounded number, since a changed value is worse than a clear error.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
 /// Parses decimal text (`-12.345`, `+7`, `.5`, `1.5E3`) into an integer
 /// scaled by 10^`scale`. `None` when the text is not a number, has nonzero
@@ -83,8 +83,10 @@ pub fn parse_date(text: &str) -> Option<i32> {
         }
         _ => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?,
     };
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
-    i32::try_from((d - epoch).num_days()).ok()
+    // Days from 0001-01-01 (CE day 1) to 1970-01-01: a constant rather
+    // than a date built and subtracted per value.
+    const UNIX_EPOCH_FROM_CE: i32 = 719_163;
+    Some(d.num_days_from_ce() - UNIX_EPOCH_FROM_CE)
 }
 
 /// Microseconds since the epoch (UTC) of an RFC 3339 timestamp.

@@ -37,10 +37,11 @@ pub(super) struct Engine<S> {
     last_content: Option<u64>,
 }
 
-/// A fingerprint of a URL or page body (xxh64: every page body is hashed,
-/// so the hash must cost little beside decoding it).
+/// A fingerprint of a URL or page body (XXH3, 64 bits: every page body is
+/// hashed, so the hash must cost little beside decoding it; XXH3 runs at
+/// several times xxh64's speed on page-sized inputs, with SIMD).
 fn hash_of(bytes: &[u8]) -> u64 {
-    twox_hash::XxHash64::oneshot(0, bytes)
+    twox_hash::XxHash3_64::oneshot(bytes)
 }
 
 impl<S: PageSource> Engine<S> {
