@@ -3,17 +3,16 @@
 //!    layer against a layer that inserts a fixed header (so that
 //!    reqwest-middleware's own cost is on both sides), and through
 //!    `authorize_request` against plain reqwest with a fixed header; in
-//!    client CPU time per request: each run drives its requests on a
-//!    current-thread runtime in a thread of its own (client, connections and
-//!    all) and reads that thread's CPU time, so that neither the server's
-//!    work nor the machine's other load counts, as it did in requests/s.
+//!    client CPU time per request: the four clients live on one
+//!    current-thread runtime in a thread of its own (connections and all)
+//!    and send batches of requests in rotation, each batch timed on that
+//!    thread's CPU clock (`cpu.rs`), so that neither the server's work nor
+//!    the machine's other load counts, and drift falls on all four alike.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
-use super::cpu::cpu_per_request;
+use super::cpu::{Make, Plan, Variant, interleaved};
 
 use connectkit_oauth_refresh::RefreshTokenFlow;
 use futures::FutureExt;
@@ -23,34 +22,6 @@ use super::server::{Handler, Server, json};
 use super::{Measure, Row, Sizes, median};
 
 const NAME: &str = "1 auth overhead";
-
-/// Issues `n` requests with `concurrency` in flight; returns requests/s.
-pub async fn drive<F, Fut>(n: usize, concurrency: usize, op: F) -> Result<f64, String>
-where
-    F: Fn() -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = Result<(), String>> + Send,
-{
-    let remaining = Arc::new(AtomicUsize::new(n));
-    let started = Instant::now();
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..concurrency.max(1) {
-        let op = op.clone();
-        let remaining = Arc::clone(&remaining);
-        set.spawn(async move {
-            while remaining
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
-                .is_ok()
-            {
-                op().await?;
-            }
-            Ok::<(), String>(())
-        });
-    }
-    while let Some(r) = set.join_next().await {
-        r.map_err(|e| e.to_string())??;
-    }
-    Ok(n as f64 / started.elapsed().as_secs_f64())
-}
 
 /// A middleware that inserts a fixed `Authorization` header: the flow's
 /// layer does the same with its cached token, so this stack is the
@@ -103,22 +74,25 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
     flow.authorize_request(&mut probe).await.map_err(err)?;
 
     let (n, c) = (sizes.auth_requests, sizes.auth_concurrency);
-    let warm = (n / 10).max(c);
-    let mut figures: [Vec<f64>; 4] = Default::default();
-    for round in 0..sizes.rounds {
-        for k in 0..4 {
-            // Rotate which one goes first.
-            let i = (round + k) % 4;
-            let (url, flow) = (Arc::clone(&url), flow.clone());
-            let cpu = match i {
-                0 => cpu_per_request(warm, n, c, move || fixed_header(url)).await?,
-                1 => cpu_per_request(warm, n, c, move || middleware(url, flow)).await?,
-                2 => cpu_per_request(warm, n, c, move || authorize(url, flow)).await?,
-                _ => cpu_per_request(warm, n, c, move || fixed_header_layer(url)).await?,
-            };
-            figures[i].push(cpu);
-        }
-    }
+    let rounds = sizes.auth_rounds.max(1);
+    let plan = Plan {
+        concurrency: c,
+        blocks: rounds,
+        requests: n.div_ceil(rounds),
+    };
+    // One connection pool for all four: the same connections carry every
+    // variant's requests, so that none is favoured by where the server
+    // happens to handle its connections.
+    let make: Make = Box::new(move || {
+        let http = reqwest::Client::new();
+        vec![
+            fixed_header(&http, Arc::clone(&url)),
+            middleware(&http, Arc::clone(&url), flow.clone()),
+            authorize(&http, Arc::clone(&url), flow),
+            fixed_header_layer(&http, url),
+        ]
+    });
+    let figures = interleaved(plan, make).await?;
     let sent = token_requests.load(Ordering::Relaxed);
     if sent != 1 {
         return Err(format!(
@@ -140,7 +114,7 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
     Ok(vec![
         target(row(
             &format!(
-                "client CPU per request, RefreshTokenFlow as middleware\n{n} requests, {c} in flight"
+                "client CPU per request, RefreshTokenFlow as middleware\n{n} requests per side, batches of {c} in rotation, {rounds} blocks"
             ),
             1,
             3,
@@ -167,13 +141,11 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
     ])
 }
 
-type Op = std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
-
 /// (a) plain reqwest, fixed header.
-fn fixed_header(url: Arc<str>) -> impl Fn() -> Op + Clone + Send + 'static {
-    let client = reqwest::Client::new();
+fn fixed_header(http: &reqwest::Client, url: Arc<str>) -> Variant {
+    let client = http.clone();
     let fixed = HeaderValue::from_static("Bearer bench-fixed-access");
-    move || {
+    Arc::new(move || {
         let (client, url, fixed) = (client.clone(), Arc::clone(&url), fixed.clone());
         Box::pin(async move {
             let r = client
@@ -185,28 +157,28 @@ fn fixed_header(url: Arc<str>) -> impl Fn() -> Op + Clone + Send + 'static {
             r.bytes().await.map_err(err)?;
             Ok(())
         })
-    }
+    })
 }
 
 /// (b) the flow as middleware.
-fn middleware(url: Arc<str>, flow: RefreshTokenFlow) -> impl Fn() -> Op + Clone + Send + 'static {
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+fn middleware(http: &reqwest::Client, url: Arc<str>, flow: RefreshTokenFlow) -> Variant {
+    let client = reqwest_middleware::ClientBuilder::new(http.clone())
         .with(flow)
         .build();
-    move || {
+    Arc::new(move || {
         let (client, url) = (client.clone(), Arc::clone(&url));
         Box::pin(async move {
             let r = client.get(&*url).send().await.map_err(err)?;
             r.bytes().await.map_err(err)?;
             Ok(())
         })
-    }
+    })
 }
 
 /// (b') the flow's authorize path, then a plain client.
-fn authorize(url: Arc<str>, flow: RefreshTokenFlow) -> impl Fn() -> Op + Clone + Send + 'static {
-    let client = reqwest::Client::new();
-    move || {
+fn authorize(http: &reqwest::Client, url: Arc<str>, flow: RefreshTokenFlow) -> Variant {
+    let client = http.clone();
+    Arc::new(move || {
         let (client, url, flow) = (client.clone(), Arc::clone(&url), flow.clone());
         Box::pin(async move {
             let mut req = client.get(&*url).build().map_err(err)?;
@@ -215,23 +187,23 @@ fn authorize(url: Arc<str>, flow: RefreshTokenFlow) -> impl Fn() -> Op + Clone +
             r.bytes().await.map_err(err)?;
             Ok(())
         })
-    }
+    })
 }
 
 /// (c) a middleware stack whose one layer inserts a fixed header: what
 /// reqwest-middleware itself costs, the baseline of (b).
-fn fixed_header_layer(url: Arc<str>) -> impl Fn() -> Op + Clone + Send + 'static {
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+fn fixed_header_layer(http: &reqwest::Client, url: Arc<str>) -> Variant {
+    let client = reqwest_middleware::ClientBuilder::new(http.clone())
         .with(FixedHeader(HeaderValue::from_static(
             "Bearer bench-fixed-access",
         )))
         .build();
-    move || {
+    Arc::new(move || {
         let (client, url) = (client.clone(), Arc::clone(&url));
         Box::pin(async move {
             let r = client.get(&*url).send().await.map_err(err)?;
             r.bytes().await.map_err(err)?;
             Ok(())
         })
-    }
+    })
 }

@@ -1,50 +1,103 @@
-//! Client CPU time: requests driven on a current-thread runtime in a thread
-//! of its own, whose CPU time the kernel accounts to the nanosecond.
+//! Client CPU time of request batches that take turns: every variant's
+//! client lives on one current-thread runtime in a thread of its own, and
+//! the variants send their batches in rotation, so that whatever the
+//! machine does meanwhile (the server on the other core, a hypervisor
+//! taking the vCPU away) falls on all of them alike instead of on whichever
+//! ran during it. A batch's CPU time is read from the thread's CPU clock
+//! around it; only the client's work runs on that thread.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
-use super::auth::drive;
+use rustix::time::{ClockId, clock_gettime};
 
-/// The CPU time the calling thread has used, in nanoseconds
-/// (`/proc/thread-self/schedstat`, first field).
-pub fn thread_cpu_ns() -> Result<u64, String> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat")
-        .map_err(|e| format!("reading /proc/thread-self/schedstat: {e}"))?;
-    text.split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| format!("/proc/thread-self/schedstat is not a CPU time: {text:?}"))
+/// One request of a variant.
+pub type Op = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// Makes a variant's requests.
+pub type Variant = Arc<dyn Fn() -> Op + Send + Sync>;
+
+/// Makes every variant, on the measuring thread (their clients, and so
+/// their connections, belong to its runtime).
+pub type Make = Box<dyn FnOnce() -> Vec<Variant> + Send>;
+
+/// The CPU time the calling thread has used, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let t = clock_gettime(ClockId::ThreadCPUTime);
+    u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(t.tv_nsec).unwrap_or(0)
 }
 
-/// Builds the client with `make` inside a fresh current-thread runtime on a
-/// thread of its own, sends `warm` requests unmeasured (connections open),
-/// then `n` with `concurrency` in flight; the thread's CPU time per request
-/// of those `n`, in microseconds.
-pub async fn cpu_per_request<M, F, Fut>(
-    warm: usize,
-    n: usize,
-    concurrency: usize,
-    make: M,
-) -> Result<f64, String>
-where
-    M: FnOnce() -> F + Send + 'static,
-    F: Fn() -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = Result<(), String>> + Send,
-{
+/// How the batches are laid out.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Requests in flight in a batch.
+    pub concurrency: usize,
+    /// Blocks: one figure per variant each (the pairs of the ratio).
+    pub blocks: usize,
+    /// Requests per variant and block (rounded up to whole batches).
+    pub requests: usize,
+}
+
+/// Runs every variant's batches in rotation after an unmeasured warm-up
+/// block (connections open); for each variant, its CPU time per request
+/// in microseconds, one figure per block.
+pub async fn interleaved(plan: Plan, make: Make) -> Result<Vec<Vec<f64>>, String> {
     tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
         runtime.block_on(async move {
-            let op = make();
-            drive(warm, concurrency, op.clone()).await?;
-            let before = thread_cpu_ns()?;
-            drive(n, concurrency, op).await?;
-            let used = thread_cpu_ns()?.saturating_sub(before);
-            Ok(used as f64 / n.max(1) as f64 / 1000.0)
+            let ops = make();
+            let c = plan.concurrency.max(1);
+            let batches = plan.requests.div_ceil(c).max(1);
+            let mut figures = vec![Vec::with_capacity(plan.blocks); ops.len()];
+            let mut order: Vec<usize> = (0..ops.len()).collect();
+            let mut rng = Shuffle(0x9E37_79B9_7F4A_7C15);
+            for block in 0..=plan.blocks {
+                let mut used = vec![0u64; ops.len()];
+                for _ in 0..batches {
+                    // A fresh order every turn: a batch inherits some of its
+                    // predecessor's work (connections it has not yet given
+                    // back to the pool), so no variant may always follow the
+                    // same one.
+                    rng.shuffle(&mut order);
+                    for &i in &order {
+                        let before = thread_cpu_ns();
+                        futures::future::try_join_all((0..c).map(|_| ops[i]())).await?;
+                        used[i] += thread_cpu_ns().saturating_sub(before);
+                    }
+                }
+                if block > 0 {
+                    for (f, u) in figures.iter_mut().zip(used) {
+                        f.push(u as f64 / (batches * c) as f64 / 1000.0);
+                    }
+                }
+            }
+            Ok(figures)
         })
     })
     .await
     .map_err(|e| e.to_string())?
+}
+
+/// A small deterministic generator (xorshift64) for the batch order.
+struct Shuffle(u64);
+
+impl Shuffle {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Fisher-Yates.
+    fn shuffle(&mut self, v: &mut [usize]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
 }

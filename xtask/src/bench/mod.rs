@@ -36,10 +36,14 @@ const CHILD_ENV: &str = "CONNECTKIT_BENCH_CHILD";
 /// How big each benchmark is.
 #[derive(Debug, Clone)]
 pub struct Sizes {
-    /// Requests per run of the auth-overhead benchmark.
+    /// Requests per variant of the auth-overhead benchmark (all blocks).
     pub auth_requests: usize,
     /// Requests in flight at once.
     pub auth_concurrency: usize,
+    /// Blocks of the auth-overhead benchmark, one ratio each: its effect (a
+    /// few hundred nanoseconds in ~20 µs) is smaller than a run's noise, so
+    /// the variants take turns batch by batch and many blocks are compared.
+    pub auth_rounds: usize,
     /// Alternating baseline/candidate rounds of the ratio benchmarks.
     pub rounds: usize,
     /// Concurrent callers on an expired token.
@@ -71,6 +75,7 @@ impl Sizes {
         Sizes {
             auth_requests: 20_000,
             auth_concurrency: 64,
+            auth_rounds: 21,
             rounds: 5,
             sf_callers: 1_000,
             sf_latency: Duration::from_millis(50),
@@ -90,6 +95,7 @@ impl Sizes {
         Sizes {
             auth_requests: 2_000,
             auth_concurrency: 64,
+            auth_rounds: 1,
             rounds: 1,
             sf_callers: 1_000,
             sf_latency: Duration::from_millis(50),

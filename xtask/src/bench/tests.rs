@@ -9,6 +9,7 @@ fn tiny() -> Sizes {
     Sizes {
         auth_requests: 200,
         auth_concurrency: 8,
+        auth_rounds: 1,
         rounds: 1,
         sf_callers: 200,
         sf_latency: Duration::from_millis(20),
