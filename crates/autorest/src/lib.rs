@@ -83,6 +83,7 @@ mod json;
 mod keys;
 mod model;
 mod model_auth;
+mod model_http;
 mod paging;
 mod post;
 mod sampling;

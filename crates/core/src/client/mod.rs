@@ -16,6 +16,7 @@
 //!   the server throttles, see [`Throttle`]).
 //! - [`link_target`] reads RFC 8288 `Link` headers.
 
+mod body;
 mod error;
 mod link;
 #[cfg(feature = "connector")]
@@ -27,6 +28,7 @@ mod scope;
 mod send;
 mod throttle;
 
+pub use body::{Body, EXCERPT_CHARS, ErrorDetail, Fetched, MAX_ERROR_BYTES, MAX_PAGE_BYTES};
 pub use error::{ApiError, transport_cause};
 pub use link::link_target;
 #[cfg(feature = "connector")]
@@ -37,7 +39,5 @@ pub use redact::{MASK, Redactor, added_query_values, escape_controls, header_sec
 pub use retry::{RetryConfig, is_idempotent, is_retryable_transport};
 pub use rules::{Action, HttpRules, Rule};
 pub use scope::{CredentialScope, is_loopback};
-pub use send::{
-    ApiClient, Body, EXCERPT_CHARS, ErrorDetail, Fetched, MAX_ERROR_BYTES, MAX_PAGE_BYTES,
-};
+pub use send::ApiClient;
 pub use throttle::Throttle;

@@ -8,66 +8,16 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::{Request, Url};
 
+use super::body::{Body, ErrorDetail, Fetched, MAX_PAGE_BYTES};
 use super::error::{ApiError, transport_cause};
-use super::redact::{added_query_values, header_secrets, redact};
+use super::redact::{added_query_values, header_secrets};
 use super::retry::{RetryConfig, is_idempotent, is_retryable_transport};
 use super::rules::{Action, HttpRules};
 use super::scope::CredentialScope;
 use super::throttle::Throttle;
 use crate::auth::AuthFlow;
 use crate::error::Result;
-use crate::http::{MAX_REDIRECTS, display_url, excerpt};
-
-/// The largest page body the layer reads (64 MiB).
-pub const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
-/// The largest error body the layer reads for a message (64 KiB).
-pub const MAX_ERROR_BYTES: usize = 64 * 1024;
-/// The length of a body excerpt in a message, in characters.
-pub const EXCERPT_CHARS: usize = 200;
-
-/// Extracts a server's own error message from an error body (e.g. an OData
-/// `{"error": {"code", "message"}}`), or `None` to fall back to an excerpt.
-pub type ErrorDetail = fn(&[u8]) -> Option<String>;
-
-/// A successful answer, read in full.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Body {
-    /// The URL that answered (after same-origin redirects).
-    pub url: Url,
-    /// The status code.
-    pub status: u16,
-    /// The response headers.
-    pub headers: HeaderMap,
-    /// The body, at most [`MAX_PAGE_BYTES`].
-    pub bytes: Vec<u8>,
-}
-
-impl Body {
-    /// A body fetched by other means (tests, a prefetched page).
-    pub fn new(url: Url, status: u16, headers: HeaderMap, bytes: Vec<u8>) -> Self {
-        Self {
-            url,
-            status,
-            headers,
-            bytes,
-        }
-    }
-}
-
-/// What [`ApiClient::fetch`] got.
-#[derive(Debug)]
-#[non_exhaustive]
-#[allow(clippy::large_enum_variant)] // one per request, moved once: boxing buys nothing
-pub enum Fetched {
-    /// A body to read.
-    Body(Body),
-    /// The rules say this status means no rows.
-    ZeroRows {
-        /// The status code.
-        status: u16,
-    },
-}
+use crate::http::{MAX_REDIRECTS, display_url};
 
 /// The HTTP layer of a connector: one `reqwest::Client`, its
 /// [`AuthFlow`], the [`CredentialScope`] and the [`RetryConfig`].
@@ -83,7 +33,7 @@ pub struct ApiClient {
     auth: Arc<dyn AuthFlow>,
     scope: Arc<CredentialScope>,
     retry: RetryConfig,
-    error_detail: Option<ErrorDetail>,
+    pub(super) error_detail: Option<ErrorDetail>,
     throttle: Arc<Throttle>,
 }
 
@@ -387,64 +337,5 @@ impl ApiClient {
             return Err(err(format!("more than {MAX_REDIRECTS} redirects")).into());
         }
         Ok(next)
-    }
-
-    async fn read(
-        &self,
-        method: &reqwest::Method,
-        url: &Url,
-        response: reqwest::Response,
-        limit: usize,
-    ) -> Result<Vec<u8>> {
-        crate::http::read_body_limited(response, limit)
-            .await
-            .map_err(|e| {
-                match e {
-                    crate::http::BodyError::TooLarge { limit } => ApiError::BodyTooLarge {
-                        method: method.to_string(),
-                        url: display_url(url),
-                        limit,
-                    },
-                    crate::http::BodyError::Transport(source) => ApiError::Transport {
-                        method: method.to_string(),
-                        url: display_url(url),
-                        cause: transport_cause(&source),
-                        source,
-                    },
-                }
-                .into()
-            })
-    }
-
-    /// The server's message, else a redacted, escaped excerpt of at most
-    /// [`MAX_ERROR_BYTES`] of the body; never more is read.
-    async fn error_detail(&self, response: reqwest::Response, secrets: &[String]) -> String {
-        let mut response = response;
-        let mut body = Vec::new();
-        let mut truncated = false;
-        while let Ok(Some(chunk)) = response.chunk().await {
-            let room = MAX_ERROR_BYTES - body.len();
-            if chunk.len() >= room {
-                body.extend_from_slice(&chunk[..room]);
-                truncated = true;
-                break;
-            }
-            body.extend_from_slice(&chunk);
-        }
-        self.detail_of(&body, truncated, secrets)
-    }
-
-    /// The excerpt of an error body: the connector's reading of it, else
-    /// its text; secrets masked.
-    fn detail_of(&self, body: &[u8], truncated: bool, secrets: &[String]) -> String {
-        let body = &body[..body.len().min(MAX_ERROR_BYTES)];
-        let detail = self
-            .error_detail
-            .and_then(|f| (!truncated).then(|| f(body)).flatten());
-        let text = match detail {
-            Some(d) => d,
-            None => String::from_utf8_lossy(body).into_owned(),
-        };
-        excerpt(&redact(&text, secrets), EXCERPT_CHARS)
     }
 }

@@ -7,7 +7,7 @@ use std::collections::{HashSet, VecDeque};
 use arrow_array::RecordBatch;
 use reqwest::Url;
 
-use super::super::send::{ApiClient, Fetched};
+use super::super::{ApiClient, Fetched};
 use super::window::{Pending, Window};
 use super::{Decoded, PageRun, PageSource, PagingError};
 use crate::error::Result;

@@ -40,7 +40,7 @@ use arrow_array::RecordBatch;
 use reqwest::{Request, Url};
 
 use super::rules::HttpRules;
-use super::send::{ApiClient, Body, Fetched};
+use super::{ApiClient, Body, Fetched};
 use crate::connector::BatchStream;
 use crate::error::Result;
 use engine::Engine;

@@ -5,7 +5,7 @@ use reqwest::{Request, Url};
 use tokio::task::JoinHandle;
 
 use super::super::rules::HttpRules;
-use super::super::send::{ApiClient, Fetched};
+use super::super::{ApiClient, Fetched};
 use super::PagingError;
 use crate::error::Result;
 
