@@ -101,3 +101,56 @@ impl Shuffle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_turn_is_a_permutation_and_no_variant_always_leads() {
+        let mut rng = Shuffle(0x9E37_79B9_7F4A_7C15);
+        let mut order: Vec<usize> = (0..4).collect();
+        let mut first = [0usize; 4];
+        for _ in 0..400 {
+            rng.shuffle(&mut order);
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, [0, 1, 2, 3]);
+            first[order[0]] += 1;
+        }
+        // Each of four leads about a quarter of the turns.
+        assert!(first.iter().all(|&n| (60..=140).contains(&n)), "{first:?}");
+    }
+
+    #[test]
+    fn one_figure_per_variant_and_block() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let make: Make = Box::new(|| {
+            let quick: Variant = Arc::new(|| Box::pin(async { Ok(()) }) as Op);
+            let busy: Variant = Arc::new(|| {
+                Box::pin(async {
+                    // Some CPU work, so that its figure is above the other's.
+                    let mut x = 0u64;
+                    for i in 0..20_000u64 {
+                        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+                    }
+                    std::hint::black_box(x);
+                    Ok(())
+                }) as Op
+            });
+            vec![quick, busy]
+        });
+        let plan = Plan {
+            concurrency: 4,
+            blocks: 3,
+            requests: 40,
+        };
+        let figures = runtime.block_on(interleaved(plan, make)).unwrap();
+        assert_eq!(figures.len(), 2);
+        assert!(figures.iter().all(|f| f.len() == 3));
+        let sum = |f: &[f64]| f.iter().sum::<f64>();
+        assert!(sum(&figures[1]) > sum(&figures[0]), "{figures:?}");
+    }
+}
