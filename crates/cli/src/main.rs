@@ -17,6 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use connectkit_core::{Connector, Error, ErrorKind, Registry, ScanRequest};
+use futures::{StreamExt, TryStreamExt};
 
 /// List, describe and query REST APIs and Dynamics 365 as tables.
 #[derive(Parser, Debug)]
@@ -170,6 +171,10 @@ fn exit_code(e: &Error) -> u8 {
     }
 }
 
+/// Schemas read at once by `tables` (the paging engine's default
+/// `MaxConcurrentRequests`).
+const SCHEMAS_AT_ONCE: usize = 4;
+
 async fn connect(url: &str) -> Result<Box<dyn Connector>, Error> {
     let text = input::read_url(url)?;
     registry().connect(&text)
@@ -180,11 +185,16 @@ async fn run(command: Command) -> Result<(), Error> {
     match command {
         Command::Tables { url, format } => {
             let c = connect(&url).await?;
-            let mut tables = Vec::new();
-            for t in c.tables().await? {
-                let schema = c.schema(&t.name).await?;
-                tables.push((t.name, schema));
-            }
+            // A schema can take a request of its own (Dataverse's attribute
+            // definitions, an autorest sample): a few at a time, in order.
+            let tables: Vec<_> = futures::stream::iter(c.tables().await?)
+                .map(|t| {
+                    let c = &c;
+                    async move { c.schema(&t.name).await.map(|s| (t.name, s)) }
+                })
+                .buffered(SCHEMAS_AT_ONCE)
+                .try_collect()
+                .await?;
             output::tables(&mut out, &tables, format)
         }
         Command::Schema { url, table, format } => {

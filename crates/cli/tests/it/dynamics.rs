@@ -68,3 +68,77 @@ async fn dynamics_tables_and_query_through_the_cli() {
     assert_eq!(r.stdout.lines().count(), 2, "{}", r.stdout);
     assert!(!r.stderr.is_empty(), "RUST_LOG=trace logs went to stderr");
 }
+
+/// `tables` reads the schemas a few at a time: with labels on, each one
+/// takes an attribute request. The first table's answer comes last, and the
+/// tables are still listed in order, each with its own label columns, each
+/// definition read once.
+#[tokio::test]
+async fn tables_with_labels_read_attribute_definitions_once_each_in_order() {
+    let server = MockServer::builder().start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": SECRETS[2], "token_type": "Bearer", "expires_in": 3600})))
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/data/v9.2/$metadata"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("metadata.xml", &server), "application/xml"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/data/v9.2/"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("service.json", &server), "application/json"),
+        )
+        .mount(&server)
+        .await;
+    let attributes = |name: &str, kind: &str| {
+        serde_json::json!({"value": [
+            {"LogicalName": name, "AttributeType": kind, "AttributeTypeName": {"Value": "x"}}
+        ]})
+    };
+    Mock::given(path(
+        "/api/data/v9.2/EntityDefinitions(LogicalName='account')/Attributes",
+    ))
+    .respond_with(
+        ResponseTemplate::new(200)
+            .set_body_json(attributes("creditonhold", "Boolean"))
+            .set_delay(std::time::Duration::from_millis(300)),
+    )
+    .expect(1)
+    .mount(&server)
+    .await;
+    Mock::given(path(
+        "/api/data/v9.2/EntityDefinitions(LogicalName='contact')/Attributes",
+    ))
+    .respond_with(
+        ResponseTemplate::new(200).set_body_json(attributes("parentcustomerid", "Customer")),
+    )
+    .expect(1)
+    .mount(&server)
+    .await;
+    let url = format!(
+        "jdbc:datadirect:dynamics365:ServiceURL={0}/api/data/v9.2/;ClientID=29453d6f;ClientSecret={1};TokenURI={0}/token;RefreshToken={2};IncludeFormattedValues=true;MetadataCache=false",
+        server.uri(),
+        SECRETS[0],
+        SECRETS[1]
+    );
+    let r = connectkit(&["tables", "-", "--format", "json"], Some(&url)).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let tables = v.as_array().unwrap();
+    let names: Vec<&str> = tables.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["accounts", "contacts"]);
+    let text = |i: usize| tables[i].to_string();
+    assert!(text(0).contains("creditonhold_label"), "{}", text(0));
+    assert!(
+        text(1).contains("_parentcustomerid_value_entity"),
+        "{}",
+        text(1)
+    );
+    server.verify().await;
+}
