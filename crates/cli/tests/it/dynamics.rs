@@ -13,40 +13,49 @@ fn fixture(name: &str, server: &MockServer) -> String {
     )
 }
 
-#[tokio::test]
-async fn dynamics_tables_and_query_through_the_cli() {
-    let server = MockServer::builder().start().await;
+/// Mounts what every connection to the mock org needs (the token
+/// endpoint, the service document, `$metadata`); the connection URL.
+async fn org(server: &MockServer) -> String {
     Mock::given(method("POST"))
         .and(path("/token"))
         .and(body_string_contains("grant_type=refresh_token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "access_token": SECRETS[2], "token_type": "Bearer", "expires_in": 3600})))
-        .mount(&server)
+        .mount(server)
         .await;
-    let json = |name: &str| {
-        ResponseTemplate::new(200).set_body_raw(fixture(name, &server), "application/json")
-    };
     Mock::given(path("/api/data/v9.2/"))
-        .respond_with(json("service.json"))
-        .mount(&server)
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("service.json", server), "application/json"),
+        )
+        .mount(server)
         .await;
     Mock::given(path("/api/data/v9.2/$metadata"))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_raw(fixture("metadata.xml", &server), "application/xml"),
+                .set_body_raw(fixture("metadata.xml", server), "application/xml"),
         )
-        .mount(&server)
+        .mount(server)
         .await;
-    Mock::given(path("/api/data/v9.2/accounts"))
-        .respond_with(json("accounts_page1.json"))
-        .mount(&server)
-        .await;
-    let url = format!(
+    format!(
         "jdbc:datadirect:dynamics365:ServiceURL={0}/api/data/v9.2/;ClientID=29453d6f;ClientSecret={1};TokenURI={0}/token;RefreshToken={2};",
         server.uri(),
         SECRETS[0],
         SECRETS[1]
-    );
+    )
+}
+
+#[tokio::test]
+async fn dynamics_tables_and_query_through_the_cli() {
+    let server = MockServer::builder().start().await;
+    let url = org(&server).await;
+    Mock::given(path("/api/data/v9.2/accounts"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("accounts_page1.json", &server), "application/json"),
+        )
+        .mount(&server)
+        .await;
     let r = connectkit(&["tables", "-", "--format", "json"], Some(&url)).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -76,26 +85,7 @@ async fn dynamics_tables_and_query_through_the_cli() {
 #[tokio::test]
 async fn tables_with_labels_read_attribute_definitions_once_each_in_order() {
     let server = MockServer::builder().start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "access_token": SECRETS[2], "token_type": "Bearer", "expires_in": 3600})))
-        .mount(&server)
-        .await;
-    Mock::given(path("/api/data/v9.2/$metadata"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(fixture("metadata.xml", &server), "application/xml"),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(path("/api/data/v9.2/"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(fixture("service.json", &server), "application/json"),
-        )
-        .mount(&server)
-        .await;
+    let url = org(&server).await + "IncludeFormattedValues=true;MetadataCache=false";
     let attributes = |name: &str, kind: &str| {
         serde_json::json!({"value": [
             {"LogicalName": name, "AttributeType": kind, "AttributeTypeName": {"Value": "x"}}
@@ -121,12 +111,6 @@ async fn tables_with_labels_read_attribute_definitions_once_each_in_order() {
     .expect(1)
     .mount(&server)
     .await;
-    let url = format!(
-        "jdbc:datadirect:dynamics365:ServiceURL={0}/api/data/v9.2/;ClientID=29453d6f;ClientSecret={1};TokenURI={0}/token;RefreshToken={2};IncludeFormattedValues=true;MetadataCache=false",
-        server.uri(),
-        SECRETS[0],
-        SECRETS[1]
-    );
     let r = connectkit(&["tables", "-", "--format", "json"], Some(&url)).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
