@@ -6,10 +6,13 @@
 //!   real third-party servers (see `tests/interop/README.md`).
 //! - `new-connector NAME`: scaffolds `crates/NAME` and its first scenario.
 //! - `demo`: the same as `connectkit demo`.
+//! - `msrv`: checks each published crate's `rust-version` against its
+//!   dependencies'.
 
 mod bench;
 mod conformance;
 mod interop;
+mod msrv;
 mod scaffold;
 
 use std::process::ExitCode;
@@ -41,6 +44,9 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Check each published crate's rust-version against the highest one
+    /// among its normal and build dependencies.
+    Msrv,
 }
 
 fn main() -> ExitCode {
@@ -50,6 +56,7 @@ fn main() -> ExitCode {
         Command::NewConnector(args) => scaffold::run(args),
         Command::Demo => demo(),
         Command::Bench { quick } => bench::run(quick),
+        Command::Msrv => msrv::run(),
     }
 }
 
