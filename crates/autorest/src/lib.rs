@@ -61,8 +61,9 @@
 //!
 //! Scans return Arrow record batches, one or more per page; values that do
 //! not fit their column's type are errors naming the table, column, row and
-//! value. See `DESIGN.md` ("autorest") for every rule of inference and
-//! paging, and the model-file reference below for every key of a model file.
+//! value. [`infer_schemas`] runs `Sample`'s inference of tables, columns and
+//! types on a response body without any HTTP; the model-file reference below
+//! lists every key of a model file, the paging keys included.
 //!
 #![doc = include_str!("reference.md")]
 
