@@ -103,18 +103,25 @@ pub fn expand_helpers(text: &str) -> String {
 pub fn error_kind(e: &Error) -> String {
     use connectkit_oauth_refresh::Error as GrantError;
     let detail = match e {
-        Error::Connector { source, .. } => {
+        Error::Connector(c) => {
             if let Some(o) = e.downcast_ref::<GrantError>().and_then(GrantError::oauth) {
                 o.code.as_str().to_owned()
             } else if e.code() != "connector" {
                 code_tail(e.code())
             } else {
-                variant_name(&format!("{source:?}"))
+                variant_name(&format!("{:?}", c.get_ref()))
             }
         }
         other => code_tail(other.code()),
     };
-    format!("{}.{detail}", e.kind())
+    // Scenarios name the class the exit code stands for.
+    let class = match e.kind().exit_code() {
+        2 => "config",
+        3 => "auth",
+        4 => "api",
+        _ => "other",
+    };
+    format!("{class}.{detail}")
 }
 
 fn code_tail(code: &str) -> String {

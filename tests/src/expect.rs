@@ -31,19 +31,25 @@ pub(crate) async fn check(
         (Ok(()), Some(want)) => return Err(format!("error: expected {want}, received success")),
         (Err(err), None) => {
             return Err(format!(
-                "error: expected success, received {}: {err}",
-                error_kind(err)
+                "error: expected success, received {}: {}",
+                error_kind(err),
+                connectkit_core::Report(err)
             ));
         }
         (Err(err), Some(want)) => {
             let kind = error_kind(err);
             if !kind_matches(want, &kind) {
-                return Err(format!("error: expected {want}, received {kind}: {err}"));
+                return Err(format!(
+                    "error: expected {want}, received {kind}: {}",
+                    connectkit_core::Report(err)
+                ));
             }
             if let Some(text) = &e.error_contains {
-                if !err.to_string().contains(text.as_str()) {
+                // What the user reads: the error and its causes.
+                let shown = connectkit_core::Report(err).to_string();
+                if !shown.contains(text.as_str()) {
                     return Err(format!(
-                        "error message: expected to contain {text:?}, received {err}"
+                        "error message: expected to contain {text:?}, received {shown}"
                     ));
                 }
             }

@@ -300,7 +300,7 @@ impl From<AutoRestError> for Error {
     }
 }
 
-pub(crate) use connectkit_core::display_url;
+pub(crate) use connectkit_core::client::display_url;
 
 /// The error for a URL that does not parse, shown without its query string.
 pub(crate) fn url_err(url: &str, e: url::ParseError) -> Error {
@@ -315,5 +315,5 @@ pub(crate) fn url_err(url: &str, e: url::ParseError) -> Error {
 /// The start of a body for messages; `None` when it is blank.
 pub(crate) fn excerpt(body: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(body);
-    (!text.trim().is_empty()).then(|| connectkit_core::excerpt(&text, 120))
+    (!text.trim().is_empty()).then(|| connectkit_core::client::excerpt(&text, 120))
 }

@@ -14,7 +14,7 @@ use foldhash::HashMap;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use connectkit_core::{KeyOrder, KeySeed};
+use connectkit_core::decode::{KeyOrder, KeySeed};
 
 use crate::direct::DirectSeed;
 use crate::table::{Source, TableDef};

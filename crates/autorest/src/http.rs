@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use connectkit_core::client::{Action, ApiClient, HttpRules};
-use connectkit_core::{Error, Properties, Result as CoreResult, network_error};
+use connectkit_core::client::network_error;
+use connectkit_core::{Error, Properties, Result as CoreResult};
 use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use url::Url;
@@ -42,7 +43,7 @@ pub(crate) fn ws_timeout(props: &Properties) -> CoreResult<u64> {
 /// others with an error naming the host).
 pub(crate) fn client(timeout_secs: u64) -> Result<reqwest::Client, Error> {
     let timeout = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
-    connectkit_core::api_client_builder(timeout)
+    connectkit_core::client::api_client_builder(timeout)?
         .user_agent(concat!("connectkit-autorest/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(network_error)

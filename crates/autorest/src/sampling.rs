@@ -66,7 +66,7 @@ pub(crate) async fn sample(
         let next = if endpoint.follow_links {
             let next = recognised_next(&body, &page.headers, &page.url).map_err(|m| {
                 AutoRestError::Page {
-                    url: connectkit_core::display_url(&page.url),
+                    url: connectkit_core::client::display_url(&page.url),
                     message: format!("table {name}: {m}"),
                 }
             })?;

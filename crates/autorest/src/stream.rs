@@ -21,7 +21,7 @@ use crate::cast::ColBuilder;
 use crate::decode::{batch, push_value};
 use crate::direct::Direct;
 use crate::error::AutoRestError;
-use connectkit_core::KeyOrder;
+use connectkit_core::decode::KeyOrder;
 
 use crate::fields::{NewField, NewFields, Slots, Trie, read_fields, value_visits};
 use crate::table::{Rows, Source, TableDef};

@@ -16,7 +16,7 @@ mod token;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use connectkit_core::{Connector, Error, ErrorKind, Registry, ScanRequest};
+use connectkit_core::{Connector, Error, Registry, ScanRequest};
 use futures::{StreamExt, TryStreamExt};
 
 /// List, describe and query REST APIs and Dynamics 365 as tables.
@@ -144,7 +144,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", connectkit_core::Report(&e));
             ExitCode::from(exit_code(&e))
         }
     }
@@ -163,12 +163,7 @@ fn init_logging() {
 
 /// 2 bad usage/URL/property, 3 authentication, 4 API or network, 1 other.
 fn exit_code(e: &Error) -> u8 {
-    match e.kind() {
-        ErrorKind::Config => 2,
-        ErrorKind::Auth => 3,
-        ErrorKind::Api => 4,
-        _ => 1,
-    }
+    e.kind().exit_code()
 }
 
 /// Schemas read at once by `tables` (the paging engine's default

@@ -32,29 +32,24 @@ mod connector;
 mod error;
 #[cfg(feature = "connector")]
 mod filter;
-mod http;
-mod key_seed;
+pub mod decode;
+mod oauth_code;
 mod properties;
 #[cfg(feature = "connector")]
 mod registry;
 mod url;
 pub mod value;
 
-pub use auth::{AuthFlow, NoAuth, StaticHeaderAuth, TokenInfo, network_error, send_authorized};
-pub use client::{ApiClient, ApiError, CredentialScope, MAX_PAGE_BYTES, is_loopback};
+pub use auth::{AuthFlow, NoAuth, StaticHeaderAuth, TokenInfo};
 #[cfg(feature = "connector")]
 pub use connector::{
     BatchStream, Connector, FilterSupport, KEY_METADATA_KEY, Scan, ScanRequest, TYPE_METADATA_KEY,
     TableInfo,
 };
-pub use error::{BoxError, Error, ErrorKind, Result};
+pub use error::{BoxError, ConnectorError, Error, ErrorKind, Report, Result};
 #[cfg(feature = "connector")]
 pub use filter::{Filter, FilterOp, Literal};
-pub use http::{
-    BodyError, MAX_REDIRECTS, api_client_builder, display_url, excerpt, read_body_limited,
-    retry_after,
-};
-pub use key_seed::{KeyOrder, KeySeed};
+pub use oauth_code::OAuthErrorCode;
 pub use properties::{
     CLIENT_PROPERTIES, COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue,
     SECRET_PROPERTIES, is_secret_name,
@@ -68,4 +63,6 @@ pub use arrow_array;
 #[cfg(feature = "connector")]
 pub use arrow_schema;
 pub use async_trait::async_trait;
+/// The reqwest this crate is built with (0.13): [`AuthFlow`] works on its `Request`.
+pub use reqwest;
 pub use secrecy::{self, ExposeSecret, SecretString};

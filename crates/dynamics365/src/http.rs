@@ -65,7 +65,7 @@ impl Api {
         match fetched {
             Fetched::Body(body) => Ok(String::from_utf8_lossy(&body.bytes).into_owned()),
             _ => Err(Dynamics365Error::InvalidResponse {
-                what: connectkit_core::display_url(url),
+                what: connectkit_core::client::display_url(url),
                 message: "no body".into(),
             }
             .into()),

@@ -101,7 +101,7 @@
 //! - **Throttling**: 429 and 503 are retried after `Retry-After` (seconds or
 //!   an HTTP date; 1 s doubling when absent; at most 5 minutes), at most 5
 //!   times by default ([`Dynamics365DataSource::max_retries`]).
-//! - **Errors**: OData error bodies become [`ApiError`](connectkit_core::ApiError)s with
+//! - **Errors**: OData error bodies become [`ApiError`](connectkit_core::client::ApiError)s with
 //!   the code and message; every error converts into
 //!   [`connectkit_core::Error`] with its [`ErrorKind`](connectkit_core::ErrorKind).
 //!   No secret ever appears in an error, `Debug` output or a log.

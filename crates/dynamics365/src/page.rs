@@ -10,7 +10,7 @@ use foldhash::HashMap;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use connectkit_core::{KeyOrder, KeySeed};
+use connectkit_core::decode::{KeyOrder, KeySeed};
 
 use crate::error::Dynamics365Error;
 use crate::types::Column;

@@ -1,6 +1,6 @@
 //! ServiceURL: its parsing, and the default Scope derived from it.
 
-use connectkit_core::is_loopback;
+use connectkit_core::client::is_loopback;
 use url::Url;
 
 use crate::error::Dynamics365Error;

@@ -274,7 +274,7 @@ impl Dynamics365DataSource {
         let flow = Arc::new(grant.build()?);
         let client = match &self.http_client {
             Some(c) => c.clone(),
-            None => connectkit_core::api_client_builder(Some(std::time::Duration::from_secs(300)))
+            None => connectkit_core::client::api_client_builder(Some(std::time::Duration::from_secs(300)))?
                 .user_agent(concat!(
                     "connectkit-dynamics365/",
                     env!("CARGO_PKG_VERSION")

@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connectkit_core::{Error as CoreError, StaticHeaderAuth, TokenInfo};
+use connectkit_core::{StaticHeaderAuth, TokenInfo};
+use url::Url;
 use secrecy::SecretString;
 
 use crate::config::{ClientCredentialsMode, TokenForm, TokenMethod, TokenUri};
@@ -43,6 +44,9 @@ pub struct RefreshTokenFlowBuilder {
     pub(crate) on_change: Option<TokenCallback>,
     pub(crate) client: Option<reqwest::Client>,
     pub(crate) grant_type: GrantType,
+    /// The connection-property layer's defaults (the vendor's): GET without
+    /// a prefix, ClientCredentialsMode All, and the default-form fallback.
+    pub(crate) vendor_defaults: bool,
 }
 
 impl RefreshTokenFlow {
@@ -53,8 +57,9 @@ impl RefreshTokenFlow {
 }
 
 impl RefreshTokenFlowBuilder {
-    /// A builder with the defaults: GET TokenURI unless prefixed, ClientCredentialsMode
-    /// All (with the default-form fallback while both stay unset), 60 s skew
+    /// A builder with RFC 6749's defaults: the token request is a POST with
+    /// a form body (section 3.2) and the client authenticates with HTTP
+    /// Basic (`client_secret_basic`, section 2.3.1); 60 s skew
     /// (at most half a token's lifetime), 3 retries, 10 s connect and 30 s
     /// read timeouts, 30 s per token request and 90 s per refresh in total.
     pub fn new() -> Self {
@@ -97,14 +102,26 @@ impl RefreshTokenFlowBuilder {
         self
     }
 
-    /// `TokenURI`: `[GET |POST ]<url>`, prefix case-insensitive. Without a
-    /// prefix (and without ClientCredentialsMode) the request form is the
-    /// vendor default, GET with credentials in the Basic header and the
-    /// query, and the flow falls back to POST forms if the endpoint refuses it.
-    pub fn token_uri(mut self, uri: &str) -> Result<Self, CoreError> {
+    /// `TokenURI`: `[GET |POST ]<url>`, prefix case-insensitive; without a
+    /// prefix the request is a POST. (Read from connection properties by
+    /// [`from_properties`](Self::from_properties), a TokenURI without prefix
+    /// means the DataDirect default instead: GET, with a fallback to POST
+    /// forms when the endpoint refuses it.)
+    pub fn token_uri(mut self, uri: &str) -> Result<Self, Error> {
         self.token_uri = Some(uri.parse()?);
         self.method_explicit = uri.trim().split_once(char::is_whitespace).is_some();
         Ok(self)
+    }
+
+    /// The token endpoint, POSTed to: [`token_uri`](Self::token_uri) for a
+    /// parsed URL.
+    pub fn token_url(mut self, url: Url) -> Self {
+        self.token_uri = Some(TokenUri {
+            method: TokenMethod::Post,
+            url,
+        });
+        self.method_explicit = true;
+        self
     }
 
     /// `Scope`: a space-separated list, sent as given.
@@ -113,7 +130,9 @@ impl RefreshTokenFlowBuilder {
         self
     }
 
-    /// `ClientCredentialsMode`. Setting it, even to `All`, turns the
+    /// `ClientCredentialsMode`: where the client credentials go (default
+    /// [`Basic`](ClientCredentialsMode::Basic); with connection properties,
+    /// the DataDirect default `All`). Setting it, even to `All`, turns the
     /// default-form fallback off: an explicit choice is never overridden.
     pub fn client_credentials_mode(mut self, mode: ClientCredentialsMode) -> Self {
         self.mode = Some(mode);
@@ -125,9 +144,12 @@ impl RefreshTokenFlowBuilder {
         mut self,
         name: &str,
         value: impl Into<SecretString>,
-    ) -> Result<Self, CoreError> {
+    ) -> Result<Self, Error> {
         let value = value.into();
-        self.auth_header = Some(StaticHeaderAuth::new(name, value.clone())?);
+        self.auth_header = Some(
+            StaticHeaderAuth::new(name, value.clone())
+                .map_err(|e| Error::config("AuthHeader", e.to_string()))?,
+        );
         self.security_token = Some(value);
         Ok(self)
     }
@@ -202,9 +224,9 @@ impl RefreshTokenFlowBuilder {
     }
 
     /// Checks the configuration and builds the flow.
-    pub fn build(self) -> Result<RefreshTokenFlow, CoreError> {
-        let mut uri = self.token_uri.ok_or_else(|| CoreError::MissingProperty {
-            name: "TokenURI".into(),
+    pub fn build(self) -> Result<RefreshTokenFlow, Error> {
+        let mut uri = self.token_uri.ok_or_else(|| Error::MissingProperty {
+            property: "TokenURI".into(),
         })?;
         // Without a RefreshToken the store must supply one (checked when a
         // token is first needed, once the store has been read).
@@ -214,41 +236,46 @@ impl RefreshTokenFlowBuilder {
                 SecretString::from(String::new())
             }
             (GrantType::RefreshToken, None, None) => {
-                return Err(CoreError::MissingProperty {
-                    name: "RefreshToken".into(),
+                return Err(Error::MissingProperty {
+                    property: "RefreshToken".into(),
                 });
             }
         };
         if self.grant_type == GrantType::ClientCredentials && self.client_secret.is_none() {
-            return Err(CoreError::MissingProperty {
-                name: "ClientSecret".into(),
+            return Err(Error::MissingProperty {
+                property: "ClientSecret".into(),
             });
         }
-        if self.force_post {
+        if self.force_post || (!self.vendor_defaults && !self.method_explicit) {
             uri.method = TokenMethod::Post;
         }
-        let fallback = !self.force_post && !self.method_explicit && self.mode.is_none();
-        let mode = self.mode.unwrap_or_default();
+        let fallback = self.vendor_defaults
+            && !self.force_post
+            && !self.method_explicit
+            && self.mode.is_none();
+        let mode = self.mode.unwrap_or(if self.vendor_defaults {
+            ClientCredentialsMode::All
+        } else {
+            ClientCredentialsMode::Basic
+        });
         if uri.url.scheme() == "http" && !uri.is_loopback() && !self.allow_insecure_http {
             return Err(Error::config(
                 "TokenURI",
                 "an https URL (plain http is allowed only on loopback hosts)",
-            )
-            .into());
+            ));
         }
         if mode == ClientCredentialsMode::Post && uri.method == TokenMethod::Get {
             return Err(Error::config(
                 "ClientCredentialsMode and TokenURI",
                 "ClientCredentialsMode=Post needs a POST token request: prefix TokenURI with `POST `",
-            )
-            .into());
+            ));
         }
         if mode != ClientCredentialsMode::Url
             && mode != ClientCredentialsMode::Post
             && self.client_id.is_none()
         {
-            return Err(CoreError::MissingProperty {
-                name: "ClientID".into(),
+            return Err(Error::MissingProperty {
+                property: "ClientID".into(),
             });
         }
         if let Some(h) = &self.auth_header
@@ -257,13 +284,14 @@ impl RefreshTokenFlowBuilder {
             return Err(Error::config(
                 "AuthHeader",
                 "a header other than Authorization, which carries the grant's bearer token",
-            )
-            .into());
+            ));
         }
         let client = match self.client {
             Some(c) => c,
             None => {
-                let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+                let mut b = connectkit_core::client::client_builder()
+                    .map_err(|e| Error::config("TokenURI", e.to_string()))?
+                    .redirect(reqwest::redirect::Policy::none());
                 if let Some(t) = self.connect_timeout {
                     b = b.connect_timeout(t);
                 }

@@ -102,7 +102,7 @@ impl FromStr for TokenUri {
             return Err(Error::config(
                 "TokenURI",
                 format!(
-                    "expected an http or https URL, found scheme {:?}",
+                    "an http or https URL, found scheme {:?}",
                     url.scheme()
                 ),
             ));
@@ -114,7 +114,7 @@ impl FromStr for TokenUri {
 impl TokenUri {
     /// Whether the host is a loopback address, where plain http is acceptable.
     pub fn is_loopback(&self) -> bool {
-        connectkit_core::is_loopback(&self.url)
+        connectkit_core::client::is_loopback(&self.url)
     }
 }
 
@@ -155,13 +155,14 @@ impl fmt::Debug for TokenUri {
 }
 
 /// How client credentials travel in the token request (`ClientCredentialsMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClientCredentialsMode {
-    /// HTTP Basic header and `client_id`/`client_secret` URL parameters (the default).
-    #[default]
+    /// HTTP Basic header and `client_id`/`client_secret` URL parameters (the
+    /// DataDirect default for connection properties).
     All,
-    /// HTTP Basic header only.
+    /// HTTP Basic header only (`client_secret_basic`, RFC 6749 section
+    /// 2.3.1: the default of [`RefreshTokenFlowBuilder`](crate::RefreshTokenFlowBuilder)).
     Basic,
     /// `client_id`/`client_secret` query parameters only, whatever the method.
     Url,

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use connectkit_core::ErrorKind;
+use connectkit_core::{ErrorKind, OAuthErrorCode};
 
 /// An error of the refresh token grant.
 ///
@@ -43,6 +43,9 @@ pub enum Error {
         message: String,
         /// Whether it was a timeout.
         timeout: bool,
+        /// The transport error (without its URL), when there was one.
+        #[source]
+        source: Option<std::sync::Arc<reqwest::Error>>,
     },
     /// A [`TokenStore`](crate::TokenStore) other than a TokenFile failed to
     /// load or lock; nothing was sent.
@@ -65,6 +68,12 @@ pub enum Error {
         tried: Vec<String>,
         /// The last answer.
         last: Box<Error>,
+    },
+    /// A property the configuration needs is not given.
+    #[error("missing required property {property}")]
+    MissingProperty {
+        /// The property.
+        property: String,
     },
     /// The configuration is not usable.
     #[error("property {property}: {message}")]
@@ -98,9 +107,72 @@ impl Error {
             | Error::BodyTooLarge { .. }
             | Error::NoFormAccepted { .. }
             | Error::Authorize { .. } => ErrorKind::Auth,
-            Error::Transport { .. } => ErrorKind::Api,
-            Error::Config { .. } | Error::TokenFile { .. } => ErrorKind::Config,
-            Error::Store(_) | Error::Interrupted(_) => ErrorKind::Other,
+            Error::Transport { .. } => ErrorKind::Transport,
+            Error::Config { .. } | Error::MissingProperty { .. } => ErrorKind::Config,
+            Error::TokenFile { .. } | Error::Store(_) => ErrorKind::Io,
+            Error::Interrupted(_) => ErrorKind::Other,
+        }
+    }
+
+    /// The OAuth `error` code the endpoint sent, where it sent one:
+    /// [`OAuthErrorCode::InvalidGrant`] means the refresh token expired or
+    /// was revoked.
+    pub fn oauth_code(&self) -> Option<&OAuthErrorCode> {
+        match self {
+            Error::OAuth(e) => Some(&e.code),
+            Error::Authorize { code, .. } => code.as_ref(),
+            Error::NoFormAccepted { last, .. } => last.oauth_code(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the token endpoint's answer, where there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::OAuth(e) => Some(e.status),
+            Error::UnexpectedResponse { status, .. } => Some(*status),
+            Error::NoFormAccepted { last, .. } => last.status(),
+            _ => None,
+        }
+    }
+
+    /// This crate's error inside an error of a `reqwest-middleware` client
+    /// that has the flow as a layer: the middleware reports a failed grant
+    /// as `reqwest_middleware::Error::Middleware`, holding this crate's error.
+    ///
+    /// ```
+    /// # fn check(e: reqwest_middleware::Error) {
+    /// use connectkit_oauth_refresh::{Error, OAuthErrorCode};
+    /// if let Some(grant) = Error::from_middleware(&e) {
+    ///     if grant.oauth_code() == Some(&OAuthErrorCode::InvalidGrant) {
+    ///         eprintln!("the refresh token expired or was revoked");
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    #[cfg(feature = "middleware")]
+    pub fn from_middleware(e: &reqwest_middleware::Error) -> Option<&Error> {
+        match e {
+            reqwest_middleware::Error::Middleware(inner) => inner.downcast_ref::<Error>(),
+            reqwest_middleware::Error::Reqwest(_) => None,
+        }
+    }
+
+    /// A stable, machine-readable code (`oauth.unexpected_response`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::OAuth(_) => "oauth.error",
+            Error::UnexpectedResponse { .. } => "oauth.unexpected_response",
+            Error::InvalidToken(_) => "oauth.invalid_token",
+            Error::BodyTooLarge { .. } => "oauth.body_too_large",
+            Error::Transport { .. } => "oauth.transport",
+            Error::Store(_) => "oauth.store",
+            Error::TokenFile { .. } => "oauth.token_file",
+            Error::NoFormAccepted { .. } => "oauth.no_form_accepted",
+            Error::Config { .. } => "config.invalid_property",
+            Error::MissingProperty { .. } => "config.missing_property",
+            Error::Authorize { .. } => "oauth.authorize",
+            Error::Interrupted(_) => "oauth.interrupted",
         }
     }
 
@@ -120,15 +192,50 @@ impl Error {
     }
 }
 
+impl From<connectkit_core::Error> for Error {
+    /// Property errors found while reading connection properties.
+    fn from(e: connectkit_core::Error) -> Self {
+        match e {
+            connectkit_core::Error::MissingProperty { name } => Error::MissingProperty { property: name },
+            connectkit_core::Error::InvalidProperty {
+                name,
+                expected,
+                found,
+            } => Error::Config {
+                property: name,
+                message: match found {
+                    Some(f) => format!("{expected}, found {f:?}"),
+                    None => expected,
+                },
+            },
+            other => Error::Config {
+                property: "connection URL".to_owned(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
 impl From<Error> for connectkit_core::Error {
     fn from(e: Error) -> Self {
         match e {
+            Error::MissingProperty { property } => connectkit_core::Error::MissingProperty { name: property },
             Error::Config { property, message } => connectkit_core::Error::InvalidProperty {
                 name: property,
                 expected: message,
                 found: None,
             },
-            other => connectkit_core::Error::connector(other.kind(), other),
+            other => {
+                let (status, code) = (other.status(), other.oauth_code().cloned());
+                let mut e = connectkit_core::Error::coded(other.kind(), other.code(), other);
+                if let Some(s) = status {
+                    e = e.with_status(s);
+                }
+                if let Some(c) = code {
+                    e = e.with_oauth_code(c);
+                }
+                e
+            }
         }
     }
 }
@@ -177,92 +284,3 @@ impl fmt::Display for OAuthError {
     }
 }
 
-/// The `error` codes of RFC 6749 section 5.2.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum OAuthErrorCode {
-    /// `invalid_request`
-    InvalidRequest,
-    /// `invalid_client`
-    InvalidClient,
-    /// `invalid_grant`: the refresh token expired or was revoked.
-    InvalidGrant,
-    /// `unauthorized_client`
-    UnauthorizedClient,
-    /// `unsupported_grant_type`
-    UnsupportedGrantType,
-    /// `invalid_scope`
-    InvalidScope,
-    /// `access_denied` (RFC 6749 section 4.1.2.1, RFC 8628): the user refused.
-    AccessDenied,
-    /// `authorization_pending` (RFC 8628): the user has not finished yet.
-    AuthorizationPending,
-    /// `slow_down` (RFC 8628): poll 5 seconds less often.
-    SlowDown,
-    /// `expired_token` (RFC 8628): the device code expired.
-    ExpiredToken,
-    /// Any other code.
-    Other(String),
-}
-
-impl OAuthErrorCode {
-    /// Parses a code as sent by the endpoint.
-    pub fn parse(code: &str) -> Self {
-        match code {
-            "invalid_request" => Self::InvalidRequest,
-            "invalid_client" => Self::InvalidClient,
-            "invalid_grant" => Self::InvalidGrant,
-            "unauthorized_client" => Self::UnauthorizedClient,
-            "unsupported_grant_type" => Self::UnsupportedGrantType,
-            "invalid_scope" => Self::InvalidScope,
-            "access_denied" => Self::AccessDenied,
-            "authorization_pending" => Self::AuthorizationPending,
-            "slow_down" => Self::SlowDown,
-            "expired_token" => Self::ExpiredToken,
-            other => Self::Other(other.to_owned()),
-        }
-    }
-
-    /// The code as sent on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::InvalidRequest => "invalid_request",
-            Self::InvalidClient => "invalid_client",
-            Self::InvalidGrant => "invalid_grant",
-            Self::UnauthorizedClient => "unauthorized_client",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
-            Self::InvalidScope => "invalid_scope",
-            Self::AccessDenied => "access_denied",
-            Self::AuthorizationPending => "authorization_pending",
-            Self::SlowDown => "slow_down",
-            Self::ExpiredToken => "expired_token",
-            Self::Other(s) => s,
-        }
-    }
-
-    fn meaning(&self) -> Option<&'static str> {
-        Some(match self {
-            Self::InvalidRequest => "the token request is malformed",
-            Self::InvalidClient => {
-                "client authentication failed (check ClientID, ClientSecret and ClientCredentialsMode)"
-            }
-            Self::InvalidGrant => "refresh token expired or revoked",
-            Self::UnauthorizedClient => "the client may not use the refresh token grant",
-            Self::UnsupportedGrantType => "the endpoint does not support the refresh token grant",
-            Self::InvalidScope => "the requested Scope is invalid or exceeds the granted scope",
-            Self::AccessDenied => "the user denied the authorization request",
-            Self::AuthorizationPending => "the user has not completed the authorization yet",
-            Self::SlowDown => "polling too fast",
-            Self::ExpiredToken => {
-                "the device code expired before the user completed the authorization"
-            }
-            Self::Other(_) => return None,
-        })
-    }
-}
-
-impl fmt::Display for OAuthErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}

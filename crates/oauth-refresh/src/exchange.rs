@@ -3,21 +3,21 @@
 
 use std::time::Duration;
 
-use connectkit_core::BodyError;
+use connectkit_core::client::BodyError;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use crate::config::TokenForm;
-use crate::error::{Error, OAuthErrorCode};
+use crate::error::Error;
+use connectkit_core::OAuthErrorCode;
 use crate::flow::MAX_BODY_BYTES;
 use crate::grant::Grant;
 use crate::refresh::Inner;
 use crate::refresh::State;
 use crate::request::TokenRequestParts;
 use crate::response::{error_response, success_fields};
-use connectkit_core::client::Redactor;
 
 /// What one attempt brought back.
 struct Answer {
@@ -142,7 +142,7 @@ impl Inner {
                 let response = self.client.execute(req).await?;
                 let status = response.status();
                 let headers = response.headers().clone();
-                let body = connectkit_core::read_body_limited(response, MAX_BODY_BYTES).await;
+                let body = connectkit_core::client::read_body_limited(response, MAX_BODY_BYTES).await;
                 Ok::<_, reqwest::Error>((status, headers, body))
             };
             let outcome = match limit {
@@ -166,7 +166,7 @@ impl Inner {
                     body,
                 },
                 Ok((_, _, Err(BodyError::Transport(e)))) => {
-                    return Err(self.transport(&e, &redactor));
+                    return Err(self.transport(e));
                 }
                 Ok((_, _, Err(_))) => {
                     return Err(Error::BodyTooLarge {
@@ -182,7 +182,7 @@ impl Inner {
                             continue;
                         }
                     }
-                    return Err(self.transport(&e, &redactor));
+                    return Err(self.transport(e));
                 }
             };
             let content_type = answer
@@ -250,31 +250,27 @@ impl Inner {
             host: self.host(),
             message: format!("no complete answer within {secs:.1} s ({property})"),
             timeout: true,
+            source: None,
         }
     }
 
-    fn transport(&self, e: &reqwest::Error, redactor: &Redactor) -> Error {
-        let mut message = if e.is_timeout() {
-            "timed out".to_owned()
+    fn transport(&self, e: reqwest::Error) -> Error {
+        let message = if e.is_timeout() {
+            "timed out"
         } else if e.is_connect() {
-            "connection failed".to_owned()
+            "connection failed"
         } else if e.is_body() || e.is_decode() {
-            "reading the response failed".to_owned()
+            "reading the response failed"
         } else {
-            "request failed".to_owned()
+            "request failed"
         };
-        // reqwest's own message names the URL, whose query may hold
-        // credentials; its sources do not, and are masked all the same.
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&redactor.mask(&s.to_string()));
-            source = s.source();
-        }
         Error::Transport {
             host: self.host(),
-            message,
+            message: message.to_owned(),
             timeout: e.is_timeout(),
+            // reqwest's own message names the URL, whose query may hold
+            // credentials: it goes without it; its causes name no URL.
+            source: Some(std::sync::Arc::new(e.without_url())),
         }
     }
 }

@@ -16,7 +16,7 @@
 //! - **Across processes**: a [`FileStore`] (`TokenFile`) is locked from its
 //!   re-read through the token request to the save, so processes sharing it
 //!   send one grant per expiry and never present a consumed refresh token.
-//! - **On 401**: [`send_authorized`](connectkit_core::send_authorized) or the
+//! - **On 401**: [`send_authorized`](connectkit_core::client::send_authorized) or the
 //!   [`reqwest_middleware`] layer refreshes once and retries once.
 //! - **Rotation**: a new `refresh_token` is adopted and handed to the
 //!   [`TokenStore`] before anything else in the response is checked; a failed
@@ -75,6 +75,7 @@ mod file_store;
 mod fingerprint;
 mod flow;
 mod grant;
+#[cfg(feature = "middleware")]
 mod middleware;
 mod properties;
 
@@ -87,11 +88,19 @@ mod store;
 pub use authorize::{AUTHORIZE_PROPERTIES, Authorizer, DeviceAuthorization, PendingAuthorization};
 pub use builder::RefreshTokenFlowBuilder;
 pub use config::{ClientCredentialsMode, GRANT_PROPERTIES, TokenForm, TokenMethod, TokenUri};
-pub use error::{Error, OAuthError, OAuthErrorCode};
+pub use connectkit_core::{AuthFlow, ErrorKind, OAuthErrorCode, Report, TokenInfo};
+/// The reqwest this crate is built with (0.13): its `Client`, `Request`
+/// and `Url` are the ones the flow takes.
+pub use reqwest;
+/// The reqwest-middleware this crate's layer is built for (0.5).
+#[cfg(feature = "middleware")]
+pub use reqwest_middleware;
+pub use error::{Error, OAuthError};
 pub use file_store::FileStore;
 pub use fingerprint::SeedFingerprint;
 pub use flow::{MAX_BODY_BYTES, PROACTIVE_RETRY_INTERVAL, RefreshTokenFlow};
 pub use grant::GrantType;
+#[cfg(feature = "middleware")]
 pub use middleware::api_client;
 pub use refresh::TokenCallback;
 pub use response::{MAX_EXPIRES_IN, parse_token_response};

@@ -49,7 +49,7 @@ impl Middleware for RefreshTokenFlow {
 
 /// A ready HTTP client for API requests with the flow as middleware.
 ///
-/// Its redirect policy ([`connectkit_core::api_client_builder`]) follows a
+/// Its redirect policy ([`connectkit_core::client::api_client_builder`]) follows a
 /// redirect only within the same origin: reqwest strips `Authorization` on a
 /// cross-host redirect but forwards custom headers such as AuthHeader with
 /// its SecurityToken, so the layer must not sit on a client that follows
@@ -59,7 +59,8 @@ pub fn api_client(
     flow: RefreshTokenFlow,
     timeout: Option<std::time::Duration>,
 ) -> Result<reqwest_middleware::ClientWithMiddleware, crate::Error> {
-    let client = connectkit_core::api_client_builder(timeout)
+    let client = connectkit_core::client::api_client_builder(timeout)
+        .map_err(|e| crate::Error::config("TokenURI", e.to_string()))?
         .build()
         .map_err(|e| {
             crate::Error::config("TokenURI", format!("cannot build an HTTP client: {e}"))

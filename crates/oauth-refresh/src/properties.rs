@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connectkit_core::{Error as CoreError, Properties};
+
+use crate::error::Error;
 use secrecy::SecretString;
 
 use crate::builder::RefreshTokenFlowBuilder;
@@ -47,14 +49,14 @@ impl RefreshTokenFlowBuilder {
     /// first one there), and Scope, ClientCredentialsMode, AuthHeader with
     /// SecurityToken, AccessToken, TokenFile (a [`FileStore`](crate::FileStore)
     /// path), TokenRequestTimeout and TokenRefreshTimeout (seconds), all optional.
-    pub fn from_properties(props: &Properties) -> Result<Self, CoreError> {
+    pub fn from_properties(props: &Properties) -> Result<Self, Error> {
         Self::from_properties_for(props, GrantType::RefreshToken)
     }
 
     /// [`from_properties`](Self::from_properties) for either grant. The
     /// client credentials grant needs no RefreshToken and ignores TokenFile
     /// and AccessToken: it renews itself and has no chain to persist.
-    pub fn from_properties_for(props: &Properties, grant: GrantType) -> Result<Self, CoreError> {
+    pub fn from_properties_for(props: &Properties, grant: GrantType) -> Result<Self, Error> {
         for name in ["ClientID", "ClientSecret", "TokenURI"] {
             required(props, name)?;
         }
@@ -75,6 +77,7 @@ impl RefreshTokenFlowBuilder {
                     .unwrap_or_default(),
             )?;
         b.grant_type = grant;
+        b.vendor_defaults = true;
         b.client_secret = secret_prop(props, "ClientSecret");
         if grant == GrantType::RefreshToken {
             b.refresh_token = secret_prop(props, "RefreshToken");
@@ -105,13 +108,13 @@ impl RefreshTokenFlowBuilder {
             (Some(name), Some(value)) => b = b.auth_header(name, value)?,
             (None, None) => {}
             (Some(_), None) => {
-                return Err(CoreError::MissingProperty {
-                    name: "SecurityToken".into(),
+                return Err(Error::MissingProperty {
+                    property: "SecurityToken".into(),
                 });
             }
             (None, Some(_)) => {
-                return Err(CoreError::MissingProperty {
-                    name: "AuthHeader".into(),
+                return Err(Error::MissingProperty {
+                    property: "AuthHeader".into(),
                 });
             }
         }

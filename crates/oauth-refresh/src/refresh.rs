@@ -12,7 +12,8 @@ use tokio::time::Instant;
 
 use crate::cache::{CachedToken, TokenCache};
 use crate::config::{TokenForm, TokenUri};
-use crate::error::{Error, OAuthErrorCode};
+use crate::error::Error;
+use connectkit_core::OAuthErrorCode;
 use crate::file_store::FileStoreError;
 use crate::fingerprint::SeedFingerprint;
 use crate::grant::GrantType;

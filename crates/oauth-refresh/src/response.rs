@@ -6,7 +6,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-use crate::error::{Error, OAuthError, OAuthErrorCode};
+use crate::error::{Error, OAuthError};
+use connectkit_core::OAuthErrorCode;
 pub(crate) use connectkit_core::client::Redactor;
 
 /// Tokens that live longer than this are treated as living this long, so
@@ -123,7 +124,7 @@ pub(crate) fn success_fields(
             "the HTTP {status} body ({} bytes, content type {}) is neither JSON nor form-encoded; its content is not shown because it may hold tokens",
             body.len(),
             content_type
-                .map(|c| connectkit_core::client::escape_controls(&connectkit_core::excerpt(c, 60)))
+                .map(|c| connectkit_core::client::escape_controls(&connectkit_core::client::excerpt(c, 60)))
                 .unwrap_or_else(|| "none".into())
         )),
     })
@@ -205,7 +206,7 @@ fn expires_in(value: Option<&Value>) -> Result<Option<Duration>, Error> {
         Some(Value::String(s)) => s.trim().parse::<f64>().map_err(|_| {
             Error::InvalidToken(format!(
                 "expires_in {:?} is not a number of seconds",
-                connectkit_core::client::escape_controls(&connectkit_core::excerpt(s, 40))
+                connectkit_core::client::escape_controls(&connectkit_core::client::excerpt(s, 40))
             ))
         })?,
         Some(other) => {

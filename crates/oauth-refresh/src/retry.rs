@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use connectkit_core::retry_after;
+use connectkit_core::client::retry_after;
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;

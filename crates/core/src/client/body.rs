@@ -5,11 +5,11 @@
 use reqwest::Url;
 use reqwest::header::HeaderMap;
 
-use super::error::{ApiError, transport_cause};
+use super::error::ApiError;
 use super::redact::redact;
 use super::send::ApiClient;
 use crate::error::Result;
-use crate::http::{display_url, excerpt};
+use super::http::{display_url, excerpt};
 
 /// The largest page body the layer reads (64 MiB).
 pub const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -70,19 +70,18 @@ impl ApiClient {
         response: reqwest::Response,
         limit: usize,
     ) -> Result<Vec<u8>> {
-        crate::http::read_body_limited(response, limit)
+        super::http::read_body_limited(response, limit)
             .await
             .map_err(|e| {
                 match e {
-                    crate::http::BodyError::TooLarge { limit } => ApiError::BodyTooLarge {
+                    super::http::BodyError::TooLarge { limit } => ApiError::BodyTooLarge {
                         method: method.to_string(),
                         url: display_url(url),
                         limit,
                     },
-                    crate::http::BodyError::Transport(source) => ApiError::Transport {
+                    super::http::BodyError::Transport(source) => ApiError::Transport {
                         method: method.to_string(),
                         url: display_url(url),
-                        cause: transport_cause(&source),
                         source,
                     },
                 }

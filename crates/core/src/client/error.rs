@@ -34,15 +34,14 @@ pub enum ApiError {
         status: u16,
     },
     /// The request could not be sent or its answer not received.
-    #[error("{method} {url}: {cause}")]
+    #[error("{method} {url}: {}", transport_class(source))]
     Transport {
         /// The request method.
         method: String,
         /// The URL, without query string.
         url: String,
-        /// The cause chain, e.g. `connection failed: tcp connect error: Connection refused`.
-        cause: String,
-        /// The transport error.
+        /// The transport error, without its URL (whose query may carry a
+        /// credential); its causes say what failed.
         #[source]
         source: reqwest::Error,
     },
@@ -113,17 +112,37 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The broad kind: 401 and 403 are authentication failures (exit 3);
-    /// bad URLs in the configuration are configuration errors (exit 2);
-    /// everything else is an API failure (exit 4).
+    /// The kind: 401 is an authentication failure, 403 forbidden, 404 and
+    /// 410 not found, 429 or 503 to the end of the retries throttled; bad
+    /// URLs in the configuration are configuration errors; an answer that
+    /// cannot be used is a protocol error.
     pub fn kind(&self) -> ErrorKind {
         match self {
+            ApiError::Status { status: 401, .. } | ApiError::Unauthorized { .. } => ErrorKind::Auth,
+            ApiError::Status { status: 403, .. } => ErrorKind::Forbidden,
             ApiError::Status {
-                status: 401 | 403, ..
-            } => ErrorKind::Auth,
-            ApiError::Unauthorized { .. } => ErrorKind::Auth,
+                status: 404 | 410, ..
+            } => ErrorKind::NotFound,
+            ApiError::Status { status: 429, .. }
+            | ApiError::RetriesExhausted {
+                status: 429 | 503, ..
+            } => ErrorKind::Throttled,
+            ApiError::Transport { .. } => ErrorKind::Transport,
+            ApiError::BodyTooLarge { .. }
+            | ApiError::ForeignOrigin { .. }
+            | ApiError::Redirect { .. } => ErrorKind::Protocol,
             ApiError::InsecureHttp { .. } | ApiError::UnsupportedScheme { .. } => ErrorKind::Config,
-            _ => ErrorKind::Api,
+            ApiError::Status { .. } | ApiError::RetriesExhausted { .. } => ErrorKind::Api,
+        }
+    }
+
+    /// The HTTP status of the failing answer, where there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. }
+            | ApiError::Unauthorized { status, .. }
+            | ApiError::RetriesExhausted { status, .. } => Some(*status),
+            _ => None,
         }
     }
 
@@ -152,10 +171,9 @@ impl From<ApiError> for Error {
     }
 }
 
-/// The cause of a transport error in words: its class (connection failed,
-/// timed out, ...) and the chain of sources, without any URL.
-pub fn transport_cause(err: &reqwest::Error) -> String {
-    let class = if err.is_timeout() {
+/// What kind of transport failure `err` is, in words.
+fn transport_class(err: &reqwest::Error) -> &'static str {
+    if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
         "connection failed"
@@ -163,28 +181,5 @@ pub fn transport_cause(err: &reqwest::Error) -> String {
         "reading the response failed"
     } else {
         "sending the request failed"
-    };
-    let mut parts: Vec<String> = Vec::new();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        let text = s.to_string();
-        // hyper repeats its inner error in its own message; keep the new part.
-        if !text.is_empty()
-            && !parts
-                .iter()
-                .any(|p| p.contains(&text) || text.contains(p.as_str()))
-        {
-            parts.push(text);
-        } else if let Some(last) = parts.last_mut()
-            && text.contains(last.as_str())
-        {
-            *last = text;
-        }
-        source = s.source();
-    }
-    if parts.is_empty() {
-        class.to_owned()
-    } else {
-        format!("{class}: {}", parts.join(": "))
     }
 }

@@ -18,6 +18,7 @@
 
 mod body;
 mod error;
+mod http;
 mod link;
 #[cfg(feature = "connector")]
 mod paginate;
@@ -27,9 +28,15 @@ mod rules;
 mod scope;
 mod send;
 mod throttle;
+mod tls;
 
 pub use body::{Body, EXCERPT_CHARS, ErrorDetail, Fetched, MAX_ERROR_BYTES, MAX_PAGE_BYTES};
-pub use error::{ApiError, transport_cause};
+pub use error::ApiError;
+pub use http::{
+    BodyError, MAX_REDIRECTS, api_client_builder, display_url, excerpt, read_body_limited,
+    retry_after,
+};
+pub use crate::auth::{network_error, send_authorized};
 pub use link::link_target;
 #[cfg(feature = "connector")]
 pub use paginate::{
@@ -41,3 +48,4 @@ pub use rules::{Action, HttpRules, Rule};
 pub use scope::{CredentialScope, is_loopback};
 pub use send::ApiClient;
 pub use throttle::Throttle;
+pub use tls::{TlsSetupError, client_builder, tls_config};

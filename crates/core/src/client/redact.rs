@@ -174,7 +174,7 @@ impl Redactor {
 
     /// The start of a body, secrets masked before it is cut.
     pub fn excerpt(&self, body: &[u8]) -> String {
-        crate::http::excerpt(&self.mask(&String::from_utf8_lossy(body)), 160)
+        super::http::excerpt(&self.mask(&String::from_utf8_lossy(body)), 160)
     }
 }
 

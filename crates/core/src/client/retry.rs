@@ -7,7 +7,7 @@ use reqwest::Method;
 use reqwest::header::HeaderMap;
 
 use crate::error::{Error, Result};
-use crate::http::retry_after;
+use super::http::retry_after;
 use crate::properties::Properties;
 
 /// How requests are retried after 429, 503, 502/504 (idempotent requests

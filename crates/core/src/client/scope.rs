@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use reqwest::Url;
 
 use super::error::ApiError;
-use crate::http::display_url;
+use super::http::display_url;
 
 /// Whether `url`'s host is a loopback address (`localhost`, `127.0.0.0/8`,
 /// `::1`), where plain http is acceptable for tests and labs.

@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::{Request, Url};
 
 use super::body::{Body, ErrorDetail, Fetched, MAX_PAGE_BYTES};
-use super::error::{ApiError, transport_cause};
+use super::error::ApiError;
 use super::redact::{added_query_values, header_secrets};
 use super::retry::{RetryConfig, is_idempotent, is_retryable_transport};
 use super::rules::{Action, HttpRules};
@@ -17,7 +17,7 @@ use super::scope::CredentialScope;
 use super::throttle::Throttle;
 use crate::auth::AuthFlow;
 use crate::error::Result;
-use crate::http::{MAX_REDIRECTS, display_url};
+use super::http::{MAX_REDIRECTS, display_url};
 
 /// The HTTP layer of a connector: one `reqwest::Client`, its
 /// [`AuthFlow`], the [`CredentialScope`] and the [`RetryConfig`].
@@ -179,7 +179,6 @@ impl ApiClient {
                     return Err(ApiError::Transport {
                         method: method.to_string(),
                         url: display_url(&url),
-                        cause: transport_cause(&e),
                         source: e.without_url(),
                     }
                     .into());

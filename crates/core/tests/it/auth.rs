@@ -1,4 +1,5 @@
-use connectkit_core::{AuthFlow, NoAuth, SecretString, StaticHeaderAuth, send_authorized};
+use connectkit_core::client::send_authorized;
+use connectkit_core::{AuthFlow, NoAuth, SecretString, StaticHeaderAuth};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -13,7 +14,7 @@ async fn static_header_is_sent_with_every_request() {
         .mount(&server)
         .await;
     let flow = StaticHeaderAuth::new("X-Tenant", SecretString::from("t-123")).unwrap();
-    let client = reqwest::Client::new();
+    let client = connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client");
     for _ in 0..2 {
         let req = client.get(format!("{}/x", server.uri())).build().unwrap();
         let resp = send_authorized(&client, &flow, req).await.unwrap();
@@ -29,7 +30,7 @@ async fn bearer_flow_and_no_auth() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = reqwest::Client::new();
+    let client = connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client");
     let flow = StaticHeaderAuth::bearer(SecretString::from("tok")).unwrap();
     let mut req = client.get(server.uri()).build().unwrap();
     flow.authorize(&mut req).await.unwrap();
@@ -50,7 +51,7 @@ async fn unauthorized_is_retried_once_then_returned() {
         .expect(2)
         .mount(&server)
         .await;
-    let client = reqwest::Client::new();
+    let client = connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client");
     let req = client.get(server.uri()).build().unwrap();
     let resp = send_authorized(&client, &NoAuth, req).await.unwrap();
     assert_eq!(resp.status(), 401);
@@ -86,7 +87,7 @@ async fn credentials_never_follow_a_redirect_to_another_host() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&api)
         .await;
-    let client = connectkit_core::api_client_builder(None).build().unwrap();
+    let client = connectkit_core::client::api_client_builder(None).unwrap().build().unwrap();
     let flow = StaticHeaderAuth::new("X-Key", SecretString::from("k-1")).unwrap();
 
     let req = client.get(format!("{}/moved", api.uri())).build().unwrap();

@@ -19,7 +19,7 @@ fn client_for(base: &str, token: &str) -> ApiClient {
     let auth = StaticHeaderAuth::bearer(SecretString::from(token.to_owned())).unwrap();
     // No timers of its own (no idle-pool sweep), so that paused time
     // advances only by the layer's waits.
-    let http = reqwest::Client::builder()
+    let http = connectkit_core::client::client_builder().expect("TLS setup")
         .pool_idle_timeout(None)
         .build()
         .unwrap();

@@ -13,7 +13,8 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::config::{TokenForm, TokenMethod};
-use crate::error::{Error, OAuthErrorCode};
+use crate::error::Error;
+use connectkit_core::OAuthErrorCode;
 use crate::flow::MAX_BODY_BYTES;
 use crate::grant::Grant;
 use crate::refresh::Inner;
@@ -112,6 +113,7 @@ impl Inner {
                 "the device authorization request failed".into()
             },
             timeout: e.is_timeout(),
+            source: Some(std::sync::Arc::new(e.without_url())),
         };
         let response = self
             .client
@@ -124,7 +126,7 @@ impl Inner {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = connectkit_core::read_body_limited(response, MAX_BODY_BYTES)
+        let body = connectkit_core::client::read_body_limited(response, MAX_BODY_BYTES)
             .await
             .map_err(|_| Error::BodyTooLarge {
                 limit: MAX_BODY_BYTES,

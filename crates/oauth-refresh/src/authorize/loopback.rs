@@ -12,7 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use url::Url;
 
-use crate::error::{Error, OAuthErrorCode};
+use crate::error::Error;
+use connectkit_core::OAuthErrorCode;
 
 /// The most a callback request may take to arrive, once connected.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -62,7 +62,7 @@ fn query(url: &url::Url) -> HashMap<String, String> {
 
 /// Plays the browser: follows the redirect the server would send.
 async fn redirect(to: &str) -> reqwest::Response {
-    reqwest::get(to).await.unwrap()
+    connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client").get(to).send().await.unwrap()
 }
 
 #[tokio::test]
@@ -119,7 +119,7 @@ async fn the_authorization_request_carries_pkce_state_redirect_and_scope() {
 
         // The listener is closed.
         assert!(
-            reqwest::get(redirect_uri.as_str()).await.is_err(),
+            connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client").get(redirect_uri.as_str()).send().await.is_err(),
             "the loopback listener must be closed after one callback"
         );
 
@@ -136,7 +136,7 @@ async fn the_authorization_request_carries_pkce_state_redirect_and_scope() {
         let basic = r.authorization.is_some();
         let in_body = r.form.iter().any(|(k, _)| k == "client_secret");
         let in_query = r.query.iter().any(|(k, _)| k == "client_secret");
-        let expected = match mode.unwrap_or_default() {
+        let expected = match mode.unwrap_or(ClientCredentialsMode::All) {
             ClientCredentialsMode::All => (true, false, true),
             ClientCredentialsMode::Basic => (true, false, false),
             ClientCredentialsMode::Post => (false, true, false),

@@ -71,7 +71,7 @@ async fn setup(
         .unwrap()
         .client_credentials_mode(ClientCredentialsMode::Post)
         .http_client(
-            reqwest::Client::builder()
+            connectkit_core::client::client_builder().expect("TLS setup")
                 .pool_idle_timeout(None)
                 .build()
                 .unwrap(),

@@ -11,7 +11,7 @@ use super::super::{ApiClient, Fetched};
 use super::window::{Pending, Window};
 use super::{Decoded, PageRun, PageSource, PagingError};
 use crate::error::Result;
-use crate::http::display_url;
+use crate::client::http::display_url;
 
 pub(super) struct Engine<S> {
     client: ApiClient,

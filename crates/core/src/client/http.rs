@@ -12,7 +12,12 @@ pub const MAX_REDIRECTS: usize = 10;
 /// token or a custom `AuthHeader` are set on the request itself, and reqwest
 /// would carry custom headers to whatever host a redirect names. A redirect
 /// elsewhere is not followed, so the caller sees the 3xx response.
-pub fn api_client_builder(timeout: Option<Duration>) -> reqwest::ClientBuilder {
+///
+/// Fails only when no TLS configuration can be built (see
+/// [`client_builder`](super::client_builder)).
+pub fn api_client_builder(
+    timeout: Option<Duration>,
+) -> Result<reqwest::ClientBuilder, super::TlsSetupError> {
     let policy = reqwest::redirect::Policy::custom(|attempt| {
         let same_origin = attempt
             .previous()
@@ -24,11 +29,11 @@ pub fn api_client_builder(timeout: Option<Duration>) -> reqwest::ClientBuilder {
             attempt.follow()
         }
     });
-    let mut builder = reqwest::Client::builder().redirect(policy);
+    let mut builder = super::client_builder()?.redirect(policy);
     if let Some(t) = timeout {
         builder = builder.timeout(t);
     }
-    builder
+    Ok(builder)
 }
 
 /// Parses `Retry-After` as delta-seconds or an HTTP date (a past date is zero).

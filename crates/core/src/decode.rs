@@ -12,7 +12,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 ///
 /// ```
 /// use serde::de::DeserializeSeed;
-/// use connectkit_core::KeySeed;
+/// use connectkit_core::decode::KeySeed;
 ///
 /// let mut de = serde_json::Deserializer::from_str(r#""name""#);
 /// let len = KeySeed::new(|k: &str| k.len()).deserialize(&mut de).unwrap();

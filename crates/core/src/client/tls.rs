@@ -1,0 +1,71 @@
+//! TLS for every connectkit request: rustls on the `ring` provider, trusting
+//! the operating system's certificate store (as `rustls-platform-verifier`
+//! reads it, `SSL_CERT_FILE` and `SSL_CERT_DIR` included) plus any
+//! certificate authorities a configuration adds.
+//!
+//! The provider is passed to each client rather than installed for the
+//! process, so a program that uses another provider is not affected.
+
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+
+use crate::error::{Error, ErrorKind};
+
+/// Why no TLS configuration could be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up TLS: {message}")]
+pub struct TlsSetupError {
+    message: String,
+    #[source]
+    source: rustls::Error,
+}
+
+impl From<TlsSetupError> for Error {
+    fn from(e: TlsSetupError) -> Self {
+        Error::coded(ErrorKind::Config, "config.tls", e)
+    }
+}
+
+/// A rustls client configuration that trusts the operating system's store
+/// and `extra_roots`, speaking HTTP/1.1.
+pub fn tls_config(
+    extra_roots: Vec<CertificateDer<'static>>,
+) -> Result<rustls::ClientConfig, TlsSetupError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())
+            .map_err(|source| TlsSetupError {
+                message: "no trusted certificate authority could be loaded (the operating \
+                          system's store is empty or unreadable; SSL_CERT_FILE names a PEM \
+                          bundle to use instead)"
+                    .to_owned(),
+                source,
+            })?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|source| TlsSetupError {
+            message: "the TLS provider supports no protocol version".to_owned(),
+            source,
+        })?
+        .dangerous()
+        // Not dangerous: the platform verifier checks chains and host names
+        // as browsers do; `dangerous` is only rustls's gate for custom verifiers.
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// A `reqwest::ClientBuilder` with connectkit's TLS settings and nothing
+/// else: the starting point of every client connectkit builds, and a
+/// convenient one for programs that build their own.
+///
+/// ```
+/// let client = connectkit_core::client::client_builder()?.build()?;
+/// # let _ = client;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn client_builder() -> Result<reqwest::ClientBuilder, TlsSetupError> {
+    Ok(reqwest::Client::builder().tls_backend_preconfigured(tls_config(Vec::new())?))
+}
