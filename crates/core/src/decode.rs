@@ -59,7 +59,7 @@ impl<F: FnOnce(&str) -> T, T> Visitor<'_> for KeySeed<F, T> {
 /// `i` and only looked up (hashed) when it differs.
 ///
 /// ```
-/// use connectkit_core::KeyOrder;
+/// use connectkit_core::decode::KeyOrder;
 ///
 /// let mut order = KeyOrder::default();
 /// let mut lookups = 0;

@@ -17,7 +17,7 @@
 //!         .client_secret(std::env::var("CLIENT_SECRET").unwrap_or_default())
 //!         .token_uri("https://login.microsoftonline.com/common/oauth2/v2.0/token")
 //!         .refresh_token(std::env::var("REFRESH_TOKEN").unwrap_or_default())
-//!         .connect()?;
+//!         .build()?;
 //!
 //!     for table in connector.tables().await? {
 //!         println!("{}", table.name);

@@ -82,7 +82,7 @@ pub fn catalogue() -> Vec<PropertySpec> {
 /// ```
 pub fn register(registry: &mut Registry) {
     registry.register(SUBPROTOCOL, catalogue(), |props| {
-        let connector = Dynamics365DataSource::from_properties(props)?.connect()?;
+        let connector = Dynamics365DataSource::from_properties(props)?.build()?;
         Ok(Box::new(connector))
     });
 }
@@ -170,9 +170,10 @@ impl Dynamics365DataSource {
         self.set("Scope", scope)
     }
 
-    /// `ClientCredentialsMode`: `Post` unless set (`All`, `Basic`, `Url`, `Post`).
-    pub fn client_credentials_mode(self, mode: impl Into<String>) -> Self {
-        self.set("ClientCredentialsMode", mode)
+    /// `ClientCredentialsMode`: where the client credentials go in the token
+    /// request ([`Post`](ClientCredentialsMode::Post), the form body, unless set).
+    pub fn client_credentials_mode(self, mode: ClientCredentialsMode) -> Self {
+        self.set("ClientCredentialsMode", mode.to_string())
     }
 
     /// `Description`: free text.
@@ -214,7 +215,7 @@ impl Dynamics365DataSource {
 
     /// Checks the configuration and builds the connector. Nothing is sent
     /// until the first request.
-    pub fn connect(&self) -> Result<Dynamics365Connector> {
+    pub fn build(self) -> Result<Dynamics365Connector> {
         let mut props = self.properties.clone();
         props.validate(&catalogue())?;
         let service = props.get_str("ServiceURL").unwrap_or_default();
@@ -332,7 +333,7 @@ mod tests {
     #[test]
     fn the_seed_data_source_connects_and_never_prints_secrets() {
         let source = seed();
-        let connector = source.connect().unwrap();
+        let connector = source.clone().build().unwrap();
         assert_eq!(connector.page_size(), DEFAULT_PAGE_SIZE);
         let printed = format!("{source:?} {connector:?}");
         assert!(!printed.contains("12a3"), "{printed}");
@@ -341,17 +342,17 @@ mod tests {
 
     #[test]
     fn configuration_errors_name_the_property() {
-        let err = seed().authentication_method("Basic").connect().unwrap_err();
+        let err = seed().authentication_method("Basic").build().unwrap_err();
         assert_eq!(err.kind(), connectkit_core::ErrorKind::Config);
         assert_eq!(
             err.to_string(),
             "property AuthenticationMethod: unsupported value \"Basic\"; supported: OAuth2"
         );
-        let err = seed().page_size(0).connect().unwrap_err();
+        let err = seed().page_size(0).build().unwrap_err();
         assert!(err.to_string().contains("PageSize"), "{err}");
-        let err = Dynamics365DataSource::new().connect().unwrap_err();
+        let err = Dynamics365DataSource::new().build().unwrap_err();
         assert_eq!(err.to_string(), "missing required property ServiceURL");
-        let err = seed().property("ServiceUrl2", "x").connect().unwrap_err();
+        let err = seed().property("ServiceUrl2", "x").build().unwrap_err();
         assert!(
             err.to_string().contains("unknown property ServiceUrl2"),
             "{err}"
@@ -363,19 +364,19 @@ mod tests {
         props.remove("ClientSecret");
         let err = Dynamics365DataSource::from_properties(&props)
             .unwrap()
-            .connect()
+            .build()
             .unwrap_err();
         assert_eq!(err.to_string(), "missing required property ClientSecret");
         let err = seed()
             .property("IncludeFormattedValues", "maybe")
-            .connect()
+            .build()
             .unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("property IncludeFormattedValues: expected true or false"),
             "{err}"
         );
-        let err = seed().token_uri("not a url").connect().unwrap_err();
+        let err = seed().token_uri("not a url").build().unwrap_err();
         assert!(err.to_string().contains("TokenURI"), "{err}");
     }
 }

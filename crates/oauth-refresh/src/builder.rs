@@ -124,6 +124,19 @@ impl RefreshTokenFlowBuilder {
         self
     }
 
+    /// The request-form defaults of DataDirect's connection properties, for
+    /// endpoints configured as the DataDirect drivers expect: a TokenURI
+    /// without prefix is a GET with the parameters in the query, the client
+    /// credentials go both in a Basic header and in the parameters
+    /// (ClientCredentialsMode All), and while neither is set explicitly an
+    /// endpoint that refuses that form is retried with POST forms (the form
+    /// that worked is kept). [`from_properties`](Self::from_properties)
+    /// applies them.
+    pub fn datadirect_defaults(mut self) -> Self {
+        self.vendor_defaults = true;
+        self
+    }
+
     /// `Scope`: a space-separated list, sent as given.
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
         self.scope = Some(scope.into());

@@ -161,7 +161,7 @@ async fn measure(base: &str, mode: &str, cache: Option<&str>) -> Result<f64, Str
         None => source.property("MetadataCache", "false"),
     };
     let started = Instant::now();
-    let c = source.connect().map_err(|e| e.to_string())?;
+    let c = source.build().map_err(|e| e.to_string())?;
     if mode == "tables" {
         for t in c.tables().await.map_err(|e| e.to_string())? {
             c.schema(&t.name).await.map_err(|e| e.to_string())?;

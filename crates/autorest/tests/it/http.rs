@@ -151,7 +151,7 @@ async fn retries_after_503_are_bounded() {
         .build()
         .unwrap();
     let e = c.tables().await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Api);
+    assert_eq!(e.kind(), ErrorKind::Throttled);
     assert_eq!(e.code(), "api.retries_exhausted");
     // Retry-After is capped at MaxRetryWait (300 s), and the retries at
     // RetryTimeout (600 s) in all.
@@ -269,7 +269,7 @@ async fn ws_timeout_bounds_each_request() {
         .build()
         .unwrap();
     let e = c.tables().await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Api);
+    assert_eq!(e.kind(), ErrorKind::Transport);
 }
 
 #[tokio::test]

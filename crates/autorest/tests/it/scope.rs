@@ -80,7 +80,7 @@ async fn a_next_link_or_redirect_to_another_origin_sends_nothing_there() {
             .unwrap();
         let e = rows(&c, "items", ScanRequest::new()).await.unwrap_err();
         assert_eq!(e.code(), "api.foreign_origin", "{form}: {e}");
-        assert_eq!(e.kind(), ErrorKind::Api, "{form}");
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{form}");
         let what = if form == "redirect" {
             "redirect"
         } else {

@@ -16,7 +16,7 @@ async fn sample_error(body: Vec<u8>) -> String {
         .build()
         .unwrap();
     let e = c.tables().await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Api, "{e}");
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     e.to_string()
 }
 

@@ -175,11 +175,8 @@ async fn status_errors_are_typed_redacted_and_escaped() {
     let e = fetch(&c, get(&format!("{}/echo?q=1", server.uri())))
         .await
         .unwrap_err();
-    assert_eq!(
-        e.kind(),
-        ErrorKind::Auth,
-        "403 is an authentication failure"
-    );
+    assert_eq!(e.kind(), ErrorKind::Forbidden);
+    assert_eq!(e.status(), Some(403));
     assert_eq!(
         e.to_string(),
         format!(
@@ -203,14 +200,17 @@ async fn an_unreachable_host_names_method_host_path_and_cause() {
     let e = fetch(&c, get(&format!("{base}/items?key=s")))
         .await
         .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Api);
+    assert_eq!(e.kind(), ErrorKind::Transport);
     assert_eq!(e.code(), "api.transport");
-    let text = e.to_string();
+    // Its own level only; the causes follow in `source()`, each once.
+    assert_eq!(e.to_string(), format!("GET {base}/items: connection failed"));
+    let text = connectkit_core::Report(&e).to_string();
     assert!(
         text.starts_with(&format!("GET {base}/items: connection failed: ")),
         "{text}"
     );
     assert!(text.contains("Connection refused"), "{text}");
+    assert_eq!(text.matches("Connection refused").count(), 1, "{text}");
     assert!(!text.contains("key=s"));
 }
 

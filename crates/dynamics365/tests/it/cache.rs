@@ -23,7 +23,7 @@ fn xml(body: String) -> ResponseTemplate {
 fn cached(server: &MockServer, dir: &std::path::Path) -> Dynamics365Connector {
     source(server)
         .property("MetadataCacheDir", dir.to_str().unwrap())
-        .connect()
+        .build()
         .unwrap()
 }
 
@@ -148,7 +148,7 @@ async fn without_validators_or_with_the_cache_off_nothing_is_kept() {
         source(&server)
             .property("MetadataCache", "false")
             .property("MetadataCacheDir", dir.path().to_str().unwrap())
-            .connect()
+            .build()
             .unwrap()
             .schema("accounts")
             .await
@@ -168,7 +168,7 @@ async fn without_validators_or_with_the_cache_off_nothing_is_kept() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     let err = source(&server)
         .property("MetadataCache", "sometimes")
-        .connect()
+        .build()
         .unwrap_err();
     assert!(
         err.to_string().starts_with("property MetadataCache:"),

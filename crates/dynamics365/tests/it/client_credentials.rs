@@ -14,7 +14,7 @@ async fn without_a_refresh_token_the_client_credentials_grant_authorizes_the_sca
         .client_id(CLIENT_ID)
         .client_secret(CLIENT_SECRET)
         .token_uri(format!("POST {}/token", server.uri()));
-    let c = source.connect().unwrap();
+    let c = source.build().unwrap();
     let batches = scan_all(&c, "accounts", ScanRequest::new()).await.unwrap();
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
     assert_eq!(issuer.count(), 1, "one grant serves the whole scan");

@@ -109,7 +109,7 @@ async fn debug_output_never_shows_a_secret() {
     let server = MockServer::builder().start().await;
     mount_all(&server).await;
     let s = source(&server);
-    let c = s.connect().unwrap();
+    let c = s.clone().build().unwrap();
     c.tables().await.unwrap();
     let text = format!("{s:?} {c:?} {:?} {:?}", c.auth_flow(), s.properties());
     for secret in [CLIENT_SECRET, REFRESH_TOKEN, "at-1"] {

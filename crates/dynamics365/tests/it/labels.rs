@@ -164,7 +164,7 @@ async fn label_columns_sit_beside_their_values() {
     dataverse(&server).await;
     let c = source(&server)
         .include_formatted_values(true)
-        .connect()
+        .build()
         .unwrap();
     let schema = c.schema("accounts").await.unwrap();
     insta::assert_snapshot!("accounts_schema_with_labels", render(&schema));
@@ -227,7 +227,7 @@ async fn a_projected_label_selects_its_property_and_is_never_filtered_by_the_ser
     dataverse(&server).await;
     let c = source(&server)
         .include_formatted_values(true)
-        .connect()
+        .build()
         .unwrap();
     let request = ScanRequest::new()
         .with_projection(["customertypecode_label", "customertypecode", "name"])

@@ -147,7 +147,7 @@ pub fn source(server: &MockServer) -> Dynamics365DataSource {
 }
 
 pub fn connector(server: &MockServer) -> Dynamics365Connector {
-    source(server).connect().unwrap()
+    source(server).build().unwrap()
 }
 
 pub async fn collect(scan: Scan) -> connectkit_core::Result<Vec<RecordBatch>> {

@@ -308,7 +308,7 @@ async fn a_small_limit_is_top_alone_then_small_pages() {
 async fn a_limit_beyond_the_page_size_pages_without_top() {
     let server = MockServer::builder().start().await;
     mount_all(&server).await;
-    let c = source(&server).page_size(2).connect().unwrap();
+    let c = source(&server).page_size(2).build().unwrap();
     let batches = scan_all(&c, "accounts", ScanRequest::new().with_limit(3))
         .await
         .unwrap();
@@ -337,7 +337,7 @@ async fn the_next_page_is_requested_while_a_page_is_decoded() {
         mount_all(&server).await;
         let c = source(&server)
             .property("MaxConcurrentRequests", max)
-            .connect()
+            .build()
             .unwrap();
         let mut scan = c.scan("accounts", ScanRequest::new()).await.unwrap();
         let first = scan.batches.next().await.unwrap().unwrap();

@@ -104,7 +104,7 @@ async fn a_service_url_without_trailing_slash_works_the_same() {
     let c = source(&server)
         .service_url(url.trim_end_matches('/'))
         .page_size(2)
-        .connect()
+        .build()
         .unwrap();
     assert_eq!(c.service_url().as_str(), url);
     assert_eq!(c.tables().await.unwrap().len(), 2);
@@ -128,8 +128,8 @@ async fn a_given_scope_and_credentials_mode_override_the_defaults() {
     mount_all(&server).await;
     let c = source(&server)
         .scope("https://mywebinstance.crm.dynamics.com/user_impersonation offline_access")
-        .client_credentials_mode("Basic")
-        .connect()
+        .client_credentials_mode(connectkit_oauth_refresh::ClientCredentialsMode::Basic)
+        .build()
         .unwrap();
     c.tables().await.unwrap();
     let t = &requests_to(&server, "/token").await[0];

@@ -26,7 +26,7 @@ fn paused_connector(server: &MockServer, max_retries: Option<u32>) -> Dynamics36
     if let Some(n) = max_retries {
         s = s.max_retries(n);
     }
-    s.connect().unwrap()
+    s.build().unwrap()
 }
 
 async fn first_page_answers(
@@ -97,7 +97,7 @@ async fn throttling_forever_gives_up_after_the_bound() {
     let err = scan_all(&c, "accounts", ScanRequest::new())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Api);
+    assert_eq!(err.kind(), ErrorKind::Throttled);
     assert!(
         matches!(
             err.downcast_ref(),

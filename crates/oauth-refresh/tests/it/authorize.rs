@@ -136,7 +136,7 @@ async fn the_authorization_request_carries_pkce_state_redirect_and_scope() {
         let basic = r.authorization.is_some();
         let in_body = r.form.iter().any(|(k, _)| k == "client_secret");
         let in_query = r.query.iter().any(|(k, _)| k == "client_secret");
-        let expected = match mode.unwrap_or(ClientCredentialsMode::All) {
+        let expected = match mode.unwrap_or(ClientCredentialsMode::Basic) {
             ClientCredentialsMode::All => (true, false, true),
             ClientCredentialsMode::Basic => (true, false, false),
             ClientCredentialsMode::Post => (false, true, false),

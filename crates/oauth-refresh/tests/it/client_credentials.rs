@@ -22,6 +22,7 @@ fn cc_builder(server: &MockServer, prefix: &str) -> RefreshTokenFlowBuilder {
         .client_secret(CLIENT_SECRET)
         .token_uri(&format!("{prefix}{}/token", server.uri()))
         .unwrap()
+        .datadirect_defaults()
 }
 
 async fn issuer(server: &MockServer, expires_in: u64, delay_ms: u64) -> CountingIssuer {

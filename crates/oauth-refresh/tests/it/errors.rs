@@ -237,7 +237,7 @@ async fn silent_server_times_out() {
         matches!(&err, Error::Transport { timeout: true, .. }),
         "{err:?}"
     );
-    assert_eq!(err.kind(), ErrorKind::Api);
+    assert_eq!(err.kind(), ErrorKind::Transport);
 }
 
 #[tokio::test]
@@ -259,5 +259,5 @@ async fn connection_refused_is_a_transport_error() {
     );
     assert!(err.to_string().contains("connection failed"), "{err}");
     let core: connectkit_core::Error = err.into();
-    assert_eq!(core.kind(), ErrorKind::Api);
+    assert_eq!(core.kind(), ErrorKind::Transport);
 }

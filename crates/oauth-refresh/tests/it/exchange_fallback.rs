@@ -67,6 +67,7 @@ fn default_form_authorizer(server: &MockServer, file: &std::path::Path) -> Autho
         .client_secret(CLIENT_SECRET)
         .token_uri(&format!("{}/token", server.uri()))
         .unwrap()
+        .datadirect_defaults()
         .token_store(Arc::new(FileStore::new(file)));
     Authorizer::new(b, &props(&format!("AuthURI={}/authorize", server.uri()))).unwrap()
 }
@@ -201,6 +202,7 @@ async fn client_credentials_fall_back_and_keep_the_working_form() {
             .client_secret(CLIENT_SECRET)
             .token_uri(&format!("{}/token", server.uri()))
             .unwrap()
+            .datadirect_defaults()
             .build()
             .unwrap();
         flow.refresh().await.unwrap();

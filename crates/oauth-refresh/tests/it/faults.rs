@@ -124,7 +124,7 @@ async fn an_unwritable_token_file_is_a_config_error_before_any_grant() {
         .unwrap();
     let err = flow.access_token().await.unwrap_err();
     assert!(matches!(err, Error::TokenFile { .. }), "{err:?}");
-    assert_eq!(err.kind(), connectkit_core::ErrorKind::Config);
+    assert_eq!(err.kind(), connectkit_core::ErrorKind::Io);
     assert!(err.to_string().contains("connectkit-tokens.json"), "{err}");
     assert_eq!(issuer.count(), 0, "no refresh token was consumed");
 }

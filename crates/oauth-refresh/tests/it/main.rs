@@ -43,6 +43,7 @@ pub fn builder(server: &MockServer, prefix: &str) -> RefreshTokenFlowBuilder {
         .refresh_token(REFRESH_TOKEN)
         .token_uri(&format!("{prefix}{}/token", server.uri()))
         .unwrap()
+        .datadirect_defaults()
 }
 
 /// Answers token requests with `at-1`, `at-2`, ... and counts them.

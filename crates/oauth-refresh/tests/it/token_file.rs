@@ -287,9 +287,10 @@ async fn an_unreadable_token_file_is_a_config_error_before_any_grant() {
             .unwrap_err();
         let msg = format!("{err} {err:?}");
         assert!(matches!(err, Error::TokenFile { .. }), "{msg}");
-        assert_eq!(err.kind(), ErrorKind::Config, "exit code 2: {msg}");
+        assert_eq!(err.kind(), ErrorKind::Io, "{msg}");
+        assert_eq!(err.kind().exit_code(), 2, "{msg}");
         let core: connectkit_core::Error = err.into();
-        assert_eq!(core.kind(), ErrorKind::Config);
+        assert_eq!(core.kind(), ErrorKind::Io);
         assert!(msg.contains(&file.display().to_string()), "{msg}");
         assert!(msg.contains(what), "{what}: {msg}");
         assert!(!msg.contains("S3CRET") && !msg.contains("saving"), "{msg}");
