@@ -154,6 +154,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(pages[0].headers["prefer"], "odata.maxpagesize=2");
     let query = pages[0].url.query().unwrap_or_default();
     assert_eq!(query, "$select=name,numberofemployees,revenue");
-    println!("pages requested: {query} -> {}", pages[1].url);
+    let next = pages[1].url.query().unwrap_or_default();
+    println!("pages requested: ?{query}, then the next link ?{next}");
     Ok(())
 }

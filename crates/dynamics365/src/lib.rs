@@ -2,35 +2,59 @@
 //! tables, authorized by the OAuth 2.0 refresh token grant, with the
 //! behaviour of the DataDirect Dynamics 365 connector.
 //!
-//! ```no_run
+//! ```
 //! use connectkit_core::{Connector, Filter, FilterOp, ScanRequest};
 //! use connectkit_dynamics365::Dynamics365DataSource;
 //! use futures::TryStreamExt;
+//! # use serde_json::json;
+//! # use wiremock::{Mock, MockServer, ResponseTemplate, matchers::{method, path}};
 //!
-//! #[tokio::main]
-//! async fn main() -> Result<(), connectkit_core::Error> {
-//!     let connector = Dynamics365DataSource::new()
-//!         .description("My Dynamics 365 Data Source")
-//!         .service_url("https://mywebinstance.api.crm.dynamics.com/api/data/v9.1/")
-//!         .authentication_method("OAuth2")
-//!         .client_id("29453d6f-6789-25gh-gd8g-44tk3c527831")
-//!         .client_secret(std::env::var("CLIENT_SECRET").unwrap_or_default())
-//!         .token_uri("https://login.microsoftonline.com/common/oauth2/v2.0/token")
-//!         .refresh_token(std::env::var("REFRESH_TOKEN").unwrap_or_default())
-//!         .build()?;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), connectkit_core::Error> {
+//! # // A token endpoint and a Dataverse Web API with one table, on 127.0.0.1.
+//! # let server = MockServer::builder().start().await;
+//! # let ok = |body| ResponseTemplate::new(200).set_body_json(body);
+//! # Mock::given(method("POST")).and(path("/token")).respond_with(ok(json!(
+//! #     {"access_token": "at-1", "token_type": "Bearer", "expires_in": 3600}))).mount(&server).await;
+//! # Mock::given(path("/api/data/v9.2/")).respond_with(ok(json!(
+//! #     {"value": [{"name": "accounts", "kind": "EntitySet", "url": "accounts"}]}))).mount(&server).await;
+//! # Mock::given(path("/api/data/v9.2/$metadata")).respond_with(ResponseTemplate::new(200).set_body_raw(r#"
+//! #   <edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices>
+//! #   <Schema Namespace="Microsoft.Dynamics.CRM" xmlns="http://docs.oasis-open.org/odata/ns/edm">
+//! #   <EntityType Name="account"><Key><PropertyRef Name="accountid"/></Key>
+//! #     <Property Name="accountid" Type="Edm.Guid"/><Property Name="name" Type="Edm.String"/>
+//! #     <Property Name="revenue" Type="Edm.Money"/></EntityType>
+//! #   <EntityContainer Name="System"><EntitySet Name="accounts" EntityType="Microsoft.Dynamics.CRM.account"/>
+//! #   </EntityContainer></Schema></edmx:DataServices></edmx:Edmx>"#, "application/xml")).mount(&server).await;
+//! # Mock::given(path("/api/data/v9.2/accounts")).respond_with(ok(json!({"value": [
+//! #     {"accountid": "a0000000-0000-0000-0000-000000000001", "name": "Contoso", "revenue": 1000.5}]})))
+//! #     .mount(&server).await;
+//! // In production: https://<org>.api.crm.dynamics.com/api/data/v9.2/ and
+//! // https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token.
+//! let connector = Dynamics365DataSource::new()
+//!     .service_url(format!("{}/api/data/v9.2/", server.uri()))
+//!     .client_id("29453d6f-6789-25gh-gd8g-44tk3c527831")
+//!     .client_secret("my-client-secret")
+//!     .token_uri(format!("{}/token", server.uri()))
+//!     .refresh_token("my-refresh-token")
+//!     .build()?;
 //!
-//!     for table in connector.tables().await? {
-//!         println!("{}", table.name);
-//!     }
-//!     let request = ScanRequest::new()
-//!         .with_projection(["accountid", "name", "revenue"])
-//!         .with_filter(Filter::new("name", FilterOp::Eq, "Contoso"))
-//!         .with_limit(100);
-//!     let scan = connector.scan("accounts", request).await?;
-//!     let batches: Vec<_> = scan.batches.try_collect().await?;
-//!     println!("{} rows", batches.iter().map(|b| b.num_rows()).sum::<usize>());
-//!     Ok(())
+//! for table in connector.tables().await? {
+//!     println!("{}", table.name);
 //! }
+//! let request = ScanRequest::new()
+//!     .with_projection(["accountid", "name", "revenue"])
+//!     .with_filter(Filter::new("name", FilterOp::Eq, "Contoso"))
+//!     .with_limit(100);
+//! let scan = connector.scan("accounts", request).await?;
+//! let batches: Vec<_> = scan.batches.try_collect().await?;
+//! assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+//! # // The filter and the limit went to the server.
+//! # let sent = server.received_requests().await.unwrap();
+//! # let query = sent.iter().find(|r| r.url.path().ends_with("/accounts")).unwrap().url.query_pairs();
+//! # let query: Vec<_> = query.map(|(k, v)| format!("{k}={v}")).collect();
+//! # assert!(query.contains(&"$filter=name eq 'Contoso'".to_owned()), "{query:?}");
+//! # Ok(()) }
 //! ```
 //!
 //! The same connector comes from a connection URL through the registry:
