@@ -27,12 +27,13 @@ pub enum AutoRestError {
         property: &'static str,
     },
     /// The model file could not be read.
-    #[error("model file {path}: {message}")]
+    #[error("model file {path}: cannot read it")]
     ModelRead {
         /// The file.
         path: String,
         /// Why.
-        message: String,
+        #[source]
+        source: std::io::Error,
     },
     /// The model file is not valid JSON or YAML.
     #[error("model file {path}: not valid {format}: {message}")]
@@ -192,13 +193,18 @@ impl AutoRestError {
             AutoRestError::ConfigAndSample(_)
             | AutoRestError::UnsupportedAuthMethod(_)
             | AutoRestError::MissingAuthProperty { .. }
-            | AutoRestError::ModelRead { .. }
             | AutoRestError::ModelSyntax { .. }
             | AutoRestError::UnknownModelKey { .. }
             | AutoRestError::SecretInModel { .. }
             | AutoRestError::ModelValue { .. }
             | AutoRestError::MissingInput { .. }
             | AutoRestError::Url { .. } => ErrorKind::Config,
+            AutoRestError::ModelRead { .. } => ErrorKind::Io,
+            AutoRestError::NotJson { .. }
+            | AutoRestError::NoRows { .. }
+            | AutoRestError::Cast { .. }
+            | AutoRestError::NullValue { .. }
+            | AutoRestError::NewField { .. } => ErrorKind::Protocol,
             _ => ErrorKind::Api,
         }
     }

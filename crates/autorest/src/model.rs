@@ -73,9 +73,9 @@ const TABLE_KEYS: &[&str] = &["#path", "#headers", "#http", "#post"];
 
 /// Reads and parses the model file at `path`; YAML for `.yaml`/`.yml`.
 pub(crate) fn load(path: &str, server_name: Option<&str>) -> Result<Model, AutoRestError> {
-    let text = std::fs::read_to_string(path).map_err(|e| AutoRestError::ModelRead {
+    let text = std::fs::read_to_string(path).map_err(|source| AutoRestError::ModelRead {
         path: path.to_owned(),
-        message: e.to_string(),
+        source,
     })?;
     let lower = path.to_ascii_lowercase();
     let yaml = lower.ends_with(".yaml") || lower.ends_with(".yml");

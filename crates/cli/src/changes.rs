@@ -145,7 +145,7 @@ pub async fn run(out: &mut impl Write, args: Args) -> Result<(), Error> {
             Some(url.subprotocol()),
         ));
     }
-    let connector = Dynamics365DataSource::from_properties(url.properties())?.connect()?;
+    let connector = Dynamics365DataSource::from_properties(url.properties())?.build()?;
     let token = match (&args.token, &args.state) {
         (Some(t), _) => Some(t.clone()),
         (None, Some(path)) => read_state(path)?,

@@ -6,6 +6,7 @@ mod authorize;
 mod changes;
 mod copy;
 mod csv;
+#[cfg(feature = "demo")]
 mod demo;
 mod input;
 mod output;
@@ -94,6 +95,7 @@ enum Command {
     /// a token; the next token goes to standard error or `--state FILE`.
     Changes(changes::Args),
     /// Start a local OAuth server and REST API and query them end to end.
+    #[cfg(feature = "demo")]
     Demo,
     /// Obtain the first refresh token (browser login with PKCE, or --device) into TokenFile.
     Authorize(authorize::Args),
@@ -223,6 +225,7 @@ async fn run(command: Command) -> Result<(), Error> {
             explain,
         } => sql::run(&mut out, &sources, &query, format, explain).await,
         Command::Changes(args) => changes::run(&mut out, args).await,
+        #[cfg(feature = "demo")]
         Command::Demo => demo::run(&mut out).await,
         Command::Authorize(args) => authorize::run(&mut out, args).await,
     }

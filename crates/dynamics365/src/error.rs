@@ -63,7 +63,10 @@ impl Dynamics365Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Config { .. } | Self::UnsupportedAuthenticationMethod { .. } => ErrorKind::Config,
-            _ => ErrorKind::Api,
+            Self::Metadata(_) | Self::InvalidResponse { .. } | Self::Decode { .. } => {
+                ErrorKind::Protocol
+            }
+            Self::ChangeTrackingNotEnabled { .. } => ErrorKind::Api,
         }
     }
 
@@ -107,7 +110,7 @@ mod tests {
         assert_eq!(e.code(), "config.invalid_property");
         assert_eq!(
             Dynamics365Error::Metadata("m".into()).kind(),
-            ErrorKind::Api
+            ErrorKind::Protocol
         );
     }
 }

@@ -129,7 +129,7 @@ async fn d365(
         .token_uri(format!("{base}/token"))
         .page_size(u32::try_from(page).unwrap_or(5_000))
         .property("MaxConcurrentRequests", "1")
-        .connect()
+        .build()
         .map_err(err)?;
     let rows_schema = c.schema("accounts").await.map_err(err)?;
     let schema = envelope(&rows_schema, "value", Some("@odata.nextLink"));

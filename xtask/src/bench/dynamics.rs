@@ -124,7 +124,7 @@ async fn connector(base: &str, rows: usize, page: usize) -> Result<f64, String> 
         .refresh_token("bench-refresh")
         .token_uri(format!("{base}/token"))
         .page_size(u32::try_from(page).unwrap_or(5_000))
-        .connect()
+        .build()
         .map_err(|e| e.to_string())?;
     c.schema("accounts").await.map_err(|e| e.to_string())?;
     let started = Instant::now();

@@ -159,7 +159,7 @@ pub(super) fn connect(base: &str, page: usize) -> Result<Arc<dyn Connector>, Str
         .refresh_token("bench-refresh")
         .token_uri(format!("{base}/token"))
         .page_size(u32::try_from(page).unwrap_or(5_000))
-        .connect()
+        .build()
         .map_err(|e| e.to_string())?;
     Ok(Arc::new(c))
 }

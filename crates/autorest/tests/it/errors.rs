@@ -22,7 +22,7 @@ async fn a_malformed_json_page() {
         .build()
         .unwrap();
     let e = c.tables().await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Api);
+    assert_eq!(e.kind(), ErrorKind::Protocol);
     let msg = e.to_string();
     assert!(
         msg.contains("/items: the response is not JSON (application/json: EOF while parsing"),

@@ -328,7 +328,7 @@ async fn a_limit_stops_paging_once_enough_rows_matched() {
         .refresh_token("sql-r3fresh")
         .page_size(1)
         .property("MaxConcurrentRequests", "1")
-        .connect()
+        .build()
         .unwrap();
     let ctx = session("crm", Arc::new(c)).await;
     let rows = query(

@@ -170,7 +170,7 @@ pub fn d365(server: &MockServer, page_size: u32) -> Arc<dyn Connector> {
         .token_uri(format!("{}/token", server.uri()))
         .refresh_token("sql-r3fresh")
         .page_size(page_size)
-        .connect()
+        .build()
         .unwrap();
     Arc::new(c)
 }

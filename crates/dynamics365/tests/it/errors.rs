@@ -70,7 +70,7 @@ async fn other_error_bodies_give_status_and_a_short_excerpt() {
 }
 
 #[tokio::test]
-async fn a_service_document_that_is_not_odata_is_an_api_error() {
+async fn a_service_document_that_is_not_odata_is_a_protocol_error() {
     let server = MockServer::builder().start().await;
     mount_token(&server, "/token").await;
     Mock::given(path(BASE_PATH))
@@ -78,7 +78,7 @@ async fn a_service_document_that_is_not_odata_is_an_api_error() {
         .mount(&server)
         .await;
     let err = connector(&server).tables().await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Api);
+    assert_eq!(err.kind(), ErrorKind::Protocol);
     assert!(err.to_string().starts_with("service document: "), "{err}");
 }
 

@@ -85,7 +85,7 @@ async fn an_unknown_table_names_the_known_ones() {
 }
 
 #[tokio::test]
-async fn a_metadata_document_that_is_not_csdl_is_an_api_error() {
+async fn a_metadata_document_that_is_not_csdl_is_a_protocol_error() {
     let server = MockServer::builder().start().await;
     mount_token(&server, "/token").await;
     wiremock::Mock::given(wiremock::matchers::path(METADATA))
@@ -96,7 +96,7 @@ async fn a_metadata_document_that_is_not_csdl_is_an_api_error() {
         .mount(&server)
         .await;
     let err = connector(&server).schema("accounts").await.unwrap_err();
-    assert_eq!(err.kind(), connectkit_core::ErrorKind::Api);
+    assert_eq!(err.kind(), connectkit_core::ErrorKind::Protocol);
     assert!(err.to_string().starts_with("$metadata: "), "{err}");
 }
 

@@ -59,7 +59,7 @@ async fn deeply_nested_metadata_is_a_clear_error() {
     let server = metadata_server(xml).await;
     let c = connector(&server);
     let e = c.schema("accounts").await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Api, "{e}");
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     assert!(e.to_string().contains("not a CSDL document"), "{e}");
 }
 

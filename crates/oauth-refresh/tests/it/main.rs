@@ -239,7 +239,11 @@ pub fn capture_logs() -> (tracing::subscriber::DefaultGuard, LogBuffer) {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    (tracing::subscriber::set_default(subscriber), buf)
+    let guard = tracing::subscriber::set_default(subscriber);
+    // Another test's thread may have cached "no subscriber is interested"
+    // for a callsite meanwhile: ask every callsite again.
+    tracing::callsite::rebuild_interest_cache();
+    (guard, buf)
 }
 
 #[derive(Clone, Default)]
