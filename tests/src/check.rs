@@ -307,20 +307,20 @@ fn compare_params(
 
 /// The first difference between a received request and its expectation.
 pub fn compare_request(e: &RequestExpect, r: &Received, vars: &[(&str, &str)]) -> Option<String> {
-    if let Some(m) = &e.method {
-        if !m.eq_ignore_ascii_case(&r.method) {
-            return Some(format!("method: expected {m}, received {}", r.method));
-        }
+    if let Some(m) = &e.method
+        && !m.eq_ignore_ascii_case(&r.method)
+    {
+        return Some(format!("method: expected {m}, received {}", r.method));
     }
-    if let Some(q) = &e.query {
-        if let Some(d) = compare_params("query", q, &r.query, vars) {
-            return Some(d);
-        }
+    if let Some(q) = &e.query
+        && let Some(d) = compare_params("query", q, &r.query, vars)
+    {
+        return Some(d);
     }
-    if let Some(f) = &e.form {
-        if let Some(d) = compare_params("form", f, &r.form, vars) {
-            return Some(d);
-        }
+    if let Some(f) = &e.form
+        && let Some(d) = compare_params("form", f, &r.form, vars)
+    {
+        return Some(d);
     }
     if let Some(j) = &e.json
         && r.json.as_ref() != Some(j)

@@ -90,13 +90,13 @@ pub(crate) async fn check(
         }
     }
     let token = servers.token_requests();
-    if let Some(n) = e.token_requests {
-        if n != token.len() {
-            return Err(format!(
-                "token_requests: expected {n}, received {}",
-                token.len()
-            ));
-        }
+    if let Some(n) = e.token_requests
+        && n != token.len()
+    {
+        return Err(format!(
+            "token_requests: expected {n}, received {}",
+            token.len()
+        ));
     }
     for (i, want) in e.token_request.iter().enumerate() {
         let Some(r) = token.get(i) else {
@@ -122,13 +122,13 @@ pub(crate) async fn check(
             .find(|(n, _)| n == name)
             .map(|(_, r)| r.as_slice())
             .unwrap_or_default();
-        if let Some(n) = want.requests {
-            if n != got.len() {
-                return Err(format!(
-                    "api {name} requests: expected {n}, received {}",
-                    got.len()
-                ));
-            }
+        if let Some(n) = want.requests
+            && n != got.len()
+        {
+            return Err(format!(
+                "api {name} requests: expected {n}, received {}",
+                got.len()
+            ));
         }
         for (i, w) in want.received.iter().enumerate() {
             let Some(r) = got.get(i) else {
@@ -148,17 +148,17 @@ pub(crate) async fn check(
             }
         }
     }
-    if !s.file.allow_unmatched {
-        if let Some(r) = servers.unmatched_api_requests().await.first() {
-            let q: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            return Err(format!(
-                "api: received {} {}{}{} which no route matches",
-                r.method,
-                r.path,
-                if q.is_empty() { "" } else { "?" },
-                q.join("&")
-            ));
-        }
+    if !s.file.allow_unmatched
+        && let Some(r) = servers.unmatched_api_requests().await.first()
+    {
+        let q: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        return Err(format!(
+            "api: received {} {}{}{} which no route matches",
+            r.method,
+            r.path,
+            if q.is_empty() { "" } else { "?" },
+            q.join("&")
+        ));
     }
     Ok(())
 }

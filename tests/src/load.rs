@@ -82,10 +82,10 @@ fn operation(v: &Value, i: usize) -> Result<Operation, String> {
             }
         }
         Value::Object(m) => {
-            if let Some(t) = m.get("schema").and_then(Value::as_str) {
-                if m.len() == 1 {
-                    return Ok(Operation::Schema(t.into()));
-                }
+            if let Some(t) = m.get("schema").and_then(Value::as_str)
+                && m.len() == 1
+            {
+                return Ok(Operation::Schema(t.into()));
             }
             let Some(table) = m.get("scan").and_then(Value::as_str) else {
                 return Err(err(""));

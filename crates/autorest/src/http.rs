@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use connectkit_core::client::{Action, ApiClient, HttpRules};
 use connectkit_core::client::network_error;
+use connectkit_core::client::{Action, ApiClient, HttpRules};
 use connectkit_core::{Error, Properties, Result as CoreResult};
 use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;

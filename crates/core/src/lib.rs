@@ -29,10 +29,10 @@ mod auth;
 pub mod client;
 #[cfg(feature = "connector")]
 mod connector;
+pub mod decode;
 mod error;
 #[cfg(feature = "connector")]
 mod filter;
-pub mod decode;
 mod oauth_code;
 mod properties;
 #[cfg(feature = "connector")]

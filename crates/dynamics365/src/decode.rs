@@ -38,12 +38,12 @@ pub(crate) fn decode_rows(
             column: column.name.clone(),
             message,
         };
-        if !column.nullable || column.key {
-            if let Some(i) = cells.iter().position(Option::is_none) {
-                return Err(err(format!(
-                    "row {i} has no value for a non-nullable column"
-                )));
-            }
+        if (!column.nullable || column.key)
+            && let Some(i) = cells.iter().position(Option::is_none)
+        {
+            return Err(err(format!(
+                "row {i} has no value for a non-nullable column"
+            )));
         }
         arrays.push(decode_column(&column.edm, &cells).map_err(err)?);
     }

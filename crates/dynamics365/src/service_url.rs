@@ -18,13 +18,13 @@ use crate::error::Dynamics365Error;
 pub fn default_scope(service_url: &Url) -> String {
     let host = service_url.host_str().unwrap_or_default();
     let mut labels: Vec<&str> = host.split('.').collect();
-    if host.to_ascii_lowercase().ends_with(".dynamics.com") {
-        if let Some(i) = (1..labels.len().saturating_sub(1)).find(|&i| {
+    if host.to_ascii_lowercase().ends_with(".dynamics.com")
+        && let Some(i) = (1..labels.len().saturating_sub(1)).find(|&i| {
             labels[i].eq_ignore_ascii_case("api")
                 && labels[i + 1].to_ascii_lowercase().starts_with("crm")
-        }) {
-            labels.remove(i);
-        }
+        })
+    {
+        labels.remove(i);
     }
     let port = service_url
         .port()

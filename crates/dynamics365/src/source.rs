@@ -275,19 +275,18 @@ impl Dynamics365DataSource {
         let flow = Arc::new(grant.build()?);
         let client = match &self.http_client {
             Some(c) => c.clone(),
-            None => connectkit_core::client::api_client_builder(Some(std::time::Duration::from_secs(300)))?
-                .user_agent(concat!(
-                    "connectkit-dynamics365/",
-                    env!("CARGO_PKG_VERSION")
-                ))
-                .connect_timeout(std::time::Duration::from_secs(30))
-                .build()
-                .map_err(|e| {
-                    Dynamics365Error::config(
-                        "ServiceURL",
-                        format!("cannot build an HTTP client: {e}"),
-                    )
-                })?,
+            None => connectkit_core::client::api_client_builder(Some(
+                std::time::Duration::from_secs(300),
+            ))?
+            .user_agent(concat!(
+                "connectkit-dynamics365/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| {
+                Dynamics365Error::config("ServiceURL", format!("cannot build an HTTP client: {e}"))
+            })?,
         };
         let mut retry = RetryConfig::from_properties(&props)?;
         if let Some(n) = self.max_retries {

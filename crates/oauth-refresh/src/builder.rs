@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connectkit_core::{StaticHeaderAuth, TokenInfo};
-use url::Url;
 use secrecy::SecretString;
+use url::Url;
 
 use crate::config::{ClientCredentialsMode, TokenForm, TokenMethod, TokenUri};
 use crate::error::Error;

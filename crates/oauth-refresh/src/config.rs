@@ -101,10 +101,7 @@ impl FromStr for TokenUri {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::config(
                 "TokenURI",
-                format!(
-                    "an http or https URL, found scheme {:?}",
-                    url.scheme()
-                ),
+                format!("an http or https URL, found scheme {:?}", url.scheme()),
             ));
         }
         Ok(Self { method, url })

@@ -196,7 +196,9 @@ impl From<connectkit_core::Error> for Error {
     /// Property errors found while reading connection properties.
     fn from(e: connectkit_core::Error) -> Self {
         match e {
-            connectkit_core::Error::MissingProperty { name } => Error::MissingProperty { property: name },
+            connectkit_core::Error::MissingProperty { name } => {
+                Error::MissingProperty { property: name }
+            }
             connectkit_core::Error::InvalidProperty {
                 name,
                 expected,
@@ -219,7 +221,9 @@ impl From<connectkit_core::Error> for Error {
 impl From<Error> for connectkit_core::Error {
     fn from(e: Error) -> Self {
         match e {
-            Error::MissingProperty { property } => connectkit_core::Error::MissingProperty { name: property },
+            Error::MissingProperty { property } => {
+                connectkit_core::Error::MissingProperty { name: property }
+            }
             Error::Config { property, message } => connectkit_core::Error::InvalidProperty {
                 name: property,
                 expected: message,
@@ -283,4 +287,3 @@ impl fmt::Display for OAuthError {
         Ok(())
     }
 }
-

@@ -11,13 +11,13 @@ use tokio::time::Instant;
 
 use crate::config::TokenForm;
 use crate::error::Error;
-use connectkit_core::OAuthErrorCode;
 use crate::flow::MAX_BODY_BYTES;
 use crate::grant::Grant;
 use crate::refresh::Inner;
 use crate::refresh::State;
 use crate::request::TokenRequestParts;
 use crate::response::{error_response, success_fields};
+use connectkit_core::OAuthErrorCode;
 
 /// What one attempt brought back.
 struct Answer {
@@ -142,7 +142,8 @@ impl Inner {
                 let response = self.client.execute(req).await?;
                 let status = response.status();
                 let headers = response.headers().clone();
-                let body = connectkit_core::client::read_body_limited(response, MAX_BODY_BYTES).await;
+                let body =
+                    connectkit_core::client::read_body_limited(response, MAX_BODY_BYTES).await;
                 Ok::<_, reqwest::Error>((status, headers, body))
             };
             let outcome = match limit {

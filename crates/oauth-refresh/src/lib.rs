@@ -89,12 +89,6 @@ pub use authorize::{AUTHORIZE_PROPERTIES, Authorizer, DeviceAuthorization, Pendi
 pub use builder::RefreshTokenFlowBuilder;
 pub use config::{ClientCredentialsMode, GRANT_PROPERTIES, TokenForm, TokenMethod, TokenUri};
 pub use connectkit_core::{AuthFlow, ErrorKind, OAuthErrorCode, Report, TokenInfo};
-/// The reqwest this crate is built with (0.13): its `Client`, `Request`
-/// and `Url` are the ones the flow takes.
-pub use reqwest;
-/// The reqwest-middleware this crate's layer is built for (0.5).
-#[cfg(feature = "middleware")]
-pub use reqwest_middleware;
 pub use error::{Error, OAuthError};
 pub use file_store::FileStore;
 pub use fingerprint::SeedFingerprint;
@@ -103,6 +97,12 @@ pub use grant::GrantType;
 #[cfg(feature = "middleware")]
 pub use middleware::api_client;
 pub use refresh::TokenCallback;
+/// The reqwest this crate is built with (0.13): its `Client`, `Request`
+/// and `Url` are the ones the flow takes.
+pub use reqwest;
+/// The reqwest-middleware this crate's layer is built for (0.5).
+#[cfg(feature = "middleware")]
+pub use reqwest_middleware;
 pub use response::{MAX_EXPIRES_IN, parse_token_response};
 pub use retry::RetryConfig;
 pub use store::{MemoryStore, StoreError, StoreLock, StoredTokens, TokenStore};

@@ -13,13 +13,13 @@ use tokio::time::Instant;
 use crate::cache::{CachedToken, TokenCache};
 use crate::config::{TokenForm, TokenUri};
 use crate::error::Error;
-use connectkit_core::OAuthErrorCode;
 use crate::file_store::FileStoreError;
 use crate::fingerprint::SeedFingerprint;
 use crate::grant::GrantType;
 use crate::response::{refresh_token_field, token_from_fields};
 use crate::retry::RetryConfig;
 use crate::store::{StoreError, StoredTokens, TokenStore};
+use connectkit_core::OAuthErrorCode;
 use connectkit_core::client::Redactor;
 
 /// Called with every new token set, after a rotated refresh token was saved.

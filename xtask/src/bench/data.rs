@@ -72,7 +72,7 @@ pub fn row_json(i: u64, key: bool, out: &mut String) {
         t % 60,
         CATEGORIES[(r >> 40) as usize % CATEGORIES.len()],
     );
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         out.push_str("null");
     } else {
         let _ = write!(out, "{:.3}", (r >> 24) as f64 % 10_000.0 / 7.0);

@@ -35,7 +35,7 @@ fn start_server(rows: usize, page: usize) -> Result<Server, String> {
         let offset: usize = query_param(req.uri().query(), "offset")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let body = if offset % page == 0 {
+        let body = if offset.is_multiple_of(page) {
             pages.get(offset / page).cloned().unwrap_or(empty.clone())
         } else {
             empty.clone()

@@ -41,7 +41,7 @@ pub(super) fn start_server(rows: usize, page: usize) -> Result<Server, String> {
         let offset: usize = query_param(req.uri().query(), "offset")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let body = if offset < table_rows && offset % page == 0 {
+        let body = if offset < table_rows && offset.is_multiple_of(page) {
             pages.get(offset / page).cloned().unwrap_or(empty.clone())
         } else {
             empty.clone()
@@ -139,7 +139,10 @@ pub async fn run(sizes: &Sizes, exe: Option<&Path>) -> Result<Vec<Row>, String> 
     let base = server.url();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let model = write_model(dir.path(), &base, rows, page)?;
-    let client = connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client");
+    let client = connectkit_core::client::client_builder()
+        .expect("TLS setup")
+        .build()
+        .expect("HTTP client");
     let (raw_runs, arrow) = alternate(
         sizes.rounds,
         || baseline(&client, &base, rows, page),

@@ -46,7 +46,7 @@ const CSDL: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 /// Row `i`: every hundredth is active (`statecode` 0).
 fn row(i: u64, out: &mut String) {
     use std::fmt::Write;
-    let state = u8::from(i % 100 != 0);
+    let state = u8::from(!i.is_multiple_of(100));
     let _ = write!(
         out,
         r#"{{"accountid":"{:08x}-0000-0000-0000-{:012x}","name":"Account {i}","statecode":{state},"revenue":{}.5}}"#,

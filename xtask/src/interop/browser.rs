@@ -27,7 +27,8 @@ pub struct Browser {
 impl Browser {
     /// A browser with no cookies.
     pub fn new() -> Result<Self, String> {
-        let client = connectkit_core::client::client_builder().expect("TLS setup")
+        let client = connectkit_core::client::client_builder()
+            .expect("TLS setup")
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?;

@@ -56,7 +56,10 @@ impl Server {
             form.push(("scope", s));
         }
         let body = serde_urlencoded::to_string(&form).map_err(|e| e.to_string())?;
-        let r = connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client")
+        let r = connectkit_core::client::client_builder()
+            .expect("TLS setup")
+            .build()
+            .expect("HTTP client")
             .post(format!("{}/_interop/grant", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
@@ -79,7 +82,12 @@ impl Server {
     /// Log entries from `since` on, and the next position.
     pub async fn log_since(&self, since: usize) -> Result<(usize, Vec<Value>), String> {
         let since = if since == usize::MAX { 1 << 40 } else { since };
-        let r = connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client").get(format!("{}/_interop/log?since={since}", self.base)).send()
+        let r = connectkit_core::client::client_builder()
+            .expect("TLS setup")
+            .build()
+            .expect("HTTP client")
+            .get(format!("{}/_interop/log?since={since}", self.base))
+            .send()
             .await
             .map_err(|e| format!("reading the server log: {e}"))?;
         let v: Value = serde_json::from_slice(&r.bytes().await.map_err(|e| e.to_string())?)

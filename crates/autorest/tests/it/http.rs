@@ -117,7 +117,8 @@ async fn a_429_with_retry_after_waits_then_completes() {
         .await;
     // No timers of its own (no timeout, no idle-pool sweep), so that paused
     // time advances only by the connector's wait.
-    let client = connectkit_core::client::client_builder().expect("TLS setup")
+    let client = connectkit_core::client::client_builder()
+        .expect("TLS setup")
         .pool_idle_timeout(None)
         .build()
         .unwrap();

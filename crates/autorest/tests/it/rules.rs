@@ -33,7 +33,8 @@ async fn api(first: ResponseTemplate) -> MockServer {
 fn connector(server: &MockServer, model: &tempfile::NamedTempFile) -> impl Connector {
     let _ = server;
     // No timers of its own, so that paused time advances only by the waits.
-    let client = connectkit_core::client::client_builder().expect("TLS setup")
+    let client = connectkit_core::client::client_builder()
+        .expect("TLS setup")
         .pool_idle_timeout(None)
         .build()
         .unwrap();
@@ -197,7 +198,8 @@ async fn retry_google_stops_after_five_retries_and_retry_aws_after_max_retries()
         .unwrap()
         .into_parts();
         props.set("WSTimeout", "0");
-        let client = connectkit_core::client::client_builder().expect("TLS setup")
+        let client = connectkit_core::client::client_builder()
+            .expect("TLS setup")
             .pool_idle_timeout(None)
             .build()
             .unwrap();

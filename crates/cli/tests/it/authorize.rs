@@ -77,12 +77,17 @@ async fn authorize_then_query_with_the_token_file() {
     assert_eq!(q["client_id"], "cli");
     assert_eq!(q["scope"], "read offline_access");
     assert_eq!(q["code_challenge_method"], "S256");
-    let page = connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client").get(format!(
-        "{}?code=the-code&state={}",
-        q["redirect_uri"], q["state"]
-    )).send()
-    .await
-    .unwrap();
+    let page = connectkit_core::client::client_builder()
+        .expect("TLS setup")
+        .build()
+        .expect("HTTP client")
+        .get(format!(
+            "{}?code=the-code&state={}",
+            q["redirect_uri"], q["state"]
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let output = tokio::task::spawn_blocking(move || {
         let rest: Vec<String> = rest.map(Result::unwrap).collect();
@@ -178,12 +183,17 @@ async fn autorest_takes_the_endpoints_and_scope_from_the_model_file() {
     let (child, auth_url, q) = start_code_flow(&url).await;
     assert_eq!(auth_url.path(), "/authorize");
     assert_eq!(q["scope"], "people.read offline_access");
-    let page = connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client").get(format!(
-        "{}?code=model-code&state={}",
-        q["redirect_uri"], q["state"]
-    )).send()
-    .await
-    .unwrap();
+    let page = connectkit_core::client::client_builder()
+        .expect("TLS setup")
+        .build()
+        .expect("HTTP client")
+        .get(format!(
+            "{}?code=model-code&state={}",
+            q["redirect_uri"], q["state"]
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
@@ -355,12 +365,17 @@ async fn dynamics_derives_the_microsoft_endpoints_and_scope() {
             host.port().unwrap()
         )
     );
-    connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client").get(format!(
-        "{}?code=crm-code&state={}",
-        q["redirect_uri"], q["state"]
-    )).send()
-    .await
-    .unwrap();
+    connectkit_core::client::client_builder()
+        .expect("TLS setup")
+        .build()
+        .expect("HTTP client")
+        .get(format!(
+            "{}?code=crm-code&state={}",
+            q["redirect_uri"], q["state"]
+        ))
+        .send()
+        .await
+        .unwrap();
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();

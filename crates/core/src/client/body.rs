@@ -6,10 +6,10 @@ use reqwest::Url;
 use reqwest::header::HeaderMap;
 
 use super::error::ApiError;
+use super::http::{display_url, excerpt};
 use super::redact::redact;
 use super::send::ApiClient;
 use crate::error::Result;
-use super::http::{display_url, excerpt};
 
 /// The largest page body the layer reads (64 MiB).
 pub const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;

@@ -30,13 +30,13 @@ mod send;
 mod throttle;
 mod tls;
 
+pub use crate::auth::{network_error, send_authorized};
 pub use body::{Body, EXCERPT_CHARS, ErrorDetail, Fetched, MAX_ERROR_BYTES, MAX_PAGE_BYTES};
 pub use error::ApiError;
 pub use http::{
     BodyError, MAX_REDIRECTS, api_client_builder, display_url, excerpt, read_body_limited,
     retry_after,
 };
-pub use crate::auth::{network_error, send_authorized};
 pub use link::link_target;
 #[cfg(feature = "connector")]
 pub use paginate::{

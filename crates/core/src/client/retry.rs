@@ -6,8 +6,8 @@ use std::time::Duration;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 
-use crate::error::{Error, Result};
 use super::http::retry_after;
+use crate::error::{Error, Result};
 use crate::properties::Properties;
 
 /// How requests are retried after 429, 503, 502/504 (idempotent requests

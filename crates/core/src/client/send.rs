@@ -10,6 +10,7 @@ use reqwest::{Request, Url};
 
 use super::body::{Body, ErrorDetail, Fetched, MAX_PAGE_BYTES};
 use super::error::ApiError;
+use super::http::{MAX_REDIRECTS, display_url};
 use super::redact::{added_query_values, header_secrets};
 use super::retry::{RetryConfig, is_idempotent, is_retryable_transport};
 use super::rules::{Action, HttpRules};
@@ -17,7 +18,6 @@ use super::scope::CredentialScope;
 use super::throttle::Throttle;
 use crate::auth::AuthFlow;
 use crate::error::Result;
-use super::http::{MAX_REDIRECTS, display_url};
 
 /// The HTTP layer of a connector: one `reqwest::Client`, its
 /// [`AuthFlow`], the [`CredentialScope`] and the [`RetryConfig`].

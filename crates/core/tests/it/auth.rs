@@ -14,7 +14,10 @@ async fn static_header_is_sent_with_every_request() {
         .mount(&server)
         .await;
     let flow = StaticHeaderAuth::new("X-Tenant", SecretString::from("t-123")).unwrap();
-    let client = connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client");
+    let client = connectkit_core::client::client_builder()
+        .expect("TLS setup")
+        .build()
+        .expect("HTTP client");
     for _ in 0..2 {
         let req = client.get(format!("{}/x", server.uri())).build().unwrap();
         let resp = send_authorized(&client, &flow, req).await.unwrap();
@@ -30,7 +33,10 @@ async fn bearer_flow_and_no_auth() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client");
+    let client = connectkit_core::client::client_builder()
+        .expect("TLS setup")
+        .build()
+        .expect("HTTP client");
     let flow = StaticHeaderAuth::bearer(SecretString::from("tok")).unwrap();
     let mut req = client.get(server.uri()).build().unwrap();
     flow.authorize(&mut req).await.unwrap();
@@ -51,7 +57,10 @@ async fn unauthorized_is_retried_once_then_returned() {
         .expect(2)
         .mount(&server)
         .await;
-    let client = connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client");
+    let client = connectkit_core::client::client_builder()
+        .expect("TLS setup")
+        .build()
+        .expect("HTTP client");
     let req = client.get(server.uri()).build().unwrap();
     let resp = send_authorized(&client, &NoAuth, req).await.unwrap();
     assert_eq!(resp.status(), 401);
@@ -87,7 +96,10 @@ async fn credentials_never_follow_a_redirect_to_another_host() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&api)
         .await;
-    let client = connectkit_core::client::api_client_builder(None).unwrap().build().unwrap();
+    let client = connectkit_core::client::api_client_builder(None)
+        .unwrap()
+        .build()
+        .unwrap();
     let flow = StaticHeaderAuth::new("X-Key", SecretString::from("k-1")).unwrap();
 
     let req = client.get(format!("{}/moved", api.uri())).build().unwrap();

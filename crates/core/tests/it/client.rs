@@ -19,7 +19,8 @@ fn client_for(base: &str, token: &str) -> ApiClient {
     let auth = StaticHeaderAuth::bearer(SecretString::from(token.to_owned())).unwrap();
     // No timers of its own (no idle-pool sweep), so that paused time
     // advances only by the layer's waits.
-    let http = connectkit_core::client::client_builder().expect("TLS setup")
+    let http = connectkit_core::client::client_builder()
+        .expect("TLS setup")
         .pool_idle_timeout(None)
         .build()
         .unwrap();
@@ -203,7 +204,10 @@ async fn an_unreachable_host_names_method_host_path_and_cause() {
     assert_eq!(e.kind(), ErrorKind::Transport);
     assert_eq!(e.code(), "api.transport");
     // Its own level only; the causes follow in `source()`, each once.
-    assert_eq!(e.to_string(), format!("GET {base}/items: connection failed"));
+    assert_eq!(
+        e.to_string(),
+        format!("GET {base}/items: connection failed")
+    );
     let text = connectkit_core::Report(&e).to_string();
     assert!(
         text.starts_with(&format!("GET {base}/items: connection failed: ")),

@@ -18,7 +18,8 @@ use crate::*;
 
 fn paused_connector(server: &MockServer, max_retries: Option<u32>) -> Dynamics365Connector {
     let mut s = source(server).property("AccessToken", "at-0").http_client(
-        connectkit_core::client::client_builder().expect("TLS setup")
+        connectkit_core::client::client_builder()
+            .expect("TLS setup")
             .pool_idle_timeout(None)
             .build()
             .unwrap(),

@@ -14,12 +14,12 @@ use url::Url;
 
 use crate::config::{TokenForm, TokenMethod};
 use crate::error::Error;
-use connectkit_core::OAuthErrorCode;
 use crate::flow::MAX_BODY_BYTES;
 use crate::grant::Grant;
 use crate::refresh::Inner;
 use crate::request::TokenRequestParts;
 use crate::response::{error_response, success_fields};
+use connectkit_core::OAuthErrorCode;
 
 /// RFC 8628 section 3.5: the interval when the server names none.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);

@@ -62,7 +62,14 @@ fn query(url: &url::Url) -> HashMap<String, String> {
 
 /// Plays the browser: follows the redirect the server would send.
 async fn redirect(to: &str) -> reqwest::Response {
-    connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client").get(to).send().await.unwrap()
+    connectkit_core::client::client_builder()
+        .expect("TLS setup")
+        .build()
+        .expect("HTTP client")
+        .get(to)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -119,7 +126,14 @@ async fn the_authorization_request_carries_pkce_state_redirect_and_scope() {
 
         // The listener is closed.
         assert!(
-            connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client").get(redirect_uri.as_str()).send().await.is_err(),
+            connectkit_core::client::client_builder()
+                .expect("TLS setup")
+                .build()
+                .expect("HTTP client")
+                .get(redirect_uri.as_str())
+                .send()
+                .await
+                .is_err(),
             "the loopback listener must be closed after one callback"
         );
 

@@ -71,7 +71,8 @@ async fn setup(
         .unwrap()
         .client_credentials_mode(ClientCredentialsMode::Post)
         .http_client(
-            connectkit_core::client::client_builder().expect("TLS setup")
+            connectkit_core::client::client_builder()
+                .expect("TLS setup")
                 .pool_idle_timeout(None)
                 .build()
                 .unwrap(),

@@ -77,12 +77,17 @@ async fn authorize_with_code(a: Authorizer, code: &str) -> Result<String, Error>
     let pending = a.start().await.unwrap();
     let q: HashMap<String, String> = pending.url.query_pairs().into_owned().collect();
     let finish = tokio::spawn(async move { a.finish(pending).await });
-    let page = connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client").get(format!(
-        "{}?code={code}&state={}",
-        q["redirect_uri"], q["state"]
-    )).send()
-    .await
-    .unwrap();
+    let page = connectkit_core::client::client_builder()
+        .expect("TLS setup")
+        .build()
+        .expect("HTTP client")
+        .get(format!(
+            "{}?code={code}&state={}",
+            q["redirect_uri"], q["state"]
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     finish.await.unwrap().map(|_| q["redirect_uri"].clone())
 }

@@ -348,14 +348,19 @@ async fn the_other_grants_leak_nothing_either() {
             pending.url.query_pairs().into_owned().collect();
         let debug_pending = format!("{pending:?} {a:?}");
         let finish = tokio::spawn(async move { a.finish(pending).await });
-        connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client").get(format!(
-            "{}?code={}&state={}",
-            q["redirect_uri"],
-            form(CODE),
-            q["state"]
-        )).send()
-        .await
-        .unwrap();
+        connectkit_core::client::client_builder()
+            .expect("TLS setup")
+            .build()
+            .expect("HTTP client")
+            .get(format!(
+                "{}?code={}&state={}",
+                q["redirect_uri"],
+                form(CODE),
+                q["state"]
+            ))
+            .send()
+            .await
+            .unwrap();
         let code_err = finish.await.unwrap().expect_err(name);
         drop(guard);
 

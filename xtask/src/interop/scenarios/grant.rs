@@ -166,7 +166,11 @@ pub async fn still_valid(
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token),
     ];
-    let mut req = connectkit_core::client::client_builder().expect("TLS setup").build().expect("HTTP client").post(token_endpoint(ctx, server));
+    let mut req = connectkit_core::client::client_builder()
+        .expect("TLS setup")
+        .build()
+        .expect("HTTP client")
+        .post(token_endpoint(ctx, server));
     if client.0 == "post-client" {
         form.extend([("client_id", client.0), ("client_secret", client.1)]);
     } else {

@@ -10,8 +10,8 @@ use reqwest::Url;
 use super::super::{ApiClient, Fetched};
 use super::window::{Pending, Window};
 use super::{Decoded, PageRun, PageSource, PagingError};
-use crate::error::Result;
 use crate::client::http::display_url;
+use crate::error::Result;
 
 pub(super) struct Engine<S> {
     client: ApiClient,

@@ -109,7 +109,8 @@ pub(super) fn client(base: &Url) -> ApiClient {
     let auth = StaticHeaderAuth::bearer(SecretString::from("t0k3n".to_owned())).unwrap();
     // No timers of its own, so that paused time advances only by the
     // layer's waits.
-    let http = connectkit_core::client::client_builder().expect("TLS setup")
+    let http = connectkit_core::client::client_builder()
+        .expect("TLS setup")
         .pool_idle_timeout(None)
         .build()
         .unwrap();
