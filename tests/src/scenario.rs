@@ -1,5 +1,5 @@
 //! Scenario files as written: the serde types. Loading and checking them is
-//! in [`crate::load`].
+//! in [`crate::load`](mod@crate::load).
 
 use std::collections::BTreeMap;
 

@@ -27,7 +27,7 @@ use crate::types::Column;
 
 /// A Dataverse Web API as tables: one per entity set.
 ///
-/// Built by [`Dynamics365DataSource::connect`](crate::Dynamics365DataSource::connect)
+/// Built by [`Dynamics365DataSource::build`](crate::Dynamics365DataSource::build)
 /// or through the [`Registry`](connectkit_core::Registry) (see [`register`](crate::register)).
 /// `$metadata` is fetched once, on the first [`Connector::schema`] or
 /// [`Connector::scan`], and cached for the connector's life.

@@ -1,5 +1,5 @@
 //! The OAuth 2.0 refresh token grant (RFC 6749 section 6) as a connectkit
-//! [`AuthFlow`](connectkit_core::AuthFlow), with the behaviour of the
+//! [`AuthFlow`], with the behaviour of the
 //! DataDirect connectors' `OAuth2-RefreshToken` authentication; the client
 //! credentials grant (section 4.4, [`GrantType::ClientCredentials`]) through
 //! the same token request machinery; and, in [`authorize`], the grants that
@@ -17,7 +17,7 @@
 //!   re-read through the token request to the save, so processes sharing it
 //!   send one grant per expiry and never present a consumed refresh token.
 //! - **On 401**: [`send_authorized`](connectkit_core::client::send_authorized) or the
-//!   [`reqwest_middleware`] layer refreshes once and retries once.
+//!   `reqwest_middleware` layer (feature `middleware`) refreshes once and retries once.
 //! - **Rotation**: a new `refresh_token` is adopted and handed to the
 //!   [`TokenStore`] before anything else in the response is checked; a failed
 //!   save is retried, and the token is never dropped.

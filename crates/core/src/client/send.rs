@@ -66,7 +66,7 @@ impl fmt::Debug for ApiClient {
 
 impl ApiClient {
     /// A client sending through `http` (build it with
-    /// [`api_client_builder`](crate::api_client_builder), which follows no
+    /// [`api_client_builder`](crate::client::api_client_builder), which follows no
     /// redirect by itself), authorizing with `auth`, within `scope`.
     pub fn new(http: reqwest::Client, auth: Arc<dyn AuthFlow>, scope: CredentialScope) -> Self {
         Self {
