@@ -94,6 +94,11 @@ mod stream;
 mod table;
 mod types;
 
+// What a user of this connector needs from the other crates, so one
+// dependency is enough to connect, scan and match errors.
+pub use connectkit_core::{Connector, Error, ErrorKind, Report, ScanRequest};
+// Where the client credentials go in the token request.
+pub use connectkit_oauth_refresh::ClientCredentialsMode;
 pub use connector::AutoRestConnector;
 pub use error::{AutoRestError, JsonKind};
 pub use infer::infer_schemas;

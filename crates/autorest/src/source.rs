@@ -7,7 +7,7 @@ use connectkit_core::{
     CLIENT_PROPERTIES, COMMON_PROPERTIES, Connector, Properties, PropertySpec, Registry, Result,
     SecretString,
 };
-use connectkit_oauth_refresh::{AUTHORIZE_PROPERTIES, GRANT_PROPERTIES};
+use connectkit_oauth_refresh::{AUTHORIZE_PROPERTIES, ClientCredentialsMode, GRANT_PROPERTIES};
 use secrecy::ExposeSecret;
 
 use crate::connector::AutoRestConnector;
@@ -146,8 +146,6 @@ impl AutoRestDataSource {
         token_uri => "TokenURI";
         /// `Scope`: space-separated OAuth scopes.
         scope => "Scope";
-        /// `ClientCredentialsMode`: `All` (default), `Basic`, `Url` or `Post`.
-        client_credentials_mode => "ClientCredentialsMode";
         /// `AuthHeader`: name of the header that carries SecurityToken.
         auth_header => "AuthHeader";
         /// `User`: the user name of `Basic` authentication.
@@ -177,6 +175,14 @@ impl AutoRestDataSource {
     pub fn column_discovery_sample_size(mut self, rows: usize) -> Self {
         self.props
             .set("ColumnDiscoverySampleSize", rows.to_string());
+        self
+    }
+
+    /// `ClientCredentialsMode`: where the client credentials go in the token
+    /// request (the DataDirect default, [`All`](ClientCredentialsMode::All),
+    /// unless set).
+    pub fn client_credentials_mode(mut self, mode: ClientCredentialsMode) -> Self {
+        self.props.set("ClientCredentialsMode", mode.to_string());
         self
     }
 

@@ -206,6 +206,11 @@ mod source;
 mod types;
 
 pub use changes::{ChangeSummary, Changes};
+// What a user of this connector needs from the other crates, so one
+// dependency is enough to connect, scan and match errors.
+pub use connectkit_core::{Connector, Error, ErrorKind, Report, ScanRequest};
+// Where the client credentials go in the token request.
+pub use connectkit_oauth_refresh::ClientCredentialsMode;
 pub use connector::{COUNT_CAP, Dynamics365Connector, schemas_from_csdl};
 pub use error::Dynamics365Error;
 pub use labels::{ENTITY_SUFFIX, LABEL_SUFFIX};

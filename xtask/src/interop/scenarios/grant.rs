@@ -306,12 +306,7 @@ async fn check(
 
 /// The CLI's exit code for an error kind (2 config, 3 auth, 4 API, 1 other).
 fn exit_code(kind: ErrorKind) -> i32 {
-    match kind {
-        ErrorKind::Config => 2,
-        ErrorKind::Auth => 3,
-        ErrorKind::Api => 4,
-        _ => 1,
-    }
+    i32::from(kind.exit_code())
 }
 
 /// The matrix: 2 servers x 3 methods x 5 modes x 2 doors.

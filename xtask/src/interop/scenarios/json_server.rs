@@ -128,8 +128,8 @@ async fn limited(ctx: &Ctx, via: Via) -> Result<(), String> {
     ])
 }
 
-/// A mistyped endpoint is an API error naming the status (exit 4), not an
-/// empty table (issue 14).
+/// A mistyped endpoint is a not-found error naming the status (exit 4),
+/// not an empty table (issue 14).
 async fn not_found(ctx: &Ctx, via: Via) -> Result<(), String> {
     let url = sample(ctx, "/nothing-here");
     match read(via, &ctx.bin, &url, "items", Read::default(), &kinds()).await {
@@ -138,7 +138,7 @@ async fn not_found(ctx: &Ctx, via: Via) -> Result<(), String> {
             rows.len()
         )),
         Err(e) => ensure(
-            e.contains("404") && (e.contains("exited 4") || e.contains("(Api)")),
+            e.contains("404") && (e.contains("exited 4") || e.contains("(NotFound)")),
             || format!("expected an API error (exit 4) naming 404, got: {e}"),
         ),
     }
