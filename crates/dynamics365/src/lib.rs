@@ -69,7 +69,7 @@
 //!   (`ClientCredentialsMode=Post` unless given). Scope defaults to
 //!   [`default_scope`]. A 401 from the API makes the grant refresh once and
 //!   the request is retried once; a second 401 is an
-//!   [`ErrorKind::Auth`](connectkit_core::ErrorKind::Auth) error.
+//!   [`ErrorKind::Auth`] error.
 //! - **Headers**: every request carries `OData-Version: 4.0` and
 //!   `OData-MaxVersion: 4.0`; data requests carry `Accept: application/json`
 //!   and scans `Prefer: odata.maxpagesize=<PageSize>` (default 5000). The
@@ -118,7 +118,7 @@
 //!   [`Scan::unapplied_filters`](connectkit_core::Scan::unapplied_filters),
 //!   as is any filter not pushed. [`odata_query`] shows the query options a
 //!   request becomes.
-//! - **Counting**: [`Connector::count`](connectkit_core::Connector::count)
+//! - **Counting**: [`Connector::count`]
 //!   is `GET <set>/$count` (`Accept: text/plain`). Dataverse counts "up to
 //!   5,000", so a count of [`COUNT_CAP`] or more is no answer (`None`) and
 //!   SQL's `count(*)` falls back to a scan of the key column.
@@ -127,7 +127,7 @@
 //!   times by default ([`Dynamics365DataSource::max_retries`]).
 //! - **Errors**: OData error bodies become [`ApiError`](connectkit_core::client::ApiError)s with
 //!   the code and message; every error converts into
-//!   [`connectkit_core::Error`] with its [`ErrorKind`](connectkit_core::ErrorKind).
+//!   [`connectkit_core::Error`] with its [`ErrorKind`].
 //!   No secret ever appears in an error, `Debug` output or a log.
 //!
 //! # Labels
