@@ -245,17 +245,12 @@ impl Error {
     /// Wraps a connector or flow error with its kind and a stable code.
     pub fn coded(kind: ErrorKind, code: &'static str, source: impl Into<BoxError>) -> Self {
         let inner: BoxError = source.into();
-        // A wrapped error keeps what its causes know: the status of an
-        // `ApiError`, the OAuth code of a wrapped connectkit error.
+        // A wrapped connectkit error keeps what it knew: its status and
+        // OAuth code.
         let (mut status, mut oauth_code) = (None, None);
         let mut link: Option<&(dyn std::error::Error + 'static)> = Some(&*inner);
         while let Some(e) = link {
-            if let Some(api) = e.downcast_ref::<crate::client::ApiError>() {
-                status = status.or(api.status());
-            } else if let Some(Error::Connector(c)) = e.downcast_ref::<Error>() {
-                status = status.or(c.status);
-                oauth_code = oauth_code.or_else(|| c.oauth_code.clone());
-            } else if let Some(c) = e.downcast_ref::<ConnectorError>() {
+            if let Some(Error::Connector(c)) = e.downcast_ref::<Error>() {
                 status = status.or(c.status);
                 oauth_code = oauth_code.or_else(|| c.oauth_code.clone());
             }

@@ -84,10 +84,7 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
     // variant's requests, so that none is favoured by where the server
     // happens to handle its connections.
     let make: Make = Box::new(move || {
-        let http = connectkit_core::client::client_builder()
-            .expect("TLS setup")
-            .build()
-            .expect("HTTP client");
+        let http = connectkit_core::client::http_client().expect("HTTP client");
         vec![
             fixed_header(&http, Arc::clone(&url)),
             middleware(&http, Arc::clone(&url), flow.clone()),

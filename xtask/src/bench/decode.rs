@@ -204,10 +204,7 @@ fn rows_for(what: String, runs: &[Vec<f64>; 3]) -> Vec<Row> {
 
 /// Runs benchmark 8.
 pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
-    let http = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
-        .expect("HTTP client");
+    let http = connectkit_core::client::http_client().expect("HTTP client");
     let (rows, page) = (sizes.scan_rows, sizes.scan_page);
     let server = scan::start_server(rows, page)?;
     let base = server.url();

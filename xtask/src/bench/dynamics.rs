@@ -153,10 +153,7 @@ pub async fn run(sizes: &Sizes) -> Result<Vec<Row>, String> {
     let (rows, page) = (sizes.dyn_rows, sizes.dyn_page);
     let server = start_server(rows, page)?;
     let base = server.url();
-    let client = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
-        .expect("HTTP client");
+    let client = connectkit_core::client::http_client().expect("HTTP client");
     let (raw, d365) = alternate(
         sizes.rounds,
         || baseline(&client, &base, rows),

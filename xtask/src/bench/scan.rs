@@ -139,10 +139,7 @@ pub async fn run(sizes: &Sizes, exe: Option<&Path>) -> Result<Vec<Row>, String> 
     let base = server.url();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let model = write_model(dir.path(), &base, rows, page)?;
-    let client = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
-        .expect("HTTP client");
+    let client = connectkit_core::client::http_client().expect("HTTP client");
     let (raw_runs, arrow) = alternate(
         sizes.rounds,
         || baseline(&client, &base, rows, page),

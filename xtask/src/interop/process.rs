@@ -53,10 +53,7 @@ impl ServerProcess {
     /// Polls `url` until it answers 2xx; fails with the log's tail when the
     /// process exits or `timeout` passes.
     pub async fn wait_ready(&mut self, url: &str, timeout: Duration) -> Result<(), String> {
-        let client = connectkit_core::client::client_builder()
-            .expect("TLS setup")
-            .build()
-            .expect("HTTP client");
+        let client = connectkit_core::client::http_client().expect("HTTP client");
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {

@@ -56,9 +56,7 @@ impl Server {
             form.push(("scope", s));
         }
         let body = serde_urlencoded::to_string(&form).map_err(|e| e.to_string())?;
-        let r = connectkit_core::client::client_builder()
-            .expect("TLS setup")
-            .build()
+        let r = connectkit_core::client::http_client()
             .expect("HTTP client")
             .post(format!("{}/_interop/grant", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
@@ -82,9 +80,7 @@ impl Server {
     /// Log entries from `since` on, and the next position.
     pub async fn log_since(&self, since: usize) -> Result<(usize, Vec<Value>), String> {
         let since = if since == usize::MAX { 1 << 40 } else { since };
-        let r = connectkit_core::client::client_builder()
-            .expect("TLS setup")
-            .build()
+        let r = connectkit_core::client::http_client()
             .expect("HTTP client")
             .get(format!("{}/_interop/log?since={since}", self.base))
             .send()

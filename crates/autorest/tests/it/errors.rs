@@ -30,6 +30,27 @@ async fn a_malformed_json_page() {
     );
 }
 
+/// A mistyped endpoint is `NotFound` with its status, matchable without
+/// downcasting, and the request reached the server once (404 is not retried).
+#[tokio::test]
+async fn a_missing_endpoint_is_not_found_with_its_status() {
+    let server = MockServer::builder().start().await;
+    Mock::given(path("/nothing-here"))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = AutoRestDataSource::new()
+        .sample(format!("{}/nothing-here", server.uri()))
+        .build()
+        .unwrap();
+    let e = c.tables().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert_eq!(e.status(), Some(404));
+    assert_eq!(e.kind().exit_code(), 4);
+    assert!(e.oauth_code().is_none());
+}
+
 #[tokio::test]
 async fn an_html_page_with_200() {
     let server = MockServer::builder().start().await;

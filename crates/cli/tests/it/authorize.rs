@@ -77,9 +77,7 @@ async fn authorize_then_query_with_the_token_file() {
     assert_eq!(q["client_id"], "cli");
     assert_eq!(q["scope"], "read offline_access");
     assert_eq!(q["code_challenge_method"], "S256");
-    let page = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
+    let page = connectkit_core::client::http_client()
         .expect("HTTP client")
         .get(format!(
             "{}?code=the-code&state={}",
@@ -183,9 +181,7 @@ async fn autorest_takes_the_endpoints_and_scope_from_the_model_file() {
     let (child, auth_url, q) = start_code_flow(&url).await;
     assert_eq!(auth_url.path(), "/authorize");
     assert_eq!(q["scope"], "people.read offline_access");
-    let page = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
+    let page = connectkit_core::client::http_client()
         .expect("HTTP client")
         .get(format!(
             "{}?code=model-code&state={}",
@@ -365,9 +361,7 @@ async fn dynamics_derives_the_microsoft_endpoints_and_scope() {
             host.port().unwrap()
         )
     );
-    connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
+    connectkit_core::client::http_client()
         .expect("HTTP client")
         .get(format!(
             "{}?code=crm-code&state={}",

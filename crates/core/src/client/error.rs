@@ -167,7 +167,12 @@ impl ApiError {
 
 impl From<ApiError> for Error {
     fn from(e: ApiError) -> Self {
-        Error::coded(e.kind(), e.code(), e)
+        let status = e.status();
+        let err = Error::coded(e.kind(), e.code(), e);
+        match status {
+            Some(s) => err.with_status(s),
+            None => err,
+        }
     }
 }
 

@@ -48,4 +48,4 @@ pub use rules::{Action, HttpRules, Rule};
 pub use scope::{CredentialScope, is_loopback};
 pub use send::ApiClient;
 pub use throttle::Throttle;
-pub use tls::{TlsSetupError, client_builder, tls_config};
+pub use tls::{TlsSetupError, client_builder, http_client, tls_config};

@@ -6,7 +6,7 @@
 //! The provider is passed to each client rather than installed for the
 //! process, so a program that uses another provider is not affected.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::pki_types::CertificateDer;
 
@@ -33,15 +33,26 @@ pub fn tls_config(
     extra_roots: Vec<CertificateDer<'static>>,
 ) -> Result<rustls::ClientConfig, TlsSetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier =
+    let verifier = if extra_roots.is_empty() {
+        // The operating system's store is read once per process, not per
+        // client: every connection builds a client for its API and one for
+        // its token endpoint.
+        static PLATFORM: OnceLock<Result<Arc<rustls_platform_verifier::Verifier>, rustls::Error>> =
+            OnceLock::new();
+        PLATFORM
+            .get_or_init(|| rustls_platform_verifier::Verifier::new(provider.clone()).map(Arc::new))
+            .clone()
+    } else {
         rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())
-            .map_err(|source| TlsSetupError {
-                message: "no trusted certificate authority could be loaded (the operating \
-                          system's store is empty or unreadable; SSL_CERT_FILE names a PEM \
-                          bundle to use instead)"
-                    .to_owned(),
-                source,
-            })?;
+            .map(Arc::new)
+    }
+    .map_err(|source| TlsSetupError {
+        message: "no trusted certificate authority could be loaded (the operating \
+                  system's store is empty or unreadable; SSL_CERT_FILE names a PEM \
+                  bundle to use instead)"
+            .to_owned(),
+        source,
+    })?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|source| TlsSetupError {
@@ -51,7 +62,7 @@ pub fn tls_config(
         .dangerous()
         // Not dangerous: the platform verifier checks chains and host names
         // as browsers do; `dangerous` is only rustls's gate for custom verifiers.
-        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
@@ -68,4 +79,15 @@ pub fn tls_config(
 /// ```
 pub fn client_builder() -> Result<reqwest::ClientBuilder, TlsSetupError> {
     Ok(reqwest::Client::builder().tls_backend_preconfigured(tls_config(Vec::new())?))
+}
+
+/// A plain `reqwest::Client` with connectkit's TLS settings (redirects as
+/// reqwest follows them): for programs and tests that send requests of
+/// their own beside a connector's. Connector traffic goes through
+/// [`api_client_builder`](super::api_client_builder) instead, which keeps
+/// credentials on the configured origins.
+pub fn http_client() -> Result<reqwest::Client, Error> {
+    client_builder()?
+        .build()
+        .map_err(|e| Error::coded(ErrorKind::Config, "config.http_client", e))
 }

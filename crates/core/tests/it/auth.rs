@@ -14,10 +14,7 @@ async fn static_header_is_sent_with_every_request() {
         .mount(&server)
         .await;
     let flow = StaticHeaderAuth::new("X-Tenant", SecretString::from("t-123")).unwrap();
-    let client = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
-        .expect("HTTP client");
+    let client = connectkit_core::client::http_client().expect("HTTP client");
     for _ in 0..2 {
         let req = client.get(format!("{}/x", server.uri())).build().unwrap();
         let resp = send_authorized(&client, &flow, req).await.unwrap();
@@ -33,10 +30,7 @@ async fn bearer_flow_and_no_auth() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
-        .expect("HTTP client");
+    let client = connectkit_core::client::http_client().expect("HTTP client");
     let flow = StaticHeaderAuth::bearer(SecretString::from("tok")).unwrap();
     let mut req = client.get(server.uri()).build().unwrap();
     flow.authorize(&mut req).await.unwrap();
@@ -57,10 +51,7 @@ async fn unauthorized_is_retried_once_then_returned() {
         .expect(2)
         .mount(&server)
         .await;
-    let client = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
-        .expect("HTTP client");
+    let client = connectkit_core::client::http_client().expect("HTTP client");
     let req = client.get(server.uri()).build().unwrap();
     let resp = send_authorized(&client, &NoAuth, req).await.unwrap();
     assert_eq!(resp.status(), 401);

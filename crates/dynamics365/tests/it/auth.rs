@@ -82,7 +82,13 @@ async fn a_refused_refresh_token_is_an_auth_error_without_secrets() {
         .await;
     mount_api(&server).await;
     let err = connector(&server).tables().await.unwrap_err();
+    // Matchable through the connector, without downcasting.
     assert_eq!(err.kind(), ErrorKind::Auth);
+    assert_eq!(
+        err.oauth_code(),
+        Some(&connectkit_core::OAuthErrorCode::InvalidGrant)
+    );
+    assert_eq!(err.status(), Some(400));
     let text = format!("{err} {err:?}");
     assert!(
         text.contains("invalid_grant") || text.contains("expired"),

@@ -62,9 +62,7 @@ fn query(url: &url::Url) -> HashMap<String, String> {
 
 /// Plays the browser: follows the redirect the server would send.
 async fn redirect(to: &str) -> reqwest::Response {
-    connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
+    connectkit_core::client::http_client()
         .expect("HTTP client")
         .get(to)
         .send()
@@ -126,9 +124,7 @@ async fn the_authorization_request_carries_pkce_state_redirect_and_scope() {
 
         // The listener is closed.
         assert!(
-            connectkit_core::client::client_builder()
-                .expect("TLS setup")
-                .build()
+            connectkit_core::client::http_client()
                 .expect("HTTP client")
                 .get(redirect_uri.as_str())
                 .send()

@@ -57,10 +57,7 @@ async fn one_hundred_concurrent_401s_cause_one_refresh() {
     };
     issuer.mount(&server).await;
     let flow = builder(&server, "POST ").build().unwrap();
-    let client = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
-        .expect("HTTP client");
+    let client = connectkit_core::client::http_client().expect("HTTP client");
     let mut rejected = client.get(format!("{}/api", server.uri())).build().unwrap();
     flow.authorize(&mut rejected).await.unwrap();
     let tasks: Vec<_> = (0..100)
@@ -175,10 +172,7 @@ async fn initial_access_token_is_used_until_rejected() {
     );
     assert_eq!(token(&flow).await, "initial-token");
     assert_eq!(issuer.count(), 0);
-    let client = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
-        .expect("HTTP client");
+    let client = connectkit_core::client::http_client().expect("HTTP client");
     let req = client.get(format!("{}/api", server.uri())).build().unwrap();
     let resp = connectkit_core::client::send_authorized(&client, flow.as_ref(), req)
         .await

@@ -77,9 +77,7 @@ async fn authorize_with_code(a: Authorizer, code: &str) -> Result<String, Error>
     let pending = a.start().await.unwrap();
     let q: HashMap<String, String> = pending.url.query_pairs().into_owned().collect();
     let finish = tokio::spawn(async move { a.finish(pending).await });
-    let page = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
+    let page = connectkit_core::client::http_client()
         .expect("HTTP client")
         .get(format!(
             "{}?code={code}&state={}",

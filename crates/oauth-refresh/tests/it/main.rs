@@ -268,9 +268,7 @@ impl std::io::Write for LogBuffer {
 /// What an API's 401 does to a flow: its current access token is rejected,
 /// so the next token comes from a grant (or from a newer stored token).
 pub async fn reject_current(flow: &RefreshTokenFlow) {
-    let mut req = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
+    let mut req = connectkit_core::client::http_client()
         .expect("HTTP client")
         .get("http://127.0.0.1:9/api")
         .build()

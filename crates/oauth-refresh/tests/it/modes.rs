@@ -168,3 +168,51 @@ async fn configuration_errors_name_the_property() {
         .unwrap_err();
     assert!(err.to_string().contains("AuthHeader"), "{err}");
 }
+
+/// The Rust builder's defaults are RFC 6749's: a POST with a form body
+/// (section 3.2) and the client authenticated by HTTP Basic alone (section
+/// 2.3.1): no credential in the query or the body, whatever the TokenURI
+/// prefix says or does not say.
+#[tokio::test]
+async fn the_builder_defaults_to_post_and_client_secret_basic() {
+    use connectkit_oauth_refresh::RefreshTokenFlow;
+    for uri in ["{}/token", "POST {}/token"] {
+        let server = MockServer::builder().start().await;
+        CountingIssuer {
+            expires_in: 3600,
+            ..Default::default()
+        }
+        .mount(&server)
+        .await;
+        let flow = RefreshTokenFlow::builder()
+            .client_id(crate::CLIENT_ID)
+            .client_secret(crate::CLIENT_SECRET)
+            .refresh_token(crate::REFRESH_TOKEN)
+            .token_uri(&uri.replace("{}", &server.uri()))
+            .unwrap()
+            .build()
+            .unwrap();
+        flow.access_token().await.unwrap();
+        let reqs = token_requests(&server).await;
+        assert_eq!(reqs.len(), 1, "{uri}");
+        let r = &reqs[0];
+        assert_eq!(r.method, "POST", "{uri}");
+        assert!(r.query.is_empty(), "{uri}: {:?}", r.query);
+        assert_eq!(
+            r.content_type.as_deref(),
+            Some("application/x-www-form-urlencoded"),
+            "{uri}"
+        );
+        let expected_basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                crate::CLIENT_ID,
+                crate::CLIENT_SECRET
+            ))
+        );
+        assert_eq!(r.authorization.as_deref(), Some(expected_basic.as_str()));
+        let keys: Vec<&str> = r.form.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["grant_type", "refresh_token"], "{uri}");
+    }
+}

@@ -105,9 +105,7 @@ async fn errors_echoing_secrets_are_masked() {
 async fn authorize_sets_sensitive_headers() {
     let server = MockServer::builder().start().await;
     let f = Arc::new(flow(&server));
-    let mut req = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
+    let mut req = connectkit_core::client::http_client()
         .expect("HTTP client")
         .get(format!("{}/api", server.uri()))
         .build()

@@ -84,9 +84,7 @@ async fn file_store_survives_a_new_flow_instance() {
         "the stored access token is reused"
     );
     // The API rejects it: the next token comes from a grant with the stored refresh token.
-    let mut req = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
+    let mut req = connectkit_core::client::http_client()
         .expect("HTTP client")
         .get(format!("{}/api", server.uri()))
         .build()

@@ -348,9 +348,7 @@ async fn the_other_grants_leak_nothing_either() {
             pending.url.query_pairs().into_owned().collect();
         let debug_pending = format!("{pending:?} {a:?}");
         let finish = tokio::spawn(async move { a.finish(pending).await });
-        connectkit_core::client::client_builder()
-            .expect("TLS setup")
-            .build()
+        connectkit_core::client::http_client()
             .expect("HTTP client")
             .get(format!(
                 "{}?code={}&state={}",

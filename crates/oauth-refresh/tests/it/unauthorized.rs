@@ -14,10 +14,7 @@ async fn a_401_refreshes_once_and_retries() {
     issuer.mount(&server).await;
     api_accepting(&server, "at-2").await; // at-1 is rejected
     let flow = builder(&server, "").build().unwrap();
-    let client = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
-        .expect("HTTP client");
+    let client = connectkit_core::client::http_client().expect("HTTP client");
     let req = client.get(format!("{}/api", server.uri())).build().unwrap();
     let resp = send_authorized(&client, &flow, req).await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -46,10 +43,7 @@ async fn a_second_401_is_returned_not_looped() {
     issuer.mount(&server).await;
     api_accepting(&server, "never").await;
     let flow = builder(&server, "").build().unwrap();
-    let client = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
-        .expect("HTTP client");
+    let client = connectkit_core::client::http_client().expect("HTTP client");
     let req = client.get(format!("{}/api", server.uri())).build().unwrap();
     let resp = send_authorized(&client, &flow, req).await.unwrap();
     assert_eq!(resp.status(), 401);
@@ -91,10 +85,7 @@ async fn middleware_authorizes_adds_auth_header_and_retries_once() {
         .build()
         .unwrap();
     let client = reqwest_middleware::ClientBuilder::new(
-        connectkit_core::client::client_builder()
-            .expect("TLS setup")
-            .build()
-            .expect("HTTP client"),
+        connectkit_core::client::http_client().expect("HTTP client"),
     )
     .with(flow)
     .build();

@@ -166,9 +166,7 @@ pub async fn still_valid(
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token),
     ];
-    let mut req = connectkit_core::client::client_builder()
-        .expect("TLS setup")
-        .build()
+    let mut req = connectkit_core::client::http_client()
         .expect("HTTP client")
         .post(token_endpoint(ctx, server));
     if client.0 == "post-client" {
