@@ -1,5 +1,8 @@
 //! Model-file keys: their canonical spelling, the "did you mean" for a
-//! typo, and the refusal of keys that would hold a credential.
+//! typo, the refusal of keys that would hold a credential, and the readers
+//! of their plain values (a string, a whole number).
+
+use serde_json::Value;
 
 use crate::error::AutoRestError;
 
@@ -53,4 +56,21 @@ pub(crate) fn value_err(table: &str, key: &str, message: &str) -> AutoRestError 
         key: key.to_owned(),
         message: message.to_owned(),
     }
+}
+
+/// A key's value that must be a string.
+pub(crate) fn string(v: &Value, table: &str, key: &str) -> Result<String, AutoRestError> {
+    v.as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| value_err(table, key, "expected a string"))
+}
+
+/// A key's value that must be a whole number `>= 0`, or a string of one.
+pub(crate) fn number(v: &Value, table: &str, key: &str) -> Result<u64, AutoRestError> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| value_err(table, key, "expected a non-negative whole number"))
 }

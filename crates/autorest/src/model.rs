@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::columns::declared_tables;
 use crate::error::AutoRestError;
-use crate::keys::{check_key, value_err};
+use crate::keys::{check_key, number, string, value_err};
 use crate::model_http::{headers, http_rules};
 use connectkit_core::client::HttpRules;
 
@@ -134,21 +134,6 @@ pub(crate) fn parse(
             .push(table_entry(name, v, &defaults, hostname.as_deref())?);
     }
     Ok(model)
-}
-
-pub(crate) fn string(v: &Value, table: &str, key: &str) -> Result<String, AutoRestError> {
-    v.as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| value_err(table, key, "expected a string"))
-}
-
-pub(crate) fn number(v: &Value, table: &str, key: &str) -> Result<u64, AutoRestError> {
-    match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| value_err(table, key, "expected a non-negative whole number"))
 }
 
 /// Keys a table (or the top level, as defaults) may set.

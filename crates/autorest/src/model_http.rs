@@ -6,8 +6,7 @@ use serde_json::Value;
 use connectkit_core::client::{Action, HttpRules, Rule};
 
 use crate::error::AutoRestError;
-use crate::keys::{check_key, value_err};
-use crate::model::{number, string};
+use crate::keys::{check_key, number, string, value_err};
 
 /// An `#http` entry: `[{"#code", "#action", "#operation", "#match",
 /// "#message"}, ...]`, read in order, the first rule that matches winning.
