@@ -7,9 +7,10 @@ use serde_json::{Map, Value};
 
 use crate::error::AutoRestError;
 use crate::formats::{self, Format};
-use crate::inputs::{ColumnInput, INPUT_KEYS};
 use crate::keys::{check_key, value_err};
-use crate::table::{ChildAt, ChildScope, ColumnDef, Endpoint, Rows, Source, TableDef};
+use crate::table::{
+    ChildAt, ChildScope, ColumnDef, ColumnInput, Endpoint, INPUT_KEYS, Rows, Source, TableDef,
+};
 use crate::types::SqlType;
 
 /// A `name[]` entry: a child table of objects, or of scalars of one type.

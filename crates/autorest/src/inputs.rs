@@ -20,85 +20,14 @@ use connectkit_core::{Filter, FilterOp, FilterSupport, Literal};
 use serde_json::{Map, Value};
 
 use crate::error::AutoRestError;
-use crate::keys::value_err;
 use crate::table::{ColumnDef, Endpoint, Source, TableDef};
 use crate::types::SqlType;
-
-/// The input keys a column object may hold, beside `#type`, `#key` and `#notNull`.
-pub(crate) const INPUT_KEYS: &[&str] = &[
-    "#eq",
-    "#ne",
-    "#lt",
-    "#le",
-    "#gt",
-    "#ge",
-    "#in",
-    "#queryParameter",
-    "#default",
-    "#virtual",
-];
 
 mod bind;
 pub(crate) use bind::{bind_body, bind_path};
 
 /// Paging templates, never inputs.
 const RESERVED: &[&str] = &["LIMIT", "OFFSET", "PAGE", "NEXT"];
-
-/// How filters on one column reach the API.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct ColumnInput {
-    /// The request parameter of each operator, in file order.
-    pub params: Vec<(FilterOp, String)>,
-    /// Sent when no filter on the column gives a value.
-    pub default: Option<String>,
-    /// The column is not in the response: only a request input.
-    pub is_virtual: bool,
-}
-
-impl ColumnInput {
-    /// Sets one input key of a column object (`canon` is its canonical spelling).
-    pub fn set(&mut self, canon: &str, v: &Value, table: &str) -> Result<(), AutoRestError> {
-        let text = |v: &Value| match v {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
-            _ => Err(value_err(table, canon, "expected a string")),
-        };
-        let op = match canon {
-            "#eq" | "#queryParameter" => FilterOp::Eq,
-            "#ne" => FilterOp::Ne,
-            "#lt" => FilterOp::Lt,
-            "#le" => FilterOp::Le,
-            "#gt" => FilterOp::Gt,
-            "#ge" => FilterOp::Ge,
-            "#in" => FilterOp::In,
-            "#default" => {
-                self.default = Some(text(v)?);
-                return Ok(());
-            }
-            _ => {
-                self.is_virtual = v
-                    .as_bool()
-                    .ok_or_else(|| value_err(table, canon, "expected true or false"))?;
-                return Ok(());
-            }
-        };
-        let name = text(v)?;
-        if name.trim().is_empty() {
-            return Err(value_err(table, canon, "expected a parameter name"));
-        }
-        self.params.retain(|(o, _)| *o != op);
-        self.params.push((op, name));
-        Ok(())
-    }
-
-    fn param(&self, op: FilterOp) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(o, _)| *o == op)
-            .map(|(_, p)| p.as_str())
-    }
-}
 
 /// The `{name}` placeholders of `text` (not the paging templates), with
 /// their byte ranges.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::table::ColumnInput;
 use serde_json::json;
 
 #[test]

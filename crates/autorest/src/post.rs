@@ -115,8 +115,14 @@ fn body_templated(body: &Value) -> bool {
 /// Whether a `#post` body pages by itself, as a URL with `{OFFSET}` or
 /// `{PAGE}` does (`{LIMIT}` alone does not; `{NEXT}` follows the next page
 /// keys).
-pub(crate) fn body_pages(body: &Value) -> bool {
+fn body_pages(body: &Value) -> bool {
     holds(body, &["{OFFSET}", "{PAGE}"])
+}
+
+/// Whether pages after the first are read at all: the URL or the paging
+/// keys page, or the POST body does.
+pub(crate) fn pages(endpoint: &Endpoint) -> bool {
+    endpoint.paging.pages(&endpoint.url) || endpoint.post.as_ref().is_some_and(body_pages)
 }
 
 /// The URL of the page at `state` of `endpoint` ([`page_url`]), carrying the

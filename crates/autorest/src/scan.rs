@@ -199,7 +199,7 @@ impl TablePages {
                 .map_err(|m| self.bad_link(&url, m))?;
         }
         let limit_reached = self.limit.is_some_and(|l| self.emitted >= l);
-        let pages = follow || endpoint.pages();
+        let pages = follow || crate::post::pages(&endpoint);
         let done = limit_reached
             || !pages
             || stops_after(paging, &body, rows_read, &self.page)

@@ -5,10 +5,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_schema::{Field, Schema, SchemaRef};
+use connectkit_core::FilterOp;
+use connectkit_core::client::HttpRules;
+use serde_json::Value;
 
+use crate::error::AutoRestError;
+use crate::keys::value_err;
 use crate::paging::Paging;
 use crate::types::SqlType;
-use connectkit_core::client::HttpRules;
 
 pub use connectkit_core::{KEY_METADATA_KEY, TYPE_METADATA_KEY};
 
@@ -30,13 +34,6 @@ pub(crate) struct Endpoint {
     /// The input values of the body's `{name}`s for one scan, filled in
     /// after the paging templates so that a value is never read as one.
     pub body_inputs: Vec<(String, String, SqlType)>,
-}
-
-impl Endpoint {
-    /// Whether pages after the first are read at all.
-    pub fn pages(&self) -> bool {
-        self.paging.pages(&self.url) || self.post.as_ref().is_some_and(crate::post::body_pages)
-    }
 }
 
 /// Where a response holds a table's rows.
@@ -78,7 +75,78 @@ pub(crate) struct ColumnDef {
     /// A date/time pattern or epoch unit (`Timestamp,<pattern>`).
     pub format: Option<crate::formats::Format>,
     /// How filters on it are sent to the API, when they are.
-    pub input: Option<crate::inputs::ColumnInput>,
+    pub input: Option<ColumnInput>,
+}
+
+/// The input keys a column object may hold, beside `#type`, `#key` and `#notNull`.
+pub(crate) const INPUT_KEYS: &[&str] = &[
+    "#eq",
+    "#ne",
+    "#lt",
+    "#le",
+    "#gt",
+    "#ge",
+    "#in",
+    "#queryParameter",
+    "#default",
+    "#virtual",
+];
+
+/// How filters on one column reach the API.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ColumnInput {
+    /// The request parameter of each operator, in file order.
+    pub params: Vec<(FilterOp, String)>,
+    /// Sent when no filter on the column gives a value.
+    pub default: Option<String>,
+    /// The column is not in the response: only a request input.
+    pub is_virtual: bool,
+}
+
+impl ColumnInput {
+    /// Sets one input key of a column object (`canon` is its canonical spelling).
+    pub fn set(&mut self, canon: &str, v: &Value, table: &str) -> Result<(), AutoRestError> {
+        let text = |v: &Value| match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            _ => Err(value_err(table, canon, "expected a string")),
+        };
+        let op = match canon {
+            "#eq" | "#queryParameter" => FilterOp::Eq,
+            "#ne" => FilterOp::Ne,
+            "#lt" => FilterOp::Lt,
+            "#le" => FilterOp::Le,
+            "#gt" => FilterOp::Gt,
+            "#ge" => FilterOp::Ge,
+            "#in" => FilterOp::In,
+            "#default" => {
+                self.default = Some(text(v)?);
+                return Ok(());
+            }
+            _ => {
+                self.is_virtual = v
+                    .as_bool()
+                    .ok_or_else(|| value_err(table, canon, "expected true or false"))?;
+                return Ok(());
+            }
+        };
+        let name = text(v)?;
+        if name.trim().is_empty() {
+            return Err(value_err(table, canon, "expected a parameter name"));
+        }
+        self.params.retain(|(o, _)| *o != op);
+        self.params.push((op, name));
+        Ok(())
+    }
+
+    /// The request parameter that carries a filter with `op`, if any.
+    pub fn param(&self, op: FilterOp) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(o, _)| *o == op)
+            .map(|(_, p)| p.as_str())
+    }
 }
 
 /// One table.

@@ -4,8 +4,8 @@
 use connectkit_core::FilterOp;
 use serde_json::Value;
 
-use super::{ColumnInput, placeholders};
-use crate::table::{ColumnDef, Endpoint, Source};
+use super::placeholders;
+use crate::table::{ColumnDef, ColumnInput, Endpoint, Source};
 use crate::types::SqlType;
 
 /// Binds the `{name}` placeholders of a table's path to its columns: the
