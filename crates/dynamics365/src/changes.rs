@@ -19,7 +19,7 @@ use crate::http::{JSON, request};
 use crate::labels::PREFER_ANNOTATIONS;
 use crate::odata::encode_component;
 use crate::page::{Layout, Page};
-use crate::types::Column;
+use crate::types::{Column, schema_of};
 
 /// The preference that starts change tracking.
 const TRACK_CHANGES: &str = "odata.track-changes";
@@ -117,7 +117,7 @@ pub(crate) fn delta_url(
 /// Starts reading the changes described by `spec`.
 pub(crate) fn changes(client: ApiClient, spec: DeltaSpec) -> connectkit_core::Result<Changes> {
     let first = delta_url(&spec.base, &spec.table, spec.token.as_deref())?;
-    let schema = crate::connector::schema_of(&spec.columns);
+    let schema = schema_of(&spec.columns);
     let key = spec.columns.iter().find(|c| c.key).map(|c| c.name.clone());
     let state = Arc::new(Mutex::new(DeltaState::default()));
     let layout = Layout::new(&spec.columns);

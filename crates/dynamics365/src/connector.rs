@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use arrow_schema::{Schema, SchemaRef};
+use arrow_schema::SchemaRef;
 use async_trait::async_trait;
 use connectkit_core::client::{PageRun, PagingLimits};
 use connectkit_core::{
@@ -23,7 +23,7 @@ use crate::metadata::Metadata;
 use crate::odata::encode_component;
 use crate::odata::translate_filters;
 use crate::scan::{PagesSpec, first_url, pages};
-use crate::types::Column;
+use crate::types::{Column, schema_of};
 
 /// A Dataverse Web API as tables: one per entity set.
 ///
@@ -194,12 +194,6 @@ pub fn schemas_from_csdl(
     md.entity_sets()
         .map(|set| Ok((set.to_owned(), schema_of(&md.columns(set)?))))
         .collect()
-}
-
-pub(crate) fn schema_of(columns: &[Column]) -> SchemaRef {
-    Arc::new(Schema::new(
-        columns.iter().map(Column::field).collect::<Vec<_>>(),
-    ))
 }
 
 fn find_column<'c>(columns: &'c [Column], table: &str, name: &str) -> Result<&'c Column> {

@@ -12,11 +12,9 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::error::Dynamics365Error;
-use crate::odata::encode_component;
+use crate::odata::{FORMATTED_VALUE, encode_component};
 use crate::types::{Annotation, Column, EdmType};
 
-/// The annotation of a formatted value (a choice's label, a lookup's name).
-pub(crate) const FORMATTED_VALUE: &str = "OData.Community.Display.V1.FormattedValue";
 /// The annotation naming the table a lookup points at.
 pub(crate) const LOOKUP_LOGICAL_NAME: &str = "Microsoft.Dynamics.CRM.lookuplogicalname";
 /// The preference that makes the server send both annotations.

@@ -1,14 +1,17 @@
 //! OData v4 request and response details: `$filter` translation, query
-//! string encoding and error bodies.
+//! string encoding, error bodies and the formatted-value annotation term.
 
 use arrow_schema::Schema;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use connectkit_core::{Filter, FilterOp, FilterSupport, Literal, ScanRequest};
 
-use crate::labels::FORMATTED_VALUE;
 use crate::types::{
     ANNOTATES_METADATA_KEY, Annotation, Column, EdmType, KEY_METADATA_KEY, TYPE_METADATA_KEY,
 };
+
+/// The OData vocabulary term of a formatted value (a choice's label, a
+/// lookup's name), sent in a row as `<property>@<term>`.
+pub(crate) const FORMATTED_VALUE: &str = "OData.Community.Display.V1.FormattedValue";
 
 /// Percent-encodes a query parameter value: everything but RFC 3986
 /// unreserved characters and `,` (the `$select` separator) is escaped, so a

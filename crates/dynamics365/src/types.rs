@@ -1,8 +1,9 @@
 //! OData (`Edm.*`) types and the Arrow types they become.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use arrow_schema::{DataType, Field, TimeUnit};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 pub use connectkit_core::{KEY_METADATA_KEY, TYPE_METADATA_KEY};
 
@@ -178,6 +179,13 @@ impl Column {
         )
         .with_metadata(meta)
     }
+}
+
+/// The Arrow schema of `columns`, one [`Column::field`] each, in order.
+pub(crate) fn schema_of(columns: &[Column]) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns.iter().map(Column::field).collect::<Vec<_>>(),
+    ))
 }
 
 #[cfg(test)]
