@@ -7,7 +7,9 @@
 use std::sync::{Arc, Mutex};
 
 use arrow_schema::SchemaRef;
-use connectkit_core::client::{ApiClient, Decoded, Fetched, HttpRules, PageSource};
+use connectkit_core::client::{
+    ApiClient, Decoded, Fetched, HttpRules, PageRun, PageSource, paginate,
+};
 use connectkit_core::{BatchStream, Error};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -97,6 +99,8 @@ pub(crate) struct DeltaSpec {
     pub(crate) token: Option<String>,
     pub(crate) page_size: u32,
     pub(crate) annotations: bool,
+    /// How to page: the connection's paging limits, as for scans.
+    pub(crate) run: PageRun,
 }
 
 /// The first URL of a change request: the entity set, with the token.
@@ -134,10 +138,9 @@ pub(crate) fn changes(client: ApiClient, spec: DeltaSpec) -> connectkit_core::Re
         state: state.clone(),
         rules: HttpRules::standard(),
     };
-    let run = connectkit_core::client::PageRun::new(None);
     let table = spec.table;
     let named = table.clone();
-    let batches = connectkit_core::client::paginate(client, source, first, run);
+    let batches = paginate(client, source, first, spec.run);
     // A server that refuses change tracking for the table says so in its
     // own words; the error names the table.
     let batches = Box::pin(futures::TryStreamExt::map_err(batches, move |e| {

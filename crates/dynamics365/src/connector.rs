@@ -94,8 +94,16 @@ impl Dynamics365Connector {
                 token: token.map(str::to_owned),
                 page_size: self.page_size,
                 annotations: self.labels,
+                run: self.page_run(None),
             },
         )
+    }
+
+    /// A paging run with the connection's paging limits (`MaxPages`,
+    /// `MaxEmptyPages`, `MaxConcurrentRequests`): scans and change
+    /// requests page alike.
+    fn page_run(&self, limit: Option<usize>) -> PageRun {
+        PageRun::new(limit).with_limits(self.limits.clone())
     }
 
     /// The refresh token grant that authorizes this connector's requests.
@@ -310,7 +318,7 @@ impl Connector for Dynamics365Connector {
         )?;
         let columns = selected.unwrap_or(columns);
         let schema = schema_of(&columns);
-        let run = PageRun::new(limit).with_limits(self.limits.clone());
+        let run = self.page_run(limit);
         let spec = PagesSpec {
             table: set,
             schema: schema.clone(),
@@ -382,5 +390,34 @@ impl fmt::Debug for Dynamics365Connector {
             .field("page_size", &self.page_size)
             .field("flow", &self.flow)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Dynamics365DataSource;
+
+    /// Scans and change requests take their runs from `page_run`: the
+    /// connection's paging properties, every one of them.
+    #[test]
+    fn runs_carry_the_connection_paging_limits() {
+        let c = Dynamics365DataSource::new()
+            .service_url("https://org.api.crm.dynamics.com/api/data/v9.2/")
+            .client_id("client")
+            .client_secret("secret")
+            .token_uri("https://login.microsoftonline.com/common/oauth2/v2.0/token")
+            .refresh_token("refresh")
+            .property("MaxPages", "2")
+            .property("MaxEmptyPages", "5")
+            .property("MaxConcurrentRequests", "1")
+            .build()
+            .unwrap();
+        for limit in [None, Some(10)] {
+            let run = c.page_run(limit);
+            assert_eq!(run.limit, limit);
+            assert_eq!(run.limits.max_pages, 2);
+            assert_eq!(run.limits.max_empty_pages, 5);
+            assert_eq!(run.limits.max_concurrent_requests, 1);
+        }
     }
 }

@@ -185,3 +185,147 @@ async fn a_server_refusal_names_the_table() {
     );
     assert!(text.contains("0x80048d0b"), "{text}");
 }
+
+/// A change request answered in pages, the rows of each given: every page
+/// but the last carries an `@odata.nextLink` (`$skiptoken=page<n>`), the
+/// last the delta link of [`TOKEN_1`].
+async fn mount_change_pages(server: &MockServer, pages: &[&[&str]]) {
+    mount_all(server).await;
+    for (i, names) in pages.iter().enumerate() {
+        let rows: Vec<_> = names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                serde_json::json!({
+                    "accountid": format!("60c4e274-0d87-e711-80e5-{:012}", i * 100 + j),
+                    "name": name,
+                })
+            })
+            .collect();
+        let mut body = serde_json::json!({
+            "@odata.context": format!("{}$metadata#accounts", service_url(server)),
+            "value": rows,
+        });
+        if i + 1 < pages.len() {
+            body["@odata.nextLink"] =
+                format!("{}accounts?$skiptoken=page{}", service_url(server), i + 2).into();
+        } else {
+            body["@odata.deltaLink"] = delta_link(server, TOKEN_1).into();
+        }
+        let mock = Mock::given(method("GET")).and(path(ACCOUNTS));
+        let mock = match i {
+            0 => mock.and(query_param_is_missing("$skiptoken")),
+            _ => mock.and(query_param("$skiptoken", format!("page{}", i + 1))),
+        };
+        mock.respond_with(json(body.to_string()))
+            .with_priority(1)
+            .mount(server)
+            .await;
+    }
+}
+
+/// Reads a change request to its end or its first error: the batches read
+/// and the error.
+async fn drain(
+    c: &connectkit_dynamics365::Dynamics365Connector,
+) -> (
+    Vec<arrow_array::RecordBatch>,
+    Option<connectkit_core::Error>,
+    connectkit_core::Result<ChangeSummary>,
+) {
+    let mut changes = c.changes("accounts", None).await.unwrap();
+    let mut batches = Vec::new();
+    let err = loop {
+        match futures::StreamExt::next(&mut changes.batches).await {
+            Some(Ok(b)) => batches.push(b),
+            Some(Err(e)) => break Some(e),
+            None => break None,
+        }
+    };
+    (batches, err, changes.finish())
+}
+
+/// The `$skiptoken` of each change request the server received, in order.
+async fn pages_requested(server: &MockServer) -> Vec<Option<String>> {
+    requests_to(server, ACCOUNTS)
+        .await
+        .iter()
+        .map(skiptoken_of)
+        .collect()
+}
+
+/// `MaxPages` on the connection bounds change tracking as it bounds scans:
+/// of three pages, the first two are read and the third never requested.
+#[tokio::test]
+async fn max_pages_bounds_a_change_request() {
+    let three: &[&[&str]] = &[&["Contoso"], &["Fabrikam"], &["Northwind"]];
+
+    // Unbounded, the three pages and the token.
+    let server = MockServer::builder().start().await;
+    mount_change_pages(&server, three).await;
+    let (batches, err, summary) = drain(&connector(&server)).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(strings(&batches, "name").len(), 3);
+    assert_eq!(summary.unwrap().token, TOKEN_1);
+    assert_eq!(
+        pages_requested(&server).await,
+        [None, Some("page2".into()), Some("page3".into())]
+    );
+
+    // MaxPages=2: two pages, then the paging-limit error.
+    let server = MockServer::builder().start().await;
+    mount_change_pages(&server, three).await;
+    let c = source(&server).property("MaxPages", "2").build().unwrap();
+    let (batches, err, summary) = drain(&c).await;
+    assert_eq!(
+        strings(&batches, "name"),
+        [Some("Contoso".into()), Some("Fabrikam".into())]
+    );
+    let err = err.expect("an error after two pages");
+    assert_eq!(err.code(), "paging.too_many_pages", "{err}");
+    assert_eq!(err.kind(), ErrorKind::Api);
+    assert!(err.to_string().contains("MaxPages=2"), "{err}");
+    assert!(summary.is_err(), "no token without the last page");
+    let reqs = requests_to(&server, ACCOUNTS).await;
+    assert_eq!(
+        pages_requested(&server).await,
+        [None, Some("page2".into())],
+        "exactly two pages requested"
+    );
+    assert!(
+        reqs[0]
+            .headers
+            .get_all("prefer")
+            .iter()
+            .any(|v| v == "odata.track-changes"),
+        "{reqs:?}"
+    );
+}
+
+/// `MaxEmptyPages` on the connection bounds change tracking too: empty
+/// pages that still carry a next link stop the request at the bound.
+#[tokio::test]
+async fn max_empty_pages_bounds_a_change_request() {
+    let pages: &[&[&str]] = &[&[], &[], &["Contoso"]];
+
+    // The default (3) reads past two empty pages.
+    let server = MockServer::builder().start().await;
+    mount_change_pages(&server, pages).await;
+    let (batches, err, summary) = drain(&connector(&server)).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(strings(&batches, "name"), [Some("Contoso".into())]);
+    assert_eq!(summary.unwrap().token, TOKEN_1);
+
+    // MaxEmptyPages=1: the first empty page with a next link stops it.
+    let server = MockServer::builder().start().await;
+    mount_change_pages(&server, pages).await;
+    let c = source(&server)
+        .property("MaxEmptyPages", "1")
+        .build()
+        .unwrap();
+    let (batches, err, _) = drain(&c).await;
+    assert!(batches.iter().all(|b| b.num_rows() == 0));
+    let err = err.expect("an error after one empty page");
+    assert_eq!(err.code(), "paging.empty_pages", "{err}");
+    assert_eq!(pages_requested(&server).await, [None]);
+}
