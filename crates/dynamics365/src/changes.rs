@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use arrow_schema::SchemaRef;
 use connectkit_core::client::{
-    ApiClient, Decoded, Fetched, HttpRules, PageRun, PageSource, paginate,
+    ApiClient, ApiError, Decoded, Fetched, HttpRules, PageRun, PageSource, paginate,
 };
 use connectkit_core::{BatchStream, Error};
 use serde::Deserialize;
@@ -25,6 +25,9 @@ use crate::types::{Column, schema_of};
 
 /// The preference that starts change tracking.
 const TRACK_CHANGES: &str = "odata.track-changes";
+/// The OData error code of Dataverse's answer to a change request for a
+/// table whose change tracking is off (see [`refuses_tracking`]).
+const NOT_TRACKED: &str = "0x80048d0b";
 
 /// The changes of one table since a delta token (or all rows, without one),
 /// as returned by
@@ -144,10 +147,7 @@ pub(crate) fn changes(client: ApiClient, spec: DeltaSpec) -> connectkit_core::Re
     // A server that refuses change tracking for the table says so in its
     // own words; the error names the table.
     let batches = Box::pin(futures::TryStreamExt::map_err(batches, move |e| {
-        if e.to_string()
-            .to_ascii_lowercase()
-            .contains("change tracking")
-        {
+        if refuses_tracking(&e) {
             Dynamics365Error::ChangeTrackingNotEnabled {
                 table: named.clone(),
                 detail: e.to_string(),
@@ -164,6 +164,30 @@ pub(crate) fn changes(client: ApiClient, spec: DeltaSpec) -> connectkit_core::Re
         state,
         table,
     })
+}
+
+/// Whether `e` is Dataverse refusing change tracking for the table. It
+/// answers `400 Bad Request` with an OData error body such as
+/// `{"error": {"code": "0x80048d0b", "message": "Change tracking is not
+/// enabled for entity account."}}`, which the client's error-detail reader
+/// ([`odata_detail`](crate::http::odata_detail)) turns into the detail
+/// `0x80048d0b: Change tracking is not enabled for entity account.`.
+/// [`ApiError`] keeps no field for the OData code, so the code is the
+/// detail's front; a 400 whose message speaks of change tracking under
+/// another code (or none: "Entity: x isn't enabled for change tracking.")
+/// counts too. Any other error, or status, is left as it is.
+fn refuses_tracking(e: &Error) -> bool {
+    match e.downcast_ref::<ApiError>() {
+        Some(ApiError::Status {
+            status: 400,
+            detail,
+            ..
+        }) => {
+            detail.starts_with(&format!("{NOT_TRACKED}:"))
+                || detail.to_ascii_lowercase().contains("change tracking")
+        }
+        _ => false,
+    }
 }
 
 struct DeltaPages {

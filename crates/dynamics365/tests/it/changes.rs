@@ -329,3 +329,56 @@ async fn max_empty_pages_bounds_a_change_request() {
     assert_eq!(err.code(), "paging.empty_pages", "{err}");
     assert_eq!(pages_requested(&server).await, [None]);
 }
+
+/// Only Dataverse's refusal (HTTP 400; its code, or a message about change
+/// tracking) becomes `ChangeTrackingNotEnabled`: the code alone suffices
+/// (a localized message), while another status stays the API error it is
+/// even when its text mentions change tracking.
+#[tokio::test]
+async fn only_the_400_refusal_is_change_tracking_being_off() {
+    let cases = [
+        (
+            400,
+            "0x80048d0b",
+            "Le suivi des modifications n'est pas activé pour l'entité account.",
+            "dynamics365.change_tracking_disabled",
+        ),
+        (
+            400,
+            "",
+            "Entity: account isn't enabled for change tracking.",
+            "dynamics365.change_tracking_disabled",
+        ),
+        (
+            403,
+            "0x80040220",
+            "Principal user is missing prvReadAccount privilege to read change tracking data.",
+            "api.auth_status",
+        ),
+        (
+            400,
+            "0x0",
+            "The query parameter $select is not supported.",
+            "api.status",
+        ),
+    ];
+    for (status, code, message, expected) in cases {
+        let server = MockServer::builder().start().await;
+        mount_all(&server).await;
+        Mock::given(method("GET"))
+            .and(path(ACCOUNTS))
+            .respond_with(
+                wiremock::ResponseTemplate::new(status).set_body_json(
+                    serde_json::json!({"error": {"code": code, "message": message}}),
+                ),
+            )
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        let c = connector(&server);
+        let (_, err, _) = drain(&c).await;
+        let err = err.expect("an error");
+        assert_eq!(err.code(), expected, "{status} {message}: {err}");
+        assert!(err.to_string().contains(message), "{err}");
+    }
+}
