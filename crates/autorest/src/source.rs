@@ -61,6 +61,11 @@ pub fn register(registry: &mut Registry) {
         let c = AutoRestConnector::from_properties(props)?;
         Ok(Box::new(c) as Box<dyn Connector>)
     });
+    // The endpoints and scope a Config model file declares.
+    registry.register_grant_defaults("autorest", |props| {
+        crate::ModelAuth::from_properties(props)?.fill(props);
+        Ok(())
+    });
 }
 
 /// A data source, set up like the vendor's `AutoRESTDataSource`: set the

@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use connectkit_core::{ConnectionUrl, Error, Properties};
+use connectkit_core::{ConnectionUrl, Error};
 use connectkit_oauth_refresh::Authorizer;
 
 /// Set (to anything) to never open a browser, whatever the terminal.
@@ -27,37 +27,6 @@ pub struct Args {
     timeout: u64,
 }
 
-/// The connector's own defaults that the token requests depend on, applied
-/// as the connector applies them (autorest: the endpoints and scope its
-/// Config model file declares; Dynamics 365: POST, credentials in the body,
-/// the default scope of the ServiceURL with offline_access).
-fn connector_defaults(subprotocol: &str, props: &mut Properties) -> Result<(), Error> {
-    if subprotocol.eq_ignore_ascii_case("autorest") {
-        connectkit_autorest::ModelAuth::from_properties(props)?.fill(props);
-        return Ok(());
-    }
-    if !subprotocol.eq_ignore_ascii_case(connectkit_dynamics365::SUBPROTOCOL) {
-        return Ok(());
-    }
-    if let Some(uri) = props.get_str("TokenURI").map(str::to_owned)
-        && uri.trim().split_once(char::is_whitespace).is_none()
-    {
-        props.set("TokenURI", format!("POST {}", uri.trim()));
-    }
-    if !props.contains("ClientCredentialsMode") {
-        props.set("ClientCredentialsMode", "Post");
-    }
-    if !props.contains("Scope")
-        && let Some(service) = props.get_str("ServiceURL")
-    {
-        let url = url::Url::parse(service.trim()).map_err(|e| {
-            Error::invalid_property("ServiceURL", format!("an absolute URL ({e})"), None)
-        })?;
-        props.set("Scope", connectkit_dynamics365::default_scope(&url));
-    }
-    Ok(())
-}
-
 /// Whether to try a browser: never when asked not to, nor without a terminal.
 fn browser_wanted(opts: &Args) -> bool {
     !opts.no_browser
@@ -69,8 +38,8 @@ fn browser_wanted(opts: &Args) -> bool {
 /// Runs the command.
 pub async fn run(out: &mut impl Write, opts: Args) -> Result<(), Error> {
     let url: ConnectionUrl = crate::input::read_url(&opts.url)?.parse()?;
-    let (subprotocol, mut props) = url.into_parts();
-    connector_defaults(&subprotocol, &mut props)?;
+    // The connector's own defaults for its token requests, through the contract.
+    let props = crate::registry().grant_properties(url)?;
     let authorizer =
         Authorizer::from_properties(&props)?.timeout(Duration::from_secs(opts.timeout));
     let saved_to = authorizer.token_store_location().unwrap_or_default();

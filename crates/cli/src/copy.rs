@@ -16,7 +16,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use crate::sql::df_error;
+use crate::error::df_error;
 
 /// Rows per Parquet row group: the writer holds one group in memory, so
 /// this bounds the memory of a COPY whatever the table's size.

@@ -188,7 +188,7 @@ pub async fn run(out: &mut impl Write) -> Result<(), Error> {
     let ctx = SessionContext::new_with_config(connectkit_datafusion::session_config());
     connectkit_datafusion::register(&ctx, "shop", connector.clone())
         .await
-        .map_err(crate::sql::df_error)?;
+        .map_err(crate::error::df_error)?;
     crate::sql::print_query(out, &ctx, query, RowFormat::Table).await?;
 
     // The token server forgets every access token, as when they expire.

@@ -8,6 +8,7 @@ mod copy;
 mod csv;
 #[cfg(feature = "demo")]
 mod demo;
+mod error;
 mod input;
 mod output;
 mod sql;
@@ -17,7 +18,8 @@ mod token;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use connectkit_core::{Connector, Error, Registry, ScanRequest};
+use connectkit_core::client::PagingLimits;
+use connectkit_core::{ConnectionUrl, Connector, Error, Registry, ScanRequest};
 use futures::{StreamExt, TryStreamExt};
 
 /// List, describe and query REST APIs and Dynamics 365 as tables.
@@ -168,10 +170,6 @@ fn exit_code(e: &Error) -> u8 {
     e.kind().exit_code()
 }
 
-/// Schemas read at once by `tables` (the paging engine's default
-/// `MaxConcurrentRequests`).
-const SCHEMAS_AT_ONCE: usize = 4;
-
 async fn connect(url: &str) -> Result<Box<dyn Connector>, Error> {
     let text = input::read_url(url)?;
     registry().connect(&text)
@@ -181,15 +179,20 @@ async fn run(command: Command) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     match command {
         Command::Tables { url, format } => {
-            let c = connect(&url).await?;
+            let text = input::read_url(&url)?;
+            let at_once =
+                PagingLimits::from_properties(text.parse::<ConnectionUrl>()?.properties())?
+                    .max_concurrent_requests;
+            let c = registry().connect(&text)?;
             // A schema can take a request of its own (Dataverse's attribute
-            // definitions, an autorest sample): a few at a time, in order.
+            // definitions, an autorest sample): as many at a time as the
+            // connection allows requests in flight, listed in order.
             let tables: Vec<_> = futures::stream::iter(c.tables().await?)
                 .map(|t| {
                     let c = &c;
                     async move { c.schema(&t.name).await.map(|s| (t.name, s)) }
                 })
-                .buffered(SCHEMAS_AT_ONCE)
+                .buffered(at_once)
                 .try_collect()
                 .await?;
             output::tables(&mut out, &tables, format)

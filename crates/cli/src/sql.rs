@@ -5,40 +5,17 @@ use std::io::Write;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use connectkit_core::{ConnectionUrl, Connector, Error, ErrorKind, Scan, ScanRequest};
+use connectkit_core::{Connector, Error, ErrorKind, Scan};
 use connectkit_datafusion::datafusion::config::Dialect;
-use connectkit_datafusion::datafusion::error::DataFusionError;
 use connectkit_datafusion::datafusion::physical_plan::filter::FilterExec;
 use connectkit_datafusion::datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use connectkit_datafusion::datafusion::prelude::{SessionConfig, SessionContext};
 use connectkit_datafusion::datafusion::sql::parser::{CopyToSource, Statement};
-use connectkit_datafusion::{ConnectorScanExec, ConnectorSchema, ScanDescriber};
+use connectkit_datafusion::{ConnectorScanExec, ConnectorSchema};
 use futures::TryStreamExt;
 
+use crate::error::df_error;
 use crate::{RowFormat, input, output, registry};
-
-/// A DataFusion error as the CLI's, classified for the exit code: the
-/// connector's own kind when a connector failed, `Config` for SQL the
-/// planner refused.
-pub fn df_error(e: DataFusionError) -> Error {
-    let mut kind = match e.find_root() {
-        DataFusionError::SQL(..)
-        | DataFusionError::Plan(_)
-        | DataFusionError::SchemaError(..)
-        | DataFusionError::Configuration(_)
-        | DataFusionError::NotImplemented(_) => ErrorKind::Config,
-        _ => ErrorKind::Other,
-    };
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-    while let Some(c) = cause {
-        if let Some(ck) = c.downcast_ref::<Error>() {
-            kind = ck.kind();
-            break;
-        }
-        cause = c.source();
-    }
-    Error::coded(kind, "sql", e)
-}
 
 fn usage(what: &str, expected: &str, found: &str) -> Error {
     Error::invalid_property(what, expected, Some(found))
@@ -66,19 +43,6 @@ fn parse_source(arg: &str) -> Result<(String, String), Error> {
     Ok((name.to_ascii_lowercase(), url.to_owned()))
 }
 
-/// What `EXPLAIN` says a Dynamics 365 scan sends: the OData query options
-/// and the page size.
-fn odata_describer(url: &ConnectionUrl) -> ScanDescriber {
-    let page_size = url
-        .properties()
-        .get("PageSize")
-        .and_then(|v| v.expose().trim().parse().ok())
-        .unwrap_or(connectkit_dynamics365::DEFAULT_PAGE_SIZE);
-    Arc::new(move |_table, schema, request: &ScanRequest| {
-        connectkit_dynamics365::odata_request(schema, request, page_size)
-    })
-}
-
 /// A session with every `--source` registered.
 pub async fn session(sources: &[String]) -> Result<SessionContext, Error> {
     // DATAFUSION_* environment variables tune the engine (partitions, batch size).
@@ -92,12 +56,8 @@ pub async fn session(sources: &[String]) -> Result<SessionContext, Error> {
             return Err(usage("--source", "each NAME once", &name));
         }
         let text = input::read_url(&url)?;
-        let parsed: ConnectionUrl = text.parse()?;
         let connector: Arc<dyn Connector> = Arc::from(registry().connect(&text)?);
-        let mut schema = ConnectorSchema::new(&name, connector).await?;
-        if parsed.subprotocol().eq_ignore_ascii_case("dynamics365") {
-            schema = schema.with_describer(odata_describer(&parsed));
-        }
+        let schema = ConnectorSchema::new(&name, connector).await?;
         connectkit_datafusion::register_schema(&ctx, &name, schema).map_err(df_error)?;
         seen.push(name);
     }

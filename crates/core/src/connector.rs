@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_schema::{Schema, SchemaRef};
 use async_trait::async_trait;
 use futures::Stream;
 
@@ -49,6 +49,15 @@ pub trait Connector: Send + Sync + fmt::Debug {
     fn filter_support(&self, table: &str, filters: &[Filter]) -> Vec<FilterSupport> {
         let _ = table;
         vec![FilterSupport::Unsupported; filters.len()]
+    }
+
+    /// What a scan of `table` with `request` would ask of the source, in
+    /// the source's own terms, one line each (OData query options and page
+    /// size, say): shown by `EXPLAIN`. `schema` is the table's full schema.
+    /// Nothing is sent. The default: no lines.
+    fn describe_scan(&self, table: &str, schema: &Schema, request: &ScanRequest) -> Vec<String> {
+        let _ = (table, schema, request);
+        Vec::new()
     }
 
     /// The exact number of rows of `table` when the source can tell it

@@ -55,7 +55,7 @@ pub use properties::{
     SECRET_PROPERTIES, is_secret_name,
 };
 #[cfg(feature = "connector")]
-pub use registry::{Factory, Registry};
+pub use registry::{Factory, GrantDefaults, Registry};
 pub use url::ConnectionUrl;
 
 #[cfg(feature = "connector")]

@@ -12,9 +12,14 @@ use crate::url::ConnectionUrl;
 /// Builds a connector from validated properties.
 pub type Factory = Arc<dyn Fn(&Properties) -> Result<Box<dyn Connector>> + Send + Sync>;
 
+/// Writes a connector's own defaults that its token requests depend on
+/// (endpoint form, client authentication, scope) into validated properties.
+pub type GrantDefaults = Arc<dyn Fn(&mut Properties) -> Result<()> + Send + Sync>;
+
 struct Entry {
     catalogue: Vec<PropertySpec>,
     factory: Factory,
+    grant_defaults: Option<GrantDefaults>,
 }
 
 /// Which connector serves which subprotocol.
@@ -49,8 +54,44 @@ impl Registry {
             Entry {
                 catalogue,
                 factory: Arc::new(factory),
+                grant_defaults: None,
             },
         );
+    }
+
+    /// Registers the defaults `subprotocol`'s connector applies to its token
+    /// requests, so that tools which run a grant before any connection
+    /// exists (`connectkit authorize`) send what the connector would. Does
+    /// nothing for a subprotocol not registered.
+    pub fn register_grant_defaults<F>(&mut self, subprotocol: &str, defaults: F)
+    where
+        F: Fn(&mut Properties) -> Result<()> + Send + Sync + 'static,
+    {
+        if let Some(e) = self.entries.get_mut(&subprotocol.to_ascii_lowercase()) {
+            e.grant_defaults = Some(Arc::new(defaults));
+        }
+    }
+
+    /// The URL's properties, validated against its connector's catalogue,
+    /// with the connector's grant defaults applied: what a token request
+    /// for this connection is built from.
+    pub fn grant_properties(&self, url: ConnectionUrl) -> Result<Properties> {
+        let (subprotocol, mut properties) = url.into_parts();
+        let entry = self.entry(&subprotocol)?;
+        properties.validate(&entry.catalogue)?;
+        if let Some(defaults) = &entry.grant_defaults {
+            defaults(&mut properties)?;
+        }
+        Ok(properties)
+    }
+
+    fn entry(&self, subprotocol: &str) -> Result<&Entry> {
+        self.entries
+            .get(&subprotocol.to_ascii_lowercase())
+            .ok_or_else(|| Error::UnknownSubprotocol {
+                name: subprotocol.to_owned(),
+                known: self.subprotocols(),
+            })
     }
 
     /// The registered subprotocols, sorted.
@@ -73,13 +114,7 @@ impl Registry {
     /// Validates an already-parsed URL and builds its connector.
     pub fn connect_url(&self, url: ConnectionUrl) -> Result<Box<dyn Connector>> {
         let (subprotocol, mut properties) = url.into_parts();
-        let entry = self
-            .entries
-            .get(&subprotocol)
-            .ok_or_else(|| Error::UnknownSubprotocol {
-                name: subprotocol.clone(),
-                known: self.subprotocols(),
-            })?;
+        let entry = self.entry(&subprotocol)?;
         properties.validate(&entry.catalogue)?;
         (entry.factory)(&properties)
     }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_schema::{Schema, SchemaRef};
+use arrow_schema::SchemaRef;
 use connectkit_core::{Connector, FilterSupport, ScanRequest};
 use datafusion::common::Statistics;
 use datafusion::common::stats::Precision;
@@ -24,11 +24,6 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::external;
 
-/// Describes, in the source's own terms, what a scan asks of it (OData's
-/// `$select`, `$filter` and page size, say), for `EXPLAIN`. Given the
-/// table, its full schema and the request the provider will send.
-pub type ScanDescriber = Arc<dyn Fn(&str, &Schema, &ScanRequest) -> Vec<String> + Send + Sync>;
-
 /// Reads one table of a connector: one partition, batches as the
 /// connector's pages arrive.
 pub struct ConnectorScanExec {
@@ -40,14 +35,15 @@ pub struct ConnectorScanExec {
     pub(crate) support: Vec<FilterSupport>,
     /// The projected schema the scan produces.
     pub(crate) schema: SchemaRef,
-    /// The table's full schema, for the describer.
+    /// The table's full schema, for the source's account of the scan.
     pub(crate) table_schema: SchemaRef,
-    pub(crate) describer: Option<ScanDescriber>,
     pub(crate) properties: Arc<PlanProperties>,
     /// The table's exact row count when the source gave one
     /// ([`Connector::count`]) for a scan that reads every row: reported as
     /// exact statistics, so `count(*)` is answered without a scan.
     pub(crate) num_rows: Option<u64>,
+    /// Why the source could not count the table, when it was asked to.
+    pub(crate) count_failed: Option<String>,
 }
 
 impl ConnectorScanExec {
@@ -107,10 +103,19 @@ impl ConnectorScanExec {
             Some(n) => format!("limit: {n}"),
             None => "limit: none".to_owned(),
         });
-        if let Some(describe) = &self.describer {
-            for line in describe(&self.table, &self.table_schema, &self.request) {
-                lines.push(format!("source request: {line}"));
-            }
+        for line in self
+            .connector
+            .describe_scan(&self.table, &self.table_schema, &self.request)
+        {
+            lines.push(format!("source request: {line}"));
+        }
+        if let Some(n) = self.num_rows {
+            lines.push(format!("row count: {n} (exact, from the source)"));
+        }
+        if let Some(why) = &self.count_failed {
+            lines.push(format!(
+                "row count: the source could not count ({why}); rows are counted by the scan"
+            ));
         }
         lines
     }

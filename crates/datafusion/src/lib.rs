@@ -88,7 +88,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use datafusion;
-pub use exec::{ConnectorScanExec, ScanDescriber};
+pub use exec::ConnectorScanExec;
 pub use expr::{literal, to_filter};
 pub use schema::ConnectorSchema;
 pub use table::ConnectorTable;
@@ -127,8 +127,8 @@ pub async fn register(
     register_schema(ctx, name, schema)
 }
 
-/// Registers a [`ConnectorSchema`] built by hand (with a
-/// [`ScanDescriber`], say) as the schema `name` of `ctx`'s default catalog.
+/// Registers a [`ConnectorSchema`] built by hand as the schema `name` of
+/// `ctx`'s default catalog.
 pub fn register_schema(ctx: &SessionContext, name: &str, schema: ConnectorSchema) -> Result<()> {
     let catalog_name = ctx.state().config_options().catalog.default_catalog.clone();
     let catalog = ctx.catalog(&catalog_name).ok_or_else(|| {

@@ -8,7 +8,6 @@ use connectkit_core::{Connector, TableInfo};
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::error::Result;
 
-use crate::exec::ScanDescriber;
 use crate::external;
 use crate::table::ConnectorTable;
 
@@ -19,7 +18,6 @@ pub struct ConnectorSchema {
     source: String,
     connector: Arc<dyn Connector>,
     tables: Vec<TableInfo>,
-    describer: Option<ScanDescriber>,
 }
 
 impl ConnectorSchema {
@@ -33,14 +31,7 @@ impl ConnectorSchema {
             source: source.into(),
             connector,
             tables,
-            describer: None,
         })
-    }
-
-    /// Adds the source's own account of each scan to `EXPLAIN` output.
-    pub fn with_describer(mut self, describer: ScanDescriber) -> Self {
-        self.describer = Some(describer);
-        self
     }
 
     fn find(&self, name: &str) -> Option<&TableInfo> {
@@ -72,8 +63,7 @@ impl SchemaProvider for ConnectorSchema {
             return Ok(None);
         };
         let schema = self.connector.schema(&info.name).await.map_err(external)?;
-        let table = ConnectorTable::new(&self.source, self.connector.clone(), &info.name, schema)
-            .with_describer(self.describer.clone());
+        let table = ConnectorTable::new(&self.source, self.connector.clone(), &info.name, schema);
         Ok(Some(Arc::new(table)))
     }
 

@@ -11,7 +11,7 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
-use crate::exec::{ConnectorScanExec, ScanDescriber};
+use crate::exec::ConnectorScanExec;
 use crate::expr::to_filter;
 
 /// A connector's table: projection pushed as the scan's column list,
@@ -22,7 +22,6 @@ pub struct ConnectorTable {
     connector: Arc<dyn Connector>,
     table: String,
     schema: SchemaRef,
-    describer: Option<ScanDescriber>,
 }
 
 impl ConnectorTable {
@@ -39,14 +38,7 @@ impl ConnectorTable {
             connector,
             table: table.into(),
             schema,
-            describer: None,
         }
-    }
-
-    /// Adds the source's own account of each scan to `EXPLAIN` output.
-    pub fn with_describer(mut self, describer: Option<ScanDescriber>) -> Self {
-        self.describer = describer;
-        self
     }
 
     /// The translated filters with how the source applies each; filters with
@@ -135,13 +127,17 @@ impl TableProvider for ConnectorTable {
         // No column, no filter, no limit: the plan only counts rows. A
         // source that can count the table (Dataverse's `/$count`) makes
         // that an exact statistic, and DataFusion answers `count(*)` from
-        // it without a scan. A failed count only means a scan.
+        // it without a scan. A failed count only means a scan; why it
+        // failed is shown by EXPLAIN.
         let counts_rows =
             projection.is_some_and(|p| p.is_empty()) && filters.is_empty() && limit.is_none();
-        let num_rows = if counts_rows {
-            self.connector.count(&self.table).await.ok().flatten()
+        let (num_rows, count_failed) = if counts_rows {
+            match self.connector.count(&self.table).await {
+                Ok(n) => (n, None),
+                Err(e) => (None, Some(connectkit_core::Report(&e).to_string())),
+            }
         } else {
-            None
+            (None, None)
         };
         Ok(Arc::new(ConnectorScanExec {
             properties: ConnectorScanExec::properties_of(&schema),
@@ -152,8 +148,8 @@ impl TableProvider for ConnectorTable {
             support,
             schema,
             table_schema: self.schema.clone(),
-            describer: self.describer.clone(),
             num_rows,
+            count_failed,
         }))
     }
 }

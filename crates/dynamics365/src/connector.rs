@@ -231,6 +231,17 @@ struct ServiceEntry {
 
 #[async_trait]
 impl Connector for Dynamics365Connector {
+    /// The OData query options a scan sends and its page size
+    /// (`Prefer: odata.maxpagesize`), as [`crate::odata_request`] gives them.
+    fn describe_scan(
+        &self,
+        _table: &str,
+        schema: &arrow_schema::Schema,
+        request: &ScanRequest,
+    ) -> Vec<String> {
+        crate::odata::odata_request(schema, request, self.page_size())
+    }
+
     /// The entity sets of the service document (`GET ServiceURL`): entries
     /// whose `kind` is `EntitySet` or absent (the OData default).
     async fn tables(&self) -> Result<Vec<TableInfo>> {

@@ -85,6 +85,39 @@ pub fn register(registry: &mut Registry) {
         let connector = Dynamics365DataSource::from_properties(props)?.build()?;
         Ok(Box::new(connector))
     });
+    registry.register_grant_defaults(SUBPROTOCOL, grant_defaults);
+}
+
+/// Writes the Dynamics 365 defaults its token requests depend on into
+/// `props`, as every connection applies them: the token request is a POST
+/// (the Microsoft identity platform requires it: a `GET ` prefix on TokenURI
+/// is replaced), client credentials go in the form body unless
+/// ClientCredentialsMode says otherwise, and Scope defaults to
+/// [`default_scope`] of ServiceURL (without `offline_access` for the client
+/// credentials grant, which has no refresh token).
+pub fn grant_defaults(props: &mut Properties) -> Result<()> {
+    if let Some(uri) = props.get_str("TokenURI").map(str::trim).map(str::to_owned) {
+        let bare = match uri.split_once(char::is_whitespace) {
+            Some((m, rest)) if m.eq_ignore_ascii_case("GET") || m.eq_ignore_ascii_case("POST") => {
+                rest.trim().to_owned()
+            }
+            _ => uri,
+        };
+        props.set("TokenURI", format!("POST {bare}"));
+    }
+    if !props.contains("ClientCredentialsMode") {
+        props.set("ClientCredentialsMode", "Post");
+    }
+    if !props.contains("Scope") {
+        let service = props.get_str("ServiceURL").unwrap_or_default();
+        let scope = default_scope(&parse_service_url(service)?);
+        let scope = match GrantType::for_oauth2(props) {
+            GrantType::ClientCredentials => scope.replace(" offline_access", ""),
+            _ => scope,
+        };
+        props.set("Scope", scope);
+    }
+    Ok(())
 }
 
 /// A Dynamics 365 connection, configured as the vendor's `Dynamics365DataSource`.
@@ -258,20 +291,8 @@ impl Dynamics365DataSource {
             props.get_str("MetadataCacheDir"),
         )?;
         let grant_type = GrantType::for_oauth2(&props);
-        let mut grant =
-            RefreshTokenFlowBuilder::from_properties_for(&props, grant_type)?.force_post(true);
-        if !props.contains("ClientCredentialsMode") {
-            grant = grant.client_credentials_mode(ClientCredentialsMode::Post);
-        }
-        if !props.contains("Scope") {
-            let scope = default_scope(&base);
-            // The client credentials grant has no refresh token: asking for
-            // offline_access is refused by the Microsoft identity platform.
-            grant = grant.scope(match grant_type {
-                GrantType::ClientCredentials => scope.replace(" offline_access", ""),
-                _ => scope,
-            });
-        }
+        grant_defaults(&mut props)?;
+        let grant = RefreshTokenFlowBuilder::from_properties_for(&props, grant_type)?;
         let flow = Arc::new(grant.build()?);
         let client = match &self.http_client {
             Some(c) => c.clone(),

@@ -15,7 +15,7 @@ use crate::config::{TokenForm, TokenUri};
 use crate::error::Error;
 use crate::file_store::FileStoreError;
 use crate::fingerprint::SeedFingerprint;
-use crate::grant::GrantType;
+use crate::grant::{Grant, GrantType};
 use crate::response::{refresh_token_field, token_from_fields};
 use crate::retry::RetryConfig;
 use crate::store::{StoreError, StoredTokens, TokenStore};
@@ -387,5 +387,89 @@ impl Inner {
             }
             other => other,
         }
+    }
+}
+
+/// The grants this flow sends and what their answers leave behind.
+impl Inner {
+    /// The grant that renews this flow's access token.
+    pub(crate) fn renewal_grant(&self, st: &State) -> Result<Grant, Error> {
+        match self.grant_type {
+            GrantType::ClientCredentials => Ok(Grant::ClientCredentials),
+            GrantType::RefreshToken if st.refresh_token.expose_secret().is_empty() => {
+                Err(Error::config(
+                    "RefreshToken",
+                    match self.store.location() {
+                        Some(at) => format!(
+                            "a refresh token: {at} holds none; run `connectkit authorize <url>` to obtain one, or set RefreshToken"
+                        ),
+                        None => {
+                            "a refresh token (or a TokenFile written by `connectkit authorize`)"
+                                .to_owned()
+                        }
+                    },
+                ))
+            }
+            GrantType::RefreshToken => Ok(Grant::RefreshToken(st.refresh_token.clone())),
+        }
+    }
+
+    /// A client credentials answer: cached, never stored (the grant is its
+    /// own renewal, and a refresh token it may carry is not used).
+    pub(crate) fn accept_client_credentials(
+        &self,
+        status: u16,
+        fields: &Map<String, Value>,
+        st: &State,
+    ) -> Result<Arc<CachedToken>, Error> {
+        // A refresh token the answer may carry is unused, but still a secret.
+        let unused = refresh_token_field(fields);
+        let redactor =
+            self.redactor_with(Some(st), unused.iter().map(|t| t.expose_secret()).collect());
+        let r = token_from_fields(status, fields, &redactor)?;
+        let info = TokenInfo::new(r.token_type.clone(), r.expires_in, r.scope.clone(), false);
+        let token = CachedToken::new(
+            r.access_token,
+            r.expires_in.map(|d| Instant::now() + d),
+            r.expires_in,
+            info,
+        )?;
+        if let Some(cb) = &self.on_change {
+            cb(&token.info);
+        }
+        Ok(Arc::new(token))
+    }
+
+    /// Sends a grant that starts a chain (an authorization code or a device
+    /// code) and saves the refresh token it yields as the store's new seed.
+    pub(crate) async fn obtain(&self, grant: Grant) -> Result<TokenInfo, Error> {
+        let mut st = self.state.lock().await;
+        let deadline = self.refresh_timeout.map(|d| Instant::now() + d);
+        let _lock = self.store.lock().await.map_err(|e| self.store_error(e))?;
+        let (status, fields) = self.exchange(&mut st, &grant, deadline).await?;
+        let Some(refresh) = refresh_token_field(&fields) else {
+            let redactor = self.redactor(Some(&st));
+            token_from_fields(status, &fields, &redactor)?;
+            return Err(Error::InvalidToken(
+                "no refresh_token in the response: the client or Scope does not allow offline access (e.g. add `offline_access` to Scope)".into(),
+            ));
+        };
+        st.refresh_token = refresh.clone();
+        st.seed = Some(SeedFingerprint::new(&refresh));
+        let redactor = self.redactor(Some(&st));
+        let r = token_from_fields(status, &fields, &redactor)?;
+        let mut stored = StoredTokens::new(refresh);
+        stored.seed = st.seed.clone();
+        stored.access_token = Some(r.access_token.clone());
+        stored.expires_at = r.expires_in.map(|d| SystemTime::now() + d);
+        stored.lifetime = r.expires_in;
+        stored.scope = r.scope.clone();
+        stored.token_form = (self.fallback && st.form_learned).then_some(st.form);
+        self.store
+            .save(&stored)
+            .await
+            .map_err(|e| self.store_error(e))?;
+        st.pending = Some(stored);
+        Ok(TokenInfo::new(r.token_type, r.expires_in, r.scope, false))
     }
 }

@@ -126,3 +126,65 @@ async fn tables_with_labels_read_attribute_definitions_once_each_in_order() {
     );
     server.verify().await;
 }
+
+/// Answers with `body` after `delay`, noting when each request arrived.
+struct Arrivals {
+    body: serde_json::Value,
+    delay: std::time::Duration,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+}
+
+impl wiremock::Respond for Arrivals {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        self.seen.lock().unwrap().push(std::time::Instant::now());
+        ResponseTemplate::new(200)
+            .set_body_json(self.body.clone())
+            .set_delay(self.delay)
+    }
+}
+
+/// How long after the first table's attribute request the second one
+/// reached the server, when the first is answered after 400 ms.
+async fn second_schema_request_after(extra: &str) -> std::time::Duration {
+    let server = MockServer::builder().start().await;
+    let url = org(&server).await + "IncludeFormattedValues=true;MetadataCache=false;" + extra;
+    let attributes = serde_json::json!({"value": [
+        {"LogicalName": "name", "AttributeType": "String", "AttributeTypeName": {"Value": "x"}}
+    ]});
+    let (first, second) = (Default::default(), Default::default());
+    for (entity, seen, delay) in [("account", &first, 400), ("contact", &second, 0)] {
+        Mock::given(path(format!(
+            "/api/data/v9.2/EntityDefinitions(LogicalName='{entity}')/Attributes"
+        )))
+        .respond_with(Arrivals {
+            body: attributes.clone(),
+            delay: std::time::Duration::from_millis(delay),
+            seen: std::sync::Arc::clone(seen),
+        })
+        .expect(1)
+        .mount(&server)
+        .await;
+    }
+    let r = connectkit(&["tables", "-", "--format", "json"], Some(&url)).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    server.verify().await;
+    let at = |s: &std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>| s.lock().unwrap()[0];
+    at(&second).saturating_duration_since(at(&first))
+}
+
+/// `tables` reads schemas at most MaxConcurrentRequests at a time: at 1 the
+/// second table's request waits for the first table's answer; at the
+/// default it does not.
+#[tokio::test]
+async fn tables_read_schemas_within_max_concurrent_requests() {
+    let one_at_a_time = second_schema_request_after("MaxConcurrentRequests=1").await;
+    assert!(
+        one_at_a_time >= std::time::Duration::from_millis(350),
+        "{one_at_a_time:?}"
+    );
+    let side_by_side = second_schema_request_after("").await;
+    assert!(
+        side_by_side < std::time::Duration::from_millis(350),
+        "{side_by_side:?}"
+    );
+}

@@ -8,7 +8,6 @@ use reqwest::header::HeaderMap;
 use super::error::ApiError;
 use super::http::{display_url, excerpt};
 use super::redact::redact;
-use super::send::ApiClient;
 use crate::error::Result;
 
 /// The largest page body the layer reads (64 MiB).
@@ -48,7 +47,7 @@ impl Body {
     }
 }
 
-/// What [`ApiClient::fetch`] got.
+/// What [`ApiClient::fetch`](super::ApiClient::fetch) got.
 #[derive(Debug)]
 #[non_exhaustive]
 #[allow(clippy::large_enum_variant)] // one per request, moved once: boxing buys nothing
@@ -62,66 +61,68 @@ pub enum Fetched {
     },
 }
 
-impl ApiClient {
-    pub(super) async fn read(
-        &self,
-        method: &reqwest::Method,
-        url: &Url,
-        response: reqwest::Response,
-        limit: usize,
-    ) -> Result<Vec<u8>> {
-        super::http::read_body_limited(response, limit)
-            .await
-            .map_err(|e| {
-                match e {
-                    super::http::BodyError::TooLarge { limit } => ApiError::BodyTooLarge {
-                        method: method.to_string(),
-                        url: display_url(url),
-                        limit,
-                    },
-                    super::http::BodyError::Transport(source) => ApiError::Transport {
-                        method: method.to_string(),
-                        url: display_url(url),
-                        source,
-                    },
-                }
-                .into()
-            })
-    }
-
-    /// The server's message, else a redacted, escaped excerpt of at most
-    /// [`MAX_ERROR_BYTES`] of the body; never more is read.
-    pub(super) async fn error_detail(
-        &self,
-        response: reqwest::Response,
-        secrets: &[String],
-    ) -> String {
-        let mut response = response;
-        let mut body = Vec::new();
-        let mut truncated = false;
-        while let Ok(Some(chunk)) = response.chunk().await {
-            let room = MAX_ERROR_BYTES - body.len();
-            if chunk.len() >= room {
-                body.extend_from_slice(&chunk[..room]);
-                truncated = true;
-                break;
+/// Reads a successful answer's body within `limit`, as an [`ApiError`]
+/// naming the request when it is too large or the connection fails.
+pub(super) async fn read(
+    method: &reqwest::Method,
+    url: &Url,
+    response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>> {
+    super::http::read_body_limited(response, limit)
+        .await
+        .map_err(|e| {
+            match e {
+                super::http::BodyError::TooLarge { limit } => ApiError::BodyTooLarge {
+                    method: method.to_string(),
+                    url: display_url(url),
+                    limit,
+                },
+                super::http::BodyError::Transport(source) => ApiError::Transport {
+                    method: method.to_string(),
+                    url: display_url(url),
+                    source,
+                },
             }
-            body.extend_from_slice(&chunk);
-        }
-        self.detail_of(&body, truncated, secrets)
-    }
+            .into()
+        })
+}
 
-    /// The excerpt of an error body: the connector's reading of it, else
-    /// its text; secrets masked.
-    pub(super) fn detail_of(&self, body: &[u8], truncated: bool, secrets: &[String]) -> String {
-        let body = &body[..body.len().min(MAX_ERROR_BYTES)];
-        let detail = self
-            .error_detail
-            .and_then(|f| (!truncated).then(|| f(body)).flatten());
-        let text = match detail {
-            Some(d) => d,
-            None => String::from_utf8_lossy(body).into_owned(),
-        };
-        excerpt(&redact(&text, secrets), EXCERPT_CHARS)
+/// The server's message (as `extract` reads it), else a redacted, escaped
+/// excerpt of at most [`MAX_ERROR_BYTES`] of the body; never more is read.
+pub(super) async fn error_detail(
+    response: reqwest::Response,
+    extract: Option<ErrorDetail>,
+    secrets: &[String],
+) -> String {
+    let mut response = response;
+    let mut body = Vec::new();
+    let mut truncated = false;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX_ERROR_BYTES - body.len();
+        if chunk.len() >= room {
+            body.extend_from_slice(&chunk[..room]);
+            truncated = true;
+            break;
+        }
+        body.extend_from_slice(&chunk);
     }
+    detail_of(&body, truncated, extract, secrets)
+}
+
+/// The excerpt of an error body: `extract`'s reading of it, else its text;
+/// secrets masked.
+pub(super) fn detail_of(
+    body: &[u8],
+    truncated: bool,
+    extract: Option<ErrorDetail>,
+    secrets: &[String],
+) -> String {
+    let body = &body[..body.len().min(MAX_ERROR_BYTES)];
+    let detail = extract.and_then(|f| (!truncated).then(|| f(body)).flatten());
+    let text = match detail {
+        Some(d) => d,
+        None => String::from_utf8_lossy(body).into_owned(),
+    };
+    excerpt(&redact(&text, secrets), EXCERPT_CHARS)
 }

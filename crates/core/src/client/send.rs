@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::{Request, Url};
 
-use super::body::{Body, ErrorDetail, Fetched, MAX_PAGE_BYTES};
+use super::body::{self, Body, ErrorDetail, Fetched, MAX_PAGE_BYTES};
 use super::error::ApiError;
 use super::http::{MAX_REDIRECTS, display_url};
 use super::redact::{added_query_values, header_secrets};
@@ -195,7 +195,7 @@ impl ApiClient {
             // A rule that matches on body text needs the body first.
             let headers = response.headers().clone();
             let (response, early) = if rules.needs_body(status) {
-                let bytes = self.read(&method, &url, response, MAX_PAGE_BYTES).await?;
+                let bytes = body::read(&method, &url, response, MAX_PAGE_BYTES).await?;
                 (None, Some(bytes))
             } else {
                 (Some(response), None)
@@ -212,7 +212,7 @@ impl ApiClient {
                 Action::Ok => {
                     let bytes = match (early, response) {
                         (Some(b), _) => b,
-                        (None, Some(r)) => self.read(&method, &url, r, MAX_PAGE_BYTES).await?,
+                        (None, Some(r)) => body::read(&method, &url, r, MAX_PAGE_BYTES).await?,
                         (None, None) => Vec::new(),
                     };
                     return Ok(Fetched::Body(Body {
@@ -288,8 +288,8 @@ impl ApiClient {
                 }
                 Action::Fail | Action::Reset => {
                     let detail = match (early, response) {
-                        (Some(b), _) => self.detail_of(&b, false, &secrets),
-                        (None, Some(r)) => self.error_detail(r, &secrets).await,
+                        (Some(b), _) => body::detail_of(&b, false, self.error_detail, &secrets),
+                        (None, Some(r)) => body::error_detail(r, self.error_detail, &secrets).await,
                         (None, None) => String::new(),
                     };
                     let detail = match message {
