@@ -7,6 +7,8 @@ use connectkit_oauth_refresh::{GrantType, RefreshTokenFlowBuilder};
 
 use crate::error::AutoRestError;
 
+mod auth_methods;
+
 /// The authentication methods this connector supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Method {
@@ -82,7 +84,7 @@ pub(crate) fn flow(
                     method: method_name.clone(),
                     property: "User",
                 })?;
-            Arc::new(crate::auth_methods::basic(user, &need("Password")?)?)
+            Arc::new(auth_methods::basic(user, &need("Password")?)?)
         }
         Method::UrlParameter => {
             let name =
@@ -92,7 +94,7 @@ pub(crate) fn flow(
                         method: method_name.clone(),
                         property: "AuthParam",
                     })?;
-            Arc::new(crate::auth_methods::UrlParameterAuth::new(
+            Arc::new(auth_methods::UrlParameterAuth::new(
                 name,
                 need("SecurityToken")?,
             )?)

@@ -18,8 +18,8 @@ use crate::error::{AutoRestError, display_url, url_err};
 use crate::http::{client, ws_timeout};
 use crate::infer::{infer_body, table_name_for};
 use crate::model::{Entry, Model};
-use crate::paging::{Paging, page_url};
 use crate::scan::scan_stream;
+use crate::table::paging::{Paging, page_url};
 
 use crate::table::{Endpoint, Rows, TableDef};
 
@@ -114,7 +114,7 @@ impl AutoRestConnector {
                 source,
                 catalog: OnceCell::new(),
                 first_pages: Mutex::new(Vec::new()),
-                sample_rows: crate::sampling::sample_rows(props)?,
+                sample_rows: crate::infer::sampling::sample_rows(props)?,
             }),
         })
     }
@@ -175,9 +175,9 @@ impl AutoRestConnector {
         rows: &Rows,
     ) -> Result<Vec<Arc<TableDef>>> {
         let template = endpoint.url.as_str();
-        let url = crate::post::page_target(endpoint, &Default::default())
+        let url = crate::http::post::page_target(endpoint, &Default::default())
             .map_err(|e| url_err(template, e))?;
-        let sampled = crate::sampling::sample(
+        let sampled = crate::infer::sampling::sample(
             &self.inner.client,
             endpoint,
             name,
@@ -297,7 +297,7 @@ impl Connector for AutoRestConnector {
         // A filter the API does not apply leaves the limit to the caller,
         // after filtering (see the scan contract).
         let limit = request.limit.filter(|_| unapplied.is_empty());
-        let first = crate::post::page_target(&def.endpoint, &Default::default())
+        let first = crate::http::post::page_target(&def.endpoint, &Default::default())
             .map_err(|e| url_err(&def.endpoint.url, e))?;
         let run = PageRun::new(limit)
             .with_limits(self.inner.limits.clone())

@@ -1,16 +1,26 @@
 //! JSON rows to Arrow record batches: locating a page's rows, walking down
-//! to child-table elements, and casting each value to its column's type.
+//! to child-table elements, and casting each value to its column's type
+//! (`cast`). Rows at a known path are read in one pass instead (`stream`):
+//! each row object against a trie of the columns' fields (`fields`), its
+//! scalars straight into the column builders where that is certain
+//! (`direct`).
 
 use std::borrow::Cow;
 
 use arrow_array::{ArrayRef, RecordBatch};
 use serde_json::Value;
 
-use crate::cast::ColBuilder;
 use crate::error::{AutoRestError, JsonKind};
-use crate::fields::{NewField, NewFields, Trie};
 use crate::json::lookup;
 use crate::table::{ColumnDef, Rows, Source, TableDef};
+
+pub(crate) mod cast;
+mod direct;
+pub(crate) mod fields;
+pub(crate) mod stream;
+
+use cast::ColBuilder;
+use fields::{NewField, NewFields, Trie};
 
 /// The top-level rows of one page, by the table's row locator. A missing row
 /// element is `Err(path)`; a `null` one is no rows.

@@ -1,5 +1,7 @@
 //! What is this connector's own in HTTP: the vendor's default `#http` rules,
 //! GET requests with a model file's `#headers`, and reading a page as JSON.
+//! POST requests, with a `#post` body and the page state each one carries,
+//! are in `post`.
 //! Sending, retries, credentials and paging live in the shared layer
 //! ([`connectkit_core::client`]).
 
@@ -13,6 +15,8 @@ use serde_json::Value;
 use url::Url;
 
 use crate::error::{AutoRestError, display_url, excerpt};
+
+pub(crate) mod post;
 
 /// The status rules of a model-file table. Without an `#http` entry, the
 /// vendor's defaults: 400 and 404 mean no rows, and the shared rules do the

@@ -1,14 +1,17 @@
-//! Sample inference: tables, columns, keys and types from one JSON response.
+//! Sample inference: tables, columns, keys and types from one JSON response;
+//! `sampling` reads the pages they are inferred from.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::cast::{to_date, to_timestamp};
+use crate::decode::cast::{to_date, to_timestamp};
 use crate::decode::discover_rows;
 use crate::json::lookup;
+use crate::table::types::SqlType;
 use crate::table::{ChildAt, ChildScope, ColumnDef, Endpoint, Rows, Source, TableDef};
-use crate::types::SqlType;
+
+pub(crate) mod sampling;
 
 /// The name of a sampled table: the last non-empty path segment, or `URL_`.
 /// When that segment is an identifier value (all digits, or a UUID) it
@@ -214,7 +217,7 @@ pub fn infer_schemas(table: &str, body: &Value) -> Vec<(String, arrow_schema::Sc
         ..Endpoint::default()
     });
     let mut body = body.clone();
-    crate::paging::strip_next_links(&mut body);
+    crate::table::paging::strip_next_links(&mut body);
     infer_body(table, &endpoint, &Rows::Auto, &body)
         .unwrap_or_default()
         .into_iter()

@@ -1,6 +1,6 @@
 use super::*;
 use crate::decode::{decode, page_rows};
-use crate::paging::{Paging, strip_next_links};
+use crate::table::paging::{Paging, strip_next_links};
 use crate::table::{KEY_METADATA_KEY, TYPE_METADATA_KEY};
 use connectkit_core::client::HttpRules;
 use serde_json::json;

@@ -20,8 +20,8 @@ use connectkit_core::{Filter, FilterOp, FilterSupport, Literal};
 use serde_json::{Map, Value};
 
 use crate::error::AutoRestError;
+use crate::table::types::SqlType;
 use crate::table::{ColumnDef, Endpoint, Source, TableDef};
-use crate::types::SqlType;
 
 mod bind;
 pub(crate) use bind::{bind_body, bind_path};
@@ -136,8 +136,8 @@ fn text_of(l: &Literal, col: &ColumnDef) -> Option<String> {
         Literal::Float(x) => x.to_string(),
         Literal::String(s) => s.clone(),
         Literal::Decimal { value, scale } => Literal::decimal_text(*value, *scale),
-        Literal::Date(days) => crate::formats::date_text(*days, col.format.as_ref())?,
-        Literal::Timestamp(us) => crate::formats::timestamp_text(*us, col.format.as_ref())?,
+        Literal::Date(days) => crate::table::formats::date_text(*days, col.format.as_ref())?,
+        Literal::Timestamp(us) => crate::table::formats::timestamp_text(*us, col.format.as_ref())?,
         Literal::Guid(g) => Literal::guid_text(*g),
         Literal::List(items) => items
             .iter()

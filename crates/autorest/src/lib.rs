@@ -68,31 +68,18 @@
 #![doc = include_str!("reference.md")]
 
 mod auth;
-mod auth_methods;
-mod cast;
-mod columns;
 mod connector;
 mod decode;
-mod direct;
 mod error;
-mod fields;
-mod formats;
 mod http;
 mod infer;
 mod inputs;
 mod json;
 mod keys;
 mod model;
-mod model_auth;
-mod model_http;
-mod paging;
-mod post;
-mod sampling;
 mod scan;
 mod source;
-mod stream;
 mod table;
-mod types;
 
 // What a user of this connector needs from the other crates, so one
 // dependency is enough to connect, scan and match errors.
@@ -102,8 +89,8 @@ pub use connectkit_oauth_refresh::ClientCredentialsMode;
 pub use connector::AutoRestConnector;
 pub use error::{AutoRestError, JsonKind};
 pub use infer::infer_schemas;
-pub use model_auth::ModelAuth;
-pub use sampling::DEFAULT_SAMPLE_ROWS;
+pub use infer::sampling::DEFAULT_SAMPLE_ROWS;
+pub use model::model_auth::ModelAuth;
 pub use source::{AutoRestDataSource, catalogue, register};
+pub use table::types::SqlType;
 pub use table::{KEY_METADATA_KEY, TYPE_METADATA_KEY};
-pub use types::SqlType;

@@ -1,19 +1,27 @@
 //! Config model files: the vendor's JSON `.rest` form, or the same in YAML.
+//! A table entry's declared columns are read by `columns`, its `#http` and
+//! `#headers` by `model_http`; `model_auth` hands a file's authorization
+//! endpoints to tools that run before any connection.
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::columns::declared_tables;
 use crate::error::AutoRestError;
 use crate::keys::{check_key, number, string, value_err};
-use crate::model_http::{headers, http_rules};
 use connectkit_core::client::HttpRules;
 
 use crate::http::vendor_rules;
 use crate::json::split_path;
-use crate::paging::{Paging, Param};
+use crate::table::paging::{Paging, Param};
 use crate::table::{Endpoint, Rows, TableDef};
+
+mod columns;
+pub(crate) mod model_auth;
+mod model_http;
+
+use columns::declared_tables;
+use model_http::{headers, http_rules};
 
 /// A loaded model file.
 #[derive(Debug)]
@@ -252,7 +260,7 @@ fn table_entry(
             let spec = endpoint_spec(s, name, hostname)?;
             sampled(&spec, name)?;
             if spec.post {
-                return Err(crate::post::missing_body(name));
+                return Err(crate::http::post::missing_body(name));
             }
             let post = None;
             return Ok(Entry::Sampled {
@@ -277,7 +285,7 @@ fn table_entry(
                 .ok_or_else(|| value_err(name, key, "expected a URL or a list of URLs"))?;
                 path = Some(endpoint_spec(text, name, hostname)?);
             }
-            "#post" => body = Some(crate::post::parse_body(v, name)?),
+            "#post" => body = Some(crate::http::post::parse_body(v, name)?),
             canon => keys.set(canon, key, v, name)?,
         }
     }
@@ -290,7 +298,7 @@ fn table_entry(
     let rows = spec.element.map_or(Rows::Auto, Rows::Path);
     // `#post` makes the request a POST; `POST URL` needs it.
     if spec.post && body.is_none() {
-        return Err(crate::post::missing_body(name));
+        return Err(crate::http::post::missing_body(name));
     }
     let endpoint = endpoint(spec.url, keys, body);
     if obj.keys().all(|k| k.starts_with('#')) {

@@ -271,7 +271,7 @@ fn describe_requests(m: &Model) -> String {
                     s += &format!("  rules={:?}\n", e.http.all_rules());
                     for c in &t.columns {
                         let format = match &c.format {
-                            Some(crate::formats::Format::Pattern { text, .. }) => {
+                            Some(crate::table::formats::Format::Pattern { text, .. }) => {
                                 format!(" format={text:?}")
                             }
                             Some(other) => format!(" format={other:?}"),

@@ -14,17 +14,17 @@ use connectkit_core::client::{
 use connectkit_core::{BatchStream, Error, Result};
 use url::Url;
 
+use crate::decode::fields::{NewField, ScanNewFields};
+use crate::decode::stream::{PageReader, StreamError};
 use crate::decode::{decode, page_rows};
 use crate::error::url_err;
 use crate::error::{AutoRestError, display_url};
-use crate::fields::{NewField, ScanNewFields};
 use crate::http::{not_json, parse_json};
-use crate::paging::{
+use crate::table::TableDef;
+use crate::table::paging::{
     Next, PageState, known_ahead, planned_state, recognised_next, stops_after, strip_next_links,
     uses_offset,
 };
-use crate::stream::{PageReader, StreamError};
-use crate::table::TableDef;
 
 struct TablePages {
     table: Arc<TableDef>,
@@ -54,7 +54,7 @@ pub(crate) fn scan_stream(
     run: PageRun,
 ) -> Result<BatchStream> {
     let endpoint = &table.endpoint;
-    let first = crate::post::page_target(endpoint, &PageState::default())
+    let first = crate::http::post::page_target(endpoint, &PageState::default())
         .map_err(|e| url_err(&endpoint.url, e))?;
     let ahead = !endpoint.follow_links && known_ahead(&endpoint.paging, &endpoint.url);
     let source = TablePages {
@@ -195,11 +195,11 @@ impl TablePages {
                 .map_err(|m| self.bad_link(&url, m))?
                 .map(Next::Url);
         } else if !follow {
-            self.page.next = crate::post::declared_next(&endpoint, &body, &headers, &url)
+            self.page.next = crate::http::post::declared_next(&endpoint, &body, &headers, &url)
                 .map_err(|m| self.bad_link(&url, m))?;
         }
         let limit_reached = self.limit.is_some_and(|l| self.emitted >= l);
-        let pages = follow || crate::post::pages(&endpoint);
+        let pages = follow || crate::http::post::pages(&endpoint);
         let done = limit_reached
             || !pages
             || stops_after(paging, &body, rows_read, &self.page)
@@ -208,7 +208,7 @@ impl TablePages {
             None
         } else {
             Some(
-                crate::post::page_target(&endpoint, &self.page)
+                crate::http::post::page_target(&endpoint, &self.page)
                     .map_err(|e| url_err(&endpoint.url, e))?,
             )
         };
@@ -227,7 +227,7 @@ impl PageSource for TablePages {
         url: &Url,
         _remaining: Option<usize>,
     ) -> Result<reqwest::Request> {
-        crate::post::request(client, url, &self.table.endpoint, &self.table.name)
+        crate::http::post::request(client, url, &self.table.endpoint, &self.table.name)
     }
 
     fn rules(&self) -> &HttpRules {
@@ -257,8 +257,8 @@ impl PageSource for TablePages {
         self.planned = true;
         let endpoint = &self.table.endpoint;
         let state = planned_state(&endpoint.paging, number);
-        let url =
-            crate::post::page_target(endpoint, &state).map_err(|e| url_err(&endpoint.url, e))?;
+        let url = crate::http::post::page_target(endpoint, &state)
+            .map_err(|e| url_err(&endpoint.url, e))?;
         self.request(client, &url, None).map(Some)
     }
 

@@ -1,5 +1,8 @@
 //! What the connector knows about a table, however it learnt it (model file
-//! or sampling): where its rows are, its columns and how to read them.
+//! or sampling): where its rows are, its columns and how to read them. Its
+//! parts: the column types (`types`), the date and time formats of columns
+//! (`formats`), and the paging keys of its endpoint with what they mean for
+//! each page (`paging`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,8 +14,14 @@ use serde_json::Value;
 
 use crate::error::AutoRestError;
 use crate::keys::value_err;
-use crate::paging::Paging;
-use crate::types::SqlType;
+
+pub(crate) mod formats;
+pub(crate) mod paging;
+pub(crate) mod types;
+
+use formats::Format;
+use paging::Paging;
+use types::SqlType;
 
 pub use connectkit_core::{KEY_METADATA_KEY, TYPE_METADATA_KEY};
 
@@ -73,7 +82,7 @@ pub(crate) struct ColumnDef {
     /// Whether the declared length is enforced (model files: yes; inference: a hint).
     pub enforce_len: bool,
     /// A date/time pattern or epoch unit (`Timestamp,<pattern>`).
-    pub format: Option<crate::formats::Format>,
+    pub format: Option<Format>,
     /// How filters on it are sent to the API, when they are.
     pub input: Option<ColumnInput>,
 }
@@ -163,7 +172,7 @@ pub(crate) struct TableDef {
     pub columns: Vec<ColumnDef>,
     pub schema: SchemaRef,
     /// Whether the page readers look for fields that have no column
-    /// ([`crate::fields::NewField`]): for inferred tables, whose schema
+    /// ([`crate::decode::fields::NewField`]): for inferred tables, whose schema
     /// covers only what the sample held. A model file's columns are a
     /// choice, so the other fields of its tables are ignored on purpose.
     pub watch_new_fields: bool,

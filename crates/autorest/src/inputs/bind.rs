@@ -5,8 +5,8 @@ use connectkit_core::FilterOp;
 use serde_json::Value;
 
 use super::placeholders;
+use crate::table::types::SqlType;
 use crate::table::{ColumnDef, ColumnInput, Endpoint, Source};
-use crate::types::SqlType;
 
 /// Binds the `{name}` placeholders of a table's path to its columns: the
 /// column whose parameter it is, else the column of that name (its `#eq`

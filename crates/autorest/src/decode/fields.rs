@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use connectkit_core::decode::{KeyOrder, KeySeed};
 
-use crate::direct::DirectSeed;
+use crate::decode::direct::DirectSeed;
 use crate::table::{Source, TableDef};
 
 mod new_fields;

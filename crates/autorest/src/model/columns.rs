@@ -6,12 +6,12 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::error::AutoRestError;
-use crate::formats::{self, Format};
 use crate::keys::{check_key, value_err};
+use crate::table::formats::{self, Format};
+use crate::table::types::SqlType;
 use crate::table::{
     ChildAt, ChildScope, ColumnDef, ColumnInput, Endpoint, INPUT_KEYS, Rows, Source, TableDef,
 };
-use crate::types::SqlType;
 
 /// A `name[]` entry: a child table of objects, or of scalars of one type.
 enum Child<'a> {

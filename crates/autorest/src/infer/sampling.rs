@@ -11,7 +11,7 @@ use url::Url;
 use crate::decode::page_rows;
 use crate::error::AutoRestError;
 use crate::http::parse_json;
-use crate::paging::{recognised_next, strip_next_links};
+use crate::table::paging::{recognised_next, strip_next_links};
 use crate::table::{Endpoint, Rows};
 
 /// Rows sampled by default before the schema is fixed: 1, that is the first
@@ -57,7 +57,7 @@ pub(crate) async fn sample(
     let mut seen = 0usize;
     let mut url = first;
     loop {
-        let request = crate::post::request(client, &url, endpoint, name)?;
+        let request = crate::http::post::request(client, &url, endpoint, name)?;
         let page = match client.fetch(request, &endpoint.http).await? {
             Fetched::Body(page) => page,
             _ => break,

@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 
+use crate::decode::stream::{PageReader, StreamError};
 use crate::model::{Entry, parse};
-use crate::stream::{PageReader, StreamError};
 use crate::table::TableDef;
 
 const KINDS: &str = r##"{"k": {

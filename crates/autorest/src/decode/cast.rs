@@ -13,9 +13,9 @@ use arrow_array::builder::{
 use connectkit_core::value;
 use serde_json::Value;
 
-use crate::formats;
 use crate::table::ColumnDef;
-use crate::types::SqlType;
+use crate::table::formats;
+use crate::table::types::SqlType;
 
 /// An Arrow builder for one column.
 pub(crate) enum ColBuilder {

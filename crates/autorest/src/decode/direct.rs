@@ -16,9 +16,9 @@ use serde_json::Value;
 
 use connectkit_core::value;
 
-use crate::cast::ColBuilder;
+use crate::decode::cast::ColBuilder;
 use crate::table::ColumnDef;
-use crate::types::SqlType;
+use crate::table::types::SqlType;
 
 /// Which scalars a column takes directly.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -244,7 +244,8 @@ fn with_new_fields(
     body: &Value,
     limit: Option<usize>,
 ) -> (Result<String, String>, Vec<(String, usize)>) {
-    let names = |f: &[crate::fields::NewField]| f.iter().map(|f| (f.name(), f.row)).collect();
+    let names =
+        |f: &[crate::decode::fields::NewField]| f.iter().map(|f| (f.name(), f.row)).collect();
     let rows = page_rows(&t.rows, body).unwrap();
     let general = match decode(t, &rows, 3, 10, limit) {
         Ok(d) => (Ok(format!("{:?}", d.batch)), names(&d.new_fields)),

@@ -17,8 +17,8 @@ use url::Url;
 use crate::error::AutoRestError;
 use crate::http::get_request;
 use crate::keys::{check_key, value_err};
-use crate::paging::{self, Next, PageState, Paging, Param, page_url, substitute};
 use crate::table::Endpoint;
+use crate::table::paging::{self, Next, PageState, Paging, Param, page_url, substitute};
 
 /// The fragment key that carries the page state of a paged POST body.
 const STATE_KEY: &str = "connectkit-page";

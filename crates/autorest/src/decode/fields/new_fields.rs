@@ -179,10 +179,10 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::decode::stream::PageReader;
     use crate::decode::{decode, page_rows};
     use crate::infer::infer_body;
-    use crate::paging::Paging;
-    use crate::stream::PageReader;
+    use crate::table::paging::Paging;
     use crate::table::{Endpoint, Rows, TableDef};
     use connectkit_core::client::HttpRules;
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::paging::Paging;
+use crate::table::paging::Paging;
 use connectkit_core::client::HttpRules;
 use serde_json::json;
 

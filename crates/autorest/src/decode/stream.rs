@@ -17,13 +17,13 @@ use arrow_array::RecordBatch;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::cast::ColBuilder;
+use crate::decode::cast::ColBuilder;
+use crate::decode::direct::Direct;
 use crate::decode::{batch, push_value};
-use crate::direct::Direct;
 use crate::error::AutoRestError;
 use connectkit_core::decode::KeyOrder;
 
-use crate::fields::{NewField, NewFields, Slots, Trie, read_fields, value_visits};
+use crate::decode::fields::{NewField, NewFields, Slots, Trie, read_fields, value_visits};
 use crate::table::{Rows, Source, TableDef};
 
 /// The one-pass reader of one table's pages: the table's row path and its

@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::Trie;
-use crate::cast::ColBuilder;
-use crate::direct::Direct;
+use crate::decode::cast::ColBuilder;
+use crate::decode::direct::Direct;
 
 /// The current row's field values, by column, and for each column the
 /// buffer of its last string value, reused for the next one (a row's
