@@ -9,12 +9,12 @@ use connectkit_core::{StaticHeaderAuth, TokenInfo};
 use secrecy::SecretString;
 use url::Url;
 
+use crate::RetryConfig;
 use crate::config::{ClientCredentialsMode, TokenForm, TokenMethod, TokenUri};
 use crate::error::Error;
 use crate::flow::RefreshTokenFlow;
 use crate::grant::GrantType;
 use crate::refresh::{Inner, State, TokenCallback};
-use crate::retry::RetryConfig;
 use crate::store::{MemoryStore, TokenStore};
 
 /// Builds a [`RefreshTokenFlow`]. Setter names mirror the DataDirect properties.
@@ -34,7 +34,8 @@ pub struct RefreshTokenFlowBuilder {
     pub(crate) security_token: Option<SecretString>,
     pub(crate) force_post: bool,
     pub(crate) skew: Option<Duration>,
-    pub(crate) retry: RetryConfig,
+    /// `None`: [`RetryConfig::token_endpoint`].
+    pub(crate) retry: Option<RetryConfig>,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) request_timeout: Option<Duration>,
@@ -179,9 +180,13 @@ impl RefreshTokenFlowBuilder {
         self
     }
 
-    /// Retries of the token request on 429 and 5xx.
+    /// How often and after how long the token request is retried on 429
+    /// and 5xx (default [`RetryConfig::token_endpoint`]: 3 retries, backoff
+    /// from 100 ms with jitter, waits of at most 30 s). Its `timeout` bounds
+    /// the retries of one token request; [`refresh_timeout`](Self::refresh_timeout)
+    /// bounds a whole refresh.
     pub fn retry(mut self, retry: RetryConfig) -> Self {
-        self.retry = retry;
+        self.retry = Some(retry);
         self
     }
 
@@ -330,7 +335,7 @@ impl RefreshTokenFlowBuilder {
             scope: self.scope,
             extra_header: self.auth_header,
             skew: self.skew.unwrap_or(Duration::from_secs(60)),
-            retry: self.retry,
+            retry: self.retry.unwrap_or_else(RetryConfig::token_endpoint),
             request_timeout: self.request_timeout,
             refresh_timeout: self.refresh_timeout,
             store: match self.grant_type {

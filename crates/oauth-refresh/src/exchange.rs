@@ -127,6 +127,7 @@ impl Inner {
         }
         let mut request = Some(first);
         let mut attempt = 0u32;
+        let started = Instant::now();
         loop {
             attempt += 1;
             let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -177,8 +178,10 @@ impl Inner {
                 Err(e) => {
                     // A refused connection was certainly not processed.
                     if e.is_connect() && attempt <= self.retry.max_retries {
-                        let delay = self.retry.delay(attempt - 1, &HeaderMap::new());
-                        if remaining.is_none_or(|r| delay < r) {
+                        let delay = self.retry.delay(attempt, &HeaderMap::new());
+                        if self.retry.allows(attempt, started, delay)
+                            && remaining.is_none_or(|r| delay < r)
+                        {
                             tokio::time::sleep(delay).await;
                             continue;
                         }
@@ -200,8 +203,9 @@ impl Inner {
                 return Ok((answer.status.as_u16(), fields));
             }
             if self.may_retry(st, &answer) && attempt <= self.retry.max_retries {
-                let delay = self.retry.delay(attempt - 1, &answer.headers);
-                if remaining.is_none_or(|r| delay < r) {
+                let delay = self.retry.delay(attempt, &answer.headers);
+                if self.retry.allows(attempt, started, delay) && remaining.is_none_or(|r| delay < r)
+                {
                     tracing::debug!(
                         status = answer.status.as_u16(),
                         attempt,
@@ -227,7 +231,9 @@ impl Inner {
         }
     }
 
-    /// Once the endpoint has rotated a refresh token, only answers that
+    /// Whether an answer may be retried (how often and after how long is the
+    /// [`RetryConfig`](connectkit_core::client::RetryConfig)'s): 429 and
+    /// 5xx. Once the endpoint has rotated a refresh token, only answers that
     /// certainly were not processed are retried: 429, and 503 with
     /// Retry-After. A 500/502/504 may come after the grant was consumed.
     fn may_retry(&self, st: &State, answer: &Answer) -> bool {
@@ -237,7 +243,7 @@ impl Inner {
                 || (s == StatusCode::SERVICE_UNAVAILABLE
                     && answer.headers.contains_key(RETRY_AFTER))
         } else {
-            crate::retry::RetryConfig::is_retryable(s)
+            s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error()
         }
     }
 

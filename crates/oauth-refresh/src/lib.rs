@@ -82,12 +82,17 @@ mod properties;
 mod refresh;
 mod request;
 mod response;
-mod retry;
 mod store;
 
 pub use authorize::{AUTHORIZE_PROPERTIES, Authorizer, DeviceAuthorization, PendingAuthorization};
 pub use builder::RefreshTokenFlowBuilder;
 pub use config::{ClientCredentialsMode, GRANT_PROPERTIES, TokenForm, TokenMethod, TokenUri};
+/// How the token request is retried: core's one retry policy
+/// ([`RetryConfig::token_endpoint`] unless
+/// [`RefreshTokenFlowBuilder::retry`] sets another). Which answers are safe
+/// to retry is the token endpoint's own rule: 429 and 5xx, and once the
+/// endpoint rotates refresh tokens only 429 and 503 with `Retry-After`.
+pub use connectkit_core::client::RetryConfig;
 pub use connectkit_core::{AuthFlow, ErrorKind, OAuthErrorCode, Report, TokenInfo};
 pub use error::{Error, OAuthError};
 pub use file_store::FileStore;
@@ -104,5 +109,4 @@ pub use reqwest;
 #[cfg(feature = "middleware")]
 pub use reqwest_middleware;
 pub use response::{MAX_EXPIRES_IN, parse_token_response};
-pub use retry::RetryConfig;
 pub use store::{MemoryStore, StoreError, StoreLock, StoredTokens, TokenStore};

@@ -17,10 +17,9 @@ use crate::file_store::FileStoreError;
 use crate::fingerprint::SeedFingerprint;
 use crate::grant::{Grant, GrantType};
 use crate::response::{refresh_token_field, token_from_fields};
-use crate::retry::RetryConfig;
 use crate::store::{StoreError, StoredTokens, TokenStore};
 use connectkit_core::OAuthErrorCode;
-use connectkit_core::client::Redactor;
+use connectkit_core::client::{Redactor, RetryConfig};
 
 /// Called with every new token set, after a rotated refresh token was saved.
 pub type TokenCallback = Arc<dyn Fn(&TokenInfo) + Send + Sync>;

@@ -15,10 +15,30 @@ use crate::properties::Properties;
 ///
 /// The wait before retry `n` is the server's `Retry-After` (seconds or an
 /// HTTP date) when it sends one, else `initial_backoff * 2^(n-1)` capped at
-/// `max_backoff`, with jitter (a random factor between 0.5 and 1) so that
-/// many clients do not retry in step. No single wait exceeds `max_wait`, and
-/// no retry starts once `timeout` has passed since the first attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `max_backoff`, with jitter (a random factor between 0.5 and 1, unless
+/// `jitter` is off) so that many clients do not retry in step. No single wait
+/// exceeds `max_wait`, and no retry starts once `timeout` has passed since
+/// the first attempt.
+///
+/// [`Default`] is the policy of API requests;
+/// [`token_endpoint`](Self::token_endpoint) is the policy of OAuth token
+/// requests (connectkit-oauth-refresh re-exports this type as its own
+/// `RetryConfig`, and decides there which answers of the token endpoint are
+/// safe to retry).
+///
+/// ```
+/// use std::time::Duration;
+/// use connectkit_core::client::RetryConfig;
+///
+/// let retry = RetryConfig::default()
+///     .with_max_retries(2)
+///     .with_initial_backoff(Duration::from_millis(10))
+///     .with_jitter(false);
+/// let none = connectkit_core::reqwest::header::HeaderMap::new();
+/// assert_eq!(retry.delay(1, &none), Duration::from_millis(10));
+/// assert_eq!(retry.delay(2, &none), Duration::from_millis(20));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryConfig {
     /// Retries after the first attempt (property `MaxRetries`, default 5).
@@ -33,6 +53,10 @@ pub struct RetryConfig {
     /// The most time spent on one request across its retries (property
     /// `RetryTimeout`, seconds, default 600).
     pub timeout: Duration,
+    /// Whether a backoff without `Retry-After` is multiplied by a random
+    /// factor between 0.5 and 1 (default on; off gives exact, repeatable
+    /// waits).
+    pub jitter: bool,
 }
 
 impl Default for RetryConfig {
@@ -43,11 +67,63 @@ impl Default for RetryConfig {
             max_backoff: Duration::from_secs(30),
             max_wait: Duration::from_secs(300),
             timeout: Duration::from_secs(600),
+            jitter: true,
         }
     }
 }
 
 impl RetryConfig {
+    /// The policy of OAuth token requests (connectkit-oauth-refresh's
+    /// default): 3 retries, a first backoff of 100 ms, no backoff and no
+    /// `Retry-After` longer than 30 s, with jitter, and no time bound of its
+    /// own (the grant's `TokenRefreshTimeout` bounds a refresh).
+    pub fn token_endpoint() -> Self {
+        Self {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(30),
+            max_wait: Duration::from_secs(30),
+            timeout: Duration::MAX,
+            jitter: true,
+        }
+    }
+
+    /// Sets the number of retries after the first attempt.
+    pub fn with_max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Sets the first backoff without `Retry-After`.
+    pub fn with_initial_backoff(mut self, d: Duration) -> Self {
+        self.initial_backoff = d;
+        self
+    }
+
+    /// Sets the longest backoff without `Retry-After`.
+    pub fn with_max_backoff(mut self, d: Duration) -> Self {
+        self.max_backoff = d;
+        self
+    }
+
+    /// Sets the longest single wait, `Retry-After` included.
+    pub fn with_max_wait(mut self, d: Duration) -> Self {
+        self.max_wait = d;
+        self
+    }
+
+    /// Sets the most time spent on one request across its retries.
+    pub fn with_timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    /// Turns the jitter of backoffs without `Retry-After` on or off.
+    pub fn with_jitter(mut self, on: bool) -> Self {
+        self.jitter = on;
+        self
+    }
+
     /// Reads `MaxRetries`, `MaxRetryWait` and `RetryTimeout` (see
     /// [`CLIENT_PROPERTIES`](crate::CLIENT_PROPERTIES)); absent ones keep
     /// their defaults.
@@ -65,16 +141,27 @@ impl RetryConfig {
         Ok(c)
     }
 
-    /// The wait before retry number `retry` (1-based).
+    /// The wait before retry number `retry` (1-based: the first retry is
+    /// number 1 and waits at most `initial_backoff`).
     pub fn delay(&self, retry: u32, headers: &HeaderMap) -> Duration {
         let wait = retry_after(headers).unwrap_or_else(|| {
             let exp = self
                 .initial_backoff
                 .saturating_mul(1u32 << retry.saturating_sub(1).min(20))
                 .min(self.max_backoff);
-            exp.mul_f64(0.5 + fastrand::f64() * 0.5)
+            if self.jitter {
+                exp.mul_f64(0.5 + fastrand::f64() * 0.5)
+            } else {
+                exp
+            }
         });
         wait.min(self.max_wait)
+    }
+
+    /// Whether another retry may start `wait` from now, after `attempts`
+    /// attempts begun at `started`: within `max_retries` and `timeout`.
+    pub fn allows(&self, attempts: u32, started: tokio::time::Instant, wait: Duration) -> bool {
+        attempts <= self.max_retries && started.elapsed().saturating_add(wait) <= self.timeout
     }
 }
 
@@ -165,6 +252,46 @@ mod tests {
             d <= Duration::from_secs(20) && d >= Duration::from_secs(18),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn token_endpoint_delays_without_jitter() {
+        let c = RetryConfig::token_endpoint().with_jitter(false);
+        assert_eq!(c.max_retries, 3);
+        let none = HeaderMap::new();
+        assert_eq!(c.delay(1, &none), Duration::from_millis(100));
+        assert_eq!(c.delay(3, &none), Duration::from_millis(400));
+        assert_eq!(c.delay(31, &none), Duration::from_secs(30));
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(c.delay(1, &h), Duration::from_secs(7));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("100000"));
+        assert_eq!(c.delay(1, &h), Duration::from_secs(30));
+        let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(20));
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&date).unwrap());
+        let d = c.delay(1, &h);
+        assert!(
+            d <= Duration::from_secs(20) && d >= Duration::from_secs(18),
+            "{d:?}"
+        );
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(c.delay(2, &h), Duration::from_millis(200));
+        // With jitter, the first retry waits between half and all of it.
+        let d = RetryConfig::token_endpoint().delay(1, &none);
+        assert!(d >= Duration::from_millis(50) && d <= Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn allows_within_count_and_time() {
+        let c = RetryConfig::default()
+            .with_max_retries(2)
+            .with_timeout(Duration::from_secs(10));
+        let started = tokio::time::Instant::now();
+        assert!(c.allows(2, started, Duration::from_secs(10)));
+        assert!(!c.allows(3, started, Duration::ZERO));
+        assert!(!c.allows(1, started, Duration::from_secs(11)));
+        let unbounded = RetryConfig::token_endpoint();
+        assert!(unbounded.allows(3, started, Duration::from_secs(30)));
     }
 
     #[test]

@@ -309,7 +309,7 @@ impl ApiClient {
     }
 
     fn may_retry(&self, attempts: u32, started: tokio::time::Instant, wait: Duration) -> bool {
-        attempts <= self.retry.max_retries && started.elapsed() + wait <= self.retry.timeout
+        self.retry.allows(attempts, started, wait)
     }
 
     fn redirect_target(

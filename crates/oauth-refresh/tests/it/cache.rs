@@ -133,7 +133,7 @@ async fn failed_proactive_refresh_keeps_serving_the_valid_token() {
         .mount(&server)
         .await;
     let flow = builder(&server, "")
-        .retry(RetryConfig::default().with_max_retries(0))
+        .retry(RetryConfig::token_endpoint().with_max_retries(0))
         .build()
         .unwrap();
     let count = || async { server.received_requests().await.unwrap().len() };

@@ -144,7 +144,7 @@ async fn busy_endpoints_are_retried() {
         .await;
     let issuer = issuer(&server, 3600, 0).await;
     let flow = cc_builder(&server, "POST ")
-        .retry(RetryConfig::default().with_initial_backoff(Duration::from_millis(5)))
+        .retry(RetryConfig::token_endpoint().with_initial_backoff(Duration::from_millis(5)))
         .build()
         .unwrap();
     assert_secret(&flow, "at-1").await;

@@ -101,7 +101,7 @@ async fn retries_stop_at_the_refresh_deadline() {
         .await;
     let flow = builder(&server, "POST ")
         .client_credentials_mode(ClientCredentialsMode::Basic)
-        .retry(RetryConfig::default().with_max_retries(20))
+        .retry(RetryConfig::token_endpoint().with_max_retries(20))
         .refresh_timeout(Some(Duration::from_millis(1500)))
         .build()
         .unwrap();
@@ -174,7 +174,7 @@ async fn after_rotation(answers: Vec<ResponseTemplate>) -> (Result<(), Error>, u
         .await;
     let flow = builder(&server, "POST ")
         .client_credentials_mode(ClientCredentialsMode::Basic)
-        .retry(RetryConfig::default().with_initial_backoff(Duration::from_millis(1)))
+        .retry(RetryConfig::token_endpoint().with_initial_backoff(Duration::from_millis(1)))
         .build()
         .unwrap();
     flow.refresh().await.unwrap(); // the provider has now shown that it rotates
@@ -220,7 +220,7 @@ async fn a_refused_connection_is_retried() {
         .token_uri(&format!("POST http://{addr}/token"))
         .unwrap()
         .client_credentials_mode(ClientCredentialsMode::Basic)
-        .retry(RetryConfig::default().with_initial_backoff(Duration::from_millis(300)))
+        .retry(RetryConfig::token_endpoint().with_initial_backoff(Duration::from_millis(300)))
         .build()
         .unwrap();
     let serve = tokio::spawn(async move {

@@ -24,7 +24,7 @@ async fn outcome(responses: Vec<ResponseTemplate>) -> (Result<String, Error>, us
     }
     // An explicit GET: the default-form fallback has tests of its own.
     let flow = builder(&server, "GET ")
-        .retry(RetryConfig::default().with_initial_backoff(Duration::from_millis(1)))
+        .retry(RetryConfig::token_endpoint().with_initial_backoff(Duration::from_millis(1)))
         .read_timeout(Some(Duration::from_millis(300)))
         .build()
         .unwrap();
@@ -198,7 +198,7 @@ async fn busy_endpoint_gives_up_after_the_bound() {
         .await;
     let flow = builder(&server, "")
         .retry(
-            RetryConfig::default()
+            RetryConfig::token_endpoint()
                 .with_max_retries(2)
                 .with_initial_backoff(Duration::from_millis(1)),
         )

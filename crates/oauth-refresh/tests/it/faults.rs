@@ -68,7 +68,7 @@ async fn alternating_200_and_500_recovers_through_retries() {
         .mount(&server)
         .await;
     let flow = builder(&server, "")
-        .retry(RetryConfig::default().with_initial_backoff(Duration::from_millis(1)))
+        .retry(RetryConfig::token_endpoint().with_initial_backoff(Duration::from_millis(1)))
         .build()
         .unwrap();
     for _ in 0..3 {

@@ -91,7 +91,7 @@ async fn errors_echoing_secrets_are_masked() {
             .refresh_token(SECRETS[1])
             .token_uri(&format!("{}/token", server.uri()))
             .unwrap()
-            .retry(connectkit_oauth_refresh::RetryConfig::default().with_max_retries(0))
+            .retry(connectkit_oauth_refresh::RetryConfig::token_endpoint().with_max_retries(0))
             .build()
             .unwrap();
         let err = f.access_token().await.unwrap_err();

@@ -184,7 +184,7 @@ fn flow(
         .token_uri(&format!("{prefix}{}/token", server.uri()))
         .unwrap()
         .retry(
-            RetryConfig::default()
+            RetryConfig::token_endpoint()
                 .with_max_retries(1)
                 .with_initial_backoff(std::time::Duration::from_millis(1)),
         );
@@ -326,7 +326,7 @@ async fn the_other_grants_leak_nothing_either() {
             .unwrap()
             .token_uri(&format!("POST {}/token", server.uri()))
             .unwrap()
-            .retry(RetryConfig::default().with_max_retries(0))
+            .retry(RetryConfig::token_endpoint().with_max_retries(0))
             .build()
             .unwrap();
         let cc_err = cc.refresh().await.expect_err(name);
@@ -337,7 +337,7 @@ async fn the_other_grants_leak_nothing_either() {
             .client_secret(CLIENT_SECRET)
             .token_uri(&format!("POST {}/token", server.uri()))
             .unwrap()
-            .retry(RetryConfig::default().with_max_retries(0))
+            .retry(RetryConfig::token_endpoint().with_max_retries(0))
             .token_store(std::sync::Arc::new(FileStore::new(
                 dir.path().join("t.json"),
             )));
