@@ -1,5 +1,6 @@
-//! How API requests get their credentials: the [`AuthFlow`] trait, the two
-//! flows that need no token endpoint, and the authorize-send-retry helper.
+//! How API requests get their credentials: the [`AuthFlow`] trait and the
+//! two flows that need no token endpoint. Sending, and the refresh and retry
+//! on 401, is [`ApiClient`](crate::client::ApiClient)'s.
 
 use std::fmt;
 use std::time::Duration;
@@ -162,30 +163,6 @@ impl AuthFlow for StaticHeaderAuth {
         self.apply(request);
         Ok(())
     }
-}
-
-/// Authorizes `request`, sends it and, on 401, tells the flow, authorizes
-/// again and retries once. A second 401 is returned as the response: the
-/// caller decides what it means. Requests whose body cannot be cloned are
-/// not retried.
-pub async fn send_authorized(
-    client: &reqwest::Client,
-    auth: &dyn AuthFlow,
-    mut request: reqwest::Request,
-) -> Result<reqwest::Response> {
-    let retry = request.try_clone();
-    auth.authorize(&mut request).await?;
-    let sent = request.try_clone();
-    let response = client.execute(request).await.map_err(network_error)?;
-    if response.status() != reqwest::StatusCode::UNAUTHORIZED {
-        return Ok(response);
-    }
-    let (Some(sent), Some(mut retry)) = (sent, retry) else {
-        return Ok(response);
-    };
-    auth.on_unauthorized(&sent).await;
-    auth.authorize(&mut retry).await?;
-    client.execute(retry).await.map_err(network_error)
 }
 
 /// Classifies a transport error (connect, timeout, body) as an API error,

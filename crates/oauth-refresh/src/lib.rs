@@ -16,8 +16,9 @@
 //! - **Across processes**: a [`FileStore`] (`TokenFile`) is locked from its
 //!   re-read through the token request to the save, so processes sharing it
 //!   send one grant per expiry and never present a consumed refresh token.
-//! - **On 401**: [`send_authorized`](connectkit_core::client::send_authorized) or the
-//!   `reqwest_middleware` layer (feature `middleware`) refreshes once and retries once.
+//! - **On 401**: a connector's [`ApiClient`](connectkit_core::client::ApiClient)
+//!   (the flow as its [`AuthFlow`]) or the `reqwest_middleware` layer
+//!   (feature `middleware`) refreshes once and retries once.
 //! - **Rotation**: a new `refresh_token` is adopted and handed to the
 //!   [`TokenStore`] before anything else in the response is checked; a failed
 //!   save is retried, and the token is never dropped.

@@ -30,7 +30,7 @@ mod send;
 mod throttle;
 mod tls;
 
-pub use crate::auth::{network_error, send_authorized};
+pub use crate::auth::network_error;
 pub use body::{Body, EXCERPT_CHARS, ErrorDetail, Fetched, MAX_ERROR_BYTES, MAX_PAGE_BYTES};
 pub use error::ApiError;
 pub use http::{

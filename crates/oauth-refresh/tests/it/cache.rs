@@ -172,9 +172,11 @@ async fn initial_access_token_is_used_until_rejected() {
     );
     assert_eq!(token(&flow).await, "initial-token");
     assert_eq!(issuer.count(), 0);
-    let client = connectkit_core::client::http_client().expect("HTTP client");
-    let req = client.get(format!("{}/api", server.uri())).build().unwrap();
-    let resp = connectkit_core::client::send_authorized(&client, flow.as_ref(), req)
+    let client =
+        connectkit_oauth_refresh::api_client(RefreshTokenFlow::clone(&flow), None).unwrap();
+    let resp = client
+        .get(format!("{}/api", server.uri()))
+        .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);

@@ -1,61 +1,112 @@
-use connectkit_core::client::send_authorized;
+use std::sync::Arc;
+
+use connectkit_core::client::{ApiClient, CredentialScope, Fetched, HttpRules};
+use connectkit_oauth_refresh::RefreshTokenFlow;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::{CountingIssuer, api_accepting, builder};
 
-#[tokio::test]
-async fn a_401_refreshes_once_and_retries() {
-    let server = MockServer::builder().start().await;
-    let issuer = CountingIssuer {
-        expires_in: 3600,
-        ..Default::default()
-    };
-    issuer.mount(&server).await;
-    api_accepting(&server, "at-2").await; // at-1 is rejected
-    let flow = builder(&server, "").build().unwrap();
-    let client = connectkit_core::client::http_client().expect("HTTP client");
-    let req = client.get(format!("{}/api", server.uri())).build().unwrap();
-    let resp = send_authorized(&client, &flow, req).await.unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(issuer.count(), 2);
-    let api_calls: Vec<_> = server
-        .received_requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.url.path() == "/api")
-        .collect();
-    let sent: Vec<_> = api_calls
-        .iter()
-        .map(|r| r.headers["authorization"].to_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(sent, ["Bearer at-1", "Bearer at-2"]);
+/// The two ways API requests carry the flow's token.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    /// A connector's `ApiClient`, with the flow as its `AuthFlow`.
+    ApiClient,
+    /// The reqwest-middleware layer (`api_client`).
+    Middleware,
+}
+
+const VIAS: [Via; 2] = [Via::ApiClient, Via::Middleware];
+
+/// GETs `url` with `flow` `via` one path: the answer's status, or the
+/// `ApiClient`'s error.
+async fn get(via: Via, flow: RefreshTokenFlow, url: &str) -> Result<u16, connectkit_core::Error> {
+    match via {
+        Via::ApiClient => {
+            let url: reqwest::Url = url.parse().unwrap();
+            let mut scope = CredentialScope::new();
+            scope.allow(&url, "Sample", true).unwrap();
+            let http = connectkit_core::client::api_client_builder(None)
+                .unwrap()
+                .build()
+                .unwrap();
+            let client = ApiClient::new(http, Arc::new(flow), scope);
+            let request = reqwest::Request::new(reqwest::Method::GET, url);
+            match client.fetch(request, &HttpRules::standard()).await? {
+                Fetched::Body(body) => Ok(body.status),
+                _ => panic!("an answer without a body"),
+            }
+        }
+        Via::Middleware => {
+            let client = connectkit_oauth_refresh::api_client(flow, None).unwrap();
+            Ok(client.get(url).send().await.unwrap().status().as_u16())
+        }
+    }
 }
 
 #[tokio::test]
-async fn a_second_401_is_returned_not_looped() {
-    let server = MockServer::builder().start().await;
-    let issuer = CountingIssuer {
-        expires_in: 3600,
-        ..Default::default()
-    };
-    issuer.mount(&server).await;
-    api_accepting(&server, "never").await;
-    let flow = builder(&server, "").build().unwrap();
-    let client = connectkit_core::client::http_client().expect("HTTP client");
-    let req = client.get(format!("{}/api", server.uri())).build().unwrap();
-    let resp = send_authorized(&client, &flow, req).await.unwrap();
-    assert_eq!(resp.status(), 401);
-    assert_eq!(issuer.count(), 2);
-    let api_calls = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path() == "/api")
-        .count();
-    assert_eq!(api_calls, 2);
+async fn a_401_refreshes_once_and_retries() {
+    for via in VIAS {
+        let server = MockServer::builder().start().await;
+        let issuer = CountingIssuer {
+            expires_in: 3600,
+            ..Default::default()
+        };
+        issuer.mount(&server).await;
+        api_accepting(&server, "at-2").await; // at-1 is rejected
+        let flow = builder(&server, "").build().unwrap();
+        let status = get(via, flow, &format!("{}/api", server.uri()))
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{via:?}");
+        assert_eq!(issuer.count(), 2, "{via:?}");
+        let api_calls: Vec<_> = server
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.url.path() == "/api")
+            .collect();
+        let sent: Vec<_> = api_calls
+            .iter()
+            .map(|r| r.headers["authorization"].to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(sent, ["Bearer at-1", "Bearer at-2"], "{via:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_second_401_is_not_looped() {
+    for via in VIAS {
+        let server = MockServer::builder().start().await;
+        let issuer = CountingIssuer {
+            expires_in: 3600,
+            ..Default::default()
+        };
+        issuer.mount(&server).await;
+        api_accepting(&server, "never").await;
+        let flow = builder(&server, "").build().unwrap();
+        let outcome = get(via, flow, &format!("{}/api", server.uri())).await;
+        match via {
+            // The connector's client reports it as an error ...
+            Via::ApiClient => {
+                let err = outcome.unwrap_err();
+                assert_eq!(err.code(), "api.unauthorized", "{err}");
+                assert_eq!(err.status(), Some(401));
+            }
+            // ... the middleware returns the answer to its caller.
+            Via::Middleware => assert_eq!(outcome.unwrap(), 401),
+        }
+        assert_eq!(issuer.count(), 2, "{via:?}");
+        let api_calls = server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path() == "/api")
+            .count();
+        assert_eq!(api_calls, 2, "{via:?}");
+    }
 }
 
 #[tokio::test]
