@@ -23,12 +23,10 @@ use connectkit_core::Registry;
 pub use run::{Options, Outcome, Report, load, run_all, run_scenario, summary};
 pub use scenario::{Scenario, ScenarioError};
 
-/// Every built-in connector, as the conformance runner sees them.
+/// Every built-in connector, as the conformance runner sees them: the
+/// `connectkit` command's one list.
 pub fn builtin_registry() -> Registry {
-    let mut r = Registry::new();
-    connectkit_autorest::register(&mut r);
-    connectkit_dynamics365::register(&mut r);
-    r
+    connectkit::registry()
 }
 
 /// The workspace root (the parent of this crate's directory).

@@ -75,7 +75,7 @@ pub fn run(args: Args) -> ExitCode {
             }
             let n = &args.name;
             println!(
-                "\nNext:\n  1. Cargo.toml [workspace.dependencies]: connectkit-{n} = {{ path = \"crates/{n}\", version = \"0.1.0\" }}\n  2. tests/Cargo.toml [dependencies]: connectkit-{n}.workspace = true\n  3. tests/src/lib.rs builtin_registry(): connectkit_{n}::register(&mut r);\n     (and the same line in crates/cli/src/main.rs registry())\n  4. cargo xtask conformance --connector {n}"
+                "\nNext:\n  1. Cargo.toml [workspace.dependencies]: connectkit-{n} = {{ path = \"crates/{n}\", version = \"0.1.0\" }}\n  2. crates/cli/Cargo.toml [dependencies]: connectkit-{n}.workspace = true\n  3. crates/cli/src/lib.rs registry(): connectkit_{n}::register(&mut r);\n     (the one list of built-in connectors: the command, the tests and xtask read it)\n  4. cargo xtask conformance --connector {n}"
             );
             ExitCode::SUCCESS
         }

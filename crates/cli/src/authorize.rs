@@ -39,7 +39,7 @@ fn browser_wanted(opts: &Args) -> bool {
 pub async fn run(out: &mut impl Write, opts: Args) -> Result<(), Error> {
     let url: ConnectionUrl = crate::input::read_url(&opts.url)?.parse()?;
     // The connector's own defaults for its token requests, through the contract.
-    let props = crate::registry().grant_properties(url)?;
+    let props = connectkit::registry().grant_properties(url)?;
     let authorizer =
         Authorizer::from_properties(&props)?.timeout(Duration::from_secs(opts.timeout));
     let saved_to = authorizer.token_store_location().unwrap_or_default();

@@ -160,7 +160,7 @@ pub async fn run(out: &mut impl Write) -> Result<(), Error> {
     w(out, "\nConnection URL (secrets masked):")?;
     w(out, &format!("  {url}"))?;
 
-    let connector: Arc<dyn Connector> = Arc::from(crate::registry().connect_url(url)?);
+    let connector: Arc<dyn Connector> = Arc::from(connectkit::registry().connect_url(url)?);
     let mut tables = Vec::new();
     for t in connector.tables().await? {
         let schema = connector.schema(&t.name).await?;

@@ -18,8 +18,9 @@ mod token;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use connectkit::registry;
 use connectkit_core::client::PagingLimits;
-use connectkit_core::{ConnectionUrl, Connector, Error, Registry, ScanRequest};
+use connectkit_core::{ConnectionUrl, Connector, Error, ScanRequest};
 use futures::{StreamExt, TryStreamExt};
 
 /// List, describe and query REST APIs and Dynamics 365 as tables.
@@ -122,14 +123,6 @@ pub enum RowFormat {
     Csv,
     /// One JSON object per row, keys in column order.
     Jsonl,
-}
-
-/// The registry of the built-in connectors.
-pub fn registry() -> Registry {
-    let mut r = Registry::new();
-    connectkit_autorest::register(&mut r);
-    connectkit_dynamics365::register(&mut r);
-    r
 }
 
 fn main() -> ExitCode {

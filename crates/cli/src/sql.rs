@@ -15,7 +15,9 @@ use connectkit_datafusion::{ConnectorScanExec, ConnectorSchema};
 use futures::TryStreamExt;
 
 use crate::error::df_error;
-use crate::{RowFormat, input, output, registry};
+use connectkit::registry;
+
+use crate::{RowFormat, input, output};
 
 fn usage(what: &str, expected: &str, found: &str) -> Error {
     Error::invalid_property(what, expected, Some(found))

@@ -16,7 +16,7 @@ with RefreshToken or TokenFile, else client credentials); dynamics365 always use
 /// Runs the command.
 pub async fn run(out: &mut impl Write, url: &str, format: ListFormat) -> Result<(), Error> {
     let text = crate::input::read_url(url)?;
-    let connector = crate::registry().connect(&text)?;
+    let connector = connectkit::registry().connect(&text)?;
     let flow = connector.auth_flow();
     match (flow.grant_name(), flow.refresh_now().await?) {
         (grant, Some(info)) => output::token(out, grant, &info, format),

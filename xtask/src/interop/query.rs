@@ -32,10 +32,7 @@ impl Via {
 
 /// The registry the `connectkit` binary uses.
 pub fn registry() -> Registry {
-    let mut r = Registry::new();
-    connectkit_autorest::register(&mut r);
-    connectkit_dynamics365::register(&mut r);
-    r
+    connectkit::registry()
 }
 
 /// What to read.
