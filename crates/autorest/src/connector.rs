@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::error::{AutoRestError, display_url, url_err};
-use crate::http::{client, ws_timeout};
+use crate::http::client;
 use crate::infer::{infer_body, table_name_for};
 use crate::model::{Entry, Model};
 use crate::scan::scan_stream;
@@ -103,7 +103,7 @@ impl AutoRestConnector {
         let scope = credential_scope(&source, auth.sends_credentials())?;
         let http = match api_client {
             Some(c) => c,
-            None => client(ws_timeout(props)?)?,
+            None => client(props)?,
         };
         let client =
             ApiClient::new(http, auth, scope).with_retry(RetryConfig::from_properties(props)?);

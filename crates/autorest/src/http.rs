@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use connectkit_core::client::network_error;
-use connectkit_core::client::{Action, ApiClient, HttpRules};
+use connectkit_core::client::{Action, ApiClient, ClientOptions, HttpRules};
 use connectkit_core::{Error, Properties, Result as CoreResult};
 use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
@@ -32,25 +32,12 @@ pub(crate) fn vendor_rules(file_rules: Option<HttpRules>) -> HttpRules {
     }
 }
 
-/// `WSTimeout` in seconds (default 120).
-pub(crate) fn ws_timeout(props: &Properties) -> CoreResult<u64> {
-    match props.get_str("WSTimeout") {
-        None => Ok(120),
-        Some(v) => v.trim().parse().map_err(|_| {
-            Error::invalid_property("WSTimeout", "a whole number of seconds", Some(v))
-        }),
-    }
-}
-
-/// Builds the connector's reqwest client; `timeout` 0 means none. Redirects
-/// are followed only within the same origin (the shared layer refuses the
-/// others with an error naming the host).
-pub(crate) fn client(timeout_secs: u64) -> Result<reqwest::Client, Error> {
-    let timeout = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
-    connectkit_core::client::api_client_builder(timeout)?
-        .user_agent(concat!("connectkit-autorest/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(network_error)
+/// The connector's API client: WSTimeout (default 120 s, the vendor's) and
+/// the rest of the shared client settings.
+pub(crate) fn client(props: &Properties) -> CoreResult<reqwest::Client> {
+    ClientOptions::from_properties(props, Duration::from_secs(120))?
+        .with_user_agent(concat!("connectkit-autorest/", env!("CARGO_PKG_VERSION")))
+        .api_client()
 }
 
 /// A GET of `url` asking for JSON, with the model file's `#headers`.

@@ -8,7 +8,6 @@ use connectkit_core::{
     SecretString,
 };
 use connectkit_oauth_refresh::{AUTHORIZE_PROPERTIES, ClientCredentialsMode, GRANT_PROPERTIES};
-use secrecy::ExposeSecret;
 
 use crate::connector::AutoRestConnector;
 
@@ -63,7 +62,7 @@ pub fn register(registry: &mut Registry) {
     });
     // The endpoints and scope a Config model file declares.
     registry.register_grant_defaults("autorest", |props| {
-        crate::ModelAuth::from_properties(props)?.fill(props);
+        crate::model::model_auth::ModelAuth::from_properties(props)?.fill(props);
         Ok(())
     });
 }
@@ -108,8 +107,7 @@ macro_rules! secret_setters {
         $(
             $(#[$doc])*
             pub fn $fn(mut self, value: impl Into<SecretString>) -> Self {
-                let value: SecretString = value.into();
-                self.props.set($prop, value.expose_secret().to_owned());
+                self.props.set_secret($prop, value.into());
                 self
             }
         )*
@@ -201,6 +199,13 @@ impl AutoRestDataSource {
     /// (default 4); 1 reads one page after another.
     pub fn max_concurrent_requests(mut self, n: usize) -> Self {
         self.props.set("MaxConcurrentRequests", n.to_string());
+        self
+    }
+
+    /// `MaxRetries`: how many times a throttled (429/503) or, for GETs, a
+    /// failed (502/504, reset connection) request is retried (default 5).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.props.set("MaxRetries", retries.to_string());
         self
     }
 

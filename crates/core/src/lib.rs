@@ -25,6 +25,9 @@
 //! # Ok::<(), connectkit_core::Error>(())
 //! ```
 
+// On docs.rs, items behind a feature say which one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod auth;
 pub mod client;
 #[cfg(feature = "connector")]

@@ -143,6 +143,17 @@ impl Properties {
         }
     }
 
+    /// Sets `name` to a secret, replacing any earlier value: the one way
+    /// a builder stores a credential, which never exists as plain text here.
+    pub fn set_secret(&mut self, name: impl Into<String>, value: SecretString) {
+        let name = name.into();
+        let value = PropertyValue::Secret(value);
+        match self.position(&name) {
+            Some(i) => self.entries[i] = (name, value),
+            None => self.entries.push((name, value)),
+        }
+    }
+
     /// The value of `name` (any case).
     pub fn get(&self, name: &str) -> Option<&PropertyValue> {
         self.position(name).map(|i| &self.entries[i].1)

@@ -216,7 +216,10 @@ pub use error::Dynamics365Error;
 pub use labels::{ENTITY_SUFFIX, LABEL_SUFFIX};
 pub use odata::{odata_query, odata_request};
 pub use service_url::default_scope;
-pub use source::{DEFAULT_PAGE_SIZE, Dynamics365DataSource, SUBPROTOCOL, catalogue, register};
+pub use source::{
+    DEFAULT_PAGE_SIZE, DEFAULT_WS_TIMEOUT, Dynamics365DataSource, SUBPROTOCOL, catalogue,
+    grant_defaults, register,
+};
 pub use types::{
     ANNOTATES_METADATA_KEY, KEY_METADATA_KEY, TYPE_METADATA_KEY, VARIABLE_DECIMAL_SCALE,
 };

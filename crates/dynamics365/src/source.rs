@@ -5,8 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use connectkit_core::{
-    CLIENT_PROPERTIES, COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue, Registry,
-    Result, SecretString,
+    CLIENT_PROPERTIES, COMMON_PROPERTIES, Properties, PropertySpec, Registry, Result, SecretString,
 };
 use connectkit_oauth_refresh::{
     AUTHORIZE_PROPERTIES, ClientCredentialsMode, GRANT_PROPERTIES, GrantType,
@@ -16,7 +15,9 @@ use connectkit_oauth_refresh::{
 use crate::cache::MetadataCache;
 use crate::connector::Dynamics365Connector;
 use crate::error::Dynamics365Error;
-use connectkit_core::client::{ApiClient, CredentialScope, PagingLimits, RetryConfig};
+use connectkit_core::client::{
+    ApiClient, ClientOptions, CredentialScope, PagingLimits, RetryConfig,
+};
 
 use crate::http::{Api, odata_detail};
 use crate::service_url::{default_scope, parse_service_url};
@@ -57,11 +58,20 @@ const OWN_PROPERTIES: &[PropertySpec] = &[
         "Rows per page asked for with Prefer: odata.maxpagesize.",
     )
     .default_value("5000"),
+    PropertySpec::new(
+        "WSTimeout",
+        "Seconds one request may take, connect to last byte; 0 for none.",
+    )
+    .default_value("300"),
 ];
+
+/// The vendor's default `WSTimeout` for Dynamics 365.
+pub const DEFAULT_WS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Every property a `dynamics365` connection accepts: `Description`, the
 /// refresh token grant's properties, `ServiceURL` (required),
-/// `AuthenticationMethod` (default `OAuth2`) and `PageSize` (default 5000).
+/// `AuthenticationMethod` (default `OAuth2`), `PageSize` (default 5000) and
+/// `WSTimeout` (seconds, default 300, 0 for none).
 pub fn catalogue() -> Vec<PropertySpec> {
     COMMON_PROPERTIES
         .iter()
@@ -159,11 +169,7 @@ impl Dynamics365DataSource {
     }
 
     fn set_secret(mut self, name: &str, value: SecretString) -> Self {
-        self.properties.remove(name);
-        // Cannot fail: the name was just removed.
-        let _ = self
-            .properties
-            .insert_value(name, PropertyValue::Secret(value));
+        self.properties.set_secret(name, value);
         self
     }
 
@@ -296,18 +302,12 @@ impl Dynamics365DataSource {
         let flow = Arc::new(grant.build()?);
         let client = match &self.http_client {
             Some(c) => c.clone(),
-            None => connectkit_core::client::api_client_builder(Some(
-                std::time::Duration::from_secs(300),
-            ))?
-            .user_agent(concat!(
-                "connectkit-dynamics365/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .connect_timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| {
-                Dynamics365Error::config("ServiceURL", format!("cannot build an HTTP client: {e}"))
-            })?,
+            None => ClientOptions::from_properties(&props, DEFAULT_WS_TIMEOUT)?
+                .with_user_agent(concat!(
+                    "connectkit-dynamics365/",
+                    env!("CARGO_PKG_VERSION")
+                ))
+                .api_client()?,
         };
         let mut retry = RetryConfig::from_properties(&props)?;
         if let Some(n) = self.max_retries {

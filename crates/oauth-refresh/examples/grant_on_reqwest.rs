@@ -63,8 +63,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await;
 
     // Your client. reqwest is built without a default TLS crypto provider
-    // (`reqwest::Client::new()` would panic): start from connectkit's builder.
-    let client = connectkit_core::client::client_builder()?.build()?;
+    // (`reqwest::Client::new()` would panic): start from `http_client()`.
+    let client = connectkit_oauth_refresh::http_client()?;
 
     let grant = flow(&format!("{}/token", server.uri()))?;
     let mut request = client.get(format!("{}/me", server.uri())).build()?;

@@ -66,6 +66,9 @@
 //! # Ok(()) }
 //! ```
 
+// On docs.rs, items behind a feature say which one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod authorize;
 mod builder;
 mod cache;
@@ -95,6 +98,10 @@ pub use config::{ClientCredentialsMode, GRANT_PROPERTIES, TokenForm, TokenMethod
 /// endpoint rotates refresh tokens only 429 and 503 with `Retry-After`.
 pub use connectkit_core::client::RetryConfig;
 pub use connectkit_core::{AuthFlow, ErrorKind, OAuthErrorCode, Report, TokenInfo};
+// Clients with connectkit's TLS settings (rustls on `ring`, the operating
+// system's trust store): reqwest is built here without a process-wide
+// crypto provider, so `reqwest::Client::new()` would panic; start from these.
+pub use connectkit_core::client::{client_builder, http_client};
 pub use error::{Error, OAuthError};
 pub use file_store::FileStore;
 pub use fingerprint::SeedFingerprint;

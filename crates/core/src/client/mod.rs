@@ -20,6 +20,7 @@ mod body;
 mod error;
 mod http;
 mod link;
+mod options;
 #[cfg(feature = "connector")]
 mod paginate;
 mod redact;
@@ -38,6 +39,7 @@ pub use http::{
     retry_after,
 };
 pub use link::link_target;
+pub use options::{CONNECT_TIMEOUT, ClientOptions};
 #[cfg(feature = "connector")]
 pub use paginate::{
     Decoded, INCREASE_AFTER, PageRun, PageSource, PagingError, PagingLimits, paginate,

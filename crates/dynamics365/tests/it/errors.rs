@@ -116,3 +116,40 @@ async fn debug_output_never_shows_a_secret() {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
 }
+
+/// `WSTimeout` bounds each request here as in every connector: a service
+/// document that takes 3 s fails after 1 s as a transport timeout.
+#[tokio::test]
+async fn ws_timeout_bounds_each_request() {
+    let server = MockServer::builder().start().await;
+    mount_token(&server, "/token").await;
+    Mock::given(path(BASE_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(r#"{"value": []}"#)
+                .set_delay(std::time::Duration::from_secs(3)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = source(&server).property("WSTimeout", "1").build().unwrap();
+    let e = c.tables().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+    assert!(e.to_string().contains("timed out"), "{e}");
+}
+
+#[test]
+fn ws_timeout_must_be_whole_seconds() {
+    let server_url = "https://org.api.crm.dynamics.com/api/data/v9.2/";
+    let e = connectkit_dynamics365::Dynamics365DataSource::new()
+        .service_url(server_url)
+        .client_id("id")
+        .client_secret("secret")
+        .refresh_token("rt")
+        .token_uri("https://login.microsoftonline.com/t/oauth2/v2.0/token")
+        .property("WSTimeout", "soon")
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.to_string().contains("WSTimeout"), "{e}");
+}
