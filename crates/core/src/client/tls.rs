@@ -32,6 +32,10 @@ impl From<TlsSetupError> for Error {
 pub fn tls_config(
     extra_roots: Vec<CertificateDer<'static>>,
 ) -> Result<rustls::ClientConfig, TlsSetupError> {
+    // rustls 0.23.48 deprecates ring's provider for lacking post-quantum key
+    // exchange; aws-lc-rs has it but is a long C build on small machines.
+    // ring stays until the exchange is offered without a C toolchain.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = if extra_roots.is_empty() {
         // The operating system's store is read once per process, not per
