@@ -350,3 +350,38 @@ async fn count_star_is_dollar_count_in_the_plan_and_the_answer() {
     );
     assert!(!paths.iter().any(|p| p.ends_with("/accounts")), "{paths:?}");
 }
+
+/// A connector error inside a query reaches the user once, in the
+/// connector's words (no "External error:" from DataFusion), with the
+/// connector's exit code (4: the API failed).
+#[tokio::test]
+async fn a_source_failing_mid_query_is_reported_once_with_its_own_exit_code() {
+    let server = MockServer::builder().start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/items"))
+        .and(query_param_is_missing("page"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "items": [{"id": 1}, {"id": 2}],
+            "next": format!("{}/v1/items?page=2", server.uri())
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/items"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("database down"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let url = format!("autorest:Sample={}/v1/items", server.uri());
+    let r = connectkit(
+        &["sql", "--source", "api=-", "SELECT id FROM api.items"],
+        Some(&url),
+    )
+    .await;
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(!r.stderr.contains("External error"), "{}", r.stderr);
+    assert_eq!(r.stderr.matches("database down").count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("HTTP 500"), "{}", r.stderr);
+    server.verify().await;
+}
