@@ -4,24 +4,32 @@
 //!
 //! # Sample
 //!
-//! ```no_run
-//! use connectkit_autorest::AutoRestDataSource;
-//! use connectkit_core::{Connector, ScanRequest};
+//! ```
+//! use connectkit_autorest::{AutoRestDataSource, Connector, ScanRequest};
 //! use futures::TryStreamExt;
+//! # use wiremock::{Mock, MockServer, ResponseTemplate, matchers::path};
 //!
-//! # #[tokio::main] async fn main() -> Result<(), connectkit_core::Error> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = MockServer::builder().start().await;
+//! # Mock::given(path("/v1/countries"))
+//! #     .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
+//! #         {"code": "NO", "name": "Norway", "languages": ["no", "se"]},
+//! #         {"code": "PT", "name": "Portugal", "languages": ["pt"]}])))
+//! #     .expect(1)
+//! #     .mount(&server).await;
+//! # let api = server.uri(); // stands in for https://api.example.com
 //! let connector = AutoRestDataSource::new()
-//!     .sample("https://api.example.com/v1/countries")
+//!     .sample(format!("{api}/v1/countries"))
 //!     .build()?;
 //! // One GET, inferred once: `countries`, plus a child table per array.
-//! for table in connector.tables().await? {
-//!     println!("{}: {:?}", table.name, connector.schema(&table.name).await?);
-//! }
+//! let names: Vec<String> = connector.tables().await?.into_iter().map(|t| t.name).collect();
+//! assert_eq!(names, ["countries", "countries_languages"]);
 //! let scan = connector
 //!     .scan("countries", ScanRequest::new().with_projection(["name"]).with_limit(10))
 //!     .await?;
 //! let batches: Vec<_> = scan.batches.try_collect().await?;
-//! println!("{} batches", batches.len());
+//! assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
 //! # Ok(()) }
 //! ```
 //!
