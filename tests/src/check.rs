@@ -305,6 +305,35 @@ fn compare_params(
     None
 }
 
+/// The first expected query parameter missing or different (`~`: must be absent).
+fn includes_params(
+    expected: &BTreeMap<String, Value>,
+    received: &[(String, String)],
+    vars: &[(&str, &str)],
+) -> Option<String> {
+    let got = params(received);
+    for (k, want) in expected {
+        let want = scalar(want).map(|v| expand_helpers(&crate::scenario::substitute(&v, vars)));
+        let have = got.get(k);
+        let same = match (&want, have) {
+            (Some(w), Some(h)) => h.iter().any(|v| v == w),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            let w = want.map_or("absent".to_owned(), |w| format!("{w:?}"));
+            let h = have.map_or("absent".to_owned(), |h| {
+                h.iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+            return Some(format!("query {k}: expected {w}, received {h}"));
+        }
+    }
+    None
+}
+
 /// The first difference between a received request and its expectation.
 pub fn compare_request(e: &RequestExpect, r: &Received, vars: &[(&str, &str)]) -> Option<String> {
     if let Some(m) = &e.method
@@ -314,6 +343,11 @@ pub fn compare_request(e: &RequestExpect, r: &Received, vars: &[(&str, &str)]) -
     }
     if let Some(q) = &e.query
         && let Some(d) = compare_params("query", q, &r.query, vars)
+    {
+        return Some(d);
+    }
+    if let Some(q) = &e.query_includes
+        && let Some(d) = includes_params(q, &r.query, vars)
     {
         return Some(d);
     }

@@ -17,6 +17,8 @@ pub(crate) struct Produced {
     pub tables: Option<Vec<String>>,
     pub schemas: Vec<(String, SchemaRef)>,
     pub rows: Option<Vec<Value>>,
+    /// The columns of the last scan's unapplied filters.
+    pub unapplied: Option<Vec<String>>,
 }
 
 pub(crate) async fn check(
@@ -81,6 +83,14 @@ pub(crate) async fn check(
         let have = produced.rows.as_deref().unwrap_or_default();
         if let Some(d) = compare_rows(&want, have) {
             return Err(d);
+        }
+    }
+    if let Some(want) = &e.unapplied_filters {
+        let have = produced.unapplied.clone().unwrap_or_default();
+        if *want != have {
+            return Err(format!(
+                "unapplied_filters: expected {want:?}, received {have:?}"
+            ));
         }
     }
     if let Some(n) = e.row_count {

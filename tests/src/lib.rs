@@ -15,6 +15,7 @@ pub mod load;
 pub mod mock;
 pub mod run;
 pub mod scenario;
+pub mod shared;
 
 use std::path::PathBuf;
 

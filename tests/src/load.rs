@@ -5,12 +5,14 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use connectkit_core::{Filter, FilterOp, Literal};
 use serde_json::Value;
 
 use crate::scenario::{Route, ScenarioFile, scalar};
+use crate::shared::SharedTable;
 
 /// One operation of a scenario.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Operation {
     /// List the tables (and fetch each one's schema).
     Tables,
@@ -24,8 +26,9 @@ pub enum Operation {
         columns: Option<Vec<String>>,
         /// The row limit.
         limit: Option<usize>,
-        /// `where: {column: value}`: equality filters.
-        filters: Vec<(String, Value)>,
+        /// `where: {column: value}` (equality) and `filter: {column, op, value}`
+        /// (or a list of them): the scan request's filters, in that order.
+        filters: Vec<Filter>,
     },
 }
 
@@ -61,8 +64,73 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-const OP_FORMS: &str =
-    r#"expected "tables", "schema T", "scan T" or {scan: T, columns: [..], limit: N}"#;
+const OP_FORMS: &str = r#"expected "tables", "schema T", "scan T" or {scan: T, columns: [..], limit: N, where: {column: value}, filter: {column: C, op: OP, value: V}}"#;
+
+/// The `op` of a `filter:` and the filter operator it stands for.
+const FILTER_OPS: [(&str, FilterOp); 9] = [
+    ("eq", FilterOp::Eq),
+    ("ne", FilterOp::Ne),
+    ("gt", FilterOp::Gt),
+    ("ge", FilterOp::Ge),
+    ("lt", FilterOp::Lt),
+    ("le", FilterOp::Le),
+    ("in", FilterOp::In),
+    ("starts_with", FilterOp::StartsWith),
+    ("contains", FilterOp::Contains),
+];
+
+/// A scenario value as a filter literal: booleans, numbers, text, `~` and lists.
+pub fn literal(value: &Value) -> Literal {
+    match value {
+        Value::Bool(b) => Literal::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Literal::Int(i),
+            None => Literal::Float(n.as_f64().unwrap_or_default()),
+        },
+        Value::String(s) => Literal::String(s.clone()),
+        Value::Array(a) => Literal::List(a.iter().map(literal).collect()),
+        _ => Literal::Null,
+    }
+}
+
+/// One `filter:` entry: `{column: C, op: eq, value: V}` (`op` defaults to `eq`).
+fn filter(v: &Value) -> Result<Filter, String> {
+    let forms = "filter must be {column: C, op: OP, value: V} or a list of them, OP one of eq, ne, gt, ge, lt, le, in, starts_with, contains; ";
+    let Value::Object(m) = v else {
+        return Err(forms.into());
+    };
+    if let Some(k) = m
+        .keys()
+        .find(|k| !["column", "op", "value"].contains(&k.as_str()))
+    {
+        return Err(format!("filter: unknown key {k:?}; {forms}"));
+    }
+    let column = m
+        .get("column")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("filter.column missing; {forms}"))?;
+    let op = match m.get("op") {
+        None => FilterOp::Eq,
+        Some(o) => {
+            let name = o.as_str().unwrap_or_default();
+            FILTER_OPS
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, op)| *op)
+                .ok_or_else(|| format!("filter.op {o}: {forms}"))?
+        }
+    };
+    let value = m
+        .get("value")
+        .ok_or_else(|| format!("filter.value missing; {forms}"))?;
+    let list = matches!(value, Value::Array(_));
+    if list != (op == FilterOp::In) {
+        return Err(format!(
+            "filter.value: a list goes with op in, and only with it; {forms}"
+        ));
+    }
+    Ok(Filter::new(column, op, literal(value)))
+}
 
 fn operation(v: &Value, i: usize) -> Result<Operation, String> {
     let err = |detail: &str| format!("field operations[{i}]: {detail}{OP_FORMS}");
@@ -92,7 +160,7 @@ fn operation(v: &Value, i: usize) -> Result<Operation, String> {
             };
             if let Some(k) = m
                 .keys()
-                .find(|k| !["scan", "columns", "limit", "where"].contains(&k.as_str()))
+                .find(|k| !["scan", "columns", "limit", "where", "filter"].contains(&k.as_str()))
             {
                 return Err(err(&format!("unknown key {k:?}; ")));
             }
@@ -114,11 +182,23 @@ fn operation(v: &Value, i: usize) -> Result<Operation, String> {
                         as usize,
                 ),
             };
-            let filters = match m.get("where") {
+            let mut filters: Vec<Filter> = match m.get("where") {
                 None => Vec::new(),
-                Some(Value::Object(w)) => w.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                Some(Value::Object(w)) => w
+                    .iter()
+                    .map(|(k, v)| Filter::new(k.clone(), FilterOp::Eq, literal(v)))
+                    .collect(),
                 Some(_) => return Err(err("where must be an object of column: value; ")),
             };
+            match m.get("filter") {
+                None => {}
+                Some(Value::Array(a)) => {
+                    for f in a {
+                        filters.push(filter(f).map_err(|d| err(&d))?);
+                    }
+                }
+                Some(f) => filters.push(filter(f).map_err(|d| err(&d))?),
+            }
             Ok(Operation::Scan {
                 table: table.into(),
                 columns,
@@ -147,20 +227,39 @@ pub fn subprotocol(url: &str) -> Option<String> {
 }
 
 impl Scenario {
-    /// Parses scenario text; `path` names it in errors and gives its id.
+    /// Parses scenario text; `path` names it in errors and gives its id. A
+    /// shared scenario (`shared: true`) needs a connector's declaration:
+    /// [`Scenario::load_all`] plays it once per declaration.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let file = parse_file(path, text)?;
+        if file.shared {
+            return Err(ScenarioError {
+                path: path.to_owned(),
+                message: format!(
+                    "field shared: a shared scenario runs once per connector's {} (Scenario::load_all)",
+                    crate::shared::SHARED_TABLE_FILE
+                ),
+            });
+        }
+        Scenario::from_file(path, file)
+    }
+
+    /// Checks a parsed scenario file.
+    fn from_file(path: &Path, file: ScenarioFile) -> Result<Scenario, ScenarioError> {
         let fail = |message: String| ScenarioError {
             path: path.to_owned(),
             message,
         };
-        // The parser's first line names the line, column and field; the rest is a snippet.
-        let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| {
-            let shown = e.to_string();
-            let first = shown.lines().next().unwrap_or_default();
-            fail(first.trim_start_matches("error: ").to_owned())
-        })?;
         if file.url.is_empty() == file.urls.is_empty() {
-            return Err(fail("give exactly one of the fields url and urls".into()));
+            return Err(fail(
+                "give exactly one of the fields url, urls and shared: true".into(),
+            ));
+        }
+        if file.unreachable_api {
+            return Err(fail(
+                "field unreachable_api: only in a shared scenario (write {{dead_server}} in the url)"
+                    .into(),
+            ));
         }
         let first_url = file.urls.values().next().unwrap_or(&file.url);
         let connector = subprotocol(first_url).ok_or_else(|| {
@@ -187,6 +286,11 @@ impl Scenario {
             ));
         }
         for (i, r) in file.api.iter().enumerate() {
+            if let Some(j) = r.responses.iter().position(|x| x.rows.is_some()) {
+                return Err(fail(format!(
+                    "field api[{i}].responses[{j}].rows: only in a shared scenario (give json)"
+                )));
+            }
             if r.responses.is_empty() {
                 return Err(fail(format!(
                     "field api[{i}].responses: expected at least one response"
@@ -255,6 +359,7 @@ impl Scenario {
             }
         };
         let urls = match serde_saphyr::from_str::<ScenarioFile>(&text) {
+            Ok(f) if f.shared => return Scenario::shared(path, &text),
             Ok(f) if !f.urls.is_empty() => f.urls,
             _ => return vec![Scenario::parse(path, &text)],
         };
@@ -276,6 +381,65 @@ impl Scenario {
             })
             .collect()
     }
+
+    /// A shared scenario, once per connector declaring a shared table beside
+    /// the scenario's suite (`<root>/<connector>/shared_table.yaml`, the
+    /// scenario being `<root>/<suite>/<name>.yaml`), except pending ones.
+    fn shared(path: &Path, text: &str) -> Vec<Result<Scenario, ScenarioError>> {
+        let root = path
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."));
+        let mut out = Vec::new();
+        for (connector, decl) in crate::shared::declarations(root) {
+            let table = match SharedTable::load(&decl, &connector) {
+                Ok(t) if t.pending.is_some() => continue,
+                Ok(t) => t,
+                Err(e) => {
+                    out.push(Err(e));
+                    continue;
+                }
+            };
+            let expanded = crate::shared::expand(text, &table, &connector);
+            let one = parse_file(path, &expanded).and_then(|mut file| {
+                file.url = table.url(file.unreachable_api);
+                file.unreachable_api = false;
+                file.shared = false;
+                let mut api = table.setup.clone();
+                api.append(&mut file.api);
+                table.fill_pages(&mut api);
+                file.api = api;
+                let mut s = Scenario::from_file(path, file)?;
+                s.id = format!("{}[{connector}]", s.id);
+                Ok(s)
+            });
+            out.push(one);
+        }
+        if out.is_empty() {
+            out.push(Err(ScenarioError {
+                path: path.to_owned(),
+                message: format!(
+                    "field shared: no connector declares a shared table ({}/*/{})",
+                    root.display(),
+                    crate::shared::SHARED_TABLE_FILE
+                ),
+            }));
+        }
+        out
+    }
+}
+
+/// Parses scenario text into its serde form; errors name the line and field.
+fn parse_file(path: &Path, text: &str) -> Result<ScenarioFile, ScenarioError> {
+    // The parser's first line names the line, column and field; the rest is a snippet.
+    serde_saphyr::from_str(text).map_err(|e| {
+        let shown = e.to_string();
+        let first = shown.lines().next().unwrap_or_default();
+        ScenarioError {
+            path: path.to_owned(),
+            message: first.trim_start_matches("error: ").to_owned(),
+        }
+    })
 }
 
 /// `<suite>/<file stem>`: the parent directory's name and the file's stem.
@@ -287,7 +451,8 @@ pub fn scenario_id(path: &Path) -> String {
     }
 }
 
-/// Every `*.yaml` / `*.yml` file under `root`, sorted.
+/// Every `*.yaml` / `*.yml` scenario file under `root`, sorted (connectors'
+/// `shared_table.yaml` declarations are not scenarios).
 pub fn scenario_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut dirs = vec![root.to_owned()];
@@ -296,7 +461,10 @@ pub fn scenario_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
             let p = entry?.path();
             if p.is_dir() {
                 dirs.push(p);
-            } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml")
+                && p.file_name()
+                    .is_none_or(|n| n != crate::shared::SHARED_TABLE_FILE)
+            {
                 out.push(p);
             }
         }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use connectkit_core::{Connector, Error, Filter, FilterOp, Literal, Registry, ScanRequest};
+use connectkit_core::{Connector, Error, Registry, ScanRequest};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
@@ -91,17 +91,8 @@ async fn operate(c: &dyn Connector, op: &Operation, out: &mut Produced) -> Resul
             filters,
         } => {
             let mut req = ScanRequest::new();
-            for (column, value) in filters {
-                let literal = match value {
-                    Value::Bool(b) => Literal::Bool(*b),
-                    Value::Number(n) => match n.as_i64() {
-                        Some(i) => Literal::Int(i),
-                        None => Literal::Float(n.as_f64().unwrap_or_default()),
-                    },
-                    Value::String(s) => Literal::String(s.clone()),
-                    _ => Literal::Null,
-                };
-                req = req.with_filter(Filter::new(column.clone(), FilterOp::Eq, literal));
+            for f in filters {
+                req = req.with_filter(f.clone());
             }
             if let Some(cols) = columns {
                 req = req.with_projection(cols.iter().cloned());
@@ -110,6 +101,12 @@ async fn operate(c: &dyn Connector, op: &Operation, out: &mut Produced) -> Resul
                 req = req.with_limit(*n);
             }
             let scan = c.scan(table, req).await?;
+            out.unapplied = Some(
+                scan.unapplied_filters
+                    .iter()
+                    .map(|f| f.column.clone())
+                    .collect(),
+            );
             let batches: Vec<_> = scan.batches.try_collect().await?;
             let rows = rows_json(&batches).map_err(|e| {
                 Error::connector(

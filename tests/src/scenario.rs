@@ -21,6 +21,16 @@ pub struct ScenarioFile {
     /// the same servers and expectations: behaviour every connector shares.
     #[serde(default)]
     pub urls: BTreeMap<String, String>,
+    /// Instead of `url`/`urls`: the scenario runs once per connector that
+    /// declares a shared test table (`<suite>/shared_table.yaml`), with that
+    /// declaration's URL, `{{table}}`, `{{route}}`, `{{id}}`, `{{text}}`
+    /// placeholders and `rows:` responses: see [`crate::shared`].
+    #[serde(default)]
+    pub shared: bool,
+    /// In a shared scenario: the declared URL points at a loopback port
+    /// nothing listens on (`{{dead_server}}`) instead of the API server.
+    #[serde(default)]
+    pub unreachable_api: bool,
     /// A model file written to a temp dir; `{{model_file}}` in the URL is its path.
     #[serde(default)]
     pub model: Option<ModelFile>,
@@ -85,6 +95,10 @@ pub struct MockResponse {
     /// A raw body (text/plain unless a Content-Type header says otherwise).
     #[serde(default)]
     pub body: Option<String>,
+    /// In a shared scenario: rows of the shared table, sent as a page in the
+    /// form the connector declares (under its rows element, or a top-level array).
+    #[serde(default)]
+    pub rows: Option<Vec<Value>>,
     /// Response headers such as `Retry-After` or `Link`.
     #[serde(default)]
     pub headers: BTreeMap<String, Value>,
@@ -158,6 +172,10 @@ pub struct Expect {
     /// A JSON file holding the rows of the last scan (relative to the scenario).
     #[serde(default)]
     pub rows_file: Option<String>,
+    /// The columns of the filters the last scan left to the caller (not
+    /// pushed, or pushed inexactly), in order: `[]` when every filter was applied.
+    #[serde(default)]
+    pub unapplied_filters: Option<Vec<String>>,
     /// How many rows the last scan returned.
     #[serde(default)]
     pub row_count: Option<usize>,
@@ -191,6 +209,10 @@ pub struct RequestExpect {
     /// The query parameters, exactly.
     #[serde(default)]
     pub query: Option<BTreeMap<String, Value>>,
+    /// Query parameters that must be there with these values (`~`: absent);
+    /// others may be there too. What a filter pushed, e.g. `$filter`.
+    #[serde(default)]
+    pub query_includes: Option<BTreeMap<String, Value>>,
     /// The form body parameters, exactly.
     #[serde(default)]
     pub form: Option<BTreeMap<String, Value>>,
