@@ -5,8 +5,6 @@
 //! Sending, retries, credentials and paging live in the shared layer
 //! ([`connectkit_core::client`]).
 
-use std::time::Duration;
-
 use connectkit_core::client::network_error;
 use connectkit_core::client::{Action, ApiClient, ClientOptions, HttpRules};
 use connectkit_core::{Error, Properties, Result as CoreResult};
@@ -32,10 +30,10 @@ pub(crate) fn vendor_rules(file_rules: Option<HttpRules>) -> HttpRules {
     }
 }
 
-/// The connector's API client: WSTimeout (default 120 s, the vendor's) and
-/// the rest of the shared client settings.
+/// The connector's API client: WSTimeout (the catalogue's default, 120 s,
+/// the vendor's) and the rest of the shared client settings.
 pub(crate) fn client(props: &Properties) -> CoreResult<reqwest::Client> {
-    ClientOptions::from_properties(props, Duration::from_secs(120))?
+    ClientOptions::from_properties(props, &crate::source::catalogue())?
         .with_user_agent(concat!("connectkit-autorest/", env!("CARGO_PKG_VERSION")))
         .api_client()
 }

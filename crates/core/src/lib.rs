@@ -55,7 +55,7 @@ pub use filter::{Filter, FilterOp, Literal};
 pub use oauth_code::OAuthErrorCode;
 pub use properties::{
     CLIENT_PROPERTIES, COMMON_PROPERTIES, Properties, PropertySpec, PropertyValue,
-    SECRET_PROPERTIES, is_secret_name,
+    SECRET_PROPERTIES, TypedProperties, WholeNumber, is_secret_name,
 };
 #[cfg(feature = "connector")]
 pub use registry::{Factory, GrantDefaults, Registry};

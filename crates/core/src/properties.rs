@@ -7,6 +7,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
 
+mod typed;
+pub use typed::{TypedProperties, WholeNumber};
+
 /// Property names whose values are secrets wherever they appear, whatever the
 /// connector: they are stored as [`SecretString`] the moment they are parsed.
 pub const SECRET_PROPERTIES: &[&str] = &[
@@ -282,7 +285,8 @@ pub struct PropertySpec {
     pub name: &'static str,
     /// Whether a connection must give it.
     pub required: bool,
-    /// The value used when it is absent, if any.
+    /// The value used when it is absent, if any: the one default, read by
+    /// [`Properties::typed`].
     pub default: Option<&'static str>,
     /// Whether its value is a secret.
     pub secret: bool,

@@ -47,23 +47,9 @@ struct Entry {
 }
 
 impl MetadataCache {
-    /// From `MetadataCache` (`true` by default) and `MetadataCacheDir`
+    /// From `MetadataCache` (`on`; `true` by default) and `MetadataCacheDir`
     /// (default: `<user cache dir>/connectkit/dynamics365-metadata`).
-    pub(crate) fn configure(
-        enabled: Option<&str>,
-        dir: Option<&str>,
-    ) -> Result<Option<Self>, Dynamics365Error> {
-        let on = match enabled.map(str::trim) {
-            None => true,
-            Some(v) if v.eq_ignore_ascii_case("true") => true,
-            Some(v) if v.eq_ignore_ascii_case("false") => false,
-            Some(v) => {
-                return Err(Dynamics365Error::config(
-                    "MetadataCache",
-                    format!("expected true or false, found {v:?}"),
-                ));
-            }
-        };
+    pub(crate) fn configure(on: bool, dir: Option<&str>) -> Result<Option<Self>, Dynamics365Error> {
         if !on {
             return Ok(None);
         }
@@ -216,21 +202,12 @@ mod tests {
 
     #[test]
     fn configuration() {
-        assert!(
-            MetadataCache::configure(Some("false"), None)
-                .unwrap()
-                .is_none()
-        );
-        let c = MetadataCache::configure(Some("TRUE"), Some("/tmp/x"))
+        assert!(MetadataCache::configure(false, None).unwrap().is_none());
+        let c = MetadataCache::configure(true, Some("/tmp/x"))
             .unwrap()
             .unwrap();
         assert_eq!(c.dir, PathBuf::from("/tmp/x"));
-        let err = MetadataCache::configure(Some("yes"), None).unwrap_err();
-        assert!(
-            err.to_string().starts_with("property MetadataCache:"),
-            "{err}"
-        );
-        let err = MetadataCache::configure(None, Some(" ")).unwrap_err();
+        let err = MetadataCache::configure(true, Some(" ")).unwrap_err();
         assert!(
             err.to_string().starts_with("property MetadataCacheDir:"),
             "{err}"

@@ -24,7 +24,8 @@ use crate::service_url::{default_scope, parse_service_url};
 
 /// The URL subprotocol of this connector: `jdbc:datadirect:dynamics365:...`.
 pub const SUBPROTOCOL: &str = "dynamics365";
-/// The `odata.maxpagesize` asked for when PageSize is not given.
+/// The `odata.maxpagesize` asked for when PageSize is not given (the
+/// catalogue's default, which the connector reads; a test keeps the two equal).
 pub const DEFAULT_PAGE_SIZE: u32 = 5000;
 
 /// The connector's own properties, beside [`COMMON_PROPERTIES`] and [`GRANT_PROPERTIES`].
@@ -65,7 +66,8 @@ const OWN_PROPERTIES: &[PropertySpec] = &[
     .default_value("300"),
 ];
 
-/// The vendor's default `WSTimeout` for Dynamics 365.
+/// The vendor's default `WSTimeout` for Dynamics 365 (the catalogue's
+/// default, which the connector reads; a test keeps the two equal).
 pub const DEFAULT_WS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Every property a `dynamics365` connection accepts: `Description`, the
@@ -256,44 +258,22 @@ impl Dynamics365DataSource {
     /// until the first request.
     pub fn build(self) -> Result<Dynamics365Connector> {
         let mut props = self.properties.clone();
-        props.validate(&catalogue())?;
+        let catalogue = catalogue();
+        props.validate(&catalogue)?;
+        let typed = props.typed(&catalogue);
         let service = props.get_str("ServiceURL").unwrap_or_default();
         let base = parse_service_url(service)?;
-        let method = props.get_str("AuthenticationMethod").unwrap_or("OAuth2");
+        let method = typed.text("AuthenticationMethod").unwrap_or_default();
         if !method.trim().eq_ignore_ascii_case("OAuth2") {
             return Err(Dynamics365Error::UnsupportedAuthenticationMethod {
                 found: method.to_owned(),
             }
             .into());
         }
-        let page_size = match props.get_str("PageSize") {
-            None => DEFAULT_PAGE_SIZE,
-            Some(s) => s
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    Dynamics365Error::config(
-                        "PageSize",
-                        format!("expected a positive integer, found {s:?}"),
-                    )
-                })?,
-        };
-        let labels = match props.get_str("IncludeFormattedValues").map(str::trim) {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("true") => true,
-            Some(v) if v.eq_ignore_ascii_case("false") => false,
-            Some(v) => {
-                return Err(Dynamics365Error::config(
-                    "IncludeFormattedValues",
-                    format!("expected true or false, found {v:?}"),
-                )
-                .into());
-            }
-        };
+        let page_size = typed.positive::<u32>("PageSize")?;
+        let labels = typed.boolean("IncludeFormattedValues")?;
         let cache = MetadataCache::configure(
-            props.get_str("MetadataCache"),
+            typed.boolean("MetadataCache")?,
             props.get_str("MetadataCacheDir"),
         )?;
         let grant_type = GrantType::for_oauth2(&props);
@@ -302,7 +282,7 @@ impl Dynamics365DataSource {
         let flow = Arc::new(grant.build()?);
         let client = match &self.http_client {
             Some(c) => c.clone(),
-            None => ClientOptions::from_properties(&props, DEFAULT_WS_TIMEOUT)?
+            None => ClientOptions::from_properties(&props, &catalogue)?
                 .with_user_agent(concat!(
                     "connectkit-dynamics365/",
                     env!("CARGO_PKG_VERSION")
@@ -369,7 +349,19 @@ mod tests {
             "property AuthenticationMethod: unsupported value \"Basic\"; supported: OAuth2"
         );
         let err = seed().page_size(0).build().unwrap_err();
-        assert!(err.to_string().contains("PageSize"), "{err}");
+        assert_eq!(err.code(), "config.invalid_property");
+        assert_eq!(
+            err.to_string(),
+            "property PageSize: expected a positive whole number, found \"0\""
+        );
+        let err = seed()
+            .property("PageSize", "4294967296")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "property PageSize: expected a positive whole number up to 4294967295, found \"4294967296\""
+        );
         let err = Dynamics365DataSource::new().build().unwrap_err();
         assert_eq!(err.to_string(), "missing required property ServiceURL");
         let err = seed().property("ServiceUrl2", "x").build().unwrap_err();
@@ -391,12 +383,36 @@ mod tests {
             .property("IncludeFormattedValues", "maybe")
             .build()
             .unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("property IncludeFormattedValues: expected true or false"),
-            "{err}"
+        assert_eq!(err.code(), "config.invalid_property");
+        assert_eq!(
+            err.to_string(),
+            "property IncludeFormattedValues: expected true or false, found \"maybe\""
         );
         let err = seed().token_uri("not a url").build().unwrap_err();
         assert!(err.to_string().contains("TokenURI"), "{err}");
+    }
+
+    #[test]
+    fn the_catalogue_holds_the_defaults() {
+        let catalogue = catalogue();
+        let none = Properties::new();
+        let typed = none.typed(&catalogue);
+        assert_eq!(
+            typed.positive::<u32>("PageSize").unwrap(),
+            DEFAULT_PAGE_SIZE
+        );
+        assert_eq!(
+            typed.timeout("WSTimeout").unwrap(),
+            Some(DEFAULT_WS_TIMEOUT)
+        );
+        assert!(!typed.boolean("IncludeFormattedValues").unwrap());
+        assert!(typed.boolean("MetadataCache").unwrap());
+        assert_eq!(typed.text("AuthenticationMethod"), Some("OAuth2"));
+        let on = seed()
+            .property("includeformattedvalues", " TRUE ")
+            .property("PageSize", "7")
+            .build()
+            .unwrap();
+        assert_eq!(on.page_size(), 7);
     }
 }

@@ -67,8 +67,9 @@ impl RefreshTokenFlowBuilder {
         Self {
             connect_timeout: Some(Duration::from_secs(10)),
             read_timeout: Some(Duration::from_secs(30)),
-            request_timeout: Some(Duration::from_secs(30)),
-            refresh_timeout: Some(Duration::from_secs(90)),
+            // TokenRequestTimeout and TokenRefreshTimeout: the catalogue's.
+            request_timeout: crate::properties::default_timeout("TokenRequestTimeout"),
+            refresh_timeout: crate::properties::default_timeout("TokenRefreshTimeout"),
             ..Self::default()
         }
     }

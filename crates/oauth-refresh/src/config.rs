@@ -43,12 +43,14 @@ pub const GRANT_PROPERTIES: &[PropertySpec] = &[
     ),
     PropertySpec::new(
         "TokenRequestTimeout",
-        "connectkit extension: seconds one token request may take in total, however slowly the server answers (default 30, 0 = no limit).",
-    ),
+        "connectkit extension: seconds one token request may take in total, however slowly the server answers (0 = no limit).",
+    )
+    .default_value("30"),
     PropertySpec::new(
         "TokenRefreshTimeout",
-        "connectkit extension: seconds a refresh may take across all its retries and request forms (default 90, 0 = no limit).",
-    ),
+        "connectkit extension: seconds a refresh may take across all its retries and request forms (0 = no limit).",
+    )
+    .default_value("90"),
 ];
 
 /// The HTTP method of the token request.

@@ -10,27 +10,20 @@ use crate::error::Error;
 use secrecy::SecretString;
 
 use crate::builder::RefreshTokenFlowBuilder;
-use crate::config::ClientCredentialsMode;
+use crate::config::{ClientCredentialsMode, GRANT_PROPERTIES};
 use crate::grant::GrantType;
 
 fn secret_prop(props: &Properties, name: &str) -> Option<SecretString> {
     props.secret(name)
 }
 
-/// Seconds from a property; `0` means no limit.
-fn seconds_prop(props: &Properties, name: &str) -> Result<Option<Option<Duration>>, CoreError> {
-    let Some(text) = props.get_str(name) else {
-        return Ok(None);
-    };
-    match text.trim().parse::<u64>() {
-        Ok(0) => Ok(Some(None)),
-        Ok(n) => Ok(Some(Some(Duration::from_secs(n)))),
-        Err(_) => Err(CoreError::invalid_property(
-            name,
-            "a whole number of seconds (0 for no limit)",
-            Some(text),
-        )),
-    }
+/// The catalogue's default of a timeout of the grant (`TokenRequestTimeout`,
+/// `TokenRefreshTimeout`), which [`RefreshTokenFlowBuilder::new`] starts from.
+pub(crate) fn default_timeout(name: &str) -> Option<Duration> {
+    Properties::new()
+        .typed(GRANT_PROPERTIES)
+        .timeout(name)
+        .expect("the grant's timeouts have whole-second defaults in GRANT_PROPERTIES")
 }
 
 fn required(props: &Properties, name: &str) -> Result<(), CoreError> {
@@ -89,12 +82,10 @@ impl RefreshTokenFlowBuilder {
         if let Some(mode) = props.get_str("ClientCredentialsMode") {
             b = b.client_credentials_mode(mode.parse::<ClientCredentialsMode>()?);
         }
-        if let Some(t) = seconds_prop(props, "TokenRequestTimeout")? {
-            b = b.token_request_timeout(t);
-        }
-        if let Some(t) = seconds_prop(props, "TokenRefreshTimeout")? {
-            b = b.refresh_timeout(t);
-        }
+        let typed = props.typed(GRANT_PROPERTIES);
+        b = b
+            .token_request_timeout(typed.timeout("TokenRequestTimeout")?)
+            .refresh_timeout(typed.timeout("TokenRefreshTimeout")?);
         if let Some(path) = props
             .get_str("TokenFile")
             .filter(|_| grant == GrantType::RefreshToken)
@@ -119,5 +110,49 @@ impl RefreshTokenFlowBuilder {
             }
         }
         Ok(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(extra: &str) -> Properties {
+        let text =
+            format!("x:ClientID=c;ClientSecret=s;RefreshToken=r;TokenURI=https://h/t{extra}");
+        text.parse::<connectkit_core::ConnectionUrl>()
+            .unwrap()
+            .into_parts()
+            .1
+    }
+
+    #[test]
+    fn timeouts_default_to_the_catalogue() {
+        let b = RefreshTokenFlowBuilder::new();
+        assert_eq!(b.request_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(b.refresh_timeout, Some(Duration::from_secs(90)));
+        let b = RefreshTokenFlowBuilder::from_properties(&props("")).unwrap();
+        assert_eq!(b.request_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(b.refresh_timeout, Some(Duration::from_secs(90)));
+        let b = RefreshTokenFlowBuilder::from_properties(&props(
+            ";TokenRequestTimeout=0;tokenrefreshtimeout= 5 ",
+        ))
+        .unwrap();
+        assert_eq!(b.request_timeout, None);
+        assert_eq!(b.refresh_timeout, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn a_bad_timeout_names_the_property_and_the_value() {
+        let err = RefreshTokenFlowBuilder::from_properties(&props(";TokenRefreshTimeout=soon"))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "property TokenRefreshTimeout: a whole number of seconds (0 for no limit), found \"soon\""
+        );
+        assert_eq!(
+            connectkit_core::Error::from(err).code(),
+            "config.invalid_property"
+        );
     }
 }

@@ -18,21 +18,15 @@ use crate::table::{Endpoint, Rows};
 /// page alone, as the vendor samples (and no request beyond what a scan
 /// with a small limit needs). A field that first holds a value on a later
 /// page then stops the scan with an error that says to raise
-/// `ColumnDiscoverySampleSize`.
+/// `ColumnDiscoverySampleSize`. The catalogue's default, which the connector
+/// reads; a test keeps the two equal.
 pub const DEFAULT_SAMPLE_ROWS: usize = 1;
 
 /// `ColumnDiscoverySampleSize` (rows; at least the first page is read).
 pub(crate) fn sample_rows(props: &Properties) -> Result<usize> {
-    match props.get_str("ColumnDiscoverySampleSize") {
-        None => Ok(DEFAULT_SAMPLE_ROWS),
-        Some(v) => v.trim().parse().map_err(|_| {
-            connectkit_core::Error::invalid_property(
-                "ColumnDiscoverySampleSize",
-                "a whole number of rows",
-                Some(v),
-            )
-        }),
-    }
+    props
+        .typed(&crate::source::catalogue())
+        .whole("ColumnDiscoverySampleSize")
 }
 
 /// What sampling read: the pages' bodies merged into one (next-link fields
@@ -130,6 +124,28 @@ fn merge(bodies: Vec<Value>) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_catalogue_holds_the_defaults() {
+        let mut props = Properties::new();
+        assert_eq!(sample_rows(&props).unwrap(), DEFAULT_SAMPLE_ROWS);
+        let catalogue = crate::source::catalogue();
+        assert_eq!(
+            props.typed(&catalogue).timeout("WSTimeout").unwrap(),
+            Some(std::time::Duration::from_secs(120))
+        );
+        props.set("ColumnDiscoverySampleSize", " 0 ");
+        assert_eq!(sample_rows(&props).unwrap(), 0);
+        props.set("ColumnDiscoverySampleSize", "250");
+        assert_eq!(sample_rows(&props).unwrap(), 250);
+        props.set("columndiscoverysamplesize", "all");
+        let e = sample_rows(&props).unwrap_err();
+        assert_eq!(e.code(), "config.invalid_property");
+        assert_eq!(
+            e.to_string(),
+            "property ColumnDiscoverySampleSize: expected a whole number, found \"all\""
+        );
+    }
 
     #[test]
     fn pages_merge_into_one_sample() {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::properties::Properties;
+use crate::properties::{Properties, PropertySpec};
 
 /// How long a connection waits to connect before giving up (connect only;
 /// WSTimeout bounds the whole request).
@@ -15,11 +15,17 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// ```
 /// use std::time::Duration;
+/// use connectkit_core::PropertySpec;
 /// use connectkit_core::client::ClientOptions;
 ///
+/// const CATALOGUE: &[PropertySpec] =
+///     &[PropertySpec::new("WSTimeout", "Seconds; 0 for none.").default_value("120")];
+/// let props = connectkit_core::Properties::new();
+/// let options = ClientOptions::from_properties(&props, CATALOGUE)?;
+/// assert_eq!(options.timeout, Some(Duration::from_secs(120))); // the default
 /// let props: connectkit_core::Properties =
 ///     "x:WSTimeout=0".parse::<connectkit_core::ConnectionUrl>()?.into_parts().1;
-/// let options = ClientOptions::from_properties(&props, Duration::from_secs(120))?;
+/// let options = ClientOptions::from_properties(&props, CATALOGUE)?;
 /// assert_eq!(options.timeout, None); // 0 means no limit
 /// let client = options.with_user_agent("my-connector/1.0").api_client()?;
 /// # let _ = client;
@@ -47,25 +53,13 @@ impl ClientOptions {
         }
     }
 
-    /// Reads `WSTimeout` (whole seconds, `0` for no limit), falling back
-    /// to the connector's `default_timeout` (the vendor's: 120 s for
-    /// Autonomous REST, 300 s for Dynamics 365).
-    pub fn from_properties(props: &Properties, default_timeout: Duration) -> Result<Self> {
-        let timeout = match props.get_str("WSTimeout") {
-            None => Some(default_timeout),
-            Some(v) => match v.trim().parse::<u64>() {
-                Ok(0) => None,
-                Ok(n) => Some(Duration::from_secs(n)),
-                Err(_) => {
-                    return Err(Error::invalid_property(
-                        "WSTimeout",
-                        "a whole number of seconds (0 for no limit)",
-                        Some(v),
-                    ));
-                }
-            },
-        };
-        Ok(Self::new(timeout))
+    /// Reads `WSTimeout` (whole seconds, `0` for no limit); when it is
+    /// absent, the default of the connector's `catalogue` applies (the
+    /// vendor's: 120 s for Autonomous REST, 300 s for Dynamics 365). A
+    /// catalogue without a default for `WSTimeout` makes an absent one an
+    /// error.
+    pub fn from_properties(props: &Properties, catalogue: &[PropertySpec]) -> Result<Self> {
+        Ok(Self::new(props.typed(catalogue).timeout("WSTimeout")?))
     }
 
     /// The same options with the connector's `User-Agent`.

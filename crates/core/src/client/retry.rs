@@ -7,8 +7,8 @@ use reqwest::Method;
 use reqwest::header::HeaderMap;
 
 use super::http::retry_after;
-use crate::error::{Error, Result};
-use crate::properties::Properties;
+use crate::error::Result;
+use crate::properties::{CLIENT_PROPERTIES, Properties};
 
 /// How requests are retried after 429, 503, 502/504 (idempotent requests
 /// only) and connection resets (idempotent requests only).
@@ -60,15 +60,12 @@ pub struct RetryConfig {
 }
 
 impl Default for RetryConfig {
+    /// The policy of API requests: a first backoff of 500 ms, backoffs of
+    /// at most 30 s, with jitter, and `MaxRetries`, `MaxRetryWait` and
+    /// `RetryTimeout` at the defaults of [`CLIENT_PROPERTIES`].
     fn default() -> Self {
-        Self {
-            max_retries: 5,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-            max_wait: Duration::from_secs(300),
-            timeout: Duration::from_secs(600),
-            jitter: true,
-        }
+        Self::from_properties(&Properties::new())
+            .expect("the defaults of CLIENT_PROPERTIES are whole numbers")
     }
 }
 
@@ -124,21 +121,20 @@ impl RetryConfig {
         self
     }
 
-    /// Reads `MaxRetries`, `MaxRetryWait` and `RetryTimeout` (see
-    /// [`CLIENT_PROPERTIES`](crate::CLIENT_PROPERTIES)); absent ones keep
-    /// their defaults.
+    /// Reads `MaxRetries`, `MaxRetryWait` and `RetryTimeout` (whole
+    /// numbers; absent ones take the defaults of [`CLIENT_PROPERTIES`]).
     pub fn from_properties(props: &Properties) -> Result<Self> {
-        let mut c = Self::default();
-        if let Some(n) = whole(props, "MaxRetries", "a whole number of retries")? {
-            c.max_retries = u32::try_from(n).unwrap_or(u32::MAX);
-        }
-        if let Some(n) = whole(props, "MaxRetryWait", "a whole number of seconds")? {
-            c.max_wait = Duration::from_secs(n);
-        }
-        if let Some(n) = whole(props, "RetryTimeout", "a whole number of seconds")? {
-            c.timeout = Duration::from_secs(n);
-        }
-        Ok(c)
+        let typed = props.typed(CLIENT_PROPERTIES);
+        // A number of retries beyond u32 saturates: it is a bound.
+        let max_retries = typed.whole::<u64>("MaxRetries")?;
+        Ok(Self {
+            max_retries: u32::try_from(max_retries).unwrap_or(u32::MAX),
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_wait: typed.seconds("MaxRetryWait")?,
+            timeout: typed.seconds("RetryTimeout")?,
+            jitter: true,
+        })
     }
 
     /// The wait before retry number `retry` (1-based: the first retry is
@@ -162,17 +158,6 @@ impl RetryConfig {
     /// attempts begun at `started`: within `max_retries` and `timeout`.
     pub fn allows(&self, attempts: u32, started: tokio::time::Instant, wait: Duration) -> bool {
         attempts <= self.max_retries && started.elapsed().saturating_add(wait) <= self.timeout
-    }
-}
-
-fn whole(props: &Properties, name: &str, expected: &str) -> Result<Option<u64>> {
-    match props.get_str(name) {
-        None => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| Error::invalid_property(name, expected, Some(v))),
     }
 }
 
@@ -314,8 +299,31 @@ mod tests {
         let err = RetryConfig::from_properties(&props).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "property MaxRetries: expected a whole number of retries, found \"many\""
+            "property MaxRetries: expected a whole number, found \"many\""
         );
         assert!(is_idempotent(&Method::GET) && !is_idempotent(&Method::POST));
+    }
+
+    #[test]
+    fn defaults_are_the_catalogue_defaults() {
+        let c = RetryConfig::default();
+        assert_eq!(
+            (c.max_retries, c.max_wait, c.timeout),
+            (5, Duration::from_secs(300), Duration::from_secs(600))
+        );
+        assert_eq!(
+            (c.initial_backoff, c.max_backoff, c.jitter),
+            (Duration::from_millis(500), Duration::from_secs(30), true)
+        );
+        let zero: Properties = "x:MaxRetries=0;MaxRetryWait=0;RetryTimeout=0"
+            .parse::<crate::ConnectionUrl>()
+            .unwrap()
+            .into_parts()
+            .1;
+        let c = RetryConfig::from_properties(&zero).unwrap();
+        assert_eq!(
+            (c.max_retries, c.max_wait, c.timeout),
+            (0, Duration::ZERO, Duration::ZERO)
+        );
     }
 }

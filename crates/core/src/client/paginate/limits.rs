@@ -1,7 +1,7 @@
 //! The bounds the paging engine enforces, and why it stops with an error.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::properties::Properties;
+use crate::properties::{CLIENT_PROPERTIES, Properties};
 
 /// The bounds the engine enforces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,43 +20,27 @@ pub struct PagingLimits {
 }
 
 impl Default for PagingLimits {
+    /// The defaults of [`CLIENT_PROPERTIES`].
     fn default() -> Self {
-        Self {
-            max_empty_pages: 3,
-            max_pages: 1_000_000,
-            max_concurrent_requests: 4,
-        }
+        Self::from_properties(&Properties::new())
+            .expect("the defaults of CLIENT_PROPERTIES are positive whole numbers")
     }
 }
 
 impl PagingLimits {
-    /// Reads `MaxEmptyPages`, `MaxPages` and `MaxConcurrentRequests`.
+    /// Reads `MaxEmptyPages`, `MaxPages` and `MaxConcurrentRequests`
+    /// (positive whole numbers; absent ones take the defaults of
+    /// [`CLIENT_PROPERTIES`]).
     pub fn from_properties(props: &Properties) -> Result<Self> {
-        let mut l = Self::default();
-        let read = |name: &str| -> Result<Option<u64>> {
-            props
-                .get_str(name)
-                .map(|v| {
-                    v.trim()
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| {
-                            Error::invalid_property(name, "a positive whole number", Some(v))
-                        })
-                })
-                .transpose()
-        };
-        if let Some(n) = read("MaxEmptyPages")? {
-            l.max_empty_pages = u32::try_from(n).unwrap_or(u32::MAX);
-        }
-        if let Some(n) = read("MaxPages")? {
-            l.max_pages = n;
-        }
-        if let Some(n) = read("MaxConcurrentRequests")? {
-            l.max_concurrent_requests = usize::try_from(n).unwrap_or(usize::MAX);
-        }
-        Ok(l)
+        let typed = props.typed(CLIENT_PROPERTIES);
+        // Values beyond the field's type saturate: each is a bound.
+        let max_empty_pages = typed.positive::<u64>("MaxEmptyPages")?;
+        let max_concurrent_requests = typed.positive::<u64>("MaxConcurrentRequests")?;
+        Ok(Self {
+            max_empty_pages: u32::try_from(max_empty_pages).unwrap_or(u32::MAX),
+            max_pages: typed.positive("MaxPages")?,
+            max_concurrent_requests: usize::try_from(max_concurrent_requests).unwrap_or(usize::MAX),
+        })
     }
 
     /// Sets the most page requests in flight at once (at least 1).
@@ -143,5 +127,30 @@ impl From<PagingError> for Error {
             _ => ErrorKind::Api,
         };
         Error::coded(kind, e.code(), e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_catalogue_defaults() {
+        let l = PagingLimits::default();
+        assert_eq!(
+            (l.max_empty_pages, l.max_pages, l.max_concurrent_requests),
+            (3, 1_000_000, 4)
+        );
+        let mut props = Properties::new();
+        props.set("MaxEmptyPages", "99999999999");
+        props.set("maxpages", "7");
+        let l = PagingLimits::from_properties(&props).unwrap();
+        assert_eq!((l.max_empty_pages, l.max_pages), (u32::MAX, 7));
+        props.set("MaxPages", "0");
+        let e = PagingLimits::from_properties(&props).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "property MaxPages: expected a positive whole number, found \"0\""
+        );
     }
 }
