@@ -7,7 +7,9 @@ use connectkit_core::Error;
 use connectkit_core::arrow_schema::SchemaRef;
 use serde_json::Value;
 
-use crate::check::{compare_columns, compare_request, compare_rows, error_kind, kind_matches};
+use crate::check::{
+    compare_columns, compare_request, compare_rows, error_kind, kind_matches, type_name,
+};
 use crate::mock::Servers;
 use crate::scenario::Scenario;
 
@@ -72,6 +74,27 @@ pub(crate) async fn check(
         };
         if let Some(d) = compare_columns(table, cols, schema) {
             return Err(d);
+        }
+    }
+    for (table, types) in &e.column_types {
+        let Some((_, schema)) = produced.schemas.iter().rev().find(|(n, _)| n == table) else {
+            return Err(format!(
+                "column_types of {table}: no tables or schema operation described it"
+            ));
+        };
+        for (column, want) in types {
+            let Some(f) = schema.fields().iter().find(|f| f.name() == column) else {
+                let names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
+                return Err(format!(
+                    "column_types of {table}: expected a column {column}, received {names:?}"
+                ));
+            };
+            let have = type_name(f);
+            if have != *want {
+                return Err(format!(
+                    "column_types of {table}.{column}: expected {want}, received {have}"
+                ));
+            }
         }
     }
     let want_rows = match (&e.rows, &e.rows_file) {

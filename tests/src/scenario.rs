@@ -166,6 +166,10 @@ pub struct Expect {
     /// Columns per table: `name` or `{name: Type}` (the `connectkit.type`, else the Arrow type).
     #[serde(default)]
     pub columns: BTreeMap<String, Vec<Value>>,
+    /// Types of some columns per table (`{table: {column: Type}}`), other
+    /// columns unchecked: the `connectkit.type`, else the Arrow type.
+    #[serde(default)]
+    pub column_types: BTreeMap<String, BTreeMap<String, String>>,
     /// The rows of the last scan, compared as JSON values.
     #[serde(default)]
     pub rows: Option<Vec<Value>>,
