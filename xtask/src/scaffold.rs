@@ -7,6 +7,7 @@ use std::process::ExitCode;
 const CARGO_TOML: &str = include_str!("../templates/connector/Cargo.toml.tmpl");
 const LIB_RS: &str = include_str!("../templates/connector/lib.rs");
 const SCENARIO: &str = include_str!("../templates/connector/first.yaml");
+const SHARED_TABLE: &str = include_str!("../templates/connector/shared_table.yaml");
 
 /// Options of `cargo xtask new-connector`.
 #[derive(clap::Args, Debug)]
@@ -39,7 +40,9 @@ fn fill(template: &str, name: &str) -> String {
 }
 
 /// Writes `crates/NAME/{Cargo.toml,src/lib.rs}` and
-/// `fixtures/conformance/NAME/first.yaml` under `root`; returns the files written.
+/// `fixtures/conformance/NAME/{first.yaml,shared_table.yaml}` (its first
+/// scenario, and the test table the shared scenarios use) under `root`;
+/// returns the files written.
 pub fn scaffold(root: &Path, name: &str) -> Result<Vec<PathBuf>, String> {
     check_name(name)?;
     let krate = root.join("crates").join(name);
@@ -54,6 +57,12 @@ pub fn scaffold(root: &Path, name: &str) -> Result<Vec<PathBuf>, String> {
                 .join(name)
                 .join("first.yaml"),
             fill(SCENARIO, name),
+        ),
+        (
+            root.join("fixtures/conformance")
+                .join(name)
+                .join(connectkit_e2e::shared::SHARED_TABLE_FILE),
+            fill(SHARED_TABLE, name),
         ),
     ];
     for (path, text) in &files {
@@ -75,7 +84,7 @@ pub fn run(args: Args) -> ExitCode {
             }
             let n = &args.name;
             println!(
-                "\nNext:\n  1. Cargo.toml [workspace.dependencies]: connectkit-{n} = {{ path = \"crates/{n}\", version = \"0.1.0\" }}\n  2. crates/cli/Cargo.toml [dependencies]: connectkit-{n}.workspace = true\n  3. crates/cli/src/lib.rs registry(): connectkit_{n}::register(&mut r);\n     (the one list of built-in connectors: the command, the tests and xtask read it)\n  4. cargo xtask conformance --connector {n}"
+                "\nNext:\n  1. Cargo.toml [workspace.dependencies]: connectkit-{n} = {{ path = \"crates/{n}\", version = \"0.1.0\" }}\n  2. crates/cli/Cargo.toml [dependencies]: connectkit-{n}.workspace = true\n  3. crates/cli/src/lib.rs registry(): connectkit_{n}::register(&mut r);\n     (the one list of built-in connectors: the command, the tests and xtask read it)\n  4. cargo xtask conformance --connector {n}\n  5. once scan reads pages from ServiceURL: describe that table in fixtures/conformance/{n}/shared_table.yaml\n     (route, rows element, columns) and delete its `pending` line; the shared scenarios then run for {n}"
             );
             ExitCode::SUCCESS
         }
@@ -103,7 +112,7 @@ mod tests {
     fn scaffolds_a_crate_and_a_passing_scenario_into_a_temp_dir() {
         let dir = tempfile::tempdir().unwrap();
         let files = scaffold(dir.path(), "acme").unwrap();
-        assert_eq!(files.len(), 3);
+        assert_eq!(files.len(), 4);
         let toml = std::fs::read_to_string(dir.path().join("crates/acme/Cargo.toml")).unwrap();
         assert!(toml.contains("name = \"connectkit-acme\""), "{toml}");
         let lib = std::fs::read_to_string(dir.path().join("crates/acme/src/lib.rs")).unwrap();
@@ -114,6 +123,50 @@ mod tests {
         let s = connectkit_e2e::Scenario::load(&scenario).unwrap();
         assert_eq!(s.connector, "acme");
         assert_eq!(s.id, "acme/first");
+        // The shared test table is the connector's own, pending until it reads pages.
+        let decl = dir
+            .path()
+            .join("fixtures/conformance/acme")
+            .join(connectkit_e2e::shared::SHARED_TABLE_FILE);
+        let table = connectkit_e2e::shared::SharedTable::load(&decl, "acme").unwrap();
+        assert!(table.pending.is_some());
+        assert_eq!(
+            (table.table.as_str(), table.route.as_str()),
+            ("items", "/items")
+        );
+        // Shared scenarios skip a pending declaration.
+        let shared = dir.path().join("fixtures/conformance/shared");
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::write(
+            shared.join("s.yaml"),
+            "shared: true\noperations: [\"scan {{table}}\"]\n",
+        )
+        .unwrap();
+        let loaded = connectkit_e2e::Scenario::load_all(&shared.join("s.yaml"));
+        assert_eq!(loaded.len(), 1);
+        assert!(
+            loaded[0]
+                .as_ref()
+                .unwrap_err()
+                .message
+                .contains("no connector declares"),
+            "{loaded:?}"
+        );
+        std::fs::write(
+            &decl,
+            std::fs::read_to_string(&decl)
+                .unwrap()
+                .replace("pending:", "# pending:"),
+        )
+        .unwrap();
+        let loaded = connectkit_e2e::Scenario::load_all(&shared.join("s.yaml"));
+        let s = loaded[0].as_ref().unwrap();
+        assert_eq!(s.id, "shared/s[acme]");
+        assert!(
+            s.file.url.starts_with("jdbc:datadirect:acme:"),
+            "{}",
+            s.file.url
+        );
         // A second run refuses to overwrite.
         assert!(
             scaffold(dir.path(), "acme")

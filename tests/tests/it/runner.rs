@@ -96,6 +96,19 @@ fn malformed_scenarios_name_the_file_and_the_field() {
             "url: autorest:Sample=x\noperations: [tables]\ntoken: {responses: []}\n",
             "token.responses",
         ),
+        (
+            "url: autorest:Sample=x\noperations: [{scan: t, filter: {column: a, op: like, value: x}}]\n",
+            "filter.op",
+        ),
+        (
+            "url: autorest:Sample=x\noperations: [{scan: t, filter: {column: a, op: in, value: 1}}]\n",
+            "filter.value",
+        ),
+        (
+            "url: autorest:Sample=x\noperations: [tables]\napi: [{path: /x, responses: [{rows: []}]}]\n",
+            "api[0].responses[0].rows",
+        ),
+        ("shared: true\noperations: [tables]\n", "shared"),
     ];
     for (text, field) in cases {
         let e = Scenario::parse(p, text).unwrap_err();
@@ -118,4 +131,45 @@ async fn the_new_connector_template_passes_its_first_scenario() {
     assert_eq!(s.connector, "example");
     let report = run_scenario(&registry, &s).await;
     assert!(report.passed(), "{}", report.line());
+    // Its shared test table is declared, and pending until scan reads pages.
+    let decl = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../xtask/templates/connector")
+        .join(connectkit_e2e::shared::SHARED_TABLE_FILE);
+    let table = connectkit_e2e::shared::SharedTable::load(&decl, "example").unwrap();
+    assert!(table.pending.is_some());
+    assert_eq!(
+        table.page(vec![serde_json::json!({"id": 1})]),
+        serde_json::json!([{"id": 1}])
+    );
+}
+
+#[test]
+fn shared_scenarios_run_once_per_declared_table() {
+    let root = conformance_dir();
+    let loaded = Scenario::load_all(&root.join("shared/api_502_504_then_success.yaml"));
+    let ids: Vec<String> = loaded
+        .iter()
+        .map(|s| s.as_ref().unwrap().id.clone())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "shared/api_502_504_then_success[autorest]",
+            "shared/api_502_504_then_success[dynamics365]"
+        ]
+    );
+    let d365 = loaded[1].as_ref().unwrap();
+    assert_eq!(d365.connector, "dynamics365");
+    // The declaration's setup route comes first, then the scenario's, its rows paged as declared.
+    let paths: Vec<&str> = d365.file.api.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/api/data/v9.2/$metadata", "/api/data/v9.2/accounts"]
+    );
+    let page = d365.file.api[1].responses[2].json.clone().unwrap();
+    assert_eq!(page["value"][1]["name"], "Fabrikam");
+    assert!(matches!(
+        &d365.operations[0],
+        connectkit_e2e::scenario::Operation::Scan { table, .. } if table == "accounts"
+    ));
 }

@@ -8,7 +8,9 @@
 //! (retries, 401 refresh, limits and messages come with it), and a
 //! `PageSource` given to `connectkit_core::client::paginate` for paged
 //! resources. Add a scenario to `fixtures/conformance/example/` for each
-//! behaviour, and list the connector in `fixtures/conformance/shared/`.
+//! behaviour; `fixtures/conformance/example/shared_table.yaml` declares the
+//! table the shared scenarios (`fixtures/conformance/shared/`) use: delete
+//! its `pending` line once `scan` reads pages from `ServiceURL`.
 
 use std::sync::Arc;
 
