@@ -7,7 +7,9 @@
 //! 127.0.0.1 for each scenario, connects through a [`Registry`] (the
 //! connector is picked by the URL's subprotocol), runs the operations and
 //! reports the first difference, secrets masked. Adding a connector means
-//! adding one line to [`builtin_registry`] and scenario files.
+//! adding one line to the built-in list ([`builtin_registry`] reads it),
+//! scenario files, and `<connector>/shared_table.yaml`: the table the shared
+//! scenarios use for it ([`shared`]).
 
 pub mod check;
 mod expect;
