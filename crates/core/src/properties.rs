@@ -18,6 +18,7 @@ pub const SECRET_PROPERTIES: &[&str] = &[
     "AccessToken",
     "SecurityToken",
     "Password",
+    "ProxyPassword",
 ];
 
 /// Whether `name` (any case) is one of [`SECRET_PROPERTIES`].
@@ -369,4 +370,21 @@ pub const CLIENT_PROPERTIES: &[PropertySpec] = &[
         "The most page requests of one scan in flight at once (1 reads one page after another).",
     )
     .default_value("4"),
+    PropertySpec::new(
+        "ProxyHost",
+        "The forward proxy every request goes through (a host name, or an http URL); without it HTTPS_PROXY, HTTP_PROXY and NO_PROXY apply.",
+    ),
+    PropertySpec::new(
+        "ProxyPort",
+        "The proxy's port (with a ProxyHost host name).",
+    ),
+    PropertySpec::new(
+        "ProxyUser",
+        "The user for the proxy's Basic authentication.",
+    ),
+    PropertySpec::new(
+        "ProxyPassword",
+        "The password for the proxy's Basic authentication.",
+    )
+    .secret(),
 ];

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use connectkit_core::client::ProxySettings;
 use connectkit_core::{StaticHeaderAuth, TokenInfo};
 use secrecy::SecretString;
 use url::Url;
@@ -44,6 +45,7 @@ pub struct RefreshTokenFlowBuilder {
     pub(crate) store: Option<Arc<dyn TokenStore>>,
     pub(crate) on_change: Option<TokenCallback>,
     pub(crate) client: Option<reqwest::Client>,
+    pub(crate) proxy: Option<ProxySettings>,
     pub(crate) grant_type: GrantType,
     /// The connection-property layer's defaults (the vendor's): GET without
     /// a prefix, ClientCredentialsMode All, and the default-form fallback.
@@ -235,6 +237,14 @@ impl RefreshTokenFlowBuilder {
         self
     }
 
+    /// The forward proxy token requests go through (ProxyHost and its
+    /// companions); without one, the environment's (`HTTPS_PROXY`, ...).
+    /// Ignored when [`http_client`](Self::http_client) gives the client.
+    pub fn proxy(mut self, proxy: ProxySettings) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
     /// The HTTP client for token requests. The default follows no redirects,
     /// so client credentials never reach another host.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
@@ -316,6 +326,9 @@ impl RefreshTokenFlowBuilder {
                 }
                 if let Some(t) = self.read_timeout {
                     b = b.read_timeout(t);
+                }
+                if let Some(p) = &self.proxy {
+                    b = p.apply(b).map_err(Error::from)?;
                 }
                 b.build().map_err(|e| {
                     Error::config("TokenURI", format!("cannot build an HTTP client: {e}"))

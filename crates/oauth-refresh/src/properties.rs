@@ -76,6 +76,9 @@ impl RefreshTokenFlowBuilder {
             b.refresh_token = secret_prop(props, "RefreshToken");
             b.access_token = secret_prop(props, "AccessToken");
         }
+        if let Some(proxy) = connectkit_core::client::ProxySettings::from_properties(props)? {
+            b = b.proxy(proxy);
+        }
         if let Some(scope) = props.get_str("Scope") {
             b = b.scope(scope);
         }

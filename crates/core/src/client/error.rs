@@ -11,7 +11,7 @@ use crate::error::{Error, ErrorKind};
 #[non_exhaustive]
 pub enum ApiError {
     /// The API answered with a status the rules treat as a failure.
-    #[error("{method} {url}: HTTP {status}{}", if detail.is_empty() { String::new() } else { format!(": {detail}") })]
+    #[error("{method} {url}: HTTP {status}{}{}", if detail.is_empty() { String::new() } else { format!(": {detail}") }, proxy_hint(*status))]
     Status {
         /// The request method.
         method: String,
@@ -118,7 +118,10 @@ impl ApiError {
     /// cannot be used is a protocol error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ApiError::Status { status: 401, .. } | ApiError::Unauthorized { .. } => ErrorKind::Auth,
+            ApiError::Status {
+                status: 401 | 407, ..
+            }
+            | ApiError::Unauthorized { .. } => ErrorKind::Auth,
             ApiError::Status { status: 403, .. } => ErrorKind::Forbidden,
             ApiError::Status {
                 status: 404 | 410, ..
@@ -186,5 +189,14 @@ fn transport_class(err: &reqwest::Error) -> &'static str {
         "reading the response failed"
     } else {
         "sending the request failed"
+    }
+}
+
+/// What a 407 asks of the user: the proxy, not the API, refused.
+fn proxy_hint(status: u16) -> &'static str {
+    if status == 407 {
+        " (the proxy requires authentication: set ProxyUser and ProxyPassword, or the user and password in HTTPS_PROXY/HTTP_PROXY)"
+    } else {
+        ""
     }
 }

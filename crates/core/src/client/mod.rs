@@ -23,6 +23,7 @@ mod link;
 mod options;
 #[cfg(feature = "connector")]
 mod paginate;
+mod proxy;
 mod redact;
 mod retry;
 mod rules;
@@ -44,6 +45,7 @@ pub use options::{CONNECT_TIMEOUT, ClientOptions};
 pub use paginate::{
     Decoded, INCREASE_AFTER, PageRun, PageSource, PagingError, PagingLimits, paginate,
 };
+pub use proxy::ProxySettings;
 pub use redact::{MASK, Redactor, added_query_values, escape_controls, header_secrets, redact};
 pub use retry::{RetryConfig, is_idempotent, is_retryable_transport};
 pub use rules::{Action, HttpRules, Rule};

@@ -31,7 +31,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// # let _ = client;
 /// # Ok::<(), connectkit_core::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientOptions {
     /// The longest one request may take, connect to last byte
@@ -41,6 +41,9 @@ pub struct ClientOptions {
     pub connect_timeout: Option<Duration>,
     /// The `User-Agent` header, when the connector names itself.
     pub user_agent: Option<String>,
+    /// The proxy ProxyHost names; `None`: the environment's
+    /// (`HTTPS_PROXY`, `NO_PROXY`, ...).
+    pub proxy: Option<super::ProxySettings>,
 }
 
 impl ClientOptions {
@@ -50,16 +53,20 @@ impl ClientOptions {
             timeout,
             connect_timeout: Some(CONNECT_TIMEOUT),
             user_agent: None,
+            proxy: None,
         }
     }
 
-    /// Reads `WSTimeout` (whole seconds, `0` for no limit); when it is
+    /// Reads `WSTimeout` (whole seconds, `0` for no limit) and the proxy
+    /// ([`ProxySettings::from_properties`](super::ProxySettings::from_properties)); when WSTimeout is
     /// absent, the default of the connector's `catalogue` applies (the
     /// vendor's: 120 s for Autonomous REST, 300 s for Dynamics 365). A
     /// catalogue without a default for `WSTimeout` makes an absent one an
     /// error.
     pub fn from_properties(props: &Properties, catalogue: &[PropertySpec]) -> Result<Self> {
-        Ok(Self::new(props.typed(catalogue).timeout("WSTimeout")?))
+        let mut options = Self::new(props.typed(catalogue).timeout("WSTimeout")?);
+        options.proxy = super::ProxySettings::from_properties(props)?;
+        Ok(options)
     }
 
     /// The same options with the connector's `User-Agent`.
@@ -78,6 +85,9 @@ impl ClientOptions {
         }
         if let Some(agent) = &self.user_agent {
             builder = builder.user_agent(agent);
+        }
+        if let Some(proxy) = &self.proxy {
+            builder = proxy.apply(builder)?;
         }
         builder
             .build()

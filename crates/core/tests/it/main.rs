@@ -6,6 +6,7 @@ mod client;
 mod paging;
 mod parse;
 mod props;
+mod proxy;
 mod redaction;
 mod registry;
 

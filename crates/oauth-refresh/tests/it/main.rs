@@ -11,6 +11,7 @@ mod exchange_fallback;
 mod fallback;
 mod faults;
 mod modes;
+mod proxy;
 mod redaction;
 mod rotation;
 mod secrets;
