@@ -291,6 +291,16 @@ impl Scenario {
                     "field api[{i}].responses[{j}].rows: only in a shared scenario (give json)"
                 )));
             }
+            if let Some(j) = r.responses.iter().position(|x| x.next_page.is_some()) {
+                return Err(fail(format!(
+                    "field api[{i}].responses[{j}].next_page: only in a shared scenario with rows"
+                )));
+            }
+            if r.page.is_some() {
+                return Err(fail(format!(
+                    "field api[{i}].page: only in a shared scenario (give query)"
+                )));
+            }
             if r.responses.is_empty() {
                 return Err(fail(format!(
                     "field api[{i}].responses: expected at least one response"
@@ -407,7 +417,15 @@ impl Scenario {
                 file.shared = false;
                 let mut api = table.setup.clone();
                 api.append(&mut file.api);
-                table.fill_pages(&mut api);
+                table
+                    .fill_pages(&mut api)
+                    .map_err(|message| ScenarioError {
+                        path: path.to_owned(),
+                        message: format!(
+                            "{message} ({connector}/{})",
+                            crate::shared::SHARED_TABLE_FILE
+                        ),
+                    })?;
                 file.api = api;
                 let mut s = Scenario::from_file(path, file)?;
                 s.id = format!("{}[{connector}]", s.id);

@@ -99,6 +99,10 @@ pub struct MockResponse {
     /// form the connector declares (under its rows element, or a top-level array).
     #[serde(default)]
     pub rows: Option<Vec<Value>>,
+    /// In a shared scenario: this page links to page N, in the form the
+    /// connector declares (`next_page`: a page element or a Link header).
+    #[serde(default)]
+    pub next_page: Option<u32>,
     /// Response headers such as `Retry-After` or `Link`.
     #[serde(default)]
     pub headers: BTreeMap<String, Value>,
@@ -131,6 +135,10 @@ pub struct Route {
     /// Bearer tokens this route answers 401 to (before taking a response).
     #[serde(default)]
     pub reject_tokens: Vec<String>,
+    /// In a shared scenario: this route serves page N (N > 1): the query
+    /// parameters the connector declares for it are added to `query`.
+    #[serde(default)]
+    pub page: Option<u32>,
 }
 
 fn get() -> String {
@@ -173,6 +181,10 @@ pub struct Expect {
     /// The rows of the last scan, compared as JSON values.
     #[serde(default)]
     pub rows: Option<Vec<Value>>,
+    /// In a shared scenario: this page links to page N, in the form the
+    /// connector declares (`next_page`: a page element or a Link header).
+    #[serde(default)]
+    pub next_page: Option<u32>,
     /// A JSON file holding the rows of the last scan (relative to the scenario).
     #[serde(default)]
     pub rows_file: Option<String>,

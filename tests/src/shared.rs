@@ -5,6 +5,7 @@
 //! `{{route}}`, `{{id}}`, `{{text}}`, ... placeholders and `rows:` responses;
 //! the runner plays it once per declaration, as `<id>[<connector>]`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -44,10 +45,47 @@ pub struct SharedTable {
     pub rows: String,
     /// The two columns shared scenarios use.
     pub columns: SharedColumns,
+    /// How a page links to the next one: `{element: "@odata.nextLink", query:
+    /// {$skiptoken: "{{page}}"}}`, the link being `{{api_server}}{{route}}?` and
+    /// the query, page N's number as `{{page}}`; without `element`, a
+    /// `Link: <...>; rel="next"` header. Scenarios that page need it.
+    #[serde(default)]
+    pub next_page: Option<NextPage>,
     /// Routes the connector reads besides the pages (a metadata document, a
     /// service document), added to every shared scenario's `api`.
     #[serde(default)]
     pub setup: Vec<Route>,
+}
+
+/// The next-page form of a shared table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextPage {
+    /// The page element holding the next page's URL; absent: a Link header.
+    #[serde(default)]
+    pub element: Option<String>,
+    /// The query parameters of page N (`{{page}}` is N).
+    pub query: BTreeMap<String, String>,
+}
+
+impl NextPage {
+    /// Page `n`'s query parameters.
+    fn query(&self, n: u32) -> BTreeMap<String, Value> {
+        let n = n.to_string();
+        self.query
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(substitute(v, &[("page", &n)]))))
+            .collect()
+    }
+
+    /// Page `n`'s URL (`{{api_server}}` filled when the servers start).
+    fn url(&self, route: &str, n: u32) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.query(n) {
+            q.append_pair(&k, v.as_str().unwrap_or_default());
+        }
+        format!("{{{{api_server}}}}{route}?{}", q.finish())
+    }
 }
 
 /// The columns of a shared table.
@@ -149,19 +187,58 @@ impl SharedTable {
         }
     }
 
-    /// Every `rows:` response of `routes` as a page of this table.
-    pub fn fill_pages(&self, routes: &mut [Route]) {
-        for r in routes {
-            for resp in &mut r.responses {
-                fill_page(self, resp);
+    /// Every `rows:` response of `routes` as a page of this table, its
+    /// `next_page` as the declared link, and every `page: N` route matching
+    /// page N's query parameters.
+    pub fn fill_pages(&self, routes: &mut [Route]) -> Result<(), String> {
+        for (i, r) in routes.iter_mut().enumerate() {
+            if let Some(n) = r.page.take() {
+                let next = self.next_page.as_ref().ok_or_else(|| {
+                    format!("field api[{i}].page: the connector declares no next_page")
+                })?;
+                r.query.extend(next.query(n));
+            }
+            for (j, resp) in r.responses.iter_mut().enumerate() {
+                self.fill_page(resp)
+                    .map_err(|e| format!("field api[{i}].responses[{j}]: {e}"))?;
             }
         }
+        Ok(())
     }
-}
 
-fn fill_page(t: &SharedTable, r: &mut MockResponse) {
-    if let Some(rows) = r.rows.take() {
-        r.json = Some(t.page(rows));
+    fn fill_page(&self, r: &mut MockResponse) -> Result<(), String> {
+        let Some(rows) = r.rows.take() else {
+            return match r.next_page {
+                Some(_) => Err("next_page goes with rows".into()),
+                None => Ok(()),
+            };
+        };
+        let mut page = self.page(rows);
+        if let Some(n) = r.next_page.take() {
+            let next = self
+                .next_page
+                .as_ref()
+                .ok_or("next_page: the connector declares no next_page")?;
+            let url = next.url(&self.route, n);
+            match (&next.element, &mut page) {
+                (Some(e), Value::Object(m)) => {
+                    m.insert(e.clone(), Value::String(url));
+                }
+                (Some(e), _) => {
+                    return Err(format!(
+                        "next_page: the rows are a top-level array, with no place for the element {e}"
+                    ));
+                }
+                (None, _) => {
+                    r.headers.insert(
+                        "Link".into(),
+                        Value::String(format!("<{url}>; rel=\"next\"")),
+                    );
+                }
+            }
+        }
+        r.json = Some(page);
+        Ok(())
     }
 }
 
@@ -185,4 +262,56 @@ pub fn declarations(root: &Path) -> Vec<(String, PathBuf)> {
 /// The text of a shared scenario for one connector: its placeholders filled.
 pub fn expand(text: &str, table: &SharedTable, connector: &str) -> String {
     substitute(text, &table.vars(connector))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(rows: &str, element: Option<&str>) -> SharedTable {
+        let next = match element {
+            Some(e) => format!("{{element: \"{e}\", query: {{page: \"{{{{page}}}}\"}}}}"),
+            None => "{query: {page: \"{{page}}\"}}".to_owned(),
+        };
+        serde_saphyr::from_str(&format!(
+            "url: x\ntable: t\nroute: /t\nrows: \"{rows}\"\ncolumns: {{id: {{name: i, type: I}}, text: {{name: s, type: S}}}}\nnext_page: {next}\n"
+        ))
+        .unwrap()
+    }
+
+    fn routes() -> Vec<Route> {
+        serde_saphyr::from_str(
+            "- {path: /t, responses: [{rows: [{i: 1}], next_page: 2}]}\n- {path: /t, page: 2, responses: [{rows: []}]}\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn pages_link_in_the_declared_form() {
+        let mut r = routes();
+        table("value", Some("@odata.nextLink"))
+            .fill_pages(&mut r)
+            .unwrap();
+        assert_eq!(
+            r[0].responses[0].json,
+            Some(
+                serde_json::json!({"value": [{"i": 1}], "@odata.nextLink": "{{api_server}}/t?page=2"})
+            )
+        );
+        assert_eq!(r[1].query.get("page"), Some(&Value::String("2".into())));
+        assert_eq!(r[1].page, None);
+        let mut r = routes();
+        table("", None).fill_pages(&mut r).unwrap();
+        assert_eq!(r[0].responses[0].json, Some(serde_json::json!([{"i": 1}])));
+        assert_eq!(
+            r[0].responses[0].headers.get("Link"),
+            Some(&Value::String(
+                "<{{api_server}}/t?page=2>; rel=\"next\"".into()
+            ))
+        );
+        let e = table("", Some("next"))
+            .fill_pages(&mut routes())
+            .unwrap_err();
+        assert!(e.contains("top-level array"), "{e}");
+    }
 }
