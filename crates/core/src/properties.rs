@@ -387,4 +387,13 @@ pub const CLIENT_PROPERTIES: &[PropertySpec] = &[
         "The password for the proxy's Basic authentication.",
     )
     .secret(),
+    PropertySpec::new(
+        "TrustStore",
+        "A PEM file of CA certificates trusted beside the operating system's (a private CA, a TLS-inspecting proxy's).",
+    ),
+    PropertySpec::new(
+        "ValidateServerCertificate",
+        "Only true is accepted: the server is always authenticated (use TrustStore for private CAs).",
+    )
+    .default_value("true"),
 ];

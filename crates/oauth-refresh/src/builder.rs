@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connectkit_core::client::ProxySettings;
+use connectkit_core::client::{ProxySettings, TrustStore};
 use connectkit_core::{StaticHeaderAuth, TokenInfo};
 use secrecy::SecretString;
 use url::Url;
@@ -46,6 +46,7 @@ pub struct RefreshTokenFlowBuilder {
     pub(crate) on_change: Option<TokenCallback>,
     pub(crate) client: Option<reqwest::Client>,
     pub(crate) proxy: Option<ProxySettings>,
+    pub(crate) trust_store: Option<TrustStore>,
     pub(crate) grant_type: GrantType,
     /// The connection-property layer's defaults (the vendor's): GET without
     /// a prefix, ClientCredentialsMode All, and the default-form fallback.
@@ -237,6 +238,14 @@ impl RefreshTokenFlowBuilder {
         self
     }
 
+    /// CA certificates the token request trusts beside the operating
+    /// system's (TrustStore). Ignored when [`http_client`](Self::http_client)
+    /// gives the client.
+    pub fn trust_store(mut self, store: TrustStore) -> Self {
+        self.trust_store = Some(store);
+        self
+    }
+
     /// The forward proxy token requests go through (ProxyHost and its
     /// companions); without one, the environment's (`HTTPS_PROXY`, ...).
     /// Ignored when [`http_client`](Self::http_client) gives the client.
@@ -318,8 +327,15 @@ impl RefreshTokenFlowBuilder {
         let client = match self.client {
             Some(c) => c,
             None => {
-                let mut b = connectkit_core::client::client_builder()
-                    .map_err(|e| Error::config("TokenURI", e.to_string()))?
+                let roots = self
+                    .trust_store
+                    .as_ref()
+                    .map(|t| t.certificates().to_vec())
+                    .unwrap_or_default();
+                let tls = connectkit_core::client::tls_config(roots)
+                    .map_err(|e| Error::config("TokenURI", e.to_string()))?;
+                let mut b = reqwest::Client::builder()
+                    .tls_backend_preconfigured(tls)
                     .redirect(reqwest::redirect::Policy::none());
                 if let Some(t) = self.connect_timeout {
                     b = b.connect_timeout(t);

@@ -262,7 +262,10 @@ impl Inner {
     }
 
     fn transport(&self, e: reqwest::Error) -> Error {
-        let message = if e.is_timeout() {
+        let problem = connectkit_core::client::certificate_problem(&e);
+        let message = if let Some(p) = &problem {
+            p.as_str()
+        } else if e.is_timeout() {
             "timed out"
         } else if e.is_connect() {
             "connection failed"

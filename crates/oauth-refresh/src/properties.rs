@@ -79,6 +79,9 @@ impl RefreshTokenFlowBuilder {
         if let Some(proxy) = connectkit_core::client::ProxySettings::from_properties(props)? {
             b = b.proxy(proxy);
         }
+        if let Some(store) = connectkit_core::client::TrustStore::from_properties(props)? {
+            b = b.trust_store(store);
+        }
         if let Some(scope) = props.get_str("Scope") {
             b = b.scope(scope);
         }

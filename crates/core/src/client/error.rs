@@ -180,8 +180,11 @@ impl From<ApiError> for Error {
 }
 
 /// What kind of transport failure `err` is, in words.
-fn transport_class(err: &reqwest::Error) -> &'static str {
-    if err.is_timeout() {
+fn transport_class(err: &reqwest::Error) -> std::borrow::Cow<'static, str> {
+    if let Some(problem) = super::certificate_problem(err) {
+        return problem.into();
+    }
+    let class = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
         "connection failed"
@@ -189,7 +192,8 @@ fn transport_class(err: &reqwest::Error) -> &'static str {
         "reading the response failed"
     } else {
         "sending the request failed"
-    }
+    };
+    class.into()
 }
 
 /// What a 407 asks of the user: the proxy, not the API, refused.

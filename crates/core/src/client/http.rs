@@ -18,6 +18,14 @@ pub const MAX_REDIRECTS: usize = 10;
 pub fn api_client_builder(
     timeout: Option<Duration>,
 ) -> Result<reqwest::ClientBuilder, super::TlsSetupError> {
+    Ok(for_api(super::client_builder()?, timeout))
+}
+
+/// `builder` with the API clients' redirect policy and request timeout.
+pub(super) fn for_api(
+    builder: reqwest::ClientBuilder,
+    timeout: Option<Duration>,
+) -> reqwest::ClientBuilder {
     let policy = reqwest::redirect::Policy::custom(|attempt| {
         let same_origin = attempt
             .previous()
@@ -29,11 +37,11 @@ pub fn api_client_builder(
             attempt.follow()
         }
     });
-    let mut builder = super::client_builder()?.redirect(policy);
+    let mut builder = builder.redirect(policy);
     if let Some(t) = timeout {
         builder = builder.timeout(t);
     }
-    Ok(builder)
+    builder
 }
 
 /// Parses `Retry-After` as delta-seconds or an HTTP date (a past date is zero).

@@ -31,6 +31,7 @@ mod scope;
 mod send;
 mod throttle;
 mod tls;
+mod trust;
 
 pub use crate::auth::network_error;
 pub use body::{Body, EXCERPT_CHARS, ErrorDetail, Fetched, MAX_ERROR_BYTES, MAX_PAGE_BYTES};
@@ -52,4 +53,5 @@ pub use rules::{Action, HttpRules, Rule};
 pub use scope::{CredentialScope, is_loopback};
 pub use send::ApiClient;
 pub use throttle::Throttle;
-pub use tls::{TlsSetupError, client_builder, http_client, tls_config};
+pub use tls::{TlsSetupError, certificate_problem, client_builder, http_client, tls_config};
+pub use trust::{TrustStore, TrustStoreReadError};

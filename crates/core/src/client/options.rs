@@ -44,6 +44,8 @@ pub struct ClientOptions {
     /// The proxy ProxyHost names; `None`: the environment's
     /// (`HTTPS_PROXY`, `NO_PROXY`, ...).
     pub proxy: Option<super::ProxySettings>,
+    /// CA certificates trusted beside the operating system's (`TrustStore`).
+    pub trust_store: Option<super::TrustStore>,
 }
 
 impl ClientOptions {
@@ -54,6 +56,7 @@ impl ClientOptions {
             connect_timeout: Some(CONNECT_TIMEOUT),
             user_agent: None,
             proxy: None,
+            trust_store: None,
         }
     }
 
@@ -66,7 +69,18 @@ impl ClientOptions {
     pub fn from_properties(props: &Properties, catalogue: &[PropertySpec]) -> Result<Self> {
         let mut options = Self::new(props.typed(catalogue).timeout("WSTimeout")?);
         options.proxy = super::ProxySettings::from_properties(props)?;
+        options.trust_store = super::TrustStore::from_properties(props)?;
         Ok(options)
+    }
+
+    /// A plain builder with connectkit's TLS and this TrustStore's CAs.
+    pub fn client_builder(&self) -> Result<reqwest::ClientBuilder> {
+        let roots = self
+            .trust_store
+            .as_ref()
+            .map(|t| t.certificates().to_vec())
+            .unwrap_or_default();
+        Ok(reqwest::Client::builder().tls_backend_preconfigured(super::tls_config(roots)?))
     }
 
     /// The same options with the connector's `User-Agent`.
@@ -79,7 +93,7 @@ impl ClientOptions {
     /// followed only within the same origin
     /// ([`api_client_builder`](super::api_client_builder)).
     pub fn api_client(&self) -> Result<reqwest::Client> {
-        let mut builder = super::api_client_builder(self.timeout)?;
+        let mut builder = super::http::for_api(self.client_builder()?, self.timeout);
         if let Some(t) = self.connect_timeout {
             builder = builder.connect_timeout(t);
         }

@@ -95,3 +95,26 @@ pub fn http_client() -> Result<reqwest::Client, Error> {
         .build()
         .map_err(|e| Error::coded(ErrorKind::Config, "config.http_client", e))
 }
+
+/// When `err` failed because the server's certificate was refused, what to
+/// tell the user: the reason rustls gave and the property that fixes it.
+pub fn certificate_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut link = Some(err);
+    while let Some(e) = link {
+        if let Some(rustls::Error::InvalidCertificate(why)) = e.downcast_ref::<rustls::Error>() {
+            return Some(format!(
+                "the server's certificate was refused ({why:?}): if a private CA or a \
+                 TLS-inspecting proxy signs it, name that CA's certificate (PEM) in TrustStore"
+            ));
+        }
+        // rustls errors travel inside io::Error.
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && let Some(found) = certificate_problem(inner)
+        {
+            return Some(found);
+        }
+        link = e.source();
+    }
+    None
+}

@@ -9,6 +9,7 @@ mod props;
 mod proxy;
 mod redaction;
 mod registry;
+mod tls;
 
 use std::path::PathBuf;
 

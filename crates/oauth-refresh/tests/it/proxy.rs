@@ -47,7 +47,10 @@ async fn the_token_request_goes_through_proxy_host() {
     // The proxy got the token endpoint's absolute URL (its query carries
     // the client credentials: ClientCredentialsMode All, the vendor default).
     let sent = &received[0].url;
-    assert_eq!(format!("http://{}{}", sent.authority(), sent.path()), token_uri);
+    assert_eq!(
+        format!("http://{}{}", sent.authority(), sent.path()),
+        token_uri
+    );
     let expected = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode("alice:proxy-pw-9")
