@@ -270,6 +270,8 @@ impl fmt::Display for Properties {
 pub(crate) fn quote_if_needed(value: &str) -> std::borrow::Cow<'_, str> {
     let needs = value.is_empty()
         || value.contains([';', '\'', '"', '\n', '\r'])
+        // An unquoted `{` opens the DataDirect brace escape.
+        || value.starts_with('{')
         || value.starts_with(char::is_whitespace)
         || value.ends_with(char::is_whitespace);
     if needs {

@@ -248,6 +248,33 @@ impl Parser<'_> {
                 let ws = self.skip_ws();
                 Ok((name, value, ws))
             }
+            // The DataDirect escape: `{value}` keeps leading and trailing
+            // spaces, `;`, `=` and balanced braces (`{{hello}}` is `{hello}`).
+            Some('{') => {
+                let open = self.pos;
+                let mut depth = 0usize;
+                let mut close = None;
+                for (i, c) in self.rest().char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                close = Some(i);
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let Some(close) = close else {
+                    return self.err(open, format!("unterminated `{{` in the value of {name}"));
+                };
+                let value = self.rest()[1..close].to_owned();
+                self.pos += close + 1;
+                let ws = self.skip_ws();
+                Ok((name, value, ws))
+            }
             _ => {
                 let end = self.rest().find(';').unwrap_or(self.rest().len());
                 let raw = self.rest()[..end].trim_end();

@@ -235,3 +235,30 @@ mod prop {
         }
     }
 }
+
+/// The DataDirect escape for string values: `{value}` keeps leading and
+/// trailing spaces and curly brackets (the vendor's examples:
+/// `User={hello }`, `Password={{hello}}`), and here `;` and `=` too.
+#[test]
+fn values_in_braces_keep_spaces_braces_semicolons_and_equals() {
+    let url = parse(
+        "jdbc:datadirect:dynamics365:User={hello };Password={{hello}};\
+         Scope={a=b;c d} ServiceURL=https://org.crm.dynamics.com/api/data/v9.2/",
+    );
+    assert_eq!(val(&url, "User"), "hello ");
+    assert_eq!(
+        url.properties().get("Password").unwrap().expose(),
+        "{hello}"
+    );
+    assert_eq!(val(&url, "Scope"), "a=b;c d");
+    assert_eq!(
+        val(&url, "ServiceURL"),
+        "https://org.crm.dynamics.com/api/data/v9.2/"
+    );
+    let err = "x:Scope={open;A=1".parse::<ConnectionUrl>().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unterminated `{` in the value of Scope"),
+        "{err}"
+    );
+}
