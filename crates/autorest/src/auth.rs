@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use connectkit_core::{AuthFlow, NoAuth, Properties, Result, StaticHeaderAuth};
+use connectkit_core::{AccessTokenAuth, AuthFlow, NoAuth, Properties, Result, StaticHeaderAuth};
 use connectkit_oauth_refresh::{GrantType, RefreshTokenFlowBuilder};
 
 use crate::error::AutoRestError;
@@ -98,6 +98,15 @@ pub(crate) fn flow(
                 name,
                 need("SecurityToken")?,
             )?)
+        }
+        // An AccessToken with nothing that renews it: sent until rejected.
+        Method::OAuth2 | Method::RefreshToken
+            if props.contains("AccessToken")
+                && !["RefreshToken", "TokenFile", "ClientSecret"]
+                    .iter()
+                    .any(|p| props.contains(p)) =>
+        {
+            Arc::new(AccessTokenAuth::new(need("AccessToken")?)?)
         }
         Method::OAuth2 | Method::RefreshToken | Method::ClientCredentials => {
             let grant = match method {

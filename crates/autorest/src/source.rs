@@ -165,6 +165,9 @@ impl AutoRestDataSource {
         client_secret => "ClientSecret";
         /// `RefreshToken` (kept secret).
         refresh_token => "RefreshToken";
+        /// `AccessToken` (kept secret): an initial access token; given
+        /// alone with `OAuth2`, the only one, used until the API rejects it.
+        access_token => "AccessToken";
         /// `SecurityToken` (kept secret): the AuthHeader value, the bearer
         /// token, or the API key of `UrlParameter`.
         security_token => "SecurityToken";

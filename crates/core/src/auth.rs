@@ -165,6 +165,70 @@ impl AuthFlow for StaticHeaderAuth {
     }
 }
 
+/// A bearer access token given alone (`AccessToken` without a refresh
+/// token, TokenFile or client credentials): sent with every request until
+/// the API rejects it. It cannot be renewed, so after a 401 every request
+/// fails with [`AccessTokenRejected`], an authentication error that says so.
+pub struct AccessTokenAuth {
+    header: StaticHeaderAuth,
+    rejected: std::sync::atomic::AtomicBool,
+}
+
+/// The API rejected an access token that nothing can renew.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the API rejected the access token (AccessToken): it expired or was revoked, and it cannot be \
+     renewed; give a new AccessToken, or a RefreshToken or TokenFile (`connectkit authorize` \
+     writes one) so that connectkit renews tokens itself"
+)]
+pub struct AccessTokenRejected;
+
+impl AccessTokenAuth {
+    /// Sends `Authorization: Bearer <token>` until the API answers 401.
+    pub fn new(token: SecretString) -> Result<Self> {
+        let header = StaticHeaderAuth::bearer(token).map_err(|_| {
+            Error::invalid_property("AccessToken", "a value valid in an HTTP header", None)
+        })?;
+        Ok(Self {
+            header,
+            rejected: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+}
+
+impl fmt::Debug for AccessTokenAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessTokenAuth")
+            .field("token", &"***")
+            .field(
+                "rejected",
+                &self.rejected.load(std::sync::atomic::Ordering::Relaxed),
+            )
+            .finish()
+    }
+}
+
+#[async_trait]
+impl AuthFlow for AccessTokenAuth {
+    async fn authorize(&self, request: &mut reqwest::Request) -> Result<()> {
+        if self.rejected.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::coded(
+                ErrorKind::Auth,
+                "auth.access_token_rejected",
+                AccessTokenRejected,
+            )
+            .with_status(401));
+        }
+        self.header.apply(request);
+        Ok(())
+    }
+
+    async fn on_unauthorized(&self, _request: &reqwest::Request) {
+        self.rejected
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
 /// Classifies a transport error (connect, timeout, body) as an API error,
 /// without the URL's query string, which may carry credentials.
 pub fn network_error(err: reqwest::Error) -> Error {

@@ -43,7 +43,9 @@ mod registry;
 mod url;
 pub mod value;
 
-pub use auth::{AuthFlow, NoAuth, StaticHeaderAuth, TokenInfo};
+pub use auth::{
+    AccessTokenAuth, AccessTokenRejected, AuthFlow, NoAuth, StaticHeaderAuth, TokenInfo,
+};
 #[cfg(feature = "connector")]
 pub use connector::{
     BatchStream, Connector, FilterSupport, KEY_METADATA_KEY, Scan, ScanRequest, TYPE_METADATA_KEY,

@@ -10,7 +10,6 @@ use connectkit_core::client::{PageRun, PagingLimits};
 use connectkit_core::{
     AuthFlow, Connector, Error, Filter, FilterSupport, Result, Scan, ScanRequest, TableInfo,
 };
-use connectkit_oauth_refresh::RefreshTokenFlow;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
@@ -33,7 +32,7 @@ use crate::types::{Column, schema_of};
 /// [`Connector::scan`], and cached for the connector's life.
 pub struct Dynamics365Connector {
     api: Api,
-    flow: Arc<RefreshTokenFlow>,
+    flow: Arc<dyn AuthFlow>,
     page_size: u32,
     limits: PagingLimits,
     /// `IncludeFormattedValues`: label columns beside value columns.
@@ -48,7 +47,7 @@ pub struct Dynamics365Connector {
 impl Dynamics365Connector {
     pub(crate) fn new(
         api: Api,
-        flow: Arc<RefreshTokenFlow>,
+        flow: Arc<dyn AuthFlow>,
         page_size: u32,
         limits: PagingLimits,
         labels: bool,
@@ -104,11 +103,6 @@ impl Dynamics365Connector {
     /// requests page alike.
     fn page_run(&self, limit: Option<usize>) -> PageRun {
         PageRun::new(limit).with_limits(self.limits.clone())
-    }
-
-    /// The refresh token grant that authorizes this connector's requests.
-    pub fn refresh_token_flow(&self) -> &RefreshTokenFlow {
-        &self.flow
     }
 
     async fn metadata(&self) -> Result<&Arc<Metadata>> {

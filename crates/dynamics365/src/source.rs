@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use connectkit_core::{
-    CLIENT_PROPERTIES, COMMON_PROPERTIES, Properties, PropertySpec, Registry, Result, SecretString,
+    AccessTokenAuth, AuthFlow, CLIENT_PROPERTIES, COMMON_PROPERTIES, Properties, PropertySpec,
+    Registry, Result, SecretString,
 };
 use connectkit_oauth_refresh::{
     AUTHORIZE_PROPERTIES, ClientCredentialsMode, GRANT_PROPERTIES, GrantType,
@@ -98,6 +99,15 @@ pub fn register(registry: &mut Registry) {
         Ok(Box::new(connector))
     });
     registry.register_grant_defaults(SUBPROTOCOL, grant_defaults);
+}
+
+/// An AccessToken given without anything that renews tokens (RefreshToken,
+/// TokenFile, ClientSecret).
+fn access_token_alone(props: &Properties) -> Option<SecretString> {
+    let renews = ["RefreshToken", "TokenFile", "ClientSecret"]
+        .iter()
+        .any(|p| props.contains(p));
+    props.secret("AccessToken").filter(|_| !renews)
 }
 
 /// Writes the Dynamics 365 defaults its token requests depend on into
@@ -206,6 +216,13 @@ impl Dynamics365DataSource {
         self.set_secret("RefreshToken", token.into())
     }
 
+    /// `AccessToken`: an initial access token; given alone (without
+    /// RefreshToken, TokenFile or ClientSecret), the only one, sent until
+    /// the API rejects it.
+    pub fn access_token(self, token: impl Into<SecretString>) -> Self {
+        self.set_secret("AccessToken", token.into())
+    }
+
     /// `Scope`; see [`default_scope`] for the value used when it is not set.
     pub fn scope(self, scope: impl Into<String>) -> Self {
         self.set("Scope", scope)
@@ -276,10 +293,16 @@ impl Dynamics365DataSource {
             typed.boolean("MetadataCache")?,
             props.get_str("MetadataCacheDir"),
         )?;
-        let grant_type = GrantType::for_oauth2(&props);
-        grant_defaults(&mut props)?;
-        let grant = RefreshTokenFlowBuilder::from_properties_for(&props, grant_type)?;
-        let flow = Arc::new(grant.build()?);
+        let flow: Arc<dyn AuthFlow> = match access_token_alone(&props) {
+            // Nothing to renew it with: sent until the API rejects it.
+            Some(token) => Arc::new(AccessTokenAuth::new(token)?),
+            None => {
+                let grant_type = GrantType::for_oauth2(&props);
+                grant_defaults(&mut props)?;
+                let grant = RefreshTokenFlowBuilder::from_properties_for(&props, grant_type)?;
+                Arc::new(grant.build()?)
+            }
+        };
         let client = match &self.http_client {
             Some(c) => c.clone(),
             None => ClientOptions::from_properties(&props, &catalogue)?

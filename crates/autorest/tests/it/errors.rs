@@ -199,3 +199,38 @@ async fn http_header_and_bearer_token_methods_send_their_header() {
     assert_eq!(sent[0].headers["x-api-key"], "k-123");
     assert_eq!(sent[1].headers["authorization"], "Bearer b-456");
 }
+
+/// `AuthenticationMethod=OAuth2` with an AccessToken alone: the token is
+/// sent until the API rejects it, then an authentication error says it
+/// cannot be renewed (no token endpoint is needed or asked).
+#[tokio::test]
+async fn an_access_token_alone_is_used_until_rejected() {
+    let server = MockServer::builder().start().await;
+    Mock::given(path("/items"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Bearer at-alone",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1}])))
+        .mount(&server)
+        .await;
+    Mock::given(path("/items"))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let alone = |token: &str| {
+        AutoRestDataSource::new()
+            .sample(format!("{}/items", server.uri()))
+            .authentication_method("OAuth2")
+            .access_token(token)
+            .build()
+            .unwrap()
+    };
+    assert_eq!(alone("at-alone").tables().await.unwrap()[0].name, "items");
+    let e = alone("at-old").tables().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth);
+    assert!(e.to_string().contains("cannot be renewed"), "{e}");
+    assert!(!format!("{e} {e:?}").contains("at-old"));
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}

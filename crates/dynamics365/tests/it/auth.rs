@@ -100,3 +100,45 @@ async fn a_refused_refresh_token_is_an_auth_error_without_secrets() {
     );
     assert!(requests_to(&server, BASE_PATH).await.is_empty());
 }
+
+/// An AccessToken given alone (no ClientID, secret or refresh token) is
+/// sent as it is; when the API rejects it, the error is an authentication
+/// error saying it cannot be renewed, after one request and no grant.
+#[tokio::test]
+async fn an_access_token_alone_is_used_until_rejected() {
+    let server = MockServer::builder().start().await;
+    Mock::given(path(BASE_PATH))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Bearer at-alone-1",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "value": [{"name": "accounts", "kind": "EntitySet", "url": "accounts"}]})))
+        .mount(&server)
+        .await;
+    // Any other token: rejected.
+    Mock::given(path(BASE_PATH))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let alone = |token: &str| {
+        connectkit_dynamics365::Dynamics365DataSource::new()
+            .service_url(service_url(&server))
+            .property("AccessToken", token)
+            .build()
+            .unwrap()
+    };
+    let tables = alone("at-alone-1").tables().await.unwrap();
+    assert_eq!(tables[0].name, "accounts");
+
+    let err = alone("at-expired").tables().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth);
+    assert_eq!(err.status(), Some(401));
+    let text = format!("{} {err:?}", connectkit_core::Report(&err));
+    assert!(text.contains("cannot be renewed"), "{text}");
+    assert!(!text.contains("at-expired"), "{text}");
+    // One request each, and no token endpoint was ever asked.
+    assert_eq!(requests_to(&server, BASE_PATH).await.len(), 2);
+    assert!(requests_to(&server, "/token").await.is_empty());
+}
