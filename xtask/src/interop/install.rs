@@ -12,7 +12,7 @@ use std::time::Instant;
 /// Where the installed servers live.
 #[derive(Debug, Clone)]
 pub struct Installed {
-    /// The venv's python, with Django and django-oauth-toolkit.
+    /// The venv's python, with Django, django-oauth-toolkit and proxy.py.
     pub python: PathBuf,
     /// `node_modules` with oidc-provider, json-server, @sap/cds, @cap-js/sqlite.
     pub node_modules: PathBuf,
@@ -105,6 +105,13 @@ fn stamp(dir: &Path) -> PathBuf {
     dir.join(".installed")
 }
 
+/// Abhinav Singh's proxy.py, the `proxy/*` scenarios' forward proxy (pure
+/// Python, no dependencies; `--basic-auth`, an access log line per request).
+const PROXY_REQUIREMENT: &str = "proxy.py==2.4.10 \
+     --hash=sha256:ef3a31f6ef3be6ff78559c0e68198523bfe2fb1e820bb16686750c1bb5baf9e8\n";
+/// Names the pin, so that a new pin installs again.
+const PROXY_STAMP: &str = ".installed-proxy.py-2.4.10";
+
 /// Installs what is missing; `python` and `node` say which halves are needed.
 pub fn ensure(python: bool, node: bool) -> Result<Installed, String> {
     let cache = cache_dir()?;
@@ -138,6 +145,37 @@ pub fn ensure(python: bool, node: bool) -> Result<Installed, String> {
                 .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
         )?;
         std::fs::write(stamp(&venv), "ok").map_err(|e| format!("installing {server}: {e}"))?;
+        println!(
+            "installed {server} in {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    if python && !venv.join(PROXY_STAMP).exists() {
+        // The forward proxy of the `proxy/*` scenarios, pinned here rather
+        // than in requirements.txt: its own stamp, so adding it reinstalls
+        // neither the venv nor the npm packages.
+        let server = "proxy.py (forward proxy)";
+        let start = Instant::now();
+        let req = venv.join("proxy-requirements.txt");
+        std::fs::write(&req, PROXY_REQUIREMENT)
+            .map_err(|e| format!("installing {server}: cannot write {req:?}: {e}"))?;
+        run(
+            server,
+            "pip install --require-hashes",
+            Command::new(venv.join("bin/pip"))
+                .args([
+                    "install",
+                    "--quiet",
+                    "--no-deps",
+                    "--require-hashes",
+                    "--only-binary=:all:",
+                    "-r",
+                ])
+                .arg(&req)
+                .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+        )?;
+        std::fs::write(venv.join(PROXY_STAMP), "ok")
+            .map_err(|e| format!("installing {server}: {e}"))?;
         println!(
             "installed {server} in {:.1} s",
             start.elapsed().as_secs_f64()

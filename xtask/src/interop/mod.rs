@@ -147,6 +147,7 @@ async fn run_selected(selected: Vec<Scenario>, keep: bool) -> Result<usize, Stri
     let ctx = Ctx {
         bin,
         run_dir: run_dir.path().to_owned(),
+        python: installed.python.clone(),
         servers: running,
         json: seed::json_server(),
         cap: seed::cap(),

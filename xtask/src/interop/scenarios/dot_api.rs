@@ -14,10 +14,10 @@ use crate::interop::query::{Read, Via, read};
 use crate::interop::servers::Kind;
 
 /// The table Sample makes of `{"count", "next", "results": [...]}`.
-const TABLE: &str = "items";
-const ROWS: i64 = 250;
+pub(super) const TABLE: &str = "items";
+pub(super) const ROWS: i64 = 250;
 
-fn expected() -> Vec<Row> {
+pub(super) fn expected() -> Vec<Row> {
     (1..=ROWS)
         .map(|i| {
             Row::from([
@@ -30,7 +30,7 @@ fn expected() -> Vec<Row> {
         .collect()
 }
 
-fn kinds() -> BTreeMap<&'static str, K> {
+pub(super) fn kinds() -> BTreeMap<&'static str, K> {
     BTreeMap::from([
         ("id", K::Int),
         ("name", K::Text),
@@ -141,7 +141,7 @@ async fn scan(
     ])
 }
 
-const BASIC_CLIENT: (&str, &str) = ("basic-client", "p+a/s=s&w%o:r d");
+pub(super) const BASIC_CLIENT: (&str, &str) = ("basic-client", "p+a/s=s&w%o:r d");
 
 /// Every scenario of the protected API.
 pub fn scenarios() -> Vec<Scenario> {

@@ -12,6 +12,7 @@ mod cap_sql;
 mod dot_api;
 mod grant;
 mod json_server;
+mod proxy;
 mod rotation;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,8 @@ pub struct Ctx {
     pub bin: PathBuf,
     /// Scratch space for this run (token files, model files).
     pub run_dir: PathBuf,
+    /// The venv's python (django-oauth-toolkit's, with proxy.py).
+    pub python: PathBuf,
     /// The running servers.
     pub servers: BTreeMap<Kind, Server>,
     /// json-server's data.
@@ -85,6 +88,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(authorize::scenarios());
     v.extend(rotation::scenarios());
     v.extend(dot_api::scenarios());
+    v.extend(proxy::scenarios());
     v.extend(json_server::scenarios());
     v.extend(cap::scenarios());
     v.extend(cap_sql::scenarios());
