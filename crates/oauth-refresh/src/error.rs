@@ -16,7 +16,7 @@ pub enum Error {
     #[error(transparent)]
     OAuth(#[from] OAuthError),
     /// The token endpoint answered with a status and body that are not a token response.
-    #[error("token endpoint answered HTTP {status}{}: {excerpt}", if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() })]
+    #[error("token endpoint answered HTTP {status}{}: {excerpt}{}", if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() }, connectkit_core::client::proxy_hint(*status))]
     UnexpectedResponse {
         /// HTTP status of the last answer.
         status: u16,

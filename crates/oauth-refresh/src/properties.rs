@@ -37,7 +37,8 @@ fn required(props: &Properties, name: &str) -> Result<(), CoreError> {
 }
 
 impl RefreshTokenFlowBuilder {
-    /// Reads ClientID, ClientSecret and TokenURI (all required), RefreshToken
+    /// Reads ClientID and TokenURI (required), ClientSecret (required for client
+    /// credentials; without it a public client sends its client_id), RefreshToken
     /// (required unless TokenFile is given: `connectkit authorize` writes the
     /// first one there), and Scope, ClientCredentialsMode, AuthHeader with
     /// SecurityToken, AccessToken, TokenFile (a [`FileStore`](crate::FileStore)
@@ -50,8 +51,13 @@ impl RefreshTokenFlowBuilder {
     /// client credentials grant needs no RefreshToken and ignores TokenFile
     /// and AccessToken: it renews itself and has no chain to persist.
     pub fn from_properties_for(props: &Properties, grant: GrantType) -> Result<Self, Error> {
-        for name in ["ClientID", "ClientSecret", "TokenURI"] {
+        // ClientSecret only for client credentials: a public client (a
+        // native app, RFC 8252) has none and uses the refresh grant.
+        for name in ["ClientID", "TokenURI"] {
             required(props, name)?;
+        }
+        if grant == GrantType::ClientCredentials {
+            required(props, "ClientSecret")?;
         }
         if grant == GrantType::RefreshToken && !props.contains("TokenFile") {
             required(props, "RefreshToken")?;

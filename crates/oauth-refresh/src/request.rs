@@ -27,8 +27,15 @@ impl TokenRequestParts<'_> {
             grant.push(("scope", scope));
         }
         let mut creds: Vec<(&str, &str)> = Vec::new();
+        // A public client (RFC 6749 section 2.1, RFC 8252: no secret) does
+        // not authenticate: it names itself with client_id beside the grant.
+        let public = self.client_secret.is_none();
         if let Some(id) = self.client_id {
-            creds.push(("client_id", id));
+            if public {
+                grant.push(("client_id", id));
+            } else {
+                creds.push(("client_id", id));
+            }
         }
         if let Some(secret) = self.client_secret {
             creds.push(("client_secret", secret.expose_secret()));
@@ -76,6 +83,7 @@ impl TokenRequestParts<'_> {
             .build()
             .expect("a parsed URL and static headers always build");
         if self.form.mode.sends_basic()
+            && !public
             && let Some(value) = self.basic_header()
         {
             request.headers_mut().insert(AUTHORIZATION, value);

@@ -155,10 +155,15 @@ async fn bad_properties_through_the_registry() {
         e.to_string(),
         "unknown property Tabel (did you mean Table?)"
     );
+    // Client credentials need the secret; the refresh grant of a public
+    // client (RFC 8252) does not.
     let e = registry
-        .connect("autorest:Sample=https://h/x;AuthenticationMethod=OAuth2;ClientID=a;RefreshToken=r;TokenURI=https://t/x")
+        .connect("autorest:Sample=https://h/x;AuthenticationMethod=OAuth2-ClientCredentials;ClientID=a;TokenURI=https://t/x")
         .unwrap_err();
     assert!(e.to_string().contains("ClientSecret"), "{e}");
+    registry
+        .connect("autorest:Sample=https://h/x;AuthenticationMethod=OAuth2;ClientID=a;RefreshToken=r;TokenURI=https://t/x")
+        .unwrap();
     let e = registry
         .connect("autorest:Sample=https://h/x;WSTimeout=soon")
         .unwrap_err();

@@ -196,8 +196,9 @@ fn transport_class(err: &reqwest::Error) -> std::borrow::Cow<'static, str> {
     class.into()
 }
 
-/// What a 407 asks of the user: the proxy, not the API, refused.
-fn proxy_hint(status: u16) -> &'static str {
+/// What a 407 asks of the user (the proxy, not the server, refused), to
+/// append to a message about an answer with `status`; empty otherwise.
+pub fn proxy_hint(status: u16) -> &'static str {
     if status == 407 {
         " (the proxy requires authentication: set ProxyUser and ProxyPassword, or the user and password in HTTPS_PROXY/HTTP_PROXY)"
     } else {

@@ -35,7 +35,7 @@ mod trust;
 
 pub use crate::auth::network_error;
 pub use body::{Body, EXCERPT_CHARS, ErrorDetail, Fetched, MAX_ERROR_BYTES, MAX_PAGE_BYTES};
-pub use error::ApiError;
+pub use error::{ApiError, proxy_hint};
 pub use http::{
     BodyError, MAX_REDIRECTS, api_client_builder, display_url, excerpt, read_body_limited,
     retry_after,

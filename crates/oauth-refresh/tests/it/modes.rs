@@ -216,3 +216,59 @@ async fn the_builder_defaults_to_post_and_client_secret_basic() {
         assert_eq!(keys, ["grant_type", "refresh_token"], "{uri}");
     }
 }
+
+/// A public client (RFC 6749 section 2.1; native apps, RFC 8252) has no
+/// secret: the refresh request names it with `client_id` in the form body
+/// and sends no Basic header, from the builder and from properties alike.
+#[tokio::test]
+async fn a_public_client_sends_client_id_and_no_authentication() {
+    use connectkit_oauth_refresh::{RefreshTokenFlow, RefreshTokenFlowBuilder};
+    let server = MockServer::builder().start().await;
+    CountingIssuer {
+        expires_in: 3600,
+        ..Default::default()
+    }
+    .mount(&server)
+    .await;
+    let from_builder = RefreshTokenFlow::builder()
+        .client_id(crate::CLIENT_ID)
+        .refresh_token(crate::REFRESH_TOKEN)
+        .token_uri(&format!("{}/token", server.uri()))
+        .unwrap()
+        .build()
+        .unwrap();
+    from_builder.access_token().await.unwrap();
+    let url: connectkit_core::ConnectionUrl = format!(
+        "x:ClientID={};RefreshToken={};TokenURI=POST {}/token",
+        crate::CLIENT_ID,
+        crate::REFRESH_TOKEN,
+        server.uri()
+    )
+    .parse()
+    .unwrap();
+    let from_props = RefreshTokenFlowBuilder::from_properties(url.properties())
+        .unwrap()
+        .build()
+        .unwrap();
+    from_props.access_token().await.unwrap();
+    let reqs = token_requests(&server).await;
+    assert_eq!(reqs.len(), 2);
+    for r in &reqs {
+        assert_eq!(r.method, "POST");
+        assert!(r.authorization.is_none(), "{r:?}");
+        assert!(r.query.is_empty(), "{r:?}");
+        let form: Vec<(&str, &str)> = r
+            .form
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            form,
+            [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", crate::REFRESH_TOKEN),
+                ("client_id", crate::CLIENT_ID)
+            ]
+        );
+    }
+}

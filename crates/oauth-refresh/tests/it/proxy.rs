@@ -63,3 +63,30 @@ async fn the_token_request_goes_through_proxy_host() {
     // proxy's: the two headers are distinct.
     assert_ne!(received[0].headers["authorization"], expected.as_str());
 }
+
+#[tokio::test]
+async fn a_proxy_refusing_the_token_request_names_the_proxy_properties() {
+    let proxy = MockServer::builder().start().await;
+    wiremock::Mock::given(path("/token"))
+        .respond_with(wiremock::ResponseTemplate::new(407))
+        .mount(&proxy)
+        .await;
+    let url: ConnectionUrl = format!(
+        "x:ClientID={CLIENT_ID};ClientSecret={CLIENT_SECRET};RefreshToken={REFRESH_TOKEN};\
+         TokenURI=POST http://127.0.0.1:9/token;ProxyHost=127.0.0.1;ProxyPort={};\
+         ProxyUser=alice;ProxyPassword=wrong-pw-7",
+        proxy.address().port()
+    )
+    .parse()
+    .unwrap();
+    let flow = RefreshTokenFlowBuilder::from_properties(url.properties())
+        .unwrap()
+        .build()
+        .unwrap();
+    let e = flow.access_token().await.unwrap_err();
+    assert_eq!(e.kind(), connectkit_core::ErrorKind::Auth);
+    assert_eq!(e.status(), Some(407));
+    let text = format!("{e} {e:?}");
+    assert!(text.contains("ProxyUser and ProxyPassword"), "{text}");
+    assert!(!text.contains("wrong-pw-7"), "{text}");
+}
