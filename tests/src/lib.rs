@@ -32,12 +32,26 @@ pub fn builtin_registry() -> Registry {
     connectkit::registry()
 }
 
-/// The workspace root (the parent of this crate's directory).
+/// The workspace root, found at run time: the nearest ancestor of the
+/// current directory whose `Cargo.toml` declares a `[workspace]` and that
+/// holds `fixtures/`, so that a prebuilt xtask run in another checkout works
+/// on that checkout; else the checkout this crate was built in.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+    let here = std::env::current_dir().ok();
+    here.iter()
+        .flat_map(|cwd| cwd.ancestors())
+        .find(|dir| {
+            dir.join("fixtures").is_dir()
+                && std::fs::read_to_string(dir.join("Cargo.toml"))
+                    .is_ok_and(|text| text.contains("[workspace]"))
+        })
         .map(PathBuf::from)
-        .unwrap_or_default()
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_default()
+        })
 }
 
 /// `fixtures/conformance/` of the workspace.

@@ -13,7 +13,6 @@
 //! it needs, or none at all while a dependency declares one.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use serde_json::Value;
@@ -92,7 +91,7 @@ impl Report {
 
 /// Runs `cargo metadata` on the workspace and checks every published crate.
 pub fn run() -> ExitCode {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let manifest = connectkit_e2e::workspace_root().join("Cargo.toml");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = match Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--manifest-path"])

@@ -33,7 +33,7 @@ pub(crate) fn vendor_rules(file_rules: Option<HttpRules>) -> HttpRules {
 /// The connector's API client: WSTimeout (the catalogue's default, 120 s,
 /// the vendor's) and the rest of the shared client settings.
 pub(crate) fn client(props: &Properties) -> CoreResult<reqwest::Client> {
-    ClientOptions::from_properties(props, &crate::source::catalogue())?
+    ClientOptions::from_properties(props, &crate::properties::catalogue())?
         .with_user_agent(concat!("connectkit-autorest/", env!("CARGO_PKG_VERSION")))
         .api_client()
 }

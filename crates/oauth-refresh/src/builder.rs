@@ -71,8 +71,8 @@ impl RefreshTokenFlowBuilder {
             connect_timeout: Some(Duration::from_secs(10)),
             read_timeout: Some(Duration::from_secs(30)),
             // TokenRequestTimeout and TokenRefreshTimeout: the catalogue's.
-            request_timeout: crate::properties::default_timeout("TokenRequestTimeout"),
-            refresh_timeout: crate::properties::default_timeout("TokenRefreshTimeout"),
+            request_timeout: crate::config::default_timeout("TokenRequestTimeout"),
+            refresh_timeout: crate::config::default_timeout("TokenRefreshTimeout"),
             ..Self::default()
         }
     }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use connectkit_core::PropertySpec;
 use url::Url;
@@ -52,6 +53,15 @@ pub const GRANT_PROPERTIES: &[PropertySpec] = &[
     )
     .default_value("90"),
 ];
+
+/// The default of one of the grant's timeout properties, from
+/// [`GRANT_PROPERTIES`] (the one place it is written).
+pub(crate) fn default_timeout(name: &str) -> Option<Duration> {
+    connectkit_core::Properties::new()
+        .typed(GRANT_PROPERTIES)
+        .timeout(name)
+        .expect("the grant's timeouts have whole-second defaults in GRANT_PROPERTIES")
+}
 
 /// The HTTP method of the token request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

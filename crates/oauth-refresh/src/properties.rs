@@ -2,7 +2,6 @@
 //! properties of the grants, read and checked.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use connectkit_core::{Error as CoreError, Properties};
 
@@ -15,15 +14,6 @@ use crate::grant::GrantType;
 
 fn secret_prop(props: &Properties, name: &str) -> Option<SecretString> {
     props.secret(name)
-}
-
-/// The catalogue's default of a timeout of the grant (`TokenRequestTimeout`,
-/// `TokenRefreshTimeout`), which [`RefreshTokenFlowBuilder::new`] starts from.
-pub(crate) fn default_timeout(name: &str) -> Option<Duration> {
-    Properties::new()
-        .typed(GRANT_PROPERTIES)
-        .timeout(name)
-        .expect("the grant's timeouts have whole-second defaults in GRANT_PROPERTIES")
 }
 
 fn required(props: &Properties, name: &str) -> Result<(), CoreError> {
@@ -127,6 +117,8 @@ impl RefreshTokenFlowBuilder {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn props(extra: &str) -> Properties {

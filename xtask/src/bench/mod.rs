@@ -309,12 +309,7 @@ pub fn percentile(values: &[f64], p: f64) -> f64 {
 fn bench_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .map(|p| p.join("target"))
-                .unwrap_or_else(|| PathBuf::from("target"))
-        });
+        .unwrap_or_else(|| connectkit_e2e::workspace_root().join("target"));
     target.join("bench")
 }
 
@@ -324,7 +319,7 @@ fn reexec_release() -> ExitCode {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = std::process::Command::new(cargo)
         .args(["run", "--release", "-p", "xtask", "--", "bench"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(connectkit_e2e::workspace_root())
         .status();
     match status {
         Ok(s) if s.success() => ExitCode::SUCCESS,

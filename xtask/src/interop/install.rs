@@ -18,11 +18,9 @@ pub struct Installed {
     pub node_modules: PathBuf,
 }
 
-/// The repository root (xtask lives one level below it).
+/// The repository root, found at run time ([`connectkit_e2e::workspace_root`]).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    connectkit_e2e::workspace_root()
 }
 
 /// `tests/interop/` in the clone.

@@ -25,7 +25,7 @@ pub const DEFAULT_SAMPLE_ROWS: usize = 1;
 /// `ColumnDiscoverySampleSize` (rows; at least the first page is read).
 pub(crate) fn sample_rows(props: &Properties) -> Result<usize> {
     props
-        .typed(&crate::source::catalogue())
+        .typed(&crate::properties::catalogue())
         .whole("ColumnDiscoverySampleSize")
 }
 
@@ -129,7 +129,7 @@ mod tests {
     fn the_catalogue_holds_the_defaults() {
         let mut props = Properties::new();
         assert_eq!(sample_rows(&props).unwrap(), DEFAULT_SAMPLE_ROWS);
-        let catalogue = crate::source::catalogue();
+        let catalogue = crate::properties::catalogue();
         assert_eq!(
             props.typed(&catalogue).timeout("WSTimeout").unwrap(),
             Some(std::time::Duration::from_secs(120))
