@@ -99,6 +99,26 @@ fn fresh(dir: &Path, server: &str) -> Result<(), String> {
         .map_err(|e| format!("installing {server}: cannot create {dir:?}: {e}"))
 }
 
+/// Installs the wheels `req` pins (with their hashes, no dependencies
+/// resolved) into `venv`.
+fn pip_install_hashed(server: &str, venv: &Path, req: &Path) -> Result<(), String> {
+    run(
+        server,
+        "pip install --require-hashes",
+        Command::new(venv.join("bin/pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--require-hashes",
+                "--only-binary=:all:",
+                "-r",
+            ])
+            .arg(req)
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+    )
+}
+
 fn stamp(dir: &Path) -> PathBuf {
     dir.join(".installed")
 }
@@ -127,21 +147,7 @@ pub fn ensure(python: bool, node: bool) -> Result<Installed, String> {
             Command::new(&py).args(["-m", "venv"]).arg(&venv),
         )?;
         let req = interop_dir().join("python/requirements.txt");
-        run(
-            server,
-            "pip install --require-hashes",
-            Command::new(venv.join("bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "--no-deps",
-                    "--require-hashes",
-                    "--only-binary=:all:",
-                    "-r",
-                ])
-                .arg(&req)
-                .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
-        )?;
+        pip_install_hashed(server, &venv, &req)?;
         std::fs::write(stamp(&venv), "ok").map_err(|e| format!("installing {server}: {e}"))?;
         println!(
             "installed {server} in {:.1} s",
@@ -157,21 +163,7 @@ pub fn ensure(python: bool, node: bool) -> Result<Installed, String> {
         let req = venv.join("proxy-requirements.txt");
         std::fs::write(&req, PROXY_REQUIREMENT)
             .map_err(|e| format!("installing {server}: cannot write {req:?}: {e}"))?;
-        run(
-            server,
-            "pip install --require-hashes",
-            Command::new(venv.join("bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "--no-deps",
-                    "--require-hashes",
-                    "--only-binary=:all:",
-                    "-r",
-                ])
-                .arg(&req)
-                .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
-        )?;
+        pip_install_hashed(server, &venv, &req)?;
         std::fs::write(venv.join(PROXY_STAMP), "ok")
             .map_err(|e| format!("installing {server}: {e}"))?;
         println!(

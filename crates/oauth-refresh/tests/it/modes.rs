@@ -4,11 +4,8 @@ use wiremock::MockServer;
 
 use crate::{CountingIssuer, builder, token_requests};
 
-async fn one_request(
-    mode: ClientCredentialsMode,
-    prefix: &str,
-    scope: Option<&str>,
-) -> crate::Received {
+/// A server on 127.0.0.1 whose `/token` issues `at-1`, `at-2`, ... for an hour.
+async fn token_server() -> MockServer {
     let server = MockServer::builder().start().await;
     CountingIssuer {
         expires_in: 3600,
@@ -16,6 +13,15 @@ async fn one_request(
     }
     .mount(&server)
     .await;
+    server
+}
+
+async fn one_request(
+    mode: ClientCredentialsMode,
+    prefix: &str,
+    scope: Option<&str>,
+) -> crate::Received {
+    let server = token_server().await;
     let mut b = builder(&server, prefix).client_credentials_mode(mode);
     if let Some(s) = scope {
         b = b.scope(s);
@@ -58,13 +64,7 @@ async fn scope_absent_is_not_sent_and_prefix_is_case_insensitive() {
 
 #[tokio::test]
 async fn basic_credentials_are_form_urlencoded_before_base64() {
-    let server = MockServer::builder().start().await;
-    CountingIssuer {
-        expires_in: 3600,
-        ..Default::default()
-    }
-    .mount(&server)
-    .await;
+    let server = token_server().await;
     let flow = builder(&server, "POST ")
         .client_id("id:with space")
         .client_secret("p@ss+/=")
@@ -90,13 +90,7 @@ async fn basic_credentials_are_form_urlencoded_before_base64() {
 
 #[tokio::test]
 async fn force_post_overrides_the_get_default() {
-    let server = MockServer::builder().start().await;
-    CountingIssuer {
-        expires_in: 3600,
-        ..Default::default()
-    }
-    .mount(&server)
-    .await;
+    let server = token_server().await;
     let flow = builder(&server, "")
         .force_post(true)
         .client_credentials_mode(ClientCredentialsMode::Post)
@@ -177,13 +171,7 @@ async fn configuration_errors_name_the_property() {
 async fn the_builder_defaults_to_post_and_client_secret_basic() {
     use connectkit_oauth_refresh::RefreshTokenFlow;
     for uri in ["{}/token", "POST {}/token"] {
-        let server = MockServer::builder().start().await;
-        CountingIssuer {
-            expires_in: 3600,
-            ..Default::default()
-        }
-        .mount(&server)
-        .await;
+        let server = token_server().await;
         let flow = RefreshTokenFlow::builder()
             .client_id(crate::CLIENT_ID)
             .client_secret(crate::CLIENT_SECRET)
@@ -223,13 +211,7 @@ async fn the_builder_defaults_to_post_and_client_secret_basic() {
 #[tokio::test]
 async fn a_public_client_sends_client_id_and_no_authentication() {
     use connectkit_oauth_refresh::{RefreshTokenFlow, RefreshTokenFlowBuilder};
-    let server = MockServer::builder().start().await;
-    CountingIssuer {
-        expires_in: 3600,
-        ..Default::default()
-    }
-    .mount(&server)
-    .await;
+    let server = token_server().await;
     let from_builder = RefreshTokenFlow::builder()
         .client_id(crate::CLIENT_ID)
         .refresh_token(crate::REFRESH_TOKEN)
