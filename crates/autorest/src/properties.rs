@@ -2,8 +2,8 @@
 //! part of the connector reads defaults from, and the registry validates
 //! connection URLs against.
 
-use connectkit_core::{CLIENT_PROPERTIES, COMMON_PROPERTIES, PropertySpec};
-use connectkit_oauth_refresh::{AUTHORIZE_PROPERTIES, GRANT_PROPERTIES};
+use connectkit_core::PropertySpec;
+use connectkit_oauth_refresh::connector_catalogue;
 
 /// The properties of this connector beyond the common and grant ones.
 const OWN_PROPERTIES: &[PropertySpec] = &[
@@ -37,12 +37,5 @@ const OWN_PROPERTIES: &[PropertySpec] = &[
 /// refresh token grant's, and Config, Sample, Table, AuthenticationMethod,
 /// WSTimeout and ServerName.
 pub fn catalogue() -> Vec<PropertySpec> {
-    COMMON_PROPERTIES
-        .iter()
-        .chain(GRANT_PROPERTIES)
-        .chain(AUTHORIZE_PROPERTIES)
-        .chain(OWN_PROPERTIES)
-        .chain(CLIENT_PROPERTIES)
-        .copied()
-        .collect()
+    connector_catalogue(OWN_PROPERTIES)
 }

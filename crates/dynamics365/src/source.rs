@@ -5,12 +5,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use connectkit_core::{
-    AccessTokenAuth, AuthFlow, CLIENT_PROPERTIES, COMMON_PROPERTIES, Properties, PropertySpec,
-    Registry, Result, SecretString,
+    AccessTokenAuth, AuthFlow, Properties, PropertySpec, Registry, Result, SecretString,
 };
 use connectkit_oauth_refresh::{
-    AUTHORIZE_PROPERTIES, ClientCredentialsMode, GRANT_PROPERTIES, GrantType,
-    RefreshTokenFlowBuilder,
+    ClientCredentialsMode, GrantType, RefreshTokenFlowBuilder, connector_catalogue,
 };
 
 use crate::cache::MetadataCache;
@@ -76,14 +74,7 @@ pub const DEFAULT_WS_TIMEOUT: std::time::Duration = std::time::Duration::from_se
 /// `AuthenticationMethod` (default `OAuth2`), `PageSize` (default 5000) and
 /// `WSTimeout` (seconds, default 300, 0 for none).
 pub fn catalogue() -> Vec<PropertySpec> {
-    COMMON_PROPERTIES
-        .iter()
-        .chain(GRANT_PROPERTIES)
-        .chain(AUTHORIZE_PROPERTIES)
-        .chain(OWN_PROPERTIES)
-        .chain(CLIENT_PROPERTIES)
-        .copied()
-        .collect()
+    connector_catalogue(OWN_PROPERTIES)
 }
 
 /// Registers the connector for the `dynamics365` subprotocol.

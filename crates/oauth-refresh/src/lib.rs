@@ -72,6 +72,7 @@
 pub mod authorize;
 mod builder;
 mod cache;
+mod catalogue;
 mod config;
 mod error;
 mod exchange;
@@ -90,6 +91,7 @@ mod store;
 
 pub use authorize::{AUTHORIZE_PROPERTIES, Authorizer, DeviceAuthorization, PendingAuthorization};
 pub use builder::RefreshTokenFlowBuilder;
+pub use catalogue::connector_catalogue;
 pub use config::{ClientCredentialsMode, GRANT_PROPERTIES, TokenForm, TokenMethod, TokenUri};
 /// How the token request is retried: core's one retry policy
 /// ([`RetryConfig::token_endpoint`] unless
