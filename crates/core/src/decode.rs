@@ -1,10 +1,18 @@
-//! Reading an object key without allocating it: the one serde seed both
-//! connectors' one-pass page readers use to match keys against their columns.
+//! Reading JSON pages: an object key without allocating it (the one serde
+//! seed both connectors' one-pass page readers use to match keys against
+//! their columns), and [`JsonRows`] (feature `connector`), arrow-json's
+//! decoding of a page's rows as a declared schema for connectors whose rows
+//! map straight to columns.
 
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
+
+#[cfg(feature = "connector")]
+mod json_rows;
+#[cfg(feature = "connector")]
+pub use json_rows::{JsonPage, JsonRows, JsonRowsError};
 
 /// A `DeserializeSeed` for a map key that hands the borrowed key text to
 /// `lookup` and yields its answer, so that a page reader can match keys
