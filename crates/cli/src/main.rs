@@ -11,6 +11,7 @@ mod demo;
 mod error;
 mod input;
 mod output;
+mod serve;
 mod sql;
 mod text;
 mod token;
@@ -107,6 +108,9 @@ enum Command {
 /// Formats for listings.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListFormat {
+    /// Serve the sources of a configuration file over Arrow Flight SQL
+    /// (ADBC, JDBC, BI tools), with logins and limits.
+    Serve(serve::Args),
     /// A table for people.
     Table,
     /// JSON.
@@ -222,6 +226,7 @@ async fn run(command: Command) -> Result<(), Error> {
         } => sql::run(&mut out, &sources, &query, format, explain).await,
         Command::Changes(args) => changes::run(&mut out, args).await,
         #[cfg(feature = "demo")]
+        Command::Serve(args) => serve::run(&mut out, args).await,
         Command::Demo => demo::run(&mut out).await,
         Command::Authorize(args) => authorize::run(&mut out, args).await,
     }
