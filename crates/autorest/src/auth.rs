@@ -18,6 +18,8 @@ pub(crate) enum Method {
     OAuth2,
     RefreshToken,
     ClientCredentials,
+    /// `OAuth2-JWTBearer`: RFC 7523's JWT bearer grant (JWTCertStore).
+    JwtBearer,
     HttpHeader,
     BearerToken,
     Basic,
@@ -34,6 +36,7 @@ impl Method {
             "oauth2" => Method::OAuth2,
             "oauth2-refreshtoken" => Method::RefreshToken,
             "oauth2-clientcredentials" => Method::ClientCredentials,
+            "oauth2-jwtbearer" => Method::JwtBearer,
             "httpheader" => Method::HttpHeader,
             "bearertoken" => Method::BearerToken,
             "basic" => Method::Basic,
@@ -102,16 +105,17 @@ pub(crate) fn flow(
         // An AccessToken with nothing that renews it: sent until rejected.
         Method::OAuth2 | Method::RefreshToken
             if props.contains("AccessToken")
-                && !["RefreshToken", "TokenFile", "ClientSecret"]
+                && !["RefreshToken", "TokenFile", "ClientSecret", "JWTCertStore"]
                     .iter()
                     .any(|p| props.contains(p)) =>
         {
             Arc::new(AccessTokenAuth::new(need("AccessToken")?)?)
         }
-        Method::OAuth2 | Method::RefreshToken | Method::ClientCredentials => {
+        Method::OAuth2 | Method::RefreshToken | Method::ClientCredentials | Method::JwtBearer => {
             let grant = match method {
                 Method::RefreshToken => GrantType::RefreshToken,
                 Method::ClientCredentials => GrantType::ClientCredentials,
+                Method::JwtBearer => GrantType::JwtBearer,
                 _ => GrantType::for_oauth2(props),
             };
             let mut props = props.clone();

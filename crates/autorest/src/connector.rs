@@ -16,8 +16,10 @@ use url::Url;
 
 use crate::error::{AutoRestError, display_url, url_err};
 use crate::http::client;
+use crate::infer::sampling::UnsampledFieldPolicy;
 use crate::infer::{infer_body, table_name_for};
 use crate::model::{Entry, Model};
+use crate::scan::NewFieldRule;
 use crate::scan::scan_stream;
 use crate::table::paging::{Paging, page_url};
 
@@ -44,6 +46,8 @@ pub(crate) struct Inner {
     first_pages: Mutex<Vec<Body>>,
     /// `ColumnDiscoverySampleSize`: rows sampled before the schema is fixed.
     sample_rows: usize,
+    /// `UnsampledFieldPolicy`.
+    unsampled: UnsampledFieldPolicy,
 }
 
 enum SourceKind {
@@ -115,6 +119,7 @@ impl AutoRestConnector {
                 catalog: OnceCell::new(),
                 first_pages: Mutex::new(Vec::new()),
                 sample_rows: crate::infer::sampling::sample_rows(props)?,
+                unsampled: UnsampledFieldPolicy::from_properties(props)?,
             }),
         })
     }
@@ -302,7 +307,16 @@ impl Connector for AutoRestConnector {
         let run = PageRun::new(limit)
             .with_limits(self.inner.limits.clone())
             .with_prefetched(self.take_sampled_pages(&first));
-        let batches = scan_stream(self.inner.client.clone(), def, projection, limit, run)?;
+        // A field beyond the sample would add to the output only when the
+        // scan outputs whole rows: no projection, or one of every column.
+        let whole_rows = projection
+            .as_ref()
+            .is_none_or(|p| (0..def.columns.len()).all(|i| p.contains(&i)));
+        let rule = NewFieldRule {
+            whole_rows,
+            policy: self.inner.unsampled,
+        };
+        let batches = scan_stream(self.inner.client.clone(), def, projection, limit, run, rule)?;
         let applied = limit.is_some() || request.limit.is_none();
         Ok(Scan::new(schema, batches)
             .with_unapplied_filters(unapplied)

@@ -15,7 +15,7 @@ pub enum AutoRestError {
     ConfigAndSample(&'static str),
     /// AuthenticationMethod has a value this connector does not support.
     #[error(
-        "property AuthenticationMethod: unsupported value {0:?}; supported: None, OAuth2-RefreshToken, OAuth2-ClientCredentials, OAuth2, HttpHeader, BearerToken, Basic, UrlParameter"
+        "property AuthenticationMethod: unsupported value {0:?}; supported: None, OAuth2-RefreshToken, OAuth2-ClientCredentials, OAuth2-JWTBearer, OAuth2, HttpHeader, BearerToken, Basic, UrlParameter"
     )]
     UnsupportedAuthMethod(String),
     /// A property this authentication method needs is absent.
@@ -159,10 +159,11 @@ pub enum AutoRestError {
         /// The path of the page's URL (never its query string), once known.
         page: Option<String>,
     },
-    /// A sampled table's page holds a field the sample (its first page) did
-    /// not: the scan stops rather than drop the field's values unseen.
+    /// A sampled table's page holds a field the sample did not, and the
+    /// scan would output it: the scan stops rather than drop the field's
+    /// values unseen (`UnsampledFieldPolicy=Error`, the default).
     #[error(
-        "table {table}: field {field} first holds a value in page {page} ({path}, row {row} of the page) and is not in the sampled schema; the scan stops rather than drop it (raise ColumnDiscoverySampleSize to sample more rows, or declare the field in a model file)"
+        "table {table}: field {field} first holds a value in page {page} ({path}, row {row} of the page) and is not in the sampled schema; the scan stops rather than drop it: set ColumnDiscoverySampleSize={sample_size} (or more) to sample it, UnsampledFieldPolicy=Ignore to leave it out, or select only the columns you need"
     )]
     NewField {
         /// The table.
@@ -175,6 +176,8 @@ pub enum AutoRestError {
         row: usize,
         /// The page URL's path (never its query).
         path: String,
+        /// The smallest `ColumnDiscoverySampleSize` whose sample reads this page.
+        sample_size: u64,
     },
     /// Building a record batch failed.
     #[error("table {table}: {message}")]
@@ -187,6 +190,25 @@ pub enum AutoRestError {
 }
 
 impl AutoRestError {
+    /// For [`AutoRestError::NewField`], the field and where it was found,
+    /// without what the scan does about it (for the warning of a scan that
+    /// leaves it out).
+    pub(crate) fn unsampled_field(&self) -> String {
+        match self {
+            AutoRestError::NewField {
+                table,
+                field,
+                page,
+                row,
+                path,
+                sample_size,
+            } => format!(
+                "table {table}: field {field} first holds a value in page {page} ({path}, row {row} of the page) and is not in the sampled schema (ColumnDiscoverySampleSize={sample_size} would sample it)"
+            ),
+            other => other.to_string(),
+        }
+    }
+
     /// The broad classification used by [`connectkit_core::Error`].
     pub fn kind(&self) -> ErrorKind {
         match self {

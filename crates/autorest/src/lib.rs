@@ -98,7 +98,7 @@ pub use connectkit_oauth_refresh::ClientCredentialsMode;
 pub use connector::AutoRestConnector;
 pub use error::{AutoRestError, JsonKind};
 pub use infer::infer_schemas;
-pub use infer::sampling::DEFAULT_SAMPLE_ROWS;
+pub use infer::sampling::{DEFAULT_SAMPLE_ROWS, UnsampledFieldPolicy};
 pub use model::model_auth::ModelAuth;
 pub use properties::catalogue;
 pub use source::{AutoRestDataSource, register};

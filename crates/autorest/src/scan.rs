@@ -20,6 +20,7 @@ use crate::decode::{decode, page_rows};
 use crate::error::url_err;
 use crate::error::{AutoRestError, display_url};
 use crate::http::{not_json, parse_json};
+use crate::infer::sampling::UnsampledFieldPolicy;
 use crate::table::TableDef;
 use crate::table::paging::{
     Next, PageState, known_ahead, planned_state, recognised_next, stops_after, strip_next_links,
@@ -42,6 +43,20 @@ struct TablePages {
     /// The engine did request pages ahead (it does not at
     /// `MaxConcurrentRequests=1`).
     planned: bool,
+    /// What a field beyond the sample does to this scan.
+    rule: NewFieldRule,
+}
+
+/// What a scan does with a field of a sampled table that first holds a
+/// value beyond the sample: it stops the scan only when the scan outputs
+/// whole rows and the policy is `Error`; else the field is left out, with
+/// one warning per field and scan.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NewFieldRule {
+    /// The scan outputs every column (no projection, or all of them).
+    pub whole_rows: bool,
+    /// `UnsampledFieldPolicy`.
+    pub policy: UnsampledFieldPolicy,
 }
 
 /// The batches of a scan of `table`; `prefetched` is the first page when
@@ -52,6 +67,7 @@ pub(crate) fn scan_stream(
     projection: Option<Vec<usize>>,
     limit: Option<usize>,
     run: PageRun,
+    rule: NewFieldRule,
 ) -> Result<BatchStream> {
     let endpoint = &table.endpoint;
     let first = crate::http::post::page_target(endpoint, &PageState::default())
@@ -67,32 +83,61 @@ pub(crate) fn scan_stream(
         new_fields: ScanNewFields::default(),
         ahead,
         planned: false,
+        rule,
     };
     Ok(paginate(client, source, first, run))
 }
 
 impl TablePages {
-    /// A sampled table's schema comes from its first page: a field that
-    /// first holds a value in a later page ends the scan with an error that
-    /// names table, field, page and row, rather than drop its values unseen.
-    fn check_new_fields(&mut self, fields: Vec<NewField>, url: &Url) -> Result<()> {
+    /// A sampled table's schema comes from its sample: a field that first
+    /// holds a value in a later page ends a scan that would output it with
+    /// an error that names table, field, page, row and the
+    /// `ColumnDiscoverySampleSize` that would have sampled it; otherwise
+    /// the field is left out with one warning. `rows_read` is the number of
+    /// top-level rows of this page (`self.page` is still the state before it).
+    fn check_new_fields(
+        &mut self,
+        fields: Vec<NewField>,
+        url: &Url,
+        rows_read: usize,
+    ) -> Result<()> {
         let page = self.page.pages + 1;
-        match self
-            .new_fields
-            .first_seen(&self.table.name, page, fields)
-            .into_iter()
-            .next()
-        {
-            None => Ok(()),
-            Some(r) => Err(AutoRestError::NewField {
+        let before = self.page.rows;
+        let top_level = self.table.levels.is_empty();
+        for r in self.new_fields.first_seen(&self.table.name, page, fields) {
+            // Sampling reads whole pages while fewer rows than the size were
+            // seen: any size above the rows before this page reads it.
+            // For a top-level table, the row that holds the field says it
+            // best; a child table's rows are not the sample's rows.
+            let within = if top_level {
+                r.row + 1
+            } else {
+                rows_read.max(1)
+            };
+            let sample_size = before.saturating_add(within as u64);
+            let error = AutoRestError::NewField {
                 table: r.table,
                 field: r.field,
                 page: r.page,
                 row: r.row + 1,
                 path: url.path().to_owned(),
+                sample_size,
+            };
+            if self.rule.whole_rows && self.rule.policy == UnsampledFieldPolicy::Error {
+                return Err(error.into());
             }
-            .into()),
+            let why = if self.rule.whole_rows {
+                "UnsampledFieldPolicy=Ignore"
+            } else {
+                "the query does not read it"
+            };
+            tracing::warn!(
+                target: connectkit_core::USER_WARNING,
+                "{}; left out ({why})",
+                error.unsampled_field()
+            );
         }
+        Ok(())
     }
 
     /// Pages requested ahead by offset assume each page before held
@@ -185,7 +230,7 @@ impl TablePages {
             }
             (body, n, page.batch, page.new_fields)
         };
-        self.check_new_fields(new_fields, &url)?;
+        self.check_new_fields(new_fields, &url, rows_read)?;
         self.check_page_size(rows_read, &url)?;
         self.emitted += batch.num_rows();
         self.page.rows += rows_read as u64;

@@ -6,6 +6,7 @@ use std::fmt;
 use connectkit_core::{Connector, Properties, Registry, Result, SecretString};
 use connectkit_oauth_refresh::ClientCredentialsMode;
 
+use crate::UnsampledFieldPolicy;
 use crate::connector::AutoRestConnector;
 use crate::properties::catalogue;
 
@@ -131,12 +132,21 @@ impl AutoRestDataSource {
         password => "Password";
     }
 
-    /// `ColumnDiscoverySampleSize`: rows a sampled endpoint's schema is
-    /// inferred from: pages are read, following next links, until this many
-    /// rows; at least the first page (the default, as the vendor samples).
+    /// `ColumnDiscoverySampleSize`: rows a sampled table's schema is
+    /// inferred from (`Sample`, and model-file tables without columns):
+    /// pages are read as the table pages until this many rows, at least the
+    /// first page (default [`DEFAULT_SAMPLE_ROWS`](crate::DEFAULT_SAMPLE_ROWS)).
     pub fn column_discovery_sample_size(mut self, rows: usize) -> Self {
         self.props
             .set("ColumnDiscoverySampleSize", rows.to_string());
+        self
+    }
+
+    /// `UnsampledFieldPolicy`: what a scan that outputs whole rows does with
+    /// a field first holding a value beyond the sample (default
+    /// [`Error`](UnsampledFieldPolicy::Error)).
+    pub fn unsampled_field_policy(mut self, policy: UnsampledFieldPolicy) -> Self {
+        self.props.set("UnsampledFieldPolicy", policy.to_string());
         self
     }
 

@@ -11,10 +11,10 @@ mod demo;
 mod error;
 mod input;
 mod output;
-mod serve;
 mod sql;
 mod text;
 mod token;
+mod warnings;
 
 use std::process::ExitCode;
 
@@ -108,9 +108,6 @@ enum Command {
 /// Formats for listings.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListFormat {
-    /// Serve the sources of a configuration file over Arrow Flight SQL
-    /// (ADBC, JDBC, BI tools), with logins and limits.
-    Serve(serve::Args),
     /// A table for people.
     Table,
     /// JSON.
@@ -152,14 +149,7 @@ fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    // Silent unless RUST_LOG asks: standard error carries only errors otherwise.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
+    warnings::init();
 }
 
 /// 2 bad usage/URL/property, 3 authentication, 4 API or network, 1 other.
@@ -226,7 +216,6 @@ async fn run(command: Command) -> Result<(), Error> {
         } => sql::run(&mut out, &sources, &query, format, explain).await,
         Command::Changes(args) => changes::run(&mut out, args).await,
         #[cfg(feature = "demo")]
-        Command::Serve(args) => serve::run(&mut out, args).await,
         Command::Demo => demo::run(&mut out).await,
         Command::Authorize(args) => authorize::run(&mut out, args).await,
     }

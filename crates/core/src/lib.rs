@@ -64,6 +64,13 @@ pub use registry::{Factory, GrantDefaults, Registry};
 pub use url::ConnectionUrl;
 
 #[cfg(feature = "connector")]
+/// The `tracing` target of warnings meant for the person running a command
+/// (a field left out of a scan, a model-file key ignored, a fallback taken),
+/// as opposed to diagnostics: `tracing::warn!(target: USER_WARNING, ...)`.
+/// The `connectkit` command prints each on standard error as
+/// `warning: <message>` whatever `RUST_LOG` says.
+pub const USER_WARNING: &str = "connectkit::warning";
+
 pub use arrow_array;
 #[cfg(feature = "connector")]
 pub use arrow_schema;

@@ -1,32 +1,74 @@
 //! Reading the pages a sampled table's schema is inferred from: the first
-//! page, then (for endpoints whose next links are followed) further pages
-//! until `ColumnDiscoverySampleSize` rows were seen. The pages are kept so
-//! that the first scan decodes them instead of downloading them again.
+//! page, then further pages, as the table pages (the next links a `Sample`
+//! endpoint carries, a model file's paging keys), until
+//! `ColumnDiscoverySampleSize` rows were seen. The pages are kept so that
+//! the first scan decodes them instead of downloading them again.
+
+use std::fmt;
 
 use connectkit_core::client::{ApiClient, Body, Fetched};
-use connectkit_core::{Properties, Result};
+use connectkit_core::{Error, Properties, Result};
 use serde_json::Value;
 use url::Url;
 
 use crate::decode::page_rows;
-use crate::error::AutoRestError;
+use crate::error::{AutoRestError, url_err};
 use crate::http::parse_json;
-use crate::table::paging::{recognised_next, strip_next_links};
+use crate::table::paging::{Next, PageState, recognised_next, stops_after, strip_next_links};
 use crate::table::{Endpoint, Rows};
 
-/// Rows sampled by default before the schema is fixed: 1, that is the first
-/// page alone, as the vendor samples (and no request beyond what a scan
-/// with a small limit needs). A field that first holds a value on a later
-/// page then stops the scan with an error that says to raise
-/// `ColumnDiscoverySampleSize`. The catalogue's default, which the connector
-/// reads; a test keeps the two equal.
-pub const DEFAULT_SAMPLE_ROWS: usize = 1;
+/// Rows sampled by default before a sampled table's schema is fixed:
+/// 20,480, as DuckDB's `read_json` samples, so that the optional fields of
+/// a paged API are seen before a scan needs them. The sampled pages are the
+/// first pages of the scan, decoded without a second request; a field
+/// first holding a value further on stops a scan that outputs it, naming
+/// the `ColumnDiscoverySampleSize` that covers it. The catalogue's default,
+/// which the connector reads; a test keeps the two equal.
+pub const DEFAULT_SAMPLE_ROWS: usize = 20_480;
 
 /// `ColumnDiscoverySampleSize` (rows; at least the first page is read).
 pub(crate) fn sample_rows(props: &Properties) -> Result<usize> {
     props
         .typed(&crate::properties::catalogue())
         .whole("ColumnDiscoverySampleSize")
+}
+
+/// `UnsampledFieldPolicy`: what a scan that outputs whole rows does with a
+/// field that first holds a value beyond the sample.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsampledFieldPolicy {
+    /// Stop the scan with an error naming the field and the
+    /// `ColumnDiscoverySampleSize` that would have sampled it (the default).
+    #[default]
+    Error,
+    /// Leave the field out of the rows, with one warning per scan.
+    Ignore,
+}
+
+impl fmt::Display for UnsampledFieldPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Error => "Error",
+            Self::Ignore => "Ignore",
+        })
+    }
+}
+
+impl UnsampledFieldPolicy {
+    /// `UnsampledFieldPolicy` from the properties (case-insensitive).
+    pub(crate) fn from_properties(props: &Properties) -> Result<Self> {
+        match props.get_str("UnsampledFieldPolicy").map(str::trim) {
+            None => Ok(Self::Error),
+            Some(v) if v.eq_ignore_ascii_case("error") => Ok(Self::Error),
+            Some(v) if v.eq_ignore_ascii_case("ignore") => Ok(Self::Ignore),
+            Some(v) => Err(Error::invalid_property(
+                "UnsampledFieldPolicy",
+                "Error or Ignore",
+                Some(v),
+            )),
+        }
+    }
 }
 
 /// What sampling read: the pages' bodies merged into one (next-link fields
@@ -36,7 +78,8 @@ pub(crate) struct Sampled {
     pub pages: Vec<Body>,
 }
 
-/// Reads the sample of `endpoint` starting at `first`.
+/// Reads the sample of `endpoint` starting at `first`: page after page as a
+/// scan would read them, while fewer than `want_rows` rows were seen.
 pub(crate) async fn sample(
     client: &ApiClient,
     endpoint: &Endpoint,
@@ -49,21 +92,23 @@ pub(crate) async fn sample(
     let mut bodies = Vec::new();
     let mut pages = Vec::new();
     let mut seen = 0usize;
+    let mut state = PageState::default();
     let mut url = first;
+    let follow = endpoint.follow_links;
+    let paged = follow || crate::http::post::pages(endpoint);
     loop {
         let request = crate::http::post::request(client, &url, endpoint, name)?;
         let page = match client.fetch(request, &endpoint.http).await? {
             Fetched::Body(page) => page,
             _ => break,
         };
+        let bad_link = |m: String| AutoRestError::Page {
+            url: connectkit_core::client::display_url(&page.url),
+            message: format!("table {name}: {m}"),
+        };
         let mut body = parse_json(&page.url, &page.bytes, &page.headers)?;
-        let next = if endpoint.follow_links {
-            let next = recognised_next(&body, &page.headers, &page.url).map_err(|m| {
-                AutoRestError::Page {
-                    url: connectkit_core::client::display_url(&page.url),
-                    message: format!("table {name}: {m}"),
-                }
-            })?;
+        let link = if follow {
+            let next = recognised_next(&body, &page.headers, &page.url).map_err(bad_link)?;
             strip_next_links(&mut body);
             next
         } else {
@@ -71,20 +116,33 @@ pub(crate) async fn sample(
         };
         let n = page_rows(rows, &body).map(|r| r.len()).unwrap_or(0);
         seen += n;
+        state.pages += 1;
+        state.rows += n as u64;
+        state.next = if follow {
+            link.map(Next::Url)
+        } else {
+            crate::http::post::declared_next(endpoint, &body, &page.headers, &page.url)
+                .map_err(bad_link)?
+        };
+        let more = paged
+            && n > 0
+            && if follow {
+                state.next.is_some()
+            } else {
+                !stops_after(&endpoint.paging, &body, n, &state)
+            };
         bodies.push(body);
         pages.push(page);
-        match next {
-            Some(next)
-                if n > 0
-                    && seen < want_rows
-                    && (pages.len() as u64) < max_pages
-                    && !pages.iter().any(|p| p.url == next) =>
-            {
-                client.scope().check(&next, "next page link")?;
-                url = next;
-            }
-            _ => break,
+        if !more || seen >= want_rows || state.pages >= max_pages {
+            break;
         }
+        let next = crate::http::post::page_target(endpoint, &state)
+            .map_err(|e| url_err(&endpoint.url, e))?;
+        if pages.iter().any(|p| p.url == next) {
+            break;
+        }
+        client.scope().check(&next, "next page link")?;
+        url = next;
     }
     Ok(Sampled {
         body: merge(bodies),
@@ -129,6 +187,10 @@ mod tests {
     fn the_catalogue_holds_the_defaults() {
         let mut props = Properties::new();
         assert_eq!(sample_rows(&props).unwrap(), DEFAULT_SAMPLE_ROWS);
+        assert_eq!(
+            UnsampledFieldPolicy::from_properties(&props).unwrap(),
+            UnsampledFieldPolicy::Error
+        );
         let catalogue = crate::properties::catalogue();
         assert_eq!(
             props.typed(&catalogue).timeout("WSTimeout").unwrap(),

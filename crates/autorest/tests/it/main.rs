@@ -10,6 +10,7 @@ mod hostile;
 mod http;
 mod inference;
 mod inputs;
+mod late_fields;
 mod paging;
 mod post;
 mod rules;
