@@ -398,4 +398,13 @@ pub const CLIENT_PROPERTIES: &[PropertySpec] = &[
         "Only true is accepted: the server is always authenticated (use TrustStore for private CAs).",
     )
     .default_value("true"),
+    PropertySpec::new(
+        "HostNameInCertificate",
+        "The host name the server's certificate must hold, when it is not the URL's host.",
+    ),
+    PropertySpec::new(
+        "ConnectTimeout",
+        "connectkit extension: seconds connecting may take (TCP, the proxy, the TLS handshake) for API and token requests; 0 for none.",
+    )
+    .default_value("30"),
 ];

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connectkit_core::client::{ProxySettings, TrustStore};
+use connectkit_core::client::{HostNameInCertificate, ProxySettings, TrustStore};
 use connectkit_core::{StaticHeaderAuth, TokenInfo};
 use secrecy::SecretString;
 use url::Url;
@@ -47,6 +47,7 @@ pub struct RefreshTokenFlowBuilder {
     pub(crate) client: Option<reqwest::Client>,
     pub(crate) proxy: Option<ProxySettings>,
     pub(crate) trust_store: Option<TrustStore>,
+    pub(crate) host_name_in_certificate: Option<HostNameInCertificate>,
     pub(crate) grant_type: GrantType,
     /// The connection-property layer's defaults (the vendor's): GET without
     /// a prefix, ClientCredentialsMode All, and the default-form fallback.
@@ -246,6 +247,14 @@ impl RefreshTokenFlowBuilder {
         self
     }
 
+    /// The name the token endpoint's certificate must hold instead of
+    /// TokenURI's host (HostNameInCertificate). Ignored when
+    /// [`http_client`](Self::http_client) gives a client.
+    pub fn host_name_in_certificate(mut self, name: HostNameInCertificate) -> Self {
+        self.host_name_in_certificate = Some(name);
+        self
+    }
+
     /// The forward proxy token requests go through (ProxyHost and its
     /// companions); without one, the environment's (`HTTPS_PROXY`, ...).
     /// Ignored when [`http_client`](Self::http_client) gives the client.
@@ -327,13 +336,11 @@ impl RefreshTokenFlowBuilder {
         let client = match self.client {
             Some(c) => c,
             None => {
-                let roots = self
-                    .trust_store
-                    .as_ref()
-                    .map(|t| t.certificates().to_vec())
-                    .unwrap_or_default();
-                let tls = connectkit_core::client::tls_config(roots)
-                    .map_err(|e| Error::config("TokenURI", e.to_string()))?;
+                let tls = connectkit_core::client::tls_settings(
+                    self.trust_store.as_ref(),
+                    self.host_name_in_certificate.clone(),
+                )
+                .map_err(|e| Error::config("TokenURI", e.to_string()))?;
                 let mut b = reqwest::Client::builder()
                     .tls_backend_preconfigured(tls)
                     .redirect(reqwest::redirect::Policy::none());

@@ -265,6 +265,8 @@ impl Inner {
         let problem = connectkit_core::client::certificate_problem(&e);
         let message = if let Some(p) = &problem {
             p.as_str()
+        } else if e.is_timeout() && e.is_connect() {
+            "connecting timed out (ConnectTimeout)"
         } else if e.is_timeout() {
             "timed out"
         } else if e.is_connect() {

@@ -78,6 +78,11 @@ impl RefreshTokenFlowBuilder {
         if let Some(store) = connectkit_core::client::TrustStore::from_properties(props)? {
             b = b.trust_store(store);
         }
+        if let Some(name) = connectkit_core::client::HostNameInCertificate::from_properties(props)?
+        {
+            b = b.host_name_in_certificate(name);
+        }
+        b = b.connect_timeout(connectkit_core::client::connect_timeout(props)?);
         if let Some(scope) = props.get_str("Scope") {
             b = b.scope(scope);
         }

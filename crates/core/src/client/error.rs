@@ -184,8 +184,10 @@ fn transport_class(err: &reqwest::Error) -> std::borrow::Cow<'static, str> {
     if let Some(problem) = super::certificate_problem(err) {
         return problem.into();
     }
-    let class = if err.is_timeout() {
-        "timed out"
+    let class = if err.is_timeout() && err.is_connect() {
+        "connecting timed out (ConnectTimeout)"
+    } else if err.is_timeout() {
+        "timed out (WSTimeout)"
     } else if err.is_connect() {
         "connection failed"
     } else if err.is_body() || err.is_decode() {

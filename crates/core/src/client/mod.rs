@@ -32,6 +32,7 @@ mod send;
 mod throttle;
 mod tls;
 mod trust;
+mod verify;
 
 pub use crate::auth::network_error;
 pub use body::{Body, EXCERPT_CHARS, ErrorDetail, Fetched, MAX_ERROR_BYTES, MAX_PAGE_BYTES};
@@ -41,7 +42,7 @@ pub use http::{
     retry_after,
 };
 pub use link::link_target;
-pub use options::{CONNECT_TIMEOUT, ClientOptions};
+pub use options::{CONNECT_TIMEOUT, ClientOptions, connect_timeout, tls_settings};
 #[cfg(feature = "connector")]
 pub use paginate::{
     Decoded, INCREASE_AFTER, PageRun, PageSource, PagingError, PagingLimits, paginate,
@@ -55,3 +56,4 @@ pub use send::ApiClient;
 pub use throttle::Throttle;
 pub use tls::{TlsSetupError, certificate_problem, client_builder, http_client, tls_config};
 pub use trust::{TrustStore, TrustStoreReadError};
+pub use verify::{CertificateRefused, HostNameInCertificate};

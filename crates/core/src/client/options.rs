@@ -5,10 +5,33 @@
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::properties::{Properties, PropertySpec};
+use crate::properties::{CLIENT_PROPERTIES, Properties, PropertySpec};
 
-/// How long a connection waits to connect before giving up (connect only;
-/// WSTimeout bounds the whole request).
+/// `ConnectTimeout` (whole seconds, `0` for no limit; default
+/// [`CONNECT_TIMEOUT`]): the same property and meaning for API and token
+/// requests.
+pub fn connect_timeout(props: &Properties) -> Result<Option<Duration>> {
+    props.typed(CLIENT_PROPERTIES).timeout("ConnectTimeout")
+}
+
+/// The rustls configuration of a connection: the operating system's store
+/// plus `trust_store`'s CAs, certificates checked against
+/// `host_name_in_certificate` when given.
+pub fn tls_settings(
+    trust_store: Option<&super::TrustStore>,
+    host_name_in_certificate: Option<super::HostNameInCertificate>,
+) -> std::result::Result<rustls::ClientConfig, super::TlsSetupError> {
+    let roots = trust_store
+        .map(|t| t.certificates().to_vec())
+        .unwrap_or_default();
+    super::tls_config(roots, host_name_in_certificate)
+}
+
+/// How long a connection waits to connect before giving up when
+/// `ConnectTimeout` is not set (connecting only: the TCP connection, through
+/// the proxy when there is one, and the TLS handshake; WSTimeout bounds the
+/// whole request). The default of `ConnectTimeout` in
+/// [`CLIENT_PROPERTIES`](crate::CLIENT_PROPERTIES).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The settings of a connection's API client.
@@ -37,7 +60,8 @@ pub struct ClientOptions {
     /// The longest one request may take, connect to last byte
     /// (`WSTimeout`); `None`: no limit.
     pub timeout: Option<Duration>,
-    /// The longest connecting may take ([`CONNECT_TIMEOUT`]).
+    /// The longest connecting may take (`ConnectTimeout`, default
+    /// [`CONNECT_TIMEOUT`]); `None`: no limit.
     pub connect_timeout: Option<Duration>,
     /// The `User-Agent` header, when the connector names itself.
     pub user_agent: Option<String>,
@@ -46,6 +70,9 @@ pub struct ClientOptions {
     pub proxy: Option<super::ProxySettings>,
     /// CA certificates trusted beside the operating system's (`TrustStore`).
     pub trust_store: Option<super::TrustStore>,
+    /// The name server certificates are checked against instead of the
+    /// URL's host (`HostNameInCertificate`).
+    pub host_name_in_certificate: Option<super::HostNameInCertificate>,
 }
 
 impl ClientOptions {
@@ -57,30 +84,35 @@ impl ClientOptions {
             user_agent: None,
             proxy: None,
             trust_store: None,
+            host_name_in_certificate: None,
         }
     }
 
-    /// Reads `WSTimeout` (whole seconds, `0` for no limit) and the proxy
-    /// ([`ProxySettings::from_properties`](super::ProxySettings::from_properties)); when WSTimeout is
-    /// absent, the default of the connector's `catalogue` applies (the
-    /// vendor's: 120 s for Autonomous REST, 300 s for Dynamics 365). A
-    /// catalogue without a default for `WSTimeout` makes an absent one an
-    /// error.
+    /// Reads `WSTimeout` and `ConnectTimeout` (whole seconds, `0` for no
+    /// limit), the proxy
+    /// ([`ProxySettings::from_properties`](super::ProxySettings::from_properties)),
+    /// `TrustStore` and `HostNameInCertificate`. When WSTimeout is absent,
+    /// the default of the connector's `catalogue` applies (the vendor's:
+    /// 120 s for Autonomous REST, 300 s for Dynamics 365); a catalogue
+    /// without a default for `WSTimeout` makes an absent one an error.
     pub fn from_properties(props: &Properties, catalogue: &[PropertySpec]) -> Result<Self> {
         let mut options = Self::new(props.typed(catalogue).timeout("WSTimeout")?);
+        options.connect_timeout = connect_timeout(props)?;
         options.proxy = super::ProxySettings::from_properties(props)?;
         options.trust_store = super::TrustStore::from_properties(props)?;
+        options.host_name_in_certificate = super::HostNameInCertificate::from_properties(props)?;
         Ok(options)
     }
 
-    /// A plain builder with connectkit's TLS and this TrustStore's CAs.
+    /// A plain builder with connectkit's TLS, this TrustStore's CAs and
+    /// HostNameInCertificate.
     pub fn client_builder(&self) -> Result<reqwest::ClientBuilder> {
-        let roots = self
-            .trust_store
-            .as_ref()
-            .map(|t| t.certificates().to_vec())
-            .unwrap_or_default();
-        Ok(reqwest::Client::builder().tls_backend_preconfigured(super::tls_config(roots)?))
+        Ok(
+            reqwest::Client::builder().tls_backend_preconfigured(tls_settings(
+                self.trust_store.as_ref(),
+                self.host_name_in_certificate.clone(),
+            )?),
+        )
     }
 
     /// The same options with the connector's `User-Agent`.

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use rustls::pki_types::CertificateDer;
 
+use super::verify::{CertificateRefused, ConnectionVerifier, HostNameInCertificate};
 use crate::error::{Error, ErrorKind};
 
 /// Why no TLS configuration could be built.
@@ -28,9 +29,12 @@ impl From<TlsSetupError> for Error {
 }
 
 /// A rustls client configuration that trusts the operating system's store
-/// and `extra_roots`, speaking HTTP/1.1.
+/// and `extra_roots`, checks the server's certificate against `expected`
+/// (HostNameInCertificate) instead of the URL's host when given, and speaks
+/// HTTP/1.1.
 pub fn tls_config(
     extra_roots: Vec<CertificateDer<'static>>,
+    expected: Option<HostNameInCertificate>,
 ) -> Result<rustls::ClientConfig, TlsSetupError> {
     // rustls 0.23.48 deprecates ring's provider for lacking post-quantum key
     // exchange; aws-lc-rs has it but is a long C build on small machines.
@@ -65,8 +69,10 @@ pub fn tls_config(
         })?
         .dangerous()
         // Not dangerous: the platform verifier checks chains and host names
-        // as browsers do; `dangerous` is only rustls's gate for custom verifiers.
-        .with_custom_certificate_verifier(verifier)
+        // as browsers do (ConnectionVerifier only chooses the name and
+        // explains a refusal); `dangerous` is only rustls's gate for custom
+        // verifiers.
+        .with_custom_certificate_verifier(Arc::new(ConnectionVerifier::new(verifier, expected)))
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
@@ -82,7 +88,7 @@ pub fn tls_config(
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn client_builder() -> Result<reqwest::ClientBuilder, TlsSetupError> {
-    Ok(reqwest::Client::builder().tls_backend_preconfigured(tls_config(Vec::new())?))
+    Ok(reqwest::Client::builder().tls_backend_preconfigured(tls_config(Vec::new(), None)?))
 }
 
 /// A plain `reqwest::Client` with connectkit's TLS settings (redirects as
@@ -97,11 +103,18 @@ pub fn http_client() -> Result<reqwest::Client, Error> {
 }
 
 /// When `err` failed because the server's certificate was refused, what to
-/// tell the user: the reason rustls gave and the property that fixes it.
+/// tell the user: the issuer that is not trusted or the names the
+/// certificate holds (else the reason rustls gave), and the property that
+/// fixes it.
 pub fn certificate_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut link = Some(err);
     while let Some(e) = link {
         if let Some(rustls::Error::InvalidCertificate(why)) = e.downcast_ref::<rustls::Error>() {
+            if let rustls::CertificateError::Other(other) = why
+                && let Some(refused) = other.0.downcast_ref::<CertificateRefused>()
+            {
+                return Some(format!("the server's certificate was refused: {refused}"));
+            }
             return Some(format!(
                 "the server's certificate was refused ({why:?}): if a private CA or a \
                  TLS-inspecting proxy signs it, name that CA's certificate (PEM) in TrustStore"

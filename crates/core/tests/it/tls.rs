@@ -133,6 +133,9 @@ async fn a_private_ca_is_trusted_through_trust_store_only() {
         "{text}"
     );
     assert!(text.contains("UnknownIssuer"), "{text}");
+    // The issuer that was not trusted, by its distinguished name.
+    assert!(text.contains("CN=connectkit test CA"), "{text}");
+    assert_eq!(e.kind().exit_code(), 4);
     assert_eq!(served.load(Ordering::SeqCst), 1);
 }
 
@@ -144,8 +147,104 @@ async fn a_certificate_for_another_host_is_refused_even_with_its_ca_trusted() {
     let trusted = options(&format!("TrustStore={}", ca.path().display())).unwrap();
     let e = get(&trusted, &base).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Transport);
-    assert!(e.to_string().contains("NotValidForName"), "{e}");
+    let text = e.to_string();
+    assert!(text.contains("NotValidForName"), "{text}");
+    // What was checked, what the certificate holds, and the property.
+    assert!(
+        text.contains("not valid for 127.0.0.1")
+            && text.contains("holds api.internal.example")
+            && text.contains("HostNameInCertificate"),
+        "{text}"
+    );
     assert_eq!(served.load(Ordering::SeqCst), 0);
+
+    // HostNameInCertificate: the certificate is checked against that name
+    // (the request still goes to 127.0.0.1).
+    let named = options(&format!(
+        "TrustStore={};HostNameInCertificate=api.internal.example",
+        ca.path().display()
+    ))
+    .unwrap();
+    let Fetched::Body(body) = get(&named, &base).await.unwrap() else {
+        panic!("expected a body")
+    };
+    assert_eq!(body.bytes, b"[]");
+    assert_eq!(served.load(Ordering::SeqCst), 1);
+
+    // A name the certificate does not hold is refused, naming the property.
+    let wrong = options(&format!(
+        "TrustStore={};HostNameInCertificate=other.internal.example",
+        ca.path().display()
+    ))
+    .unwrap();
+    let e = get(&wrong, &base).await.unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("not valid for other.internal.example")
+            && text.contains("the name checked is HostNameInCertificate"),
+        "{text}"
+    );
+    assert_eq!(served.load(Ordering::SeqCst), 1);
+
+    // Without its CA, the name alone does not make it trusted.
+    let untrusted = options("HostNameInCertificate=api.internal.example").unwrap();
+    let e = get(&untrusted, &base).await.unwrap_err();
+    assert!(e.to_string().contains("UnknownIssuer"), "{e}");
+    assert_eq!(served.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn host_name_in_certificate_must_be_a_host_name() {
+    let e = options("HostNameInCertificate=not a host").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.to_string().contains("HostNameInCertificate"), "{e}");
+}
+
+/// A TCP listener that accepts connections and never answers: the TLS
+/// handshake of an https request to it never completes.
+async fn silent_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            held.push(tcp);
+        }
+    });
+    format!("https://127.0.0.1:{port}")
+}
+
+#[tokio::test(start_paused = true)]
+async fn connect_timeout_bounds_connecting_and_wstimeout_the_whole_request() {
+    let base = silent_server().await;
+    // ConnectTimeout covers the TLS handshake; WSTimeout=0 sets no other limit.
+    let connect = options("ConnectTimeout=5;WSTimeout=0").unwrap();
+    assert_eq!(
+        connect.connect_timeout,
+        Some(std::time::Duration::from_secs(5))
+    );
+    let e = get(&connect, &base).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport);
+    assert!(
+        e.to_string()
+            .contains("connecting timed out (ConnectTimeout)"),
+        "{e}"
+    );
+
+    // No connect limit: the whole-request limit ends it instead.
+    let whole = options("ConnectTimeout=0;WSTimeout=7").unwrap();
+    assert_eq!(whole.connect_timeout, None);
+    let e = get(&whole, &base).await.unwrap_err();
+    assert!(e.to_string().contains("timed out (WSTimeout)"), "{e}");
+
+    // The default, and a value that is no number of seconds.
+    assert_eq!(
+        options("").unwrap().connect_timeout,
+        Some(connectkit_core::client::CONNECT_TIMEOUT)
+    );
+    let e = options("ConnectTimeout=soon").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.to_string().contains("ConnectTimeout"), "{e}");
 }
 
 #[test]
