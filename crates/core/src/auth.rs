@@ -35,6 +35,20 @@ pub trait AuthFlow: Send + Sync + fmt::Debug {
         Ok(None)
     }
 
+    /// Obtains a token now and says how: by running the grant, or (unless
+    /// `force`) by taking a fresh access token that a shared token store
+    /// (TokenFile) holds from another process, which sends nothing. With
+    /// `force` the grant always runs. Flows without a token endpoint return
+    /// `Ok(None)`; the default runs [`refresh_now`](Self::refresh_now) and
+    /// reports it as granted.
+    async fn obtain_token(&self, force: bool) -> Result<Option<TokenOutcome>> {
+        let _ = force;
+        Ok(self.refresh_now().await?.map(|info| TokenOutcome::Granted {
+            info,
+            fallback: None,
+        }))
+    }
+
     /// The OAuth 2.0 grant this flow obtains its tokens with, by its RFC 6749
     /// `grant_type` (`refresh_token`, `client_credentials`), for tools that
     /// describe a connection; `None` for flows without a token endpoint.
@@ -84,6 +98,60 @@ impl TokenInfo {
             expires_in,
             scope,
             refresh_token_rotated,
+        }
+    }
+}
+
+/// What [`AuthFlow::obtain_token`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenOutcome {
+    /// The grant ran and the token endpoint issued the token `info`
+    /// describes (`info.refresh_token_rotated`: whether it issued a new
+    /// refresh token too).
+    Granted {
+        /// The token obtained.
+        info: TokenInfo,
+        /// Set when, in this call, the endpoint refused the default request
+        /// form (the vendor's GET with ClientCredentialsMode All, or All
+        /// under a `POST ` prefix) and accepted this one: configuring it
+        /// saves the refused request next time.
+        fallback: Option<RequestForm>,
+    },
+    /// No request was sent: the token store held a fresh access token that
+    /// another process obtained; `info.expires_in` is what is left of it.
+    Reused {
+        /// The token taken from the store.
+        info: TokenInfo,
+    },
+}
+
+impl TokenOutcome {
+    /// The token, however it was obtained.
+    pub fn info(&self) -> &TokenInfo {
+        match self {
+            TokenOutcome::Granted { info, .. } | TokenOutcome::Reused { info } => info,
+        }
+    }
+}
+
+/// A token request form, in the connection properties' terms: the
+/// TokenURI prefix and the ClientCredentialsMode that select it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestForm {
+    /// `GET` or `POST`: TokenURI's prefix.
+    pub method: &'static str,
+    /// `All`, `Basic`, `Url` or `Post`: ClientCredentialsMode.
+    pub client_credentials_mode: &'static str,
+}
+
+impl RequestForm {
+    /// A form by its TokenURI prefix and ClientCredentialsMode.
+    pub fn new(method: &'static str, client_credentials_mode: &'static str) -> Self {
+        Self {
+            method,
+            client_credentials_mode,
         }
     }
 }

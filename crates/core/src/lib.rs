@@ -44,7 +44,8 @@ mod url;
 pub mod value;
 
 pub use auth::{
-    AccessTokenAuth, AccessTokenRejected, AuthFlow, NoAuth, StaticHeaderAuth, TokenInfo,
+    AccessTokenAuth, AccessTokenRejected, AuthFlow, NoAuth, RequestForm, StaticHeaderAuth,
+    TokenInfo, TokenOutcome,
 };
 #[cfg(feature = "connector")]
 pub use connector::{

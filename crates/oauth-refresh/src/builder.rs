@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connectkit_core::client::{HostNameInCertificate, ProxySettings, TrustStore};
+use connectkit_core::client::{ProxySettings, TrustStore};
 use connectkit_core::{StaticHeaderAuth, TokenInfo};
 use secrecy::SecretString;
 use url::Url;
@@ -47,11 +47,14 @@ pub struct RefreshTokenFlowBuilder {
     pub(crate) client: Option<reqwest::Client>,
     pub(crate) proxy: Option<ProxySettings>,
     pub(crate) trust_store: Option<TrustStore>,
-    pub(crate) host_name_in_certificate: Option<HostNameInCertificate>,
     pub(crate) grant_type: GrantType,
     /// The connection-property layer's defaults (the vendor's): GET without
     /// a prefix, ClientCredentialsMode All, and the default-form fallback.
     pub(crate) vendor_defaults: bool,
+    /// `authorize`: without a prefix or ClientCredentialsMode, the token
+    /// requests start as RFC 6749 says (POST, `client_secret_basic`); the
+    /// vendor's default form belongs to the refresh grant.
+    pub(crate) rfc_form_first: bool,
 }
 
 impl RefreshTokenFlow {
@@ -247,14 +250,6 @@ impl RefreshTokenFlowBuilder {
         self
     }
 
-    /// The name the token endpoint's certificate must hold instead of
-    /// TokenURI's host (HostNameInCertificate). Ignored when
-    /// [`http_client`](Self::http_client) gives a client.
-    pub fn host_name_in_certificate(mut self, name: HostNameInCertificate) -> Self {
-        self.host_name_in_certificate = Some(name);
-        self
-    }
-
     /// The forward proxy token requests go through (ProxyHost and its
     /// companions); without one, the environment's (`HTTPS_PROXY`, ...).
     /// Ignored when [`http_client`](Self::http_client) gives the client.
@@ -293,18 +288,23 @@ impl RefreshTokenFlowBuilder {
                 property: "ClientSecret".into(),
             });
         }
-        if self.force_post || (!self.vendor_defaults && !self.method_explicit) {
+        if self.force_post
+            || ((!self.vendor_defaults || self.rfc_form_first) && !self.method_explicit)
+        {
             uri.method = TokenMethod::Post;
         }
+        // A defaulted ClientCredentialsMode falls back under a defaulted
+        // method or an explicit `POST ` prefix; an explicit GET stays GET.
         let fallback = self.vendor_defaults
             && !self.force_post
-            && !self.method_explicit
-            && self.mode.is_none();
-        let mode = self.mode.unwrap_or(if self.vendor_defaults {
+            && self.mode.is_none()
+            && (!self.method_explicit || uri.method == TokenMethod::Post);
+        let default_mode = if self.vendor_defaults && !self.rfc_form_first {
             ClientCredentialsMode::All
         } else {
             ClientCredentialsMode::Basic
-        });
+        };
+        let mode = self.mode.unwrap_or(default_mode);
         if uri.url.scheme() == "http" && !uri.is_loopback() && !self.allow_insecure_http {
             return Err(Error::config(
                 "TokenURI",
@@ -336,11 +336,13 @@ impl RefreshTokenFlowBuilder {
         let client = match self.client {
             Some(c) => c,
             None => {
-                let tls = connectkit_core::client::tls_settings(
-                    self.trust_store.as_ref(),
-                    self.host_name_in_certificate.clone(),
-                )
-                .map_err(|e| Error::config("TokenURI", e.to_string()))?;
+                let roots = self
+                    .trust_store
+                    .as_ref()
+                    .map(|t| t.certificates().to_vec())
+                    .unwrap_or_default();
+                let tls = connectkit_core::client::tls_config(roots)
+                    .map_err(|e| Error::config("TokenURI", e.to_string()))?;
                 let mut b = reqwest::Client::builder()
                     .tls_backend_preconfigured(tls)
                     .redirect(reqwest::redirect::Policy::none());

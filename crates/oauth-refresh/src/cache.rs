@@ -11,7 +11,18 @@ use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
+use crate::config::TokenForm;
 use crate::error::Error;
+
+/// How a cached token was come by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// Issued to this flow by a grant; `fallback` is the form the endpoint
+    /// accepted after refusing the default one in that grant.
+    Granted { fallback: Option<TokenForm> },
+    /// Taken from the token store, where another process saved it.
+    Stored,
+}
 
 /// A cached access token.
 pub(crate) struct CachedToken {
@@ -24,6 +35,7 @@ pub(crate) struct CachedToken {
     /// of it, so a short-lived token is not refreshed before every request.
     pub lifetime: Option<Duration>,
     pub info: TokenInfo,
+    pub source: Source,
 }
 
 impl CachedToken {
@@ -46,7 +58,17 @@ impl CachedToken {
             expires_at,
             lifetime,
             info,
+            source: Source::Granted { fallback: None },
         })
+    }
+
+    /// Records the form a fallback found while this token was granted
+    /// (before the token is shared).
+    pub(crate) fn found_by_fallback(mut token: Arc<Self>, form: Option<TokenForm>) -> Arc<Self> {
+        if let Some(t) = Arc::get_mut(&mut token) {
+            t.source = Source::Granted { fallback: form };
+        }
+        token
     }
 
     pub(crate) fn is_valid_at(&self, now: Instant) -> bool {

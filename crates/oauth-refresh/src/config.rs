@@ -243,6 +243,24 @@ impl TokenForm {
     ];
 }
 
+impl TokenForm {
+    /// This form in the connection properties' terms.
+    pub fn request_form(self) -> connectkit_core::RequestForm {
+        connectkit_core::RequestForm::new(
+            match self.method {
+                TokenMethod::Get => "GET",
+                TokenMethod::Post => "POST",
+            },
+            match self.mode {
+                ClientCredentialsMode::All => "All",
+                ClientCredentialsMode::Basic => "Basic",
+                ClientCredentialsMode::Url => "Url",
+                ClientCredentialsMode::Post => "Post",
+            },
+        )
+    }
+}
+
 impl fmt::Display for TokenForm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

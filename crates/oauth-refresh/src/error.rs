@@ -87,6 +87,9 @@ pub enum Error {
     /// refused, the redirect was not the expected one, or time ran out.
     #[error("authorization: {message}")]
     Authorize {
+        /// What went wrong, for callers that act on it (`connectkit
+        /// authorize` turns it into its exit code).
+        failure: AuthorizeFailure,
         /// The OAuth error code, when the server sent one (`access_denied`, `expired_token`).
         code: Option<OAuthErrorCode>,
         /// What happened, without codes, verifiers or tokens.
@@ -176,6 +179,15 @@ impl Error {
         }
     }
 
+    /// Why `connectkit authorize` obtained no usable grant, when that is
+    /// what this error is.
+    pub fn authorize_failure(&self) -> Option<AuthorizeFailure> {
+        match self {
+            Error::Authorize { failure, .. } => Some(*failure),
+            _ => None,
+        }
+    }
+
     /// The OAuth error, if the endpoint sent one.
     pub fn oauth(&self) -> Option<&OAuthError> {
         match self {
@@ -190,6 +202,26 @@ impl Error {
             message: message.into(),
         }
     }
+}
+
+/// Why an authorization ([`Authorizer`](crate::Authorizer)) obtained no
+/// usable grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthorizeFailure {
+    /// No redirect arrived in time, or the device code expired unanswered.
+    TimedOut,
+    /// The redirect carried another `state`: nothing was exchanged.
+    StateMismatch,
+    /// The user (or the server on the user's behalf) refused: `access_denied`.
+    Denied,
+    /// The token response carried no refresh token, or a granted scope
+    /// without the offline access that was asked for: the connection could
+    /// not renew its access token. Nothing was saved.
+    NoRefreshToken,
+    /// Anything else: another error from the authorization server, a
+    /// malformed redirect or answer, a listener that failed.
+    Other,
 }
 
 impl From<connectkit_core::Error> for Error {

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use connectkit_core::{AuthFlow, Error as CoreError, TokenInfo};
+use connectkit_core::{AuthFlow, Error as CoreError, TokenInfo, TokenOutcome};
 use futures::FutureExt;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use secrecy::SecretString;
 use tokio::time::Instant;
 
-use crate::cache::CachedToken;
+use crate::cache::{CachedToken, Source};
 use crate::config::TokenUri;
 use crate::error::Error;
 use crate::refresh::Inner;
@@ -169,11 +169,34 @@ impl RefreshTokenFlow {
     }
 
     async fn refresh_shared(&self) -> Result<Arc<CachedToken>, Error> {
+        self.refresh_joined(false).await
+    }
+
+    /// Joins the refresh in flight, or starts one (`force`: one that runs
+    /// the grant even when the store holds a fresh token).
+    async fn refresh_joined(&self, force: bool) -> Result<Arc<CachedToken>, Error> {
         let inner = Arc::clone(&self.inner);
         self.inner
             .cache
-            .join_or_start(move || async move { inner.refresh_once().await }.boxed())
+            .join_or_start(move || async move { inner.refresh_once(force).await }.boxed())
             .await
+    }
+
+    /// Obtains a token now and says how ([`TokenOutcome`]): the grant runs,
+    /// unless (without `force`) the token store holds a fresh access token
+    /// another process saved, which is taken and nothing is sent. A call
+    /// made while a refresh is in flight shares that refresh's outcome.
+    pub async fn obtain_token(&self, force: bool) -> Result<TokenOutcome, Error> {
+        self.ensure_loaded().await?;
+        let token = self.refresh_joined(force).await?;
+        let info = token.info.clone();
+        Ok(match token.source {
+            Source::Stored => TokenOutcome::Reused { info },
+            Source::Granted { fallback } => TokenOutcome::Granted {
+                info,
+                fallback: fallback.map(|f| f.request_form()),
+            },
+        })
     }
 }
 
@@ -189,6 +212,10 @@ impl AuthFlow for RefreshTokenFlow {
 
     async fn refresh_now(&self) -> Result<Option<TokenInfo>, CoreError> {
         Ok(Some(self.refresh().await?))
+    }
+
+    async fn obtain_token(&self, force: bool) -> Result<Option<TokenOutcome>, CoreError> {
+        Ok(Some(RefreshTokenFlow::obtain_token(self, force).await?))
     }
 
     fn grant_name(&self) -> Option<&'static str> {

@@ -99,12 +99,14 @@ pub use config::{ClientCredentialsMode, GRANT_PROPERTIES, TokenForm, TokenMethod
 /// to retry is the token endpoint's own rule: 429 and 5xx, and once the
 /// endpoint rotates refresh tokens only 429 and 503 with `Retry-After`.
 pub use connectkit_core::client::RetryConfig;
-pub use connectkit_core::{AuthFlow, ErrorKind, OAuthErrorCode, Report, TokenInfo};
+pub use connectkit_core::{
+    AuthFlow, ErrorKind, OAuthErrorCode, Report, RequestForm, TokenInfo, TokenOutcome,
+};
 // Clients with connectkit's TLS settings (rustls on `ring`, the operating
 // system's trust store): reqwest is built here without a process-wide
 // crypto provider, so `reqwest::Client::new()` would panic; start from these.
 pub use connectkit_core::client::{client_builder, http_client};
-pub use error::{Error, OAuthError};
+pub use error::{AuthorizeFailure, Error, OAuthError};
 pub use file_store::FileStore;
 pub use fingerprint::SeedFingerprint;
 pub use flow::{MAX_BODY_BYTES, PROACTIVE_RETRY_INTERVAL, RefreshTokenFlow};

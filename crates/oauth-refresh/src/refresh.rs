@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use crate::cache::{CachedToken, TokenCache};
+use crate::cache::{CachedToken, Source, TokenCache};
 use crate::config::{TokenForm, TokenUri};
 use crate::error::Error;
 use crate::file_store::FileStoreError;
@@ -219,13 +219,14 @@ impl Inner {
             None => None,
         };
         let info = TokenInfo::new("Bearer", remaining, s.scope.clone(), false);
-        let token = CachedToken::new(
+        let mut token = CachedToken::new(
             at.clone(),
             remaining.map(|r| Instant::now() + r),
             s.lifetime.or(remaining),
             info,
         )
         .ok()?;
+        token.source = Source::Stored;
         // At start-up the stored token is the shared cache's content, used
         // while fresh like any cached token; later only a fresh token that
         // the API has not rejected replaces a refresh.
@@ -241,12 +242,14 @@ impl Inner {
         Some(Arc::new(token))
     }
 
-    pub(crate) async fn refresh_once(&self) -> Result<Arc<CachedToken>, Error> {
+    /// One refresh; with `force`, a fresh token in the store is not taken
+    /// instead of the grant (its refresh token still is).
+    pub(crate) async fn refresh_once(&self, force: bool) -> Result<Arc<CachedToken>, Error> {
         use tracing::Instrument;
         let host = self.uri.url.host_str().unwrap_or_default().to_owned();
         let span = tracing::info_span!("oauth_refresh", token_host = %host);
         let started = std::time::Instant::now();
-        let outcome = self.refresh_locked().instrument(span).await;
+        let outcome = self.refresh_locked(force).instrument(span).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &outcome {
             Ok(t) => {
@@ -257,7 +260,7 @@ impl Inner {
         outcome
     }
 
-    async fn refresh_locked(&self) -> Result<Arc<CachedToken>, Error> {
+    async fn refresh_locked(&self, force: bool) -> Result<Arc<CachedToken>, Error> {
         let mut st = self.state.lock().await;
         // Before anything is sent: the folder exists, the file is writable,
         // and no other process is refreshing with the same store.
@@ -277,7 +280,7 @@ impl Inner {
             self.save(&mut st).await;
         } else {
             let stored = self.store.load().await.map_err(|e| self.store_error(e))?;
-            if let Some(token) = self.apply_stored(&mut st, stored, false) {
+            if let Some(token) = self.apply_stored(&mut st, stored, false).filter(|_| !force) {
                 tracing::info!(
                     store = self.store.location().unwrap_or_default(),
                     "another process already refreshed; using its access token, no request sent"
@@ -286,11 +289,15 @@ impl Inner {
             }
         }
         let grant = self.renewal_grant(&st)?;
+        let form = st.form;
         let (status, fields) = self.exchange(&mut st, &grant, deadline).await?;
-        if self.grant_type == GrantType::ClientCredentials {
-            return self.accept_client_credentials(status, &fields, &st);
-        }
-        self.accept(status, &fields, &mut st).await
+        let fallback = (st.form != form).then_some(st.form);
+        let token = if self.grant_type == GrantType::ClientCredentials {
+            self.accept_client_credentials(status, &fields, &st)?
+        } else {
+            self.accept(status, &fields, &mut st).await?
+        };
+        Ok(CachedToken::found_by_fallback(token, fallback))
     }
 
     /// Adopts a rotated refresh token first, then checks the rest, then saves.
@@ -437,38 +444,5 @@ impl Inner {
             cb(&token.info);
         }
         Ok(Arc::new(token))
-    }
-
-    /// Sends a grant that starts a chain (an authorization code or a device
-    /// code) and saves the refresh token it yields as the store's new seed.
-    pub(crate) async fn obtain(&self, grant: Grant) -> Result<TokenInfo, Error> {
-        let mut st = self.state.lock().await;
-        let deadline = self.refresh_timeout.map(|d| Instant::now() + d);
-        let _lock = self.store.lock().await.map_err(|e| self.store_error(e))?;
-        let (status, fields) = self.exchange(&mut st, &grant, deadline).await?;
-        let Some(refresh) = refresh_token_field(&fields) else {
-            let redactor = self.redactor(Some(&st));
-            token_from_fields(status, &fields, &redactor)?;
-            return Err(Error::InvalidToken(
-                "no refresh_token in the response: the client or Scope does not allow offline access (e.g. add `offline_access` to Scope)".into(),
-            ));
-        };
-        st.refresh_token = refresh.clone();
-        st.seed = Some(SeedFingerprint::new(&refresh));
-        let redactor = self.redactor(Some(&st));
-        let r = token_from_fields(status, &fields, &redactor)?;
-        let mut stored = StoredTokens::new(refresh);
-        stored.seed = st.seed.clone();
-        stored.access_token = Some(r.access_token.clone());
-        stored.expires_at = r.expires_in.map(|d| SystemTime::now() + d);
-        stored.lifetime = r.expires_in;
-        stored.scope = r.scope.clone();
-        stored.token_form = (self.fallback && st.form_learned).then_some(st.form);
-        self.store
-            .save(&stored)
-            .await
-            .map_err(|e| self.store_error(e))?;
-        st.pending = Some(stored);
-        Ok(TokenInfo::new(r.token_type, r.expires_in, r.scope, false))
     }
 }

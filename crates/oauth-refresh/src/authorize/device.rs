@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::config::{TokenForm, TokenMethod};
-use crate::error::Error;
+use crate::error::{AuthorizeFailure, Error};
 use crate::flow::MAX_BODY_BYTES;
 use crate::grant::Grant;
 use crate::refresh::Inner;
@@ -70,6 +70,7 @@ fn seconds(map: &serde_json::Map<String, Value>, name: &str) -> Option<Duration>
 
 fn malformed(what: &str) -> Error {
     Error::Authorize {
+        failure: AuthorizeFailure::Other,
         code: None,
         message: format!("the device authorization answer has no {what}"),
     }
@@ -159,13 +160,18 @@ impl Inner {
     }
 
     /// Polls until the user answers or the device code expires.
-    pub(crate) async fn poll_device(&self, d: &DeviceAuthorization) -> Result<TokenInfo, Error> {
+    pub(crate) async fn poll_device(
+        &self,
+        d: &DeviceAuthorization,
+        offline: &super::obtain::Offline,
+    ) -> Result<TokenInfo, Error> {
         let expires = Instant::now() + d.expires_in;
         let mut interval = d.interval;
         loop {
             tokio::time::sleep(interval).await;
             if Instant::now() >= expires {
                 return Err(Error::Authorize {
+                    failure: AuthorizeFailure::TimedOut,
                     code: Some(OAuthErrorCode::ExpiredToken),
                     message: format!(
                         "the user code expired after {} s without an answer",
@@ -173,7 +179,10 @@ impl Inner {
                     ),
                 });
             }
-            match self.obtain(Grant::DeviceCode(d.device_code.clone())).await {
+            match self
+                .obtain(Grant::DeviceCode(d.device_code.clone()), offline)
+                .await
+            {
                 Ok(info) => return Ok(info),
                 Err(Error::OAuth(o)) => {
                     match o.code {
@@ -187,6 +196,11 @@ impl Inner {
                         }
                         OAuthErrorCode::AccessDenied | OAuthErrorCode::ExpiredToken => {
                             return Err(Error::Authorize {
+                            failure: if o.code == OAuthErrorCode::AccessDenied {
+                                AuthorizeFailure::Denied
+                            } else {
+                                AuthorizeFailure::TimedOut
+                            },
                             message: match o.code {
                                 OAuthErrorCode::AccessDenied => {
                                     "the user denied the request (access_denied)".to_owned()

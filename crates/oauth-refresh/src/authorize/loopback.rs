@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use url::Url;
 
-use crate::error::Error;
+use crate::error::{AuthorizeFailure, Error};
 use connectkit_core::OAuthErrorCode;
 
 /// The most a callback request may take to arrive, once connected.
@@ -67,6 +67,7 @@ impl Loopback {
         let bound = listener
             .local_addr()
             .map_err(|e| Error::Authorize {
+                failure: AuthorizeFailure::Other,
                 code: None,
                 message: format!("the loopback listener has no address: {e}"),
             })?
@@ -90,6 +91,7 @@ impl Loopback {
             let (mut stream, target) = tokio::select! {
                 accepted = self.listener.accept() => {
                     let (stream, _) = accepted.map_err(|e| Error::Authorize {
+                        failure: AuthorizeFailure::Other,
                         code: None,
                         message: format!("the loopback listener failed: {e}"),
                     })?;
@@ -129,6 +131,7 @@ impl Loopback {
                 )
                 .await;
                 return Err(Error::Authorize {
+                    failure: AuthorizeFailure::StateMismatch,
                     code: None,
                     message: "the redirect carried a state that does not match the authorization request (an answer to another request, or a forged one); nothing was exchanged".into(),
                 });
@@ -146,6 +149,11 @@ impl Loopback {
                     .map(|d| format!(": {}", connectkit_core::client::escape_controls(&d)))
                     .unwrap_or_default();
                 return Err(Error::Authorize {
+                    failure: if code == OAuthErrorCode::AccessDenied {
+                        AuthorizeFailure::Denied
+                    } else {
+                        AuthorizeFailure::Other
+                    },
                     message: format!("the authorization server answered error={code}{description}"),
                     code: Some(code),
                 });
@@ -159,6 +167,7 @@ impl Loopback {
                 )
                 .await;
                 return Err(Error::Authorize {
+                    failure: AuthorizeFailure::Other,
                     code: None,
                     message: "the redirect carried neither a code nor an error".into(),
                 });

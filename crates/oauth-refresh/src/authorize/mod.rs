@@ -5,10 +5,19 @@
 //!
 //! The code exchange and the device polling go through the flow's own token
 //! request machinery: every `ClientCredentialsMode`, the default-form
-//! fallback, typed errors, retries.
+//! fallback, typed errors, retries. Left at its defaults, the client
+//! authenticates as RFC 6749 says (POST, `client_secret_basic`), not in the
+//! vendor's form for the refresh grant.
+//!
+//! What a connection needs from the answer is a refresh token it can use:
+//! the request asks for offline access as OpenID Connect requires
+//! (`prompt=consent` beside `offline_access`), and an answer without a
+//! refresh token, or with a granted scope that dropped `offline_access`,
+//! is an error at once, with nothing saved.
 
 mod device;
 mod loopback;
+mod obtain;
 mod pkce;
 
 use std::fmt;
@@ -22,7 +31,7 @@ pub use device::DeviceAuthorization;
 pub use pkce::{Pkce, challenge_of};
 
 use crate::builder::RefreshTokenFlowBuilder;
-use crate::error::Error;
+use crate::error::{AuthorizeFailure, Error};
 use crate::flow::RefreshTokenFlow;
 use crate::grant::Grant;
 use loopback::Loopback;
@@ -41,7 +50,26 @@ pub const AUTHORIZE_PROPERTIES: &[PropertySpec] = &[
         "DeviceAuthURI",
         "connectkit extension: the device authorization endpoint of RFC 8628 (derived from a Microsoft identity platform TokenURI when absent).",
     ),
+    PropertySpec::new(
+        "AuthorizationParameters",
+        "connectkit extension: extra parameters of the authorization request, form-encoded (Google: access_type=offline&prompt=consent); not those connectkit sets itself.",
+    ),
 ];
+
+/// The authorization request parameters connectkit sets itself, which
+/// AuthorizationParameters may not give.
+const OWN_PARAMETERS: [&str; 7] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+/// The OpenID Connect scope that asks for a refresh token.
+const OFFLINE_ACCESS: &str = "offline_access";
 
 /// How long the user has to answer the browser prompt by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -53,6 +81,8 @@ pub struct Authorizer {
     device_uri: Option<Url>,
     redirect_uri: Option<Url>,
     scope: Option<String>,
+    /// AuthorizationParameters, in order.
+    extra: Vec<(String, String)>,
     timeout: Duration,
 }
 
@@ -89,6 +119,60 @@ pub fn microsoft_endpoint(token_uri: &Url, name: &str) -> Option<Url> {
     Some(url)
 }
 
+/// Whether `url` is the Microsoft identity platform's (global and national
+/// clouds). It issues refresh tokens for `offline_access` without
+/// `prompt=consent` (which would ask users who may not consent themselves),
+/// and leaves `offline_access` out of the scope it reports.
+pub fn is_microsoft_identity_platform(url: &Url) -> bool {
+    matches!(
+        url.host_str(),
+        Some(
+            "login.microsoftonline.com"
+                | "login.microsoftonline.us"
+                | "login.partner.microsoftonline.cn"
+                | "login.chinacloudapi.cn"
+        )
+    )
+}
+
+/// AuthorizationParameters: form-encoded pairs, none of connectkit's own.
+fn extra_parameters(props: &Properties) -> Result<Vec<(String, String)>, CoreError> {
+    const NAME: &str = "AuthorizationParameters";
+    let Some(text) = props.get_str(NAME) else {
+        return Ok(Vec::new());
+    };
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.trim().as_bytes())
+        .into_owned()
+        .collect();
+    if pairs.is_empty() || pairs.iter().any(|(k, _)| k.is_empty()) {
+        return Err(CoreError::invalid_property(
+            NAME,
+            "form-encoded name=value pairs joined by & (e.g. access_type=offline&prompt=consent)",
+            Some(text),
+        ));
+    }
+    if let Some((own, _)) = pairs
+        .iter()
+        .find(|(k, _)| OWN_PARAMETERS.contains(&k.as_str()))
+    {
+        let instead = match own.as_str() {
+            "client_id" => " (set ClientID)",
+            "redirect_uri" => " (set RedirectURI)",
+            "scope" => " (set Scope)",
+            _ => "",
+        };
+        return Err(CoreError::invalid_property(
+            NAME,
+            format!(
+                "parameters other than those connectkit sets ({}); {own} is set by connectkit{instead}",
+                OWN_PARAMETERS.join(", ")
+            ),
+            Some(text),
+        ));
+    }
+    Ok(pairs)
+}
+
 fn url_prop(props: &Properties, name: &str) -> Result<Option<Url>, CoreError> {
     props
         .get_str(name)
@@ -120,8 +204,18 @@ impl Authorizer {
 
     /// Uses `builder` for the token requests; its token store (a
     /// [`FileStore`](crate::FileStore), or any store with a location) receives the tokens.
-    pub fn new(builder: RefreshTokenFlowBuilder, props: &Properties) -> Result<Self, CoreError> {
+    ///
+    /// Unless ClientCredentialsMode (or a `GET `/`POST ` prefix) says
+    /// otherwise, the code exchange is a POST with `client_secret_basic`
+    /// (then body credentials, if the endpoint refuses Basic): the vendor's
+    /// default form belongs to the refresh grant.
+    pub fn new(
+        mut builder: RefreshTokenFlowBuilder,
+        props: &Properties,
+    ) -> Result<Self, CoreError> {
         let scope = props.get_str("Scope").map(str::to_owned);
+        let extra = extra_parameters(props)?;
+        builder.rfc_form_first = true;
         let flow = builder.build()?;
         if flow.inner.store.location().is_none() {
             return Err(Error::config(
@@ -138,6 +232,7 @@ impl Authorizer {
                 .or_else(|| microsoft_endpoint(&token_url, "devicecode")),
             redirect_uri: url_prop(props, "RedirectURI")?,
             scope,
+            extra,
             flow,
             timeout: DEFAULT_TIMEOUT,
         })
@@ -179,6 +274,17 @@ impl Authorizer {
             q.append_pair("state", state.expose_secret());
             q.append_pair("code_challenge", &pkce.challenge);
             q.append_pair("code_challenge_method", "S256");
+            // OpenID Connect Core section 11: without prompt=consent the
+            // provider ignores offline_access and issues no refresh token.
+            if self.asks_offline_access()
+                && !is_microsoft_identity_platform(auth_uri)
+                && !self.extra.iter().any(|(k, _)| k == "prompt")
+            {
+                q.append_pair("prompt", "consent");
+            }
+            for (k, v) in &self.extra {
+                q.append_pair(k, v);
+            }
         }
         Ok(PendingAuthorization {
             url,
@@ -195,6 +301,7 @@ impl Authorizer {
         let code = tokio::time::timeout(self.timeout, pending.loopback.wait(&pending.state))
             .await
             .map_err(|_| Error::Authorize {
+                failure: AuthorizeFailure::TimedOut,
                 code: None,
                 message: format!(
                     "no redirect arrived within {} s; run the command again and approve the request in the browser",
@@ -204,12 +311,31 @@ impl Authorizer {
         // The listener is closed here: `wait` consumed it.
         self.flow
             .inner
-            .obtain(Grant::AuthorizationCode {
-                code,
-                redirect_uri,
-                verifier: pending.pkce.verifier,
-            })
+            .obtain(
+                Grant::AuthorizationCode {
+                    code,
+                    redirect_uri,
+                    verifier: pending.pkce.verifier,
+                },
+                &self.offline(),
+            )
             .await
+    }
+
+    /// Whether Scope asks for `offline_access`.
+    fn asks_offline_access(&self) -> bool {
+        self.scope
+            .as_deref()
+            .is_some_and(|s| s.split_whitespace().any(|w| w == OFFLINE_ACCESS))
+    }
+
+    /// What the token response must show for the connection to renew its token.
+    fn offline(&self) -> obtain::Offline {
+        obtain::Offline {
+            requested: self.asks_offline_access(),
+            // The Microsoft identity platform does not report offline_access.
+            check_scope: !is_microsoft_identity_platform(&self.flow.token_uri().url),
+        }
     }
 
     /// Asks the device authorization endpoint for a user code.
@@ -228,7 +354,7 @@ impl Authorizer {
 
     /// Polls until the user answers (at most the code's lifetime) and saves the tokens.
     pub async fn device_finish(&self, device: &DeviceAuthorization) -> Result<TokenInfo, Error> {
-        self.flow.inner.poll_device(device).await
+        self.flow.inner.poll_device(device, &self.offline()).await
     }
 }
 
@@ -240,6 +366,7 @@ impl fmt::Debug for Authorizer {
             .field("device_uri", &self.device_uri.as_ref().map(Url::as_str))
             .field("redirect_uri", &self.redirect_uri.as_ref().map(Url::as_str))
             .field("scope", &self.scope)
+            .field("authorization_parameters", &self.extra)
             .finish_non_exhaustive()
     }
 }

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::error::Error;
+use crate::error::{AuthorizeFailure, Error};
 
 /// A code verifier and its S256 challenge.
 pub struct Pkce {
@@ -41,6 +41,7 @@ pub(crate) fn random_token() -> Result<SecretString, Error> {
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| Error::Authorize {
+            failure: AuthorizeFailure::Other,
             code: None,
             message: "the system random number generator failed".into(),
         })?;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use connectkit_core::{ConnectionUrl, Properties};
 use connectkit_oauth_refresh::authorize::challenge_of;
 use connectkit_oauth_refresh::{
-    Authorizer, ClientCredentialsMode, Error, FileStore, OAuthErrorCode, RefreshTokenFlow,
-    TokenStore,
+    AuthorizeFailure, Authorizer, ClientCredentialsMode, Error, FileStore, OAuthErrorCode,
+    RefreshTokenFlow, TokenStore,
 };
 use secrecy::ExposeSecret;
 use wiremock::matchers::{method, path};
@@ -258,6 +258,7 @@ async fn a_redirect_with_another_state_is_refused_and_nothing_is_exchanged() {
     assert_eq!(page.status(), 400);
     let e = finish.await.unwrap().unwrap_err();
     assert!(matches!(e, Error::Authorize { code: None, .. }), "{e:?}");
+    assert_eq!(e.authorize_failure(), Some(AuthorizeFailure::StateMismatch));
     assert!(e.to_string().contains("state"), "{e}");
     assert!(token_requests(&server).await.is_empty());
     assert!(!file.exists());
@@ -279,12 +280,13 @@ async fn access_denied_is_a_typed_error() {
     .await;
     let e = finish.await.unwrap().unwrap_err();
     match &e {
-        Error::Authorize { code, message } => {
+        Error::Authorize { code, message, .. } => {
             assert_eq!(code.as_ref(), Some(&OAuthErrorCode::AccessDenied));
             assert!(message.contains("The user said no"), "{message}");
         }
         other => panic!("{other:?}"),
     }
+    assert_eq!(e.authorize_failure(), Some(AuthorizeFailure::Denied));
     assert!(token_requests(&server).await.is_empty());
 }
 
@@ -300,6 +302,7 @@ async fn no_redirect_within_the_timeout_is_an_error() {
         e.to_string().contains("no redirect arrived within 120 s"),
         "{e}"
     );
+    assert_eq!(e.authorize_failure(), Some(AuthorizeFailure::TimedOut));
 }
 
 #[tokio::test]
@@ -311,7 +314,42 @@ async fn a_response_without_refresh_token_says_what_to_change() {
         .mount(&server)
         .await;
     let dir = tempfile::tempdir().unwrap();
-    let a = authorizer(&server, &dir.path().join("t.json"), None);
+    let file = dir.path().join("t.json");
+    let a = authorizer(&server, &file, None);
+    let e = approve(a).await.unwrap_err();
+    assert_eq!(
+        e.authorize_failure(),
+        Some(AuthorizeFailure::NoRefreshToken)
+    );
+    assert!(
+        e.to_string()
+            .contains("no refresh token although Scope asks for offline_access"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("access_type=offline&prompt=consent"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("at-only"));
+    assert!(!file.exists(), "nothing is saved");
+    // Without offline_access in Scope, the message says to ask for it.
+    let b = RefreshTokenFlow::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(CLIENT_SECRET)
+        .token_uri(&format!("POST {}/token", server.uri()))
+        .unwrap()
+        .token_store(Arc::new(FileStore::new(&file)));
+    let p = props(&format!(
+        "AuthURI={}/authorize;Scope=api.read",
+        server.uri()
+    ));
+    let e = approve(Authorizer::new(b, &p).unwrap()).await.unwrap_err();
+    assert!(e.to_string().contains("add offline_access to Scope"), "{e}");
+    assert!(!file.exists());
+}
+
+/// Plays the user who approves: the browser follows the redirect with a code.
+async fn approve(a: Authorizer) -> Result<connectkit_core::TokenInfo, Error> {
     let pending = a.start().await.unwrap();
     let q = query(&pending.url);
     let finish = tokio::spawn(async move { a.finish(pending).await });
@@ -320,9 +358,181 @@ async fn a_response_without_refresh_token_says_what_to_change() {
         q["redirect_uri"], q["state"]
     ))
     .await;
-    let e = finish.await.unwrap().unwrap_err();
-    assert!(e.to_string().contains("offline_access"), "{e}");
-    assert!(!e.to_string().contains("at-only"));
+    finish.await.unwrap()
+}
+
+/// Issue 28: an OpenID provider drops offline_access without
+/// prompt=consent; a refresh token beside a granted scope without it would
+/// be refused with the connection's Scope an hour later. The answer is
+/// refused at once and nothing is saved.
+#[tokio::test]
+async fn a_granted_scope_without_offline_access_fails_at_once_and_saves_nothing() {
+    let server = MockServer::builder().start().await;
+    Mock::given(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "at-x", "token_type": "Bearer", "expires_in": 3600,
+            "refresh_token": "rt-without-offline", "scope": "openid api.read"})))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.json");
+    let e = approve(authorizer(&server, &file, None)).await.unwrap_err();
+    assert_eq!(
+        e.authorize_failure(),
+        Some(AuthorizeFailure::NoRefreshToken)
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("granted scope \"openid api.read\" without the offline_access"),
+        "{text}"
+    );
+    assert!(!text.contains("rt-without-offline") && !text.contains("at-x"));
+    assert!(!file.exists(), "nothing is saved");
+    // A granted scope with offline_access, or none reported (RFC 6749
+    // section 5.1: the scope requested), is accepted.
+    for scope in [Some("openid offline_access api.read"), None] {
+        let server = MockServer::builder().start().await;
+        let mut body = serde_json::json!({
+            "access_token": "at-y", "token_type": "Bearer", "expires_in": 3600,
+            "refresh_token": "rt-y"});
+        if let Some(s) = scope {
+            body["scope"] = s.into();
+        }
+        Mock::given(path("/token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+        approve(authorizer(&server, &file, None)).await.unwrap();
+        assert!(file.exists());
+        std::fs::remove_file(&file).unwrap();
+    }
+}
+
+/// OpenID Connect Core section 11: offline_access needs prompt=consent;
+/// AuthorizationParameters adds the provider's own (Google's
+/// access_type=offline) and its prompt wins; the Microsoft identity
+/// platform gets no prompt (it issues refresh tokens without one).
+#[tokio::test]
+async fn offline_access_asks_for_consent_and_authorization_parameters_are_added() {
+    let server = MockServer::builder().start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.json");
+    let start = |auth_uri: String, extra: &str| {
+        let b = RefreshTokenFlow::builder()
+            .client_id(CLIENT_ID)
+            .client_secret(CLIENT_SECRET)
+            .token_uri(&format!("POST {}/token", server.uri()))
+            .unwrap()
+            .token_store(Arc::new(FileStore::new(&file)));
+        let p = props(&format!("AuthURI={auth_uri}{extra}"));
+        async move {
+            let a = Authorizer::new(b, &p).unwrap();
+            let url = a.start().await.unwrap().url.clone();
+            query(&url)
+        }
+    };
+    let auth = format!("{}/authorize", server.uri());
+    let q = start(auth.clone(), &format!(";Scope={SCOPE}")).await;
+    assert_eq!(q["prompt"], "consent");
+    let q = start(auth.clone(), ";Scope=api.read").await;
+    assert!(!q.contains_key("prompt"), "{q:?}");
+    let pairs_of =
+        |u: &url::Url| -> Vec<(String, String)> { u.query_pairs().into_owned().collect() };
+    let b = RefreshTokenFlow::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(CLIENT_SECRET)
+        .token_uri(&format!("POST {}/token", server.uri()))
+        .unwrap()
+        .token_store(Arc::new(FileStore::new(&file)));
+    let p = props(&format!(
+        "AuthURI={auth};Scope={SCOPE};AuthorizationParameters=access_type=offline&prompt=select_account%20consent"
+    ));
+    let a = Authorizer::new(b, &p).unwrap();
+    let all = pairs_of(&a.start().await.unwrap().url);
+    let prompts: Vec<_> = all.iter().filter(|(k, _)| k == "prompt").collect();
+    assert_eq!(
+        prompts,
+        [&("prompt".to_owned(), "select_account consent".to_owned())]
+    );
+    assert!(all.contains(&("access_type".into(), "offline".into())));
+    let q = start(
+        "https://login.microsoftonline.com/contoso/oauth2/v2.0/authorize".into(),
+        &format!(";Scope={SCOPE}"),
+    )
+    .await;
+    assert!(!q.contains_key("prompt"), "{q:?}");
+    assert_eq!(q["scope"], SCOPE);
+}
+
+#[test]
+fn authorization_parameters_connectkit_sets_or_cannot_read_are_refused() {
+    for (value, expected) in [
+        ("scope=all", "scope is set by connectkit (set Scope)"),
+        ("state=x", "state is set by connectkit"),
+        ("=x", "form-encoded name=value pairs"),
+    ] {
+        let b = RefreshTokenFlow::builder()
+            .client_id(CLIENT_ID)
+            .client_secret(CLIENT_SECRET)
+            .token_uri("POST https://idp.example/token")
+            .unwrap()
+            .token_store(Arc::new(FileStore::new("/tmp/unused-connectkit-params")));
+        let p = props(&format!(
+            "AuthURI=https://idp.example/authorize;AuthorizationParameters={value}"
+        ));
+        let e = Authorizer::new(b, &p).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with("property AuthorizationParameters: "),
+            "{text}"
+        );
+        assert!(text.contains(expected), "{text}");
+    }
+}
+
+/// Issue 28: the README's URL (`TokenURI=POST …`, no ClientCredentialsMode)
+/// read from properties: the code exchange authenticates the client with
+/// client_secret_basic, not the vendor's All (which puts the secret in the
+/// query, refused by oauthlib); ClientCredentialsMode still decides when set.
+#[tokio::test]
+async fn from_properties_the_code_exchange_uses_basic_unless_the_mode_is_set() {
+    for (prefix, mode, expected) in [
+        ("POST ", "", ("POST", true, false, false)),
+        ("", "", ("POST", true, false, false)),
+        (
+            "POST ",
+            ";ClientCredentialsMode=Post",
+            ("POST", false, true, false),
+        ),
+        (
+            "POST ",
+            ";ClientCredentialsMode=All",
+            ("POST", true, false, true),
+        ),
+    ] {
+        let server = MockServer::builder().start().await;
+        mount_token(&server).await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.json");
+        let p = props(&format!(
+            "ClientID={CLIENT_ID};ClientSecret={CLIENT_SECRET};TokenURI={prefix}{0}/token;AuthURI={0}/authorize;             Scope={SCOPE};TokenFile={1}{mode}",
+            server.uri(),
+            file.display()
+        ));
+        approve(Authorizer::from_properties(&p).unwrap())
+            .await
+            .unwrap();
+        let reqs = token_requests(&server).await;
+        assert_eq!(reqs.len(), 1, "{prefix:?}{mode}");
+        let r = &reqs[0];
+        let shape = (
+            r.method.as_str(),
+            r.authorization.is_some(),
+            r.form.iter().any(|(k, _)| k == "client_secret"),
+            r.query.iter().any(|(k, _)| k == "client_secret"),
+        );
+        assert_eq!(shape, expected, "{prefix:?}{mode}");
+    }
 }
 
 /// RFC 8252 section 7.3: `localhost` is allowed, and servers that compare

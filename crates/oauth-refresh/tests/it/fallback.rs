@@ -132,6 +132,77 @@ async fn defaults_fall_back_to_post_with_basic_against_oauthlib() {
     );
 }
 
+/// Issue 28: the README's `TokenURI=POST …` without ClientCredentialsMode
+/// puts the secret in the query (All), which oauthlib refuses; under an
+/// explicit `POST ` the defaulted mode falls back (Basic, then Post), the
+/// method stays POST, and the form is recorded as the default-form fallback's.
+#[tokio::test]
+async fn a_post_prefix_with_a_defaulted_mode_falls_back_from_all() {
+    let server = serve(Oauthlib).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens.json");
+    let flow = builder(&server, "POST ")
+        .token_store(Arc::new(FileStore::new(&file)))
+        .build()
+        .unwrap();
+    let outcome = flow.obtain_token(false).await.unwrap();
+    match outcome {
+        connectkit_oauth_refresh::TokenOutcome::Granted {
+            fallback: Some(form),
+            ..
+        } => assert_eq!(
+            (form.method, form.client_credentials_mode),
+            ("POST", "Basic")
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        forms_sent(&server).await,
+        [
+            ("POST".into(), true, true, false),
+            ("POST".into(), true, false, false),
+        ]
+    );
+    let form = FileStore::new(&file)
+        .load()
+        .await
+        .unwrap()
+        .unwrap()
+        .token_form
+        .unwrap();
+    assert_eq!(
+        (form.method, form.mode),
+        (TokenMethod::Post, ClientCredentialsMode::Basic)
+    );
+    // The next grant of the process starts with the recorded form and
+    // reports no fallback.
+    let again = flow.obtain_token(true).await.unwrap();
+    assert!(
+        matches!(
+            again,
+            connectkit_oauth_refresh::TokenOutcome::Granted { fallback: None, .. }
+        ),
+        "{again:?}"
+    );
+    assert_eq!(forms_sent(&server).await.len(), 3);
+    // Against a server that wants body credentials: All, Basic, then Post.
+    let server = serve(OidcProvider).await;
+    builder(&server, "POST ")
+        .build()
+        .unwrap()
+        .refresh()
+        .await
+        .unwrap();
+    assert_eq!(
+        forms_sent(&server).await,
+        [
+            ("POST".into(), true, true, false),
+            ("POST".into(), true, false, false),
+            ("POST".into(), false, false, true),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn defaults_fall_back_to_body_credentials_against_oidc_provider() {
     let server = serve(OidcProvider).await;
@@ -161,6 +232,7 @@ async fn an_explicit_method_or_mode_is_never_overridden() {
         "{err:?}"
     );
     let err = builder(&server, "POST ")
+        .client_credentials_mode(ClientCredentialsMode::All)
         .build()
         .unwrap()
         .refresh()

@@ -324,3 +324,60 @@ async fn waiting_for_another_process_s_lock_is_bounded_by_the_refresh_deadline()
     flow.access_token().await.unwrap();
     assert_eq!(issuer.count(), 1);
 }
+
+/// Issue 29: what a token call did is part of its answer. A second
+/// "process" finds the first one's fresh access token in the file and takes
+/// it (nothing sent); with `force` it runs the grant, continuing the chain
+/// from the rotated refresh token in the file.
+#[tokio::test]
+async fn obtain_token_says_whether_it_granted_or_reused_the_file_s_token() {
+    use connectkit_oauth_refresh::TokenOutcome;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens.json");
+    let server = MockServer::builder().start().await;
+    let issuer = ReuseDetectingIssuer::new(REFRESH_TOKEN, 3600);
+    issuer.mount(&server).await;
+
+    let first = flow_on(&server, &file, REFRESH_TOKEN)
+        .obtain_token(false)
+        .await
+        .unwrap();
+    match &first {
+        TokenOutcome::Granted { info, fallback } => {
+            assert!(info.refresh_token_rotated, "{first:?}");
+            assert_eq!(*fallback, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(token_requests(&server).await.len(), 1);
+
+    let second = flow_on(&server, &file, REFRESH_TOKEN);
+    match second.obtain_token(false).await.unwrap() {
+        TokenOutcome::Reused { info } => {
+            let left = info.expires_in.unwrap().as_secs();
+            assert!((3500..=3600).contains(&left), "{left}");
+            assert!(!info.refresh_token_rotated);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        token_requests(&server).await.len(),
+        1,
+        "reusing sends no grant"
+    );
+
+    match second.obtain_token(true).await.unwrap() {
+        TokenOutcome::Granted { info, .. } => assert!(info.refresh_token_rotated),
+        other => panic!("{other:?}"),
+    }
+    let reqs = token_requests(&server).await;
+    assert_eq!(reqs.len(), 2, "--force runs the grant");
+    assert!(
+        reqs[1]
+            .form
+            .contains(&("refresh_token".into(), "rt-1".into())),
+        "the forced grant continues the chain from the file"
+    );
+    assert!(!issuer.revoked());
+    assert_eq!(stored_refresh_token(&file).await, "rt-2");
+}
