@@ -64,20 +64,78 @@ async fn a_field_beyond_the_sample_stops_the_scan_with_its_name() {
         json!([{"id": 5, "score": 4.5}]),
     )
     .await;
-    // The default sample: the first page.
-    let url = format!("autorest:Sample={}/items?page=1", server.uri());
+    // A sample of the first page: the error names the size that covers page 3.
+    let url = format!(
+        "autorest:Sample={}/items?page=1;ColumnDiscoverySampleSize=1",
+        server.uri()
+    );
     let run = connectkit(&["query", &url, "items", "--format", "jsonl"], None).await;
     assert_eq!(run.code, 4, "{}", run.stderr);
-    assert!(
-        run.stderr.contains(
-            "table items: field region first holds a value in page 3 (/items, row 1 of the page) and is not in the sampled schema"
-        ),
-        "{}",
-        run.stderr
-    );
+    insta::assert_snapshot!("late_field_error", errors_and_warnings(&run.stderr));
     // The rows before it were delivered, and nothing past page 3 was asked for.
     assert_eq!(run.stdout.lines().count(), 3, "{}", run.stdout);
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    // The size it names works.
+    let url = url.replace("SampleSize=1", "SampleSize=4");
+    let run = connectkit(&["query", &url, "items", "--format", "jsonl"], None).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout.lines().nth(3),
+        Some(r#"{"id":4,"score":3.5,"region":"EU"}"#)
+    );
+}
+
+/// A projection or an aggregate without the field goes on, and says once
+/// what it left out; so does a whole-row query with UnsampledFieldPolicy=Ignore.
+#[tokio::test]
+async fn queries_that_do_not_output_the_field_go_on_with_one_warning() {
+    let server = paged(
+        json!([{"id": 4, "score": 3.5, "region": "EU"}]),
+        json!([{"id": 5, "score": 4.5, "region": "US"}]),
+    )
+    .await;
+    let url = format!(
+        "autorest:Sample={}/items?page=1;ColumnDiscoverySampleSize=1",
+        server.uri()
+    );
+    let run = connectkit(
+        &["query", &url, "items", "--columns", "id", "--format", "csv"],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "id\n1\n2\n3\n4\n5\n");
+    insta::assert_snapshot!("late_field_projection", errors_and_warnings(&run.stderr));
+    let sql = "SELECT count(*) AS n FROM api.items";
+    let run = connectkit(
+        &["sql", "--source", "api=-", "--format", "csv", sql],
+        Some(&url),
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "n\n5\n");
+    assert_eq!(
+        errors_and_warnings(&run.stderr).lines().count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    let ignore = format!("{url};UnsampledFieldPolicy=Ignore");
+    let run = connectkit(&["query", &ignore, "items", "--format", "jsonl"], None).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 5);
+    assert!(!run.stdout.contains("region"), "{}", run.stdout);
+    insta::assert_snapshot!("late_field_ignored", errors_and_warnings(&run.stderr));
+}
+
+/// The lines of standard error meant for the user (diagnostics are on in
+/// tests: `RUST_LOG=trace`).
+fn errors_and_warnings(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("error: ") || l.starts_with("warning: "))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[tokio::test]
