@@ -5,17 +5,20 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connectkit_core::client::{ProxySettings, TrustStore};
+use connectkit_core::client::{HostNameInCertificate, ProxySettings, TrustStore};
 use connectkit_core::{StaticHeaderAuth, TokenInfo};
 use secrecy::SecretString;
 use url::Url;
 
 use crate::RetryConfig;
+use crate::assertion::{ClientAssertion, JwtBearer};
 use crate::config::{ClientCredentialsMode, TokenForm, TokenMethod, TokenUri};
 use crate::error::Error;
 use crate::flow::RefreshTokenFlow;
 use crate::grant::GrantType;
 use crate::refresh::{Inner, State, TokenCallback};
+use crate::service_account::ServiceAccountKey;
+use crate::signing_key::SigningKey;
 use crate::store::{MemoryStore, TokenStore};
 
 /// Builds a [`RefreshTokenFlow`]. Setter names mirror the DataDirect properties.
@@ -47,7 +50,14 @@ pub struct RefreshTokenFlowBuilder {
     pub(crate) client: Option<reqwest::Client>,
     pub(crate) proxy: Option<ProxySettings>,
     pub(crate) trust_store: Option<TrustStore>,
+    pub(crate) host_name_in_certificate: Option<HostNameInCertificate>,
     pub(crate) grant_type: GrantType,
+    /// The client authenticates with a signed JWT instead of its secret.
+    pub(crate) client_assertion: Option<ClientAssertion>,
+    /// The JWT bearer grant's key and claims.
+    pub(crate) jwt_bearer: Option<JwtBearer>,
+    /// ClaimsAudience: the `aud` of the JWT bearer grant's assertion.
+    pub(crate) claims_audience: Option<String>,
     /// The connection-property layer's defaults (the vendor's): GET without
     /// a prefix, ClientCredentialsMode All, and the default-form fallback.
     pub(crate) vendor_defaults: bool,
@@ -84,6 +94,79 @@ impl RefreshTokenFlowBuilder {
     /// Which grant renews the access token (default: the refresh token grant).
     pub fn grant_type(mut self, grant: GrantType) -> Self {
         self.grant_type = grant;
+        self
+    }
+
+    /// Authenticates the client with a JWT signed by its private key
+    /// (`private_key_jwt`, RFC 7523 section 2.2: a certificate credential,
+    /// as Microsoft Entra calls it) instead of a client secret: `iss` and
+    /// `sub` are the ClientID, `aud` the token endpoint, with a fresh `jti`
+    /// and a five-minute `exp` for every request; the header carries `kid`,
+    /// `x5t` and `x5t#S256` where the key has them. The token request is
+    /// always a POST.
+    pub fn private_key_jwt(mut self, key: SigningKey) -> Self {
+        self.client_assertion = Some(ClientAssertion::PrivateKey(key));
+        self
+    }
+
+    /// Authenticates the client with a JWT signed by HS256 with its
+    /// ClientSecret (`client_secret_jwt`) instead of sending the secret.
+    pub fn client_secret_jwt(mut self) -> Self {
+        self.client_assertion = Some(ClientAssertion::ClientSecret);
+        self
+    }
+
+    /// The JWT bearer grant (RFC 7523 section 2.1) with an assertion
+    /// signed by `key`: `iss` = `issuer` (ClaimsIssuer), `sub` = `subject`
+    /// (ClaimsSubject, omitted when `None`), `aud` = the token endpoint
+    /// (or [`claims_audience`](Self::claims_audience)), `scope` = Scope.
+    /// No refresh token, client ID or secret is needed; a ClientSecret, if
+    /// given, authenticates the client as usual.
+    pub fn jwt_bearer(
+        mut self,
+        key: SigningKey,
+        issuer: impl Into<String>,
+        subject: Option<String>,
+    ) -> Self {
+        self.grant_type = GrantType::JwtBearer;
+        self.jwt_bearer = Some(JwtBearer {
+            key,
+            issuer: issuer.into(),
+            subject,
+            audience: None,
+        });
+        self
+    }
+
+    /// The JWT bearer grant for a service account's key file: the issuer
+    /// is its `client_email`, the key's `kid` its `private_key_id`, and its
+    /// `token_uri` is the token endpoint unless one is set.
+    pub fn service_account(
+        mut self,
+        account: ServiceAccountKey,
+        subject: Option<String>,
+    ) -> Result<Self, Error> {
+        if self.token_uri.is_none() {
+            let uri = account
+                .token_uri
+                .clone()
+                .ok_or_else(|| Error::MissingProperty {
+                    property: "TokenURI".into(),
+                })?;
+            self = self.token_url(Url::parse(&uri).map_err(|e| {
+                Error::config(
+                    "JWTCertStore",
+                    format!("a service-account key file whose token_uri is an absolute URL ({e})"),
+                )
+            })?);
+        }
+        Ok(self.jwt_bearer(account.key, account.client_email, subject))
+    }
+
+    /// `ClaimsAudience`: the `aud` of the JWT bearer grant's assertion
+    /// (default: the token endpoint).
+    pub fn claims_audience(mut self, audience: impl Into<String>) -> Self {
+        self.claims_audience = Some(audience.into());
         self
     }
 
@@ -250,6 +333,14 @@ impl RefreshTokenFlowBuilder {
         self
     }
 
+    /// The name the token endpoint's certificate must hold instead of
+    /// TokenURI's host (HostNameInCertificate). Ignored when
+    /// [`http_client`](Self::http_client) gives a client.
+    pub fn host_name_in_certificate(mut self, name: HostNameInCertificate) -> Self {
+        self.host_name_in_certificate = Some(name);
+        self
+    }
+
     /// The forward proxy token requests go through (ProxyHost and its
     /// companions); without one, the environment's (`HTTPS_PROXY`, ...).
     /// Ignored when [`http_client`](Self::http_client) gives the client.
@@ -274,7 +365,8 @@ impl RefreshTokenFlowBuilder {
         // token is first needed, once the store has been read).
         let refresh_token = match (self.grant_type, self.refresh_token, &self.store) {
             (GrantType::RefreshToken, Some(t), _) => t,
-            (GrantType::RefreshToken, None, Some(_)) | (GrantType::ClientCredentials, _, _) => {
+            (GrantType::RefreshToken, None, Some(_))
+            | (GrantType::ClientCredentials | GrantType::JwtBearer, _, _) => {
                 SecretString::from(String::new())
             }
             (GrantType::RefreshToken, None, None) => {
@@ -283,11 +375,45 @@ impl RefreshTokenFlowBuilder {
                 });
             }
         };
-        if self.grant_type == GrantType::ClientCredentials && self.client_secret.is_none() {
+        let private_key = matches!(self.client_assertion, Some(ClientAssertion::PrivateKey(_)));
+        if self.grant_type == GrantType::ClientCredentials
+            && self.client_secret.is_none()
+            && !private_key
+        {
             return Err(Error::MissingProperty {
                 property: "ClientSecret".into(),
             });
         }
+        if matches!(self.client_assertion, Some(ClientAssertion::ClientSecret))
+            && self.client_secret.is_none()
+        {
+            return Err(Error::MissingProperty {
+                property: "ClientSecret".into(),
+            });
+        }
+        if self.client_assertion.is_some() && self.client_id.is_none() {
+            return Err(Error::MissingProperty {
+                property: "ClientID".into(),
+            });
+        }
+        let jwt_bearer = match (self.grant_type, self.jwt_bearer) {
+            (GrantType::JwtBearer, None) => {
+                return Err(Error::MissingProperty {
+                    property: "JWTCertStore".into(),
+                });
+            }
+            (_, Some(mut j)) => {
+                if let Some(aud) = self.claims_audience {
+                    j.audience = Some(aud);
+                }
+                Some(j)
+            }
+            (_, None) => None,
+        };
+        // A signed JWT (the client assertion, or the grant itself) goes in
+        // a POST body, never in a URL where servers log it; no other form
+        // is tried.
+        let signs = self.client_assertion.is_some() || self.grant_type == GrantType::JwtBearer;
         if self.force_post
             || ((!self.vendor_defaults || self.rfc_form_first) && !self.method_explicit)
         {
@@ -299,6 +425,10 @@ impl RefreshTokenFlowBuilder {
             && !self.force_post
             && self.mode.is_none()
             && (!self.method_explicit || uri.method == TokenMethod::Post);
+        let fallback = fallback && !signs;
+        if signs {
+            uri.method = TokenMethod::Post;
+        }
         let default_mode = if self.vendor_defaults && !self.rfc_form_first {
             ClientCredentialsMode::All
         } else {
@@ -317,9 +447,13 @@ impl RefreshTokenFlowBuilder {
                 "ClientCredentialsMode=Post needs a POST token request: prefix TokenURI with `POST `",
             ));
         }
+        // Without a secret the client does not authenticate: the JWT
+        // bearer grant needs no ClientID then.
+        let authenticates = self.client_secret.is_some() || self.client_assertion.is_some();
         if mode != ClientCredentialsMode::Url
             && mode != ClientCredentialsMode::Post
             && self.client_id.is_none()
+            && (self.grant_type != GrantType::JwtBearer || authenticates)
         {
             return Err(Error::MissingProperty {
                 property: "ClientID".into(),
@@ -336,13 +470,11 @@ impl RefreshTokenFlowBuilder {
         let client = match self.client {
             Some(c) => c,
             None => {
-                let roots = self
-                    .trust_store
-                    .as_ref()
-                    .map(|t| t.certificates().to_vec())
-                    .unwrap_or_default();
-                let tls = connectkit_core::client::tls_config(roots)
-                    .map_err(|e| Error::config("TokenURI", e.to_string()))?;
+                let tls = connectkit_core::client::tls_settings(
+                    self.trust_store.as_ref(),
+                    self.host_name_in_certificate.clone(),
+                )
+                .map_err(|e| Error::config("TokenURI", e.to_string()))?;
                 let mut b = reqwest::Client::builder()
                     .tls_backend_preconfigured(tls)
                     .redirect(reqwest::redirect::Policy::none());
@@ -370,6 +502,8 @@ impl RefreshTokenFlowBuilder {
             fallback,
             client_id: self.client_id,
             client_secret: self.client_secret,
+            client_assertion: self.client_assertion,
+            jwt_bearer,
             security_token: self.security_token,
             scope: self.scope,
             extra_header: self.auth_header,
@@ -379,7 +513,7 @@ impl RefreshTokenFlowBuilder {
             refresh_timeout: self.refresh_timeout,
             store: match self.grant_type {
                 GrantType::RefreshToken => self.store,
-                GrantType::ClientCredentials => None,
+                GrantType::ClientCredentials | GrantType::JwtBearer => None,
             }
             .unwrap_or_else(|| Arc::new(MemoryStore::new())),
             on_change: self.on_change,
@@ -408,6 +542,8 @@ impl fmt::Debug for RefreshTokenFlowBuilder {
             .field("scope", &self.scope)
             .field("mode", &self.mode)
             .field("grant_type", &self.grant_type)
+            .field("client_assertion", &self.client_assertion)
+            .field("jwt_bearer", &self.jwt_bearer)
             .finish_non_exhaustive()
     }
 }

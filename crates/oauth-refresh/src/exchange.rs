@@ -6,6 +6,7 @@ use std::time::Duration;
 use connectkit_core::client::BodyError;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
@@ -113,8 +114,12 @@ impl Inner {
             grant,
             scope: self.scope.as_deref(),
         };
-        let first = parts.build(&self.client);
+        let assertion = self.client_assertion_now()?;
+        let first = parts.build_with(&self.client, assertion.as_ref());
         let mut redactor = self.redactor_with(Some(st), grant.secrets());
+        if let Some(a) = &assertion {
+            redactor = redactor.also(a.expose_secret());
+        }
         if let Some(basic) = first
             .headers()
             .get(AUTHORIZATION)
@@ -138,7 +143,17 @@ impl Inner {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let req = request.take().unwrap_or_else(|| parts.build(&self.client));
+            let req = match request.take() {
+                Some(r) => r,
+                None => {
+                    // Every attempt carries a fresh assertion (its own jti).
+                    let assertion = self.client_assertion_now()?;
+                    if let Some(a) = &assertion {
+                        redactor = redactor.also(a.expose_secret());
+                    }
+                    parts.build_with(&self.client, assertion.as_ref())
+                }
+            };
             let sent = async {
                 let response = self.client.execute(req).await?;
                 let status = response.status();
@@ -245,6 +260,22 @@ impl Inner {
         } else {
             s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error()
         }
+    }
+
+    /// A freshly signed client assertion, when the client authenticates with one.
+    pub(crate) fn client_assertion_now(&self) -> Result<Option<SecretString>, Error> {
+        let Some(assertion) = &self.client_assertion else {
+            return Ok(None);
+        };
+        let id = self
+            .client_id
+            .as_deref()
+            .ok_or_else(|| Error::MissingProperty {
+                property: "ClientID".into(),
+            })?;
+        assertion
+            .sign(id, &self.uri.display_url(), self.client_secret.as_ref())
+            .map(Some)
     }
 
     fn host(&self) -> String {

@@ -222,6 +222,7 @@ impl AuthFlow for RefreshTokenFlow {
         Some(match self.inner.grant_type {
             crate::GrantType::RefreshToken => "refresh_token",
             crate::GrantType::ClientCredentials => "client_credentials",
+            crate::GrantType::JwtBearer => crate::assertion::JWT_BEARER_GRANT,
         })
     }
 }

@@ -20,15 +20,26 @@ pub enum GrantType {
     RefreshToken,
     /// RFC 6749 section 4.4: the client's own credentials, for unattended jobs.
     ClientCredentials,
+    /// RFC 7523 section 2.1: a JWT signed with a private key (a service
+    /// account's, or JWTCertStore's) is the grant
+    /// (`AuthenticationMethod=OAuth2-JWTBearer`).
+    JwtBearer,
 }
 
 impl GrantType {
     /// The grant DataDirect's `AuthenticationMethod=OAuth2` means: the
     /// refresh token grant when a RefreshToken (or a TokenFile holding one,
-    /// as `connectkit authorize` writes) is configured, else client credentials.
+    /// as `connectkit authorize` writes) is configured; the JWT bearer grant
+    /// when ClaimsIssuer is set, or JWTCertStore without ClientID (a
+    /// service-account key file); else client credentials (with a
+    /// certificate credential when JWTCertStore is set).
     pub fn for_oauth2(props: &Properties) -> Self {
         if props.contains("RefreshToken") || props.contains("TokenFile") {
             Self::RefreshToken
+        } else if props.contains("ClaimsIssuer")
+            || (props.contains("JWTCertStore") && !props.contains("ClientID"))
+        {
+            Self::JwtBearer
         } else {
             Self::ClientCredentials
         }
@@ -40,6 +51,7 @@ impl fmt::Display for GrantType {
         f.write_str(match self {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::JwtBearer => crate::assertion::JWT_BEARER_GRANT,
         })
     }
 }
@@ -49,6 +61,8 @@ impl fmt::Display for GrantType {
 pub(crate) enum Grant {
     RefreshToken(SecretString),
     ClientCredentials,
+    /// RFC 7523 section 2.1: a freshly signed assertion.
+    JwtBearer(SecretString),
     /// RFC 6749 section 4.1.3 with RFC 7636's `code_verifier`.
     AuthorizationCode {
         code: SecretString,
@@ -71,6 +85,10 @@ impl Grant {
                 ("refresh_token", t.expose_secret()),
             ],
             Grant::ClientCredentials => vec![("grant_type", "client_credentials")],
+            Grant::JwtBearer(a) => vec![
+                ("grant_type", crate::assertion::JWT_BEARER_GRANT),
+                ("assertion", a.expose_secret()),
+            ],
             Grant::AuthorizationCode {
                 code,
                 redirect_uri,
@@ -92,7 +110,9 @@ impl Grant {
     /// The secrets this grant carries, for the redactor.
     pub(crate) fn secrets(&self) -> Vec<&str> {
         match self {
-            Grant::RefreshToken(t) | Grant::DeviceCode(t) => vec![t.expose_secret()],
+            Grant::RefreshToken(t) | Grant::DeviceCode(t) | Grant::JwtBearer(t) => {
+                vec![t.expose_secret()]
+            }
             Grant::ClientCredentials | Grant::DeviceAuthorization => Vec::new(),
             Grant::AuthorizationCode { code, verifier, .. } => {
                 vec![code.expose_secret(), verifier.expose_secret()]
@@ -105,7 +125,10 @@ impl Grant {
     pub(crate) fn sends_scope(&self) -> bool {
         matches!(
             self,
-            Grant::RefreshToken(_) | Grant::ClientCredentials | Grant::DeviceAuthorization
+            Grant::RefreshToken(_)
+                | Grant::ClientCredentials
+                | Grant::JwtBearer(_)
+                | Grant::DeviceAuthorization
         )
     }
 }

@@ -69,11 +69,13 @@
 // On docs.rs, items behind a feature say which one.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod assertion;
 pub mod authorize;
 mod builder;
 mod cache;
 mod catalogue;
 mod config;
+mod credentials;
 mod error;
 mod exchange;
 mod file_store;
@@ -87,6 +89,8 @@ mod properties;
 mod refresh;
 mod request;
 mod response;
+mod service_account;
+mod signing_key;
 mod store;
 
 pub use authorize::{AUTHORIZE_PROPERTIES, Authorizer, DeviceAuthorization, PendingAuthorization};
@@ -102,6 +106,7 @@ pub use connectkit_core::client::RetryConfig;
 pub use connectkit_core::{
     AuthFlow, ErrorKind, OAuthErrorCode, Report, RequestForm, TokenInfo, TokenOutcome,
 };
+pub use credentials::CREDENTIAL_PROPERTIES;
 // Clients with connectkit's TLS settings (rustls on `ring`, the operating
 // system's trust store): reqwest is built here without a process-wide
 // crypto provider, so `reqwest::Client::new()` would panic; start from these.
@@ -121,4 +126,6 @@ pub use reqwest;
 #[cfg(feature = "middleware")]
 pub use reqwest_middleware;
 pub use response::{MAX_EXPIRES_IN, parse_token_response};
+pub use service_account::ServiceAccountKey;
+pub use signing_key::{SigningAlgorithm, SigningKey};
 pub use store::{MemoryStore, StoreError, StoreLock, StoredTokens, TokenStore};

@@ -43,31 +43,31 @@ impl RefreshTokenFlowBuilder {
     pub fn from_properties_for(props: &Properties, grant: GrantType) -> Result<Self, Error> {
         // ClientSecret only for client credentials: a public client (a
         // native app, RFC 8252) has none and uses the refresh grant.
-        for name in ["ClientID", "TokenURI"] {
-            required(props, name)?;
+        // The JWT bearer grant needs no client, and a service-account key
+        // file names its token endpoint.
+        if grant != GrantType::JwtBearer {
+            for name in ["ClientID", "TokenURI"] {
+                required(props, name)?;
+            }
         }
-        if grant == GrantType::ClientCredentials {
+        // A certificate credential (JWTCertStore) replaces the secret.
+        if grant == GrantType::ClientCredentials && !props.contains("JWTCertStore") {
             required(props, "ClientSecret")?;
         }
         if grant == GrantType::RefreshToken && !props.contains("TokenFile") {
             required(props, "RefreshToken")?;
         }
-        let mut b = Self::new()
-            .client_id(
-                props
-                    .get("ClientID")
-                    .map(|v| v.expose().to_owned())
-                    .unwrap_or_default(),
-            )
-            .token_uri(
-                props
-                    .get("TokenURI")
-                    .map(|v| v.expose())
-                    .unwrap_or_default(),
-            )?;
+        let mut b = Self::new();
+        if let Some(id) = props.get("ClientID") {
+            b = b.client_id(id.expose());
+        }
+        if let Some(uri) = props.get("TokenURI") {
+            b = b.token_uri(uri.expose())?;
+        }
         b.grant_type = grant;
         b.vendor_defaults = true;
         b.client_secret = secret_prop(props, "ClientSecret");
+        b = b.credentials_from_properties(props, grant)?;
         if grant == GrantType::RefreshToken {
             b.refresh_token = secret_prop(props, "RefreshToken");
             b.access_token = secret_prop(props, "AccessToken");

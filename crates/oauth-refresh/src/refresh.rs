@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
+use crate::assertion::{ClientAssertion, JwtBearer};
 use crate::cache::{CachedToken, Source, TokenCache};
 use crate::config::{TokenForm, TokenUri};
 use crate::error::Error;
@@ -32,6 +33,10 @@ pub(crate) struct Inner {
     pub(crate) fallback: bool,
     pub(crate) client_id: Option<String>,
     pub(crate) client_secret: Option<SecretString>,
+    /// The client authenticates with a signed JWT (RFC 7523 section 2.2).
+    pub(crate) client_assertion: Option<ClientAssertion>,
+    /// The JWT bearer grant's assertion settings (RFC 7523 section 2.1).
+    pub(crate) jwt_bearer: Option<JwtBearer>,
     /// SecurityToken, kept only to mask it in messages.
     pub(crate) security_token: Option<SecretString>,
     pub(crate) scope: Option<String>,
@@ -292,7 +297,7 @@ impl Inner {
         let form = st.form;
         let (status, fields) = self.exchange(&mut st, &grant, deadline).await?;
         let fallback = (st.form != form).then_some(st.form);
-        let token = if self.grant_type == GrantType::ClientCredentials {
+        let token = if self.grant_type != GrantType::RefreshToken {
             self.accept_client_credentials(status, &fields, &st)?
         } else {
             self.accept(status, &fields, &mut st).await?
@@ -402,6 +407,17 @@ impl Inner {
     pub(crate) fn renewal_grant(&self, st: &State) -> Result<Grant, Error> {
         match self.grant_type {
             GrantType::ClientCredentials => Ok(Grant::ClientCredentials),
+            GrantType::JwtBearer => {
+                let jwt = self
+                    .jwt_bearer
+                    .as_ref()
+                    .ok_or_else(|| Error::MissingProperty {
+                        property: "JWTCertStore".into(),
+                    })?;
+                Ok(Grant::JwtBearer(
+                    jwt.sign(&self.uri.display_url(), self.scope.as_deref())?,
+                ))
+            }
             GrantType::RefreshToken if st.refresh_token.expose_secret().is_empty() => {
                 Err(Error::config(
                     "RefreshToken",
@@ -420,8 +436,8 @@ impl Inner {
         }
     }
 
-    /// A client credentials answer: cached, never stored (the grant is its
-    /// own renewal, and a refresh token it may carry is not used).
+    /// A client credentials or JWT bearer answer: cached, never stored (the
+    /// grant is its own renewal, and a refresh token it may carry is not used).
     pub(crate) fn accept_client_credentials(
         &self,
         status: u16,

@@ -21,6 +21,18 @@ pub(crate) struct TokenRequestParts<'a> {
 
 impl TokenRequestParts<'_> {
     pub(crate) fn build(&self, client: &reqwest::Client) -> reqwest::Request {
+        self.build_with(client, None)
+    }
+
+    /// The request; with `assertion`, the client authenticates with it
+    /// (RFC 7523 section 2.2: `client_assertion_type` and
+    /// `client_assertion` beside the grant, with `client_id`) and its
+    /// secret, if any, is not sent.
+    pub(crate) fn build_with(
+        &self,
+        client: &reqwest::Client,
+        assertion: Option<&SecretString>,
+    ) -> reqwest::Request {
         let mut url = self.url.clone();
         let mut grant: Vec<(&str, &str)> = self.grant.params();
         if let Some(scope) = self.scope.filter(|_| self.grant.sends_scope()) {
@@ -29,7 +41,8 @@ impl TokenRequestParts<'_> {
         let mut creds: Vec<(&str, &str)> = Vec::new();
         // A public client (RFC 6749 section 2.1, RFC 8252: no secret) does
         // not authenticate: it names itself with client_id beside the grant.
-        let public = self.client_secret.is_none();
+        // A client with an assertion names itself the same way.
+        let public = self.client_secret.is_none() || assertion.is_some();
         if let Some(id) = self.client_id {
             if public {
                 grant.push(("client_id", id));
@@ -37,7 +50,13 @@ impl TokenRequestParts<'_> {
                 creds.push(("client_id", id));
             }
         }
-        if let Some(secret) = self.client_secret {
+        if let Some(a) = assertion {
+            grant.push((
+                "client_assertion_type",
+                crate::assertion::CLIENT_ASSERTION_TYPE,
+            ));
+            grant.push(("client_assertion", a.expose_secret()));
+        } else if let Some(secret) = self.client_secret {
             creds.push(("client_secret", secret.expose_secret()));
         }
         let creds_in_query = matches!(

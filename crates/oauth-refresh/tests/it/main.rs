@@ -1,6 +1,7 @@
 //! Integration tests of the refresh token grant, against wiremock on 127.0.0.1.
 #![allow(missing_docs)]
 
+mod assertions;
 mod authorize;
 mod cache;
 mod client_credentials;
