@@ -1,18 +1,21 @@
 """django-oauth-toolkit on loopback for `cargo xtask interop`.
 
-Usage: python dot_server.py RUN_DIR PORT
+Usage: python dot_server.py RUN_DIR PORT [TLS_PORT:CERT_CHAIN:KEY ...]
 
 One Django process holds the toolkit's token endpoint (`/o/token/`, refresh
 token rotation on), a protected paged JSON API that validates bearer tokens
 through the toolkit (`/api/items/<mode>/`), and loopback-only helpers under
 `/_interop/` that seed refresh tokens through the toolkit's models and expose a
 request log. The database is a SQLite file in RUN_DIR, created on every start.
+Each TLS_PORT:CERT_CHAIN:KEY serves the same application over https on that
+port with that certificate (the `tls/*` scenarios' private CA).
 """
 
 import base64
 import json
 import os
 import secrets
+import ssl
 import sys
 import threading
 import time
@@ -216,6 +219,7 @@ def token(request):
             "body_keys": sorted(body.keys()),
             "basic_client": basic_user,
             "client_id": (body.get("client_id") or request.GET.getlist("client_id") or [None])[0],
+            "scheme": request.scheme,
             "status": response.status_code,
             "error": error,
         }
@@ -242,6 +246,7 @@ def items(request, mode):
         "mode": mode,
         "page": page,
         "host": request.get_host(),
+        "scheme": request.scheme,
         "token_tail": bearer[-6:],
     }
     if not valid:
@@ -258,7 +263,7 @@ def items(request, mode):
     # foreign: the next link names another origin (localhost, not 127.0.0.1),
     # which a client must refuse rather than send its token to.
     host = "localhost" if mode == "foreign" else "127.0.0.1"
-    base = f"http://{host}:{PORT}/api/items/{mode}/"
+    base = f"{request.scheme}://{host}:{request.get_port()}/api/items/{mode}/"
     body = {
         "count": len(ITEMS),
         "next": f"{base}?page={page + 1}&page_size={size}" if more else None,
@@ -296,6 +301,62 @@ if __name__ == "__main__":
         def log_message(self, format, *args):  # noqa: A002 - the base class's name
             pass
 
+    class TlsHandler(QuietHandler):
+        def get_environ(self):
+            env = super().get_environ()
+            env["HTTPS"] = "on"  # request.scheme and next links say https
+            return env
+
+        def handle(self):
+            # Django's own handle() ends with shutdown(SHUT_WR), which drops
+            # TLS without close_notify; its responses carry no Content-Length
+            # here, so a body ends with the connection, and a TLS client
+            # refuses a body whose end close_notify does not confirm.
+            self.close_connection = True
+            self.handle_one_request()
+            while not self.close_connection:
+                self.handle_one_request()
+            try:
+                self.connection.unwrap()
+            except (OSError, ValueError):
+                pass
+
+    def with_length(inner):
+        """The app with every body buffered and sent with Content-Length.
+
+        Recorded fact (mitmproxy 11.0.2): relaying a body that ends with the
+        connection, mitmproxy closes the client's TLS connection without
+        close_notify, which a TLS client must take for a cut; real APIs send
+        Content-Length or chunked bodies, and so do the https listeners.
+        """
+
+        def app(environ, start_response):
+            seen = []
+            result = inner(environ, lambda *args: seen.append(args))
+            try:
+                body = b"".join(result)
+            finally:
+                getattr(result, "close", lambda: None)()
+            status, headers = seen[0][0], seen[0][1]
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            start_response(status, headers + [("Content-Length", str(len(body)))])
+            return [body]
+
+        return app
+
+    app = get_wsgi_application()
+    for spec in sys.argv[3:]:
+        tls_port, chain, key = spec.split(":")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(chain, key)
+        tls = ThreadedWSGIServer(("127.0.0.1", int(tls_port)), TlsHandler)
+        # The handshake happens in the request's thread: a client that
+        # refuses the certificate does not hold up the others.
+        tls.socket = context.wrap_socket(
+            tls.socket, server_side=True, do_handshake_on_connect=False
+        )
+        tls.set_app(with_length(app))
+        threading.Thread(target=tls.serve_forever, daemon=True).start()
     httpd = ThreadedWSGIServer(("127.0.0.1", PORT), QuietHandler)
-    httpd.set_app(get_wsgi_application())
+    httpd.set_app(app)
     httpd.serve_forever()

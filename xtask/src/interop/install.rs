@@ -16,6 +16,8 @@ pub struct Installed {
     pub python: PathBuf,
     /// `node_modules` with oidc-provider, json-server, @sap/cds, @cap-js/sqlite.
     pub node_modules: PathBuf,
+    /// The TLS venv's python, with mitmproxy and trustme.
+    pub tls_python: PathBuf,
 }
 
 /// The repository root, found at run time ([`connectkit_e2e::workspace_root`]).
@@ -34,10 +36,21 @@ const LOCK_FILES: [&str; 3] = [
     "node/package-lock.json",
 ];
 
+/// The TLS venv's lock files (mitmproxy and trustme), hashed into its stamp.
+const TLS_LOCK_FILES: [&str; 2] = [
+    "python/tls-build-requirements.txt",
+    "python/tls-requirements.txt",
+];
+
 /// FNV-1a over the lock files: stable across Rust versions, unlike `DefaultHasher`.
 fn lock_hash() -> Result<String, String> {
+    files_hash(&LOCK_FILES)
+}
+
+/// FNV-1a over `files` (names and contents) in `tests/interop/`.
+fn files_hash(files: &[&str]) -> Result<String, String> {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for f in LOCK_FILES {
+    for f in files {
         let path = interop_dir().join(f);
         let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {path:?}: {e}"))?;
         for b in f.bytes().chain(bytes) {
@@ -130,10 +143,63 @@ const PROXY_REQUIREMENT: &str = "proxy.py==2.4.10 \
 /// Names the pin, so that a new pin installs again.
 const PROXY_STAMP: &str = ".installed-proxy.py-2.4.10";
 
+/// Installs the TLS venv (mitmproxy and trustme, [`TLS_LOCK_FILES`]) into
+/// `venv` unless its stamp, which names the lock files' hash, is there.
+fn ensure_tls(venv: &Path) -> Result<(), String> {
+    let server = "mitmproxy and trustme (TLS venv)";
+    let stamp = venv.join(format!(".installed-{}", files_hash(&TLS_LOCK_FILES)?));
+    if stamp.exists() {
+        return Ok(());
+    }
+    let start = Instant::now();
+    println!("installing {server} into {venv:?}");
+    fresh(venv, server)?;
+    let py = std::env::var("CONNECTKIT_INTEROP_PYTHON").unwrap_or_else(|_| "python3.11".into());
+    run(
+        server,
+        &format!("{py} -m venv"),
+        Command::new(&py).args(["-m", "venv"]).arg(venv),
+    )?;
+    pip_install_hashed(
+        server,
+        venv,
+        &interop_dir().join("python/tls-build-requirements.txt"),
+    )?;
+    // pyperclip (a mitmproxy dependency) has only an sdist: built with the
+    // pinned setuptools just installed, nothing fetched for the build.
+    run(
+        server,
+        "pip install --require-hashes",
+        Command::new(venv.join("bin/pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--require-hashes",
+                "--only-binary=:all:",
+                "--no-binary=pyperclip",
+                "--no-build-isolation",
+                "-r",
+            ])
+            .arg(interop_dir().join("python/tls-requirements.txt"))
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+    )?;
+    std::fs::write(&stamp, "ok").map_err(|e| format!("installing {server}: {e}"))?;
+    println!(
+        "installed {server} in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Installs what is missing; `python` and `node` say which halves are needed.
 pub fn ensure(python: bool, node: bool) -> Result<Installed, String> {
     let cache = cache_dir()?;
     let venv = cache.join("venv");
+    let tls_venv = cache.join("tls-venv");
+    if python {
+        ensure_tls(&tls_venv)?;
+    }
     let npm_dir = cache.join("node");
     if python && !stamp(&venv).exists() {
         let server = "django-oauth-toolkit (Python venv)";
@@ -206,5 +272,6 @@ pub fn ensure(python: bool, node: bool) -> Result<Installed, String> {
     Ok(Installed {
         python: venv.join("bin/python"),
         node_modules: npm_dir.join("node_modules"),
+        tls_python: tls_venv.join("bin/python"),
     })
 }

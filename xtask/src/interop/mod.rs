@@ -148,6 +148,7 @@ async fn run_selected(selected: Vec<Scenario>, keep: bool) -> Result<usize, Stri
         bin,
         run_dir: run_dir.path().to_owned(),
         python: installed.python.clone(),
+        tls_python: installed.tls_python.clone(),
         servers: running,
         json: seed::json_server(),
         cap: seed::cap(),

@@ -2,7 +2,7 @@
 //! use to talk to their loopback-only `/_interop/` endpoints.
 
 use std::os::unix::fs::symlink;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -41,10 +41,24 @@ impl Kind {
     }
 }
 
+/// The https listeners of django-oauth-toolkit (the same application and
+/// log as its http one), with certificates a private CA generated for this
+/// run signed (trustme, `tests/interop/python/tls_certs.py`).
+pub struct TlsEndpoints {
+    /// `https://127.0.0.1:PORT`, whose certificate names 127.0.0.1 and localhost.
+    pub loopback: String,
+    /// `https://127.0.0.1:PORT`, whose certificate names only `api.corp.example`.
+    pub other: String,
+    /// The private CA's certificate (PEM).
+    pub ca: PathBuf,
+}
+
 /// A running, seeded server.
 pub struct Server {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// Its https listeners (django-oauth-toolkit only).
+    pub tls: Option<TlsEndpoints>,
     _process: ServerProcess,
 }
 
@@ -134,12 +148,40 @@ pub async fn start(kind: Kind, inst: &Installed, run_dir: &Path) -> Result<Serve
     mkdir(&dir)?;
     let port = free_port()?;
     let log = dir.join("server.log");
+    let mut tls = None;
     let cmd = match kind {
         Kind::Dot => {
+            let certs = dir.join("tls");
+            let out = Command::new(&inst.tls_python)
+                .arg(interop_dir().join("python/tls_certs.py"))
+                .arg(&certs)
+                .output()
+                .map_err(|e| format!("cannot run tls_certs.py: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "tls_certs.py failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
             let mut c = Command::new(&inst.python);
             c.arg(interop_dir().join("python/dot_server.py"))
                 .arg(&dir)
                 .arg(port.to_string());
+            let mut bases = Vec::new();
+            for name in ["loopback", "other"] {
+                let tls_port = free_port()?;
+                c.arg(format!(
+                    "{tls_port}:{}:{}",
+                    certs.join(format!("{name}.pem")).display(),
+                    certs.join(format!("{name}.key")).display()
+                ));
+                bases.push(format!("https://127.0.0.1:{tls_port}"));
+            }
+            tls = Some(TlsEndpoints {
+                other: bases.pop().unwrap_or_default(),
+                loopback: bases.pop().unwrap_or_default(),
+                ca: certs.join("ca.pem"),
+            });
             c
         }
         Kind::Oidc => {
@@ -197,6 +239,7 @@ pub async fn start(kind: Kind, inst: &Installed, run_dir: &Path) -> Result<Serve
         .await?;
     Ok(Server {
         base,
+        tls,
         _process: process,
     })
 }

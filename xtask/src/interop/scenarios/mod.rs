@@ -14,6 +14,7 @@ mod grant;
 mod json_server;
 mod proxy;
 mod rotation;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,6 +33,8 @@ pub struct Ctx {
     pub run_dir: PathBuf,
     /// The venv's python (django-oauth-toolkit's, with proxy.py).
     pub python: PathBuf,
+    /// The TLS venv's python (mitmproxy's, with trustme).
+    pub tls_python: PathBuf,
     /// The running servers.
     pub servers: BTreeMap<Kind, Server>,
     /// json-server's data.
@@ -89,6 +92,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(rotation::scenarios());
     v.extend(dot_api::scenarios());
     v.extend(proxy::scenarios());
+    v.extend(tls::scenarios());
     v.extend(json_server::scenarios());
     v.extend(cap::scenarios());
     v.extend(cap_sql::scenarios());

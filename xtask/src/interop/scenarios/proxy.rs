@@ -22,10 +22,10 @@ use crate::interop::compare::{diff, from_jsonl};
 use crate::interop::process::{ServerProcess, free_port, tail};
 use crate::interop::servers::Kind;
 
-const PROXY_USER: &str = "connectkit";
-const PROXY_PASSWORD: &str = "pr0xy-s3cret";
+pub(super) const PROXY_USER: &str = "connectkit";
+pub(super) const PROXY_PASSWORD: &str = "pr0xy-s3cret";
 const WRONG_PASSWORD: &str = "not-the-pr0xy-password";
-const PAGE_SIZE: usize = 50;
+pub(super) const PAGE_SIZE: usize = 50;
 
 /// The proxy variables reqwest reads; removed from every run so that the
 /// caller's environment cannot change a scenario.
@@ -41,14 +41,14 @@ const PROXY_VARS: [&str; 8] = [
 ];
 
 /// A running proxy.py.
-struct Proxy {
+pub(super) struct Proxy {
     port: u16,
-    log: PathBuf,
+    pub(super) log: PathBuf,
     _process: ServerProcess,
 }
 
 impl Proxy {
-    async fn start(ctx: &Ctx, scenario: &str) -> Result<Self, String> {
+    pub(super) async fn start(ctx: &Ctx, scenario: &str) -> Result<Self, String> {
         let dir = ctx.scratch(scenario)?;
         let port = free_port()?;
         let log = dir.join("proxy.log");
@@ -80,13 +80,13 @@ impl Proxy {
     }
 
     /// The access log lines (one per forwarded or refused request).
-    fn access(&self) -> Vec<String> {
+    pub(super) fn access(&self) -> Vec<String> {
         access_lines(&self.log)
     }
 
     /// Waits (up to 3 s: proxy.py writes a line when the connection ends)
     /// until at least `n` access lines match `pred`, and returns them.
-    async fn wait_for(&self, n: usize, pred: impl Fn(&str) -> bool) -> Vec<String> {
+    pub(super) async fn wait_for(&self, n: usize, pred: impl Fn(&str) -> bool) -> Vec<String> {
         let start = Instant::now();
         loop {
             let lines: Vec<String> = self.access().into_iter().filter(|l| pred(l)).collect();
@@ -135,7 +135,7 @@ async fn scan_url(ctx: &Ctx, extra: &str) -> Result<String, String> {
     )
 }
 
-fn explicit_proxy(proxy: &Proxy, password: &str) -> String {
+pub(super) fn explicit_proxy(proxy: &Proxy, password: &str) -> String {
     format!(
         ";ProxyHost=127.0.0.1;ProxyPort={};ProxyUser={PROXY_USER};ProxyPassword={}",
         proxy.port,
@@ -144,15 +144,15 @@ fn explicit_proxy(proxy: &Proxy, password: &str) -> String {
 }
 
 /// `connectkit query - items --format jsonl` with the URL on standard input,
-/// no proxy variable but `env`.
-async fn query(ctx: &Ctx, url: &str, env: &[(&str, String)]) -> Result<Output, String> {
+/// no proxy or `SSL_CERT_*` variable but `env`.
+pub(super) async fn query(ctx: &Ctx, url: &str, env: &[(&str, String)]) -> Result<Output, String> {
     let mut cmd = Command::new(&ctx.bin);
     cmd.args(["query", "-", TABLE, "--format", "jsonl"])
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for v in PROXY_VARS {
+    for v in PROXY_VARS.iter().chain(&["SSL_CERT_FILE", "SSL_CERT_DIR"]) {
         cmd.env_remove(v);
     }
     for (k, v) in env {
@@ -190,7 +190,7 @@ async fn received(ctx: &Ctx, mark: usize) -> Result<(usize, Vec<i64>), String> {
     Ok((grants, pages))
 }
 
-fn all_pages() -> Vec<i64> {
+pub(super) fn all_pages() -> Vec<i64> {
     (1..=(ROWS as usize).div_ceil(PAGE_SIZE) as i64).collect()
 }
 
