@@ -218,6 +218,43 @@ impl AutoRestConnector {
     }
 }
 
+/// The table as a scan of the columns `projection` reads it: with
+/// `#fieldListParameter`, the request names the fields those columns come
+/// from (their top-level field), comma-separated, in column order.
+fn with_field_list(def: Arc<TableDef>, projection: &[usize]) -> Arc<TableDef> {
+    let Some(param) = &def.endpoint.paging.field_list_param else {
+        return def;
+    };
+    if !def.levels.is_empty() {
+        // A child table's fields are its elements', not the rows'.
+        return def;
+    }
+    let mut fields: Vec<&str> = Vec::new();
+    for &i in projection {
+        if let crate::table::Source::Field(path) = &def.columns[i].source
+            && let Some(first) = path.first()
+            && !fields.contains(&first.as_str())
+        {
+            fields.push(first);
+        }
+    }
+    if fields.is_empty() {
+        return def;
+    }
+    let mut endpoint = (*def.endpoint).clone();
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair(param, &fields.join(","));
+    endpoint
+        .url
+        .push(if endpoint.url.contains('?') { '&' } else { '?' });
+    endpoint.url.push_str(&query.finish());
+    let mut out = clone_def(&def);
+    out.endpoint = Arc::new(endpoint);
+    out.watch_new_fields = def.watch_new_fields;
+    out.child_arrays = def.child_arrays.clone();
+    Arc::new(out)
+}
+
 fn clone_def(d: &TableDef) -> TableDef {
     TableDef::new(
         d.name.clone(),
@@ -299,6 +336,15 @@ impl Connector for AutoRestConnector {
             })?),
             None => def.schema.clone(),
         };
+        // A field beyond the sample would add to the output only when the
+        // scan outputs whole rows: no projection, or one of every column.
+        let whole_rows = projection
+            .as_ref()
+            .is_none_or(|p| (0..def.columns.len()).all(|i| p.contains(&i)));
+        let def = match &projection {
+            Some(p) if !whole_rows => with_field_list(def, p),
+            _ => def,
+        };
         // A filter the API does not apply leaves the limit to the caller,
         // after filtering (see the scan contract).
         let limit = request.limit.filter(|_| unapplied.is_empty());
@@ -307,11 +353,6 @@ impl Connector for AutoRestConnector {
         let run = PageRun::new(limit)
             .with_limits(self.inner.limits.clone())
             .with_prefetched(self.take_sampled_pages(&first));
-        // A field beyond the sample would add to the output only when the
-        // scan outputs whole rows: no projection, or one of every column.
-        let whole_rows = projection
-            .as_ref()
-            .is_none_or(|p| (0..def.columns.len()).all(|i| p.contains(&i)));
         let rule = NewFieldRule {
             whole_rows,
             policy: self.inner.unsampled,

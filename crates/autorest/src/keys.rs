@@ -37,11 +37,19 @@ pub(crate) fn check_key(
             table: table.to_owned(),
         });
     }
+    // Only a really close key is suggested: a typo (at most two letters
+    // added, dropped, changed or swapped, and few for a short key), never
+    // a key that merely shares a prefix.
     let lower = key.to_ascii_lowercase();
     let suggestion = all
-        .map(|k| (strsim::jaro_winkler(&lower, &k.to_ascii_lowercase()), k))
-        .filter(|(s, _)| *s >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase()),
+                k,
+            )
+        })
+        .filter(|(d, k)| *d <= 2 && 3 * d <= k.len())
+        .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k.to_owned());
     Err(AutoRestError::UnknownModelKey {
         key: key.to_owned(),

@@ -38,6 +38,8 @@ pub(crate) struct Model {
     pub device_auth_uri: Option<String>,
     /// The tables, in file order.
     pub entries: Vec<Entry>,
+    /// The vendor keys the file holds that are ignored: `key in place (what)`.
+    pub ignored: Vec<String>,
 }
 
 /// One table entry of a model file.
@@ -67,6 +69,27 @@ const PAGING_KEYS: &[&str] = &[
     "#nextPageResponseHeader",
     "#hasMoreElement",
     "#totalRowsElement",
+    "#totalPagesElement",
+    "#pageSizeElement",
+    "#fieldListParameter",
+];
+
+/// Keys the vendor documents that connectkit does not implement, with what
+/// is ignored: a file holding them loads, with one warning naming each.
+const IGNORED_KEYS: &[(&str, &str)] = &[
+    ("#readonly", "write access: connectkit reads only"),
+    ("#insert", "INSERT requests: connectkit reads only"),
+    ("#update", "UPDATE requests: connectkit reads only"),
+    ("#delete", "DELETE requests: connectkit reads only"),
+    ("#options", "the Autonomous REST Composer's settings"),
+    (
+        "#authentication",
+        "custom authentication requests: set AuthenticationMethod and its properties instead",
+    ),
+    (
+        "#reauthentication",
+        "custom reauthentication requests: set AuthenticationMethod and its properties instead",
+    ),
 ];
 const TOP_KEYS: &[&str] = &[
     "#tokenuri",
@@ -119,10 +142,14 @@ pub(crate) fn parse(
         auth_uri: None,
         device_auth_uri: None,
         entries: Vec::new(),
+        ignored: Vec::new(),
     };
     let mut hostname = server_name.map(str::to_owned);
     let mut defaults = TableKeys::default();
     for (key, v) in top.iter().filter(|(k, _)| k.starts_with('#')) {
+        if ignored(key, TOP, &mut model.ignored) {
+            continue;
+        }
         let canon = check_key(key, TOP, &[TOP_KEYS, PAGING_KEYS])?;
         match canon {
             "#tokenuri" => model.token_uri = Some(string(v, TOP, key)?),
@@ -137,11 +164,34 @@ pub(crate) fn parse(
         }
     }
     for (name, v) in top.iter().filter(|(k, _)| !k.starts_with('#')) {
-        model
-            .entries
-            .push(table_entry(name, v, &defaults, hostname.as_deref())?);
+        let entry = table_entry(name, v, &defaults, hostname.as_deref(), &mut model.ignored)?;
+        model.entries.push(entry);
+    }
+    if !model.ignored.is_empty() {
+        tracing::warn!(
+            target: connectkit_core::USER_WARNING,
+            "model file {path}: ignored {}",
+            model.ignored.join("; ")
+        );
     }
     Ok(model)
+}
+
+/// Whether `key` is a vendor key connectkit ignores; if so it is noted.
+fn ignored(key: &str, place: &str, notes: &mut Vec<String>) -> bool {
+    let Some((k, what)) = IGNORED_KEYS
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+    else {
+        return false;
+    };
+    let place = if place == TOP {
+        TOP.to_owned()
+    } else {
+        format!("table {place}")
+    };
+    notes.push(format!("{k} at {place} ({what})"));
+    true
 }
 
 /// Keys a table (or the top level, as defaults) may set.
@@ -169,6 +219,9 @@ impl TableKeys {
             "#nextPageResponseHeader" => p.next_page_header = Some(s()?),
             "#hasMoreElement" => p.has_more_element = Some(split_path(&s()?)),
             "#totalRowsElement" => p.total_rows_element = Some(split_path(&s()?)),
+            "#totalPagesElement" => p.total_pages_element = Some(split_path(&s()?)),
+            "#pageSizeElement" => p.page_size_element = Some(split_path(&s()?)),
+            "#fieldListParameter" => p.field_list_param = Some(s()?),
             "#http" => self.http = Some(http_rules(v, table)?),
             "#headers" => self.headers = headers(v, table)?,
             _ => unreachable!("check_key returned {canon}"),
@@ -229,6 +282,7 @@ fn table_entry(
     v: &Value,
     defaults: &TableKeys,
     hostname: Option<&str>,
+    ignored_keys: &mut Vec<String>,
 ) -> Result<Entry, AutoRestError> {
     let endpoint = |url: String, keys: TableKeys, post: Option<Value>| {
         let mut headers = defaults.headers.clone();
@@ -276,6 +330,9 @@ fn table_entry(
     let mut path = None;
     let mut body = None;
     for (key, v) in obj.iter().filter(|(k, _)| k.starts_with('#')) {
+        if ignored(key, name, ignored_keys) {
+            continue;
+        }
         match check_key(key, name, &[TABLE_KEYS, PAGING_KEYS])? {
             "#path" => {
                 let text = match v {

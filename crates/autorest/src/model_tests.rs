@@ -303,3 +303,40 @@ fn vendor_examples_and_feature_files_load_unchanged() {
     }
     insta::assert_snapshot!(s);
 }
+
+#[test]
+fn documented_vendor_keys_that_are_not_implemented_load_and_are_named() {
+    let m = load(&fixture("composer.rest"), None).unwrap();
+    assert_eq!(
+        m.ignored,
+        [
+            "#options at the top level (the Autonomous REST Composer's settings)",
+            "#readonly at table customers (write access: connectkit reads only)",
+            "#insert at table customers (INSERT requests: connectkit reads only)",
+            "#update at table customers (UPDATE requests: connectkit reads only)",
+            "#delete at table customers (DELETE requests: connectkit reads only)",
+        ]
+    );
+    let Some(Entry::Declared(tables)) = m.entries.first() else {
+        panic!("a declared table");
+    };
+    let paging = &tables[0].endpoint.paging;
+    assert_eq!(
+        paging.total_pages_element,
+        Some(vec!["meta".into(), "pages".into()])
+    );
+    assert_eq!(paging.field_list_param.as_deref(), Some("fields"));
+    // Keys nobody documents stay errors; suggestions only for typos.
+    assert_eq!(
+        err(r##"{"t": {"#path": "https://h/t", "#pageSizeElemnt": "size"}}"##),
+        "model file: unknown key #pageSizeElemnt in t (did you mean #pageSizeElement?)"
+    );
+    assert_eq!(
+        err(r##"{"t": {"#path": "https://h/t", "#pageSizeLimit": "size"}}"##),
+        "model file: unknown key #pageSizeLimit in t"
+    );
+    assert_eq!(
+        err(r##"{"#composer": {}, "t": "https://h/t"}"##),
+        "model file: unknown key #composer in the top level"
+    );
+}

@@ -44,6 +44,14 @@ pub(crate) struct Paging {
     pub next_page_header: Option<String>,
     pub has_more_element: Option<Vec<String>>,
     pub total_rows_element: Option<Vec<String>>,
+    /// `#totalPagesElement`: the element holding the number of pages.
+    pub total_pages_element: Option<Vec<String>>,
+    /// `#pageSizeElement`: the element holding the page size in rows; a
+    /// page holding fewer rows is the last.
+    pub page_size_element: Option<Vec<String>>,
+    /// `#fieldListParameter`: the query parameter that carries the fields
+    /// a scan reads, comma-separated (projection pushdown).
+    pub field_list_param: Option<String>,
 }
 
 impl Paging {
@@ -62,6 +70,9 @@ impl Paging {
             next_page_header: self.next_page_header.or(d.next_page_header),
             has_more_element: self.has_more_element.or(d.has_more_element),
             total_rows_element: self.total_rows_element.or(d.total_rows_element),
+            total_pages_element: self.total_pages_element.or(d.total_pages_element),
+            page_size_element: self.page_size_element.or(d.page_size_element),
+            field_list_param: self.field_list_param.or(d.field_list_param),
         }
     }
 
@@ -260,6 +271,23 @@ pub(crate) fn stops_after(paging: &Paging, body: &Value, n: usize, state: &PageS
         if total.is_some_and(|t| state.rows >= t) {
             return true;
         }
+    }
+    let whole = |path: &Vec<String>| {
+        lookup(body, path).and_then(|v| match v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+    };
+    if let Some(path) = &paging.total_pages_element
+        && whole(path).is_some_and(|t| state.pages >= t)
+    {
+        return true;
+    }
+    if let Some(path) = &paging.page_size_element
+        && whole(path).is_some_and(|size| (n as u64) < size)
+    {
+        return true;
     }
     if paging.max_page_size.is_some_and(|size| (n as u64) < size) {
         return true;

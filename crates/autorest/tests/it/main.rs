@@ -20,3 +20,4 @@ mod seed;
 mod untrusted;
 mod values;
 mod vendor;
+mod vendor_keys;
