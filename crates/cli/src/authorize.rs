@@ -6,10 +6,29 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use connectkit_core::{ConnectionUrl, Error};
-use connectkit_oauth_refresh::Authorizer;
+use connectkit_oauth_refresh::{AuthorizeFailure, Authorizer};
 
 /// Set (to anything) to never open a browser, whatever the terminal.
 pub const NO_BROWSER_ENV: &str = "CONNECTKIT_NO_BROWSER";
+
+/// `authorize`'s own exit codes, beside the common ones (2 configuration,
+/// 3 authentication, 4 network): no answer in time, a redirect with another
+/// state, the user's refusal, and an answer that cannot renew itself.
+pub fn exit_code(e: &Error) -> Option<u8> {
+    let Error::Connector(c) = e else {
+        return None;
+    };
+    let grant = c
+        .get_ref()
+        .downcast_ref::<connectkit_oauth_refresh::Error>()?;
+    match grant.authorize_failure()? {
+        AuthorizeFailure::TimedOut => Some(5),
+        AuthorizeFailure::StateMismatch => Some(6),
+        AuthorizeFailure::Denied => Some(7),
+        AuthorizeFailure::NoRefreshToken => Some(8),
+        _ => None,
+    }
+}
 
 /// The arguments of `connectkit authorize`.
 #[derive(clap::Args, Debug)]

@@ -69,14 +69,18 @@ enum Command {
         format: RowFormat,
     },
     /// Run the connection's token grant once (the refresh token grant, or the
-    /// client credentials grant for unattended jobs) and describe the token
-    /// obtained and the grant that ran (never printing a token).
+    /// client credentials grant for unattended jobs), or reuse the fresh access
+    /// token another process saved in TokenFile, and say which it did and what
+    /// it obtained (never printing a token).
     Token {
         /// Connection URL, `@PATH` to read it from a file, or `-` for standard input.
         url: String,
         /// Output format.
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
+        /// Run the grant even when TokenFile holds a fresh access token.
+        #[arg(long)]
+        force: bool,
     },
     /// Run SQL over one or more connections (tables are `NAME.table`);
     /// `COPY (SELECT ...) TO 'out.parquet'` (or .csv, .json) writes a file.
@@ -154,7 +158,7 @@ fn init_logging() {
 
 /// 2 bad usage/URL/property, 3 authentication, 4 API or network, 1 other.
 fn exit_code(e: &Error) -> u8 {
-    e.kind().exit_code()
+    authorize::exit_code(e).unwrap_or_else(|| e.kind().exit_code())
 }
 
 async fn connect(url: &str) -> Result<Box<dyn Connector>, Error> {
@@ -207,7 +211,7 @@ async fn run(command: Command) -> Result<(), Error> {
             let scan = c.scan(&table, request).await?;
             output::rows(&mut out, scan, limit, format).await
         }
-        Command::Token { url, format } => token::run(&mut out, &url, format).await,
+        Command::Token { url, format, force } => token::run(&mut out, &url, format, force).await,
         Command::Sql {
             sources,
             query,

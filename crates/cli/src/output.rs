@@ -7,7 +7,7 @@ use arrow_array::RecordBatch;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use connectkit_core::{Error, ErrorKind, Scan, TokenInfo};
+use connectkit_core::{Error, ErrorKind, Scan, TokenOutcome};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
@@ -139,17 +139,21 @@ pub fn schema(
     }
 }
 
-/// `token`: the grant that ran and what it granted, never the token.
+/// `token`: what the command did (ran the grant, or reused the access token
+/// in TokenFile) and what it obtained, never the token.
 pub fn token(
     out: &mut impl Write,
     grant: Option<&str>,
-    info: &TokenInfo,
+    outcome: &TokenOutcome,
     format: ListFormat,
 ) -> Result<(), Error> {
+    let info = outcome.info();
     let expires = info.expires_in.map(|d| d.as_secs());
+    let reused = matches!(outcome, TokenOutcome::Reused { .. });
     match format {
         ListFormat::Json => {
             let v = json!({
+                "obtained": if reused { "reused" } else { "granted" },
                 "grant_type": grant,
                 "token_type": info.token_type,
                 "expires_in": expires,
@@ -160,6 +164,19 @@ pub fn token(
         }
         ListFormat::Table => {
             let mut t = new_table(vec!["field".into(), "value".into()]);
+            let obtained = match (reused, expires) {
+                (true, Some(s)) => {
+                    format!("reused the access token in TokenFile (expires in {s} s)")
+                }
+                (true, None) => {
+                    "reused the access token in TokenFile (valid until rejected)".to_owned()
+                }
+                (false, _) if info.refresh_token_rotated => {
+                    "granted (the refresh token rotated)".to_owned()
+                }
+                (false, _) => "granted".to_owned(),
+            };
+            add_row(&mut t, vec!["obtained".to_owned(), obtained]);
             add_row(
                 &mut t,
                 vec![

@@ -388,3 +388,125 @@ async fn dynamics_derives_the_microsoft_endpoints_and_scope() {
     assert!(exchange.headers.get("authorization").is_none());
     assert!(file.exists());
 }
+
+/// How one `connectkit authorize` run ended: its exit code, and the last
+/// line of standard error (the error), standard output, and the URL it
+/// printed on standard error.
+struct Ended {
+    code: i32,
+    error: String,
+    stdout: String,
+}
+
+/// Runs `connectkit authorize <url> ARGS`; `answer` plays the browser with
+/// the authorization URL's query (or does nothing) while the command waits.
+async fn authorize_ending(
+    url: &str,
+    args: &[&str],
+    answer: impl FnOnce(HashMap<String, String>) -> Option<String>,
+) -> Ended {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connectkit"))
+        .arg("authorize")
+        .arg(url)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    // The URL is on standard error; the reader keeps the pipe open.
+    let (auth_url, rest) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stderr).lines();
+        let found = lines
+            .by_ref()
+            .map(Result::unwrap)
+            .map(|l| l.trim().to_owned())
+            .find(|l| l.starts_with("http"))
+            .expect("the authorization URL is printed on standard error");
+        (found, lines)
+    })
+    .await
+    .unwrap();
+    let q: HashMap<String, String> = url::Url::parse(&auth_url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    if let Some(redirect) = answer(q) {
+        connectkit_core::client::http_client()
+            .expect("HTTP client")
+            .get(redirect)
+            .send()
+            .await
+            .unwrap();
+    }
+    let (out, rest) = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = rest.map(Result::unwrap).collect();
+        (child.wait_with_output().unwrap(), rest)
+    })
+    .await
+    .unwrap();
+    Ended {
+        code: out.status.code().unwrap_or(-1),
+        error: rest.last().cloned().unwrap_or_default(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+    }
+}
+
+/// Issue 28: `authorize`'s own exit codes, one per way it can end without
+/// a usable grant: 5 no redirect in time, 6 a redirect with another state,
+/// 7 access_denied, 8 an answer without a refresh token (nothing saved).
+/// Standard output stays empty; the error is the last line of standard error.
+#[tokio::test]
+async fn authorize_exit_codes_say_how_it_ended() {
+    let server = MockServer::builder().start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": SECRETS[2], "token_type": "Bearer", "expires_in": 3600})))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens.json");
+    let url = url(&server, &file);
+    let redirect = |extra: &'static str| {
+        move |q: HashMap<String, String>| {
+            Some(format!(
+                "{}?{extra}&state={}",
+                q["redirect_uri"],
+                if extra.starts_with("forged") {
+                    "forged"
+                } else {
+                    &q["state"]
+                }
+            ))
+        }
+    };
+    let timed_out = authorize_ending(&url, &["--timeout", "1"], |_| None).await;
+    let mismatch = authorize_ending(&url, &[], redirect("forged=1&code=stolen")).await;
+    let denied = authorize_ending(
+        &url,
+        &[],
+        redirect("error=access_denied&error_description=The+user+said+no"),
+    )
+    .await;
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "nothing was exchanged so far"
+    );
+    let no_refresh = authorize_ending(&url, &[], redirect("code=the-code")).await;
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    assert!(!file.exists(), "nothing is saved without a refresh token");
+    let mut report = String::new();
+    for (name, e) in [
+        ("timeout", &timed_out),
+        ("state mismatch", &mismatch),
+        ("access_denied", &denied),
+        ("no refresh token", &no_refresh),
+    ] {
+        assert!(e.stdout.is_empty(), "{name}: {}", e.stdout);
+        report.push_str(&format!("{name}: exit {}\n  {}\n", e.code, e.error));
+    }
+    insta::assert_snapshot!("authorize_exit_codes", report);
+}

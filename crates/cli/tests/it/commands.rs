@@ -133,7 +133,7 @@ async fn token_describes_the_grant_without_tokens() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(
         v,
-        json!({"grant_type": "refresh_token", "token_type": "Bearer", "expires_in": 3599, "scope": "read write", "refresh_token_rotated": true})
+        json!({"obtained": "granted", "grant_type": "refresh_token", "token_type": "Bearer", "expires_in": 3599, "scope": "read write", "refresh_token_rotated": true})
     );
     assert!(!r.stdout.contains("cli-rotated-value"));
     let r = connectkit(&["token", "-"], Some(&url)).await;

@@ -9,6 +9,7 @@ mod errors;
 mod processes;
 mod sampling;
 mod sql;
+mod token;
 mod values;
 
 use std::io::Write;
