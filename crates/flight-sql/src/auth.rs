@@ -9,7 +9,9 @@ use std::time::Duration;
 use argon2::PasswordHash;
 use argon2::{Argon2, PasswordVerifier};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::alphabet;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
@@ -31,6 +33,13 @@ struct Session {
     user: Arc<str>,
     expires: Instant,
 }
+
+/// Base64 of Basic credentials, padded or not: Arrow Go's client (under
+/// the ADBC Flight SQL driver) sends them unpadded.
+const BASIC: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 impl Auth {
     pub(crate) fn new(users: BTreeMap<String, SecretString>, lifetime: Duration) -> Self {
@@ -68,7 +77,7 @@ impl Auth {
                 "the handshake expects Basic authorization (user name and password)",
             )
         })?;
-        let decoded = STANDARD
+        let decoded = BASIC
             .decode(encoded.trim())
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
@@ -177,7 +186,7 @@ mod tests {
     fn basic(user: &str, pw: &str) -> MetadataMap {
         metadata(&format!(
             "Basic {}",
-            STANDARD.encode(format!("{user}:{pw}"))
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
         ))
     }
 
@@ -192,6 +201,13 @@ mod tests {
         let a = auth();
         let (user, token) = a.login(&basic("alice", "s3cret")).await.unwrap();
         assert_eq!(&*user, "alice");
+        // Unpadded, as Arrow Go sends it ("alice:s3cret!" needs padding).
+        let unpadded = base64::engine::general_purpose::STANDARD_NO_PAD.encode("alice:s3cret!");
+        let e = a
+            .login(&metadata(&format!("Basic {unpadded}")))
+            .await
+            .unwrap_err();
+        assert_eq!(e.message(), "wrong user name or password");
         let bearer = metadata(&format!("Bearer {}", token.expose_secret()));
         assert_eq!(&*a.user(&bearer).unwrap(), "alice");
         tokio::time::advance(Duration::from_secs(61)).await;
