@@ -4,7 +4,12 @@
 //!   of `fixtures/conformance/` against the built-in connectors.
 //! - `interop [--scenario GLOB] [--list] [--keep]`: the connectors against
 //!   real third-party servers (see `tests/interop/README.md`).
-//! - `new-connector NAME`: scaffolds `crates/NAME` and its first scenario.
+//! - `new-connector NAME`: scaffolds `crates/NAME` (a paged JSON API with
+//!   bearer authentication on the shared layer), its conformance suite and
+//!   its line in the built-in list.
+//! - `scaffold-check`: scaffolds a connector in a temporary copy of the
+//!   checkout, builds it and runs it through `connectkit` and the
+//!   conformance scenarios (CI runs it).
 //! - `demo`: the same as `connectkit demo`.
 //! - `msrv`: checks each published crate's `rust-version` against its
 //!   dependencies'.
@@ -14,6 +19,7 @@ mod conformance;
 mod interop;
 mod msrv;
 mod scaffold;
+mod scaffold_check;
 
 use std::process::ExitCode;
 
@@ -34,8 +40,12 @@ enum Command {
     /// Run the interop scenarios against real third-party servers
     /// (django-oauth-toolkit, oidc-provider, json-server, SAP CAP).
     Interop(interop::Args),
-    /// Scaffold a connector crate, `crates/NAME`, with its first scenario.
+    /// Scaffold a connector crate, `crates/NAME`, with its conformance suite
+    /// and its line in the built-in list.
     NewConnector(scaffold::Args),
+    /// Scaffold a connector in a temporary copy of the checkout, build it,
+    /// and run it through `connectkit` and the conformance scenarios.
+    ScaffoldCheck(scaffold_check::Args),
     /// Run `connectkit demo`: local OAuth and REST servers, queried end to end.
     Demo,
     /// Run the benchmarks (`--quick`: scaled down, checks completion only).
@@ -54,6 +64,7 @@ fn main() -> ExitCode {
         Command::Conformance(args) => conformance::run(args),
         Command::Interop(args) => interop::run(args),
         Command::NewConnector(args) => scaffold::run(args),
+        Command::ScaffoldCheck(args) => scaffold_check::run(args),
         Command::Demo => demo(),
         Command::Bench { quick } => bench::run(quick),
         Command::Msrv => msrv::run(),

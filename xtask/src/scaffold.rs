@@ -1,20 +1,53 @@
-//! `cargo xtask new-connector NAME`: a connector crate that builds and passes
-//! its first scenario, from the templates in `xtask/templates/connector/`.
+//! `cargo xtask new-connector NAME`: a connector crate for a paged JSON API
+//! with bearer authentication, on the shared layer, from the templates in
+//! `xtask/templates/connector/`; its conformance suite; and its line in the
+//! built-in list (`crates/cli`'s registry and manifest).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const CARGO_TOML: &str = include_str!("../templates/connector/Cargo.toml.tmpl");
-const LIB_RS: &str = include_str!("../templates/connector/lib.rs");
+/// The crate's files: template text, path inside `crates/NAME/`.
+const CRATE_FILES: &[(&str, &str)] = &[
+    (
+        include_str!("../templates/connector/Cargo.toml.tmpl"),
+        "Cargo.toml",
+    ),
+    (include_str!("../templates/connector/lib.rs"), "src/lib.rs"),
+    (
+        include_str!("../templates/connector/connector.rs"),
+        "src/connector.rs",
+    ),
+    (
+        include_str!("../templates/connector/error.rs"),
+        "src/error.rs",
+    ),
+    (
+        include_str!("../templates/connector/pages.rs"),
+        "src/pages.rs",
+    ),
+    (
+        include_str!("../templates/connector/source.rs"),
+        "src/source.rs",
+    ),
+    (
+        include_str!("../templates/connector/tables.rs"),
+        "src/tables.rs",
+    ),
+];
 const SCENARIO: &str = include_str!("../templates/connector/first.yaml");
 const SHARED_TABLE: &str = include_str!("../templates/connector/shared_table.yaml");
+
+/// The built-in list the scaffold adds the connector to.
+const CLI_REGISTRY: &str = "crates/cli/src/lib.rs";
+/// The manifest of the crate holding that list.
+const CLI_MANIFEST: &str = "crates/cli/Cargo.toml";
 
 /// Options of `cargo xtask new-connector`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The connector's name: its crate directory and URL subprotocol (lowercase letters and digits).
     name: String,
-    /// The workspace root to write into (default: this workspace).
+    /// The workspace root to write into (default: the workspace holding the current directory).
     #[arg(long)]
     root: Option<PathBuf>,
 }
@@ -39,52 +72,111 @@ fn fill(template: &str, name: &str) -> String {
     template.replace("Example", &camel).replace("example", name)
 }
 
-/// Writes `crates/NAME/{Cargo.toml,src/lib.rs}` and
-/// `fixtures/conformance/NAME/{first.yaml,shared_table.yaml}` (its first
-/// scenario, and the test table the shared scenarios use) under `root`;
-/// returns the files written.
-pub fn scaffold(root: &Path, name: &str) -> Result<Vec<PathBuf>, String> {
+/// `text` with `line` inserted before the first line, after `after`, that
+/// `before` accepts; `None` when there is no such place.
+fn insert_line(
+    text: &str,
+    after: &str,
+    before: impl Fn(&str) -> bool,
+    line: &str,
+) -> Option<String> {
+    let from = text.find(after)? + after.len();
+    let at = from
+        + text[from..]
+            .split_inclusive('\n')
+            .take_while(|l| !before(l))
+            .map(str::len)
+            .sum::<usize>();
+    (at < text.len()).then(|| format!("{}{line}\n{}", &text[..at], &text[at..]))
+}
+
+/// The built-in list with `name`'s factory and the CLI manifest with its
+/// dependency, as (path, new text).
+fn registration(root: &Path, name: &str) -> Result<[(PathBuf, String); 2], String> {
+    let read = |rel: &str| {
+        let path = root.join(rel);
+        std::fs::read_to_string(&path)
+            .map(|text| (path.clone(), text))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let (lib, text) = read(CLI_REGISTRY)?;
+    let lib_text = insert_line(
+        &text,
+        "pub fn registry() -> Registry {",
+        |l| l.trim_end() == "    r",
+        &format!("    connectkit_{name}::register(&mut r);"),
+    )
+    .ok_or_else(|| {
+        format!(
+            "{}: expected `pub fn registry() -> Registry {{` ending in a line `    r`; add `connectkit_{name}::register(&mut r);` to it by hand",
+            lib.display()
+        )
+    })?;
+    let (manifest, text) = read(CLI_MANIFEST)?;
+    let manifest_text = insert_line(
+        &text,
+        "\n[dependencies]\n",
+        |l| !l.starts_with("connectkit"),
+        &format!("connectkit-{name} = {{ path = \"../{name}\", version = \"0.1.0\" }}"),
+    )
+    .ok_or_else(|| {
+        format!(
+            "{}: expected a [dependencies] table starting with the connectkit crates; add connectkit-{name} to it by hand",
+            manifest.display()
+        )
+    })?;
+    Ok([(lib, lib_text), (manifest, manifest_text)])
+}
+
+/// Writes `crates/NAME/` (the crate), `fixtures/conformance/NAME/`
+/// (`first.yaml`, its first scenario, and `shared_table.yaml`, the test table
+/// the shared scenarios use), and adds the connector to the built-in list
+/// (`crates/cli/src/lib.rs` and the dependency in `crates/cli/Cargo.toml`)
+/// under `root`; returns the files created and the files changed.
+pub fn scaffold(root: &Path, name: &str) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
     check_name(name)?;
     let krate = root.join("crates").join(name);
     if krate.exists() {
         return Err(format!("{} already exists", krate.display()));
     }
-    let files = [
-        (krate.join("Cargo.toml"), fill(CARGO_TOML, name)),
-        (krate.join("src").join("lib.rs"), fill(LIB_RS, name)),
-        (
-            root.join("fixtures/conformance")
-                .join(name)
-                .join("first.yaml"),
-            fill(SCENARIO, name),
-        ),
-        (
-            root.join("fixtures/conformance")
-                .join(name)
-                .join(connectkit_e2e::shared::SHARED_TABLE_FILE),
-            fill(SHARED_TABLE, name),
-        ),
-    ];
-    for (path, text) in &files {
+    // Read and checked before anything is written.
+    let changed = registration(root, name)?;
+    let suite = root.join("fixtures/conformance").join(name);
+    let mut created: Vec<(PathBuf, String)> = CRATE_FILES
+        .iter()
+        .map(|(text, rel)| (krate.join(rel), fill(text, name)))
+        .collect();
+    created.push((suite.join("first.yaml"), fill(SCENARIO, name)));
+    created.push((
+        suite.join(connectkit_e2e::shared::SHARED_TABLE_FILE),
+        fill(SHARED_TABLE, name),
+    ));
+    for (path, text) in created.iter().chain(&changed) {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    Ok(files.into_iter().map(|(p, _)| p).collect())
+    Ok((
+        created.into_iter().map(|(p, _)| p).collect(),
+        changed.into_iter().map(|(p, _)| p).collect(),
+    ))
 }
 
 /// Scaffolds the crate and says what to do next.
 pub fn run(args: Args) -> ExitCode {
     let root = args.root.unwrap_or_else(connectkit_e2e::workspace_root);
     match scaffold(&root, &args.name) {
-        Ok(files) => {
-            for f in files {
+        Ok((created, changed)) => {
+            for f in created {
                 println!("created {}", f.display());
+            }
+            for f in changed {
+                println!("changed {}", f.display());
             }
             let n = &args.name;
             println!(
-                "\nNext:\n  1. Cargo.toml [workspace.dependencies]: connectkit-{n} = {{ path = \"crates/{n}\", version = \"0.1.0\" }}\n  2. crates/cli/Cargo.toml [dependencies]: connectkit-{n}.workspace = true\n  3. crates/cli/src/lib.rs registry(): connectkit_{n}::register(&mut r);\n     (the one list of built-in connectors: the command, the tests and xtask read it)\n  4. cargo xtask conformance --connector {n}\n  5. once scan reads pages from ServiceURL: describe that table in fixtures/conformance/{n}/shared_table.yaml\n     (route, rows element, columns) and delete its `pending` line; the shared scenarios then run for {n}"
+                "\nNext:\n  1. cargo build -p connectkit && target/debug/connectkit tables 'jdbc:datadirect:{n}:ServiceURL=...;AccessToken=...'\n  2. cargo xtask conformance --connector {n}   (fixtures/conformance/{n}/first.yaml and the shared scenarios)\n  3. describe your API's tables in crates/{n}/src/tables.rs (and its paging in src/pages.rs),\n     then the test table in fixtures/conformance/{n}/shared_table.yaml to match"
             );
             ExitCode::SUCCESS
         }
@@ -108,55 +200,74 @@ mod tests {
         }
     }
 
-    #[test]
-    fn scaffolds_a_crate_and_a_passing_scenario_into_a_temp_dir() {
+    /// A workspace root holding the CLI's list and manifest as they are.
+    fn root() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        let files = scaffold(dir.path(), "acme").unwrap();
-        assert_eq!(files.len(), 4);
+        let here = connectkit_e2e::workspace_root();
+        for rel in [CLI_REGISTRY, CLI_MANIFEST] {
+            let to = dir.path().join(rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(here.join(rel), to).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn scaffolds_a_crate_its_suite_and_its_line_in_the_builtin_list() {
+        let dir = root();
+        let (created, changed) = scaffold(dir.path(), "acme").unwrap();
+        assert_eq!(created.len(), CRATE_FILES.len() + 2);
+        assert_eq!(changed.len(), 2);
+        for f in &created {
+            let text = std::fs::read_to_string(f).unwrap();
+            assert!(
+                !text.contains("example") && !text.contains("Example"),
+                "{f:?}"
+            );
+        }
         let toml = std::fs::read_to_string(dir.path().join("crates/acme/Cargo.toml")).unwrap();
         assert!(toml.contains("name = \"connectkit-acme\""), "{toml}");
-        let lib = std::fs::read_to_string(dir.path().join("crates/acme/src/lib.rs")).unwrap();
-        assert!(lib.contains("registry.register(\"acme\""), "{lib}");
-        assert!(lib.contains("pub struct AcmeConnector"), "{lib}");
-        assert!(!lib.contains("example") && !lib.contains("Example"));
+        let source = std::fs::read_to_string(dir.path().join("crates/acme/src/source.rs")).unwrap();
+        assert!(source.contains("SUBPROTOCOL: &str = \"acme\""), "{source}");
+        // The built-in list gains one line, before the registry is returned.
+        let list = std::fs::read_to_string(dir.path().join(CLI_REGISTRY)).unwrap();
+        assert!(
+            list.contains("    connectkit_acme::register(&mut r);\n    r\n}"),
+            "{list}"
+        );
+        let manifest = std::fs::read_to_string(dir.path().join(CLI_MANIFEST)).unwrap();
+        let deps = &manifest[manifest.find("\n[dependencies]\n").unwrap()..];
+        let deps = &deps[..deps[1..].find("\n[").unwrap()];
+        assert!(
+            deps.contains("\nconnectkit-acme = { path = \"../acme\", version = \"0.1.0\" }\n"),
+            "{manifest}"
+        );
         let scenario = dir.path().join("fixtures/conformance/acme/first.yaml");
         let s = connectkit_e2e::Scenario::load(&scenario).unwrap();
-        assert_eq!(s.connector, "acme");
-        assert_eq!(s.id, "acme/first");
-        // The shared test table is the connector's own, pending until it reads pages.
+        assert_eq!(
+            (s.connector.as_str(), s.id.as_str()),
+            ("acme", "acme/first")
+        );
+        // The shared scenarios run for the new connector's test table.
         let decl = dir
             .path()
             .join("fixtures/conformance/acme")
             .join(connectkit_e2e::shared::SHARED_TABLE_FILE);
         let table = connectkit_e2e::shared::SharedTable::load(&decl, "acme").unwrap();
-        assert!(table.pending.is_some());
+        assert!(table.pending.is_none());
         assert_eq!(
-            (table.table.as_str(), table.route.as_str()),
-            ("items", "/items")
+            (
+                table.table.as_str(),
+                table.route.as_str(),
+                table.rows.as_str()
+            ),
+            ("items", "/api/items", "items")
         );
-        // Shared scenarios skip a pending declaration.
         let shared = dir.path().join("fixtures/conformance/shared");
         std::fs::create_dir_all(&shared).unwrap();
         std::fs::write(
             shared.join("s.yaml"),
             "shared: true\noperations: [\"scan {{table}}\"]\n",
-        )
-        .unwrap();
-        let loaded = connectkit_e2e::Scenario::load_all(&shared.join("s.yaml"));
-        assert_eq!(loaded.len(), 1);
-        assert!(
-            loaded[0]
-                .as_ref()
-                .unwrap_err()
-                .message
-                .contains("no connector declares"),
-            "{loaded:?}"
-        );
-        std::fs::write(
-            &decl,
-            std::fs::read_to_string(&decl)
-                .unwrap()
-                .replace("pending:", "# pending:"),
         )
         .unwrap();
         let loaded = connectkit_e2e::Scenario::load_all(&shared.join("s.yaml"));
@@ -167,11 +278,25 @@ mod tests {
             "{}",
             s.file.url
         );
-        // A second run refuses to overwrite.
-        assert!(
-            scaffold(dir.path(), "acme")
-                .unwrap_err()
-                .contains("already exists")
+        // A second run refuses to overwrite, and changes nothing.
+        let err = scaffold(dir.path(), "acme").unwrap_err();
+        assert!(err.contains("already exists"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(CLI_REGISTRY)).unwrap(),
+            list
         );
+    }
+
+    #[test]
+    fn a_list_it_cannot_place_the_line_in_is_named_before_anything_is_written() {
+        let dir = root();
+        std::fs::write(dir.path().join(CLI_REGISTRY), "pub fn other() {}\n").unwrap();
+        let err = scaffold(dir.path(), "acme").unwrap_err();
+        assert!(
+            err.contains("crates/cli/src/lib.rs: expected `pub fn registry() -> Registry {`")
+                && err.contains("connectkit_acme::register(&mut r);"),
+            "{err}"
+        );
+        assert!(!dir.path().join("crates/acme").exists());
     }
 }
