@@ -517,6 +517,7 @@ impl RefreshTokenFlowBuilder {
             }
             .unwrap_or_else(|| Arc::new(MemoryStore::new())),
             on_change: self.on_change,
+            proxy_password: self.proxy.as_ref().and_then(|p| p.password.clone()),
             initial_access_token: self
                 .access_token
                 .filter(|_| self.grant_type == GrantType::RefreshToken),

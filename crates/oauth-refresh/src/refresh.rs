@@ -48,6 +48,9 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn TokenStore>,
     pub(crate) on_change: Option<TokenCallback>,
     pub(crate) initial_access_token: Option<SecretString>,
+    /// ProxyPassword, kept only to mask it in messages (a proxy's error page
+    /// may echo the login it was sent).
+    pub(crate) proxy_password: Option<SecretString>,
     /// The RefreshToken property, which decides whether the store's chain applies.
     /// Empty when not configured (client credentials, or a TokenFile alone).
     pub(crate) configured_refresh_token: SecretString,
@@ -132,6 +135,7 @@ impl Inner {
             &self.client_secret,
             &self.security_token,
             &self.initial_access_token,
+            &self.proxy_password,
         ]
         .into_iter()
         .flatten()

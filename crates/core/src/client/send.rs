@@ -288,6 +288,11 @@ impl ApiClient {
                 }
                 Action::Fail | Action::Reset => {
                     let detail = match (early, response) {
+                        // A 407 is the proxy's page, not the server's: it
+                        // may echo the proxy login it was sent (which this
+                        // client cannot mask: reqwest adds it), and the
+                        // proxy hint says what to do.
+                        _ if status == 407 => String::new(),
                         (Some(b), _) => body::detail_of(&b, false, self.error_detail, &secrets),
                         (None, Some(r)) => body::error_detail(r, self.error_detail, &secrets).await,
                         (None, None) => String::new(),

@@ -80,9 +80,15 @@ async fn requests_go_through_the_proxy_with_its_credentials_only() {
 #[tokio::test]
 async fn a_proxy_refusing_the_login_is_an_authentication_error_naming_the_properties() {
     let proxy = MockServer::builder().start().await;
+    // A proxy whose error page echoes the login it was sent.
+    let login = base64::engine::general_purpose::STANDARD.encode("alice:wrong-pw");
     Mock::given(path("/v1/items"))
         .respond_with(
-            ResponseTemplate::new(407).insert_header("proxy-authenticate", "Basic realm=\"corp\""),
+            ResponseTemplate::new(407)
+                .insert_header("proxy-authenticate", "Basic realm=\"corp\"")
+                .set_body_string(format!(
+                    "<p>Proxy-Authorization: Basic {login}</p><p>user alice, password wrong-pw</p>"
+                )),
         )
         .mount(&proxy)
         .await;
@@ -99,6 +105,7 @@ async fn a_proxy_refusing_the_login_is_an_authentication_error_naming_the_proper
     let text = format!("{} {e:?}", connectkit_core::Report(&e));
     assert!(text.contains("ProxyUser and ProxyPassword"), "{text}");
     assert!(!text.contains("wrong-pw"), "{text}");
+    assert!(!text.contains(&login), "{text}");
 }
 
 #[test]

@@ -17,6 +17,8 @@ const ACCESS: &str = "ya29.Acc3ss/T0ken+Value";
 const NEW_ACCESS: &str = "ya29.N3wAcc3ss-T0ken";
 const NEW_REFRESH: &str = "1/N3wRefr3sh-T0ken";
 const SECURITY: &str = "s3curity T0ken/Value";
+const PROXY_USER: &str = "proxy-user";
+const PROXY_PW: &str = "pr0xy/P@ss w:rd+";
 
 fn pct(s: &str, lower: bool) -> String {
     s.bytes()
@@ -59,6 +61,35 @@ fn forbidden() -> Vec<String> {
     out.push(STANDARD.encode(format!("{CLIENT_ID}:{}", form(CLIENT_SECRET))));
     out.push(STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
     out
+}
+
+/// Every spelling of ProxyPassword, and the credential of the
+/// `Proxy-Authorization` header it travels in: forbidden wherever a proxy
+/// with that login is configured.
+fn proxy_forbidden() -> Vec<String> {
+    vec![
+        PROXY_PW.to_owned(),
+        form(PROXY_PW),
+        pct(PROXY_PW, false),
+        pct(PROXY_PW, true),
+        STANDARD.encode(PROXY_PW),
+        URL_SAFE_NO_PAD.encode(PROXY_PW),
+        STANDARD.encode(format!("{PROXY_USER}:{PROXY_PW}")),
+    ]
+}
+
+/// The forward proxy (the mock server itself: it answers the absolute-form
+/// requests a proxy receives) with ProxyUser and ProxyPassword.
+fn proxy(server: &MockServer) -> connectkit_core::client::ProxySettings {
+    let url: connectkit_core::ConnectionUrl = format!(
+        "x:ProxyHost=127.0.0.1;ProxyPort={};ProxyUser={PROXY_USER};ProxyPassword='{PROXY_PW}'",
+        server.address().port()
+    )
+    .parse()
+    .unwrap();
+    connectkit_core::client::ProxySettings::from_properties(&url.into_parts().1)
+        .unwrap()
+        .expect("ProxyHost is set")
 }
 
 /// The token responses of a hostile or broken endpoint.
@@ -163,6 +194,18 @@ fn catalogue() -> Vec<(&'static str, ResponseTemplate)> {
             ),
         ),
         (
+            "407 from a proxy echoing the login it was sent",
+            raw(
+                407,
+                format!(
+                    "Proxy-Authorization: Basic {}\npassword {PROXY_PW} / {}",
+                    STANDARD.encode(format!("{PROXY_USER}:{PROXY_PW}")),
+                    form(PROXY_PW)
+                ),
+                "text/plain",
+            ),
+        ),
+        (
             "502 from a proxy with control characters",
             raw(502, format!("\u{1b}[2J\u{7}gateway {ACCESS}"), "text/plain"),
         ),
@@ -183,6 +226,7 @@ fn flow(
         .unwrap()
         .token_uri(&format!("{prefix}{}/token", server.uri()))
         .unwrap()
+        .proxy(proxy(server))
         .retry(
             RetryConfig::token_endpoint()
                 .with_max_retries(1)
@@ -196,7 +240,8 @@ fn flow(
 
 #[tokio::test]
 async fn no_form_of_any_secret_reaches_an_error_or_a_log_line() {
-    let forbidden = forbidden();
+    let mut forbidden = forbidden();
+    forbidden.extend(proxy_forbidden());
     for (name, response) in catalogue() {
         // The default form (with its fallback) and an explicit POST with Basic.
         for (prefix, mode) in [("", None), ("POST ", Some(ClientCredentialsMode::Basic))] {
@@ -221,7 +266,15 @@ async fn no_form_of_any_secret_reaches_an_error_or_a_log_line() {
                 !text.contains('\u{1b}') && !text.contains('\u{7}'),
                 "{name}: raw control character in:\n{text}"
             );
-            assert!(!server.received_requests().await.unwrap().is_empty());
+            let received = server.received_requests().await.unwrap();
+            assert!(!received.is_empty());
+            // Every token request went through the proxy, with its login.
+            assert!(
+                received
+                    .iter()
+                    .all(|r| r.headers.contains_key("proxy-authorization")),
+                "{name}: a token request without Proxy-Authorization"
+            );
         }
     }
 }
