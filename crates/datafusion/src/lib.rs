@@ -11,6 +11,16 @@
 //! `GET <set>/$count` below Dataverse's 5,000 cap). A source that cannot
 //! count, or a failed count, means a scan.
 //!
+//! The count is one request sent while the plan is made, in
+//! [`TableProvider::scan`](datafusion::catalog::TableProvider::scan):
+//! DataFusion reads statistics through synchronous calls
+//! (`ExecutionPlan::statistics_from_inputs`), so `scan`, async and called only
+//! for a plan that reads the table, is the last place the request can be
+//! awaited; only plans that count rows and read no column send it. A
+//! failed count is not hidden: it is logged at `warn` (`RUST_LOG`), with
+//! the source, table and cause, and `EXPLAIN` prints the same line beside
+//! the scan.
+//!
 //! ```
 //! use connectkit_datafusion::register;
 //! use datafusion::prelude::{SessionConfig, SessionContext};

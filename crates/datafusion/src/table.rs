@@ -127,14 +127,25 @@ impl TableProvider for ConnectorTable {
         // No column, no filter, no limit: the plan only counts rows. A
         // source that can count the table (Dataverse's `/$count`) makes
         // that an exact statistic, and DataFusion answers `count(*)` from
-        // it without a scan. A failed count only means a scan; why it
-        // failed is shown by EXPLAIN.
+        // it without a scan. The count is asked here because `scan` is the
+        // last async hook before DataFusion reads statistics (its
+        // statistics calls are synchronous; see the crate docs). A failed
+        // count only means a scan; why it failed is logged (warn) and
+        // shown by EXPLAIN.
         let counts_rows =
             projection.is_some_and(|p| p.is_empty()) && filters.is_empty() && limit.is_none();
         let (num_rows, count_failed) = if counts_rows {
             match self.connector.count(&self.table).await {
                 Ok(n) => (n, None),
-                Err(e) => (None, Some(connectkit_core::Report(&e).to_string())),
+                Err(e) => {
+                    let why = connectkit_core::Report(&e).to_string();
+                    tracing::warn!(
+                        source = %self.source,
+                        table = %self.table,
+                        "counting the rows failed, so they are counted by a scan: {why}"
+                    );
+                    (None, Some(why))
+                }
             }
         } else {
             (None, None)
