@@ -256,14 +256,16 @@ fn with_field_list(def: Arc<TableDef>, projection: &[usize]) -> Arc<TableDef> {
 }
 
 fn clone_def(d: &TableDef) -> TableDef {
-    TableDef::new(
+    let mut out = TableDef::new(
         d.name.clone(),
         d.endpoint.clone(),
         d.rows.clone(),
         d.levels.clone(),
         d.root_key.clone(),
         d.columns.clone(),
-    )
+    );
+    out.alternatives = d.alternatives.clone();
+    out
 }
 
 /// The origins the configuration names: the Sample URL, or every URL of the
@@ -285,6 +287,9 @@ fn credential_scope(source: &SourceKind, credentials: bool) -> Result<Credential
                     Entry::Declared(defs) => {
                         for d in defs {
                             allow(&d.endpoint, "Config")?;
+                            for other in &d.alternatives {
+                                allow(other, "Config")?;
+                            }
                         }
                     }
                     Entry::Sampled { endpoint, .. } => allow(endpoint, "Config")?,
@@ -312,6 +317,8 @@ impl Connector for AutoRestConnector {
 
     async fn scan(&self, table: &str, request: ScanRequest) -> Result<Scan> {
         let def = self.table(table).await?;
+        // A `#path` array: the endpoint whose inputs the filters supply.
+        let def = crate::inputs::choose_endpoint(&def, &request.filters)?;
         // Filters on input columns go to the API (path, body or query).
         let plan = crate::inputs::plan(&def, &request.filters);
         let unapplied = plan.unapplied(&request.filters);
@@ -371,9 +378,9 @@ impl Connector for AutoRestConnector {
                 .find(|t| t.name == table)
                 .or_else(|| tables.iter().find(|t| t.name.eq_ignore_ascii_case(table)))
         });
-        match table {
-            Some(t) => crate::inputs::plan(t, filters).support,
-            None => vec![FilterSupport::Unsupported; filters.len()],
+        match table.map(|t| crate::inputs::choose_endpoint(t, filters)) {
+            Some(Ok(t)) => crate::inputs::plan(&t, filters).support,
+            _ => vec![FilterSupport::Unsupported; filters.len()],
         }
     }
 

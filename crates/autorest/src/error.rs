@@ -88,6 +88,14 @@ pub enum AutoRestError {
         /// The column whose filter supplies it.
         column: String,
     },
+    /// No endpoint of a table's `#path` array has its `{inputs}` supplied.
+    #[error("table {table}: no endpoint of its #path has all its inputs in the query: {endpoints}")]
+    NoEndpoint {
+        /// The table.
+        table: String,
+        /// Each endpoint and the filters that would supply its inputs.
+        endpoints: String,
+    },
     /// A URL (Sample, `#path`, a next link) is not valid.
     #[error("invalid URL {url:?}: {message}")]
     Url {
@@ -220,6 +228,7 @@ impl AutoRestError {
             | AutoRestError::SecretInModel { .. }
             | AutoRestError::ModelValue { .. }
             | AutoRestError::MissingInput { .. }
+            | AutoRestError::NoEndpoint { .. }
             | AutoRestError::Url { .. } => ErrorKind::Config,
             AutoRestError::ModelRead { .. } => ErrorKind::Io,
             AutoRestError::NotJson { .. }
@@ -309,7 +318,9 @@ impl AutoRestError {
             AutoRestError::UnknownModelKey { .. } => "autorest.unknown_model_key",
             AutoRestError::SecretInModel { .. } => "autorest.secret_in_model",
             AutoRestError::ModelValue { .. } => "autorest.model_value",
-            AutoRestError::MissingInput { .. } => "autorest.missing_input",
+            AutoRestError::MissingInput { .. } | AutoRestError::NoEndpoint { .. } => {
+                "autorest.missing_input"
+            }
             AutoRestError::Url { .. } => "autorest.url",
             AutoRestError::Page { .. } => "autorest.page",
             AutoRestError::NotJson { .. } => "autorest.not_json",

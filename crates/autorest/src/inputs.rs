@@ -127,6 +127,97 @@ pub(crate) fn plan(table: &TableDef, filters: &[Filter]) -> Plan {
     plan
 }
 
+/// The table as a scan with `filters` reads it when its `#path` is an array:
+/// the first endpoint (the most specific, as the file lists them) all of
+/// whose `{inputs}` the filters (or `#default`s) supply, as the vendor
+/// chooses. Inputs of the other endpoints only are not sent (their filters
+/// are left to the caller). An error names each endpoint's inputs when no
+/// endpoint has them all.
+pub(crate) fn choose_endpoint(
+    table: &Arc<TableDef>,
+    filters: &[Filter],
+) -> Result<Arc<TableDef>, AutoRestError> {
+    if table.alternatives.is_empty() {
+        return Ok(table.clone());
+    }
+    let plan = plan(table, filters);
+    // The parameter `name` gets a value: a filter sent on it, or a default.
+    let supplied = |name: &str| {
+        table.columns.iter().enumerate().any(|(i, c)| {
+            c.input.as_ref().is_some_and(|input| {
+                input.params.iter().any(|(op, p)| {
+                    p == name
+                        && (input.default.is_some()
+                            || plan.sent.iter().any(|(ci, o, _)| *ci == i && o == op))
+                })
+            })
+        })
+    };
+    let all: Vec<&Arc<Endpoint>> = std::iter::once(&table.endpoint)
+        .chain(&table.alternatives)
+        .collect();
+    let needs = |e: &Endpoint| -> Vec<String> {
+        placeholders(&e.url)
+            .into_iter()
+            .map(|(_, _, n)| n.to_owned())
+            .collect()
+    };
+    let Some(chosen) = all.iter().find(|e| needs(e).iter().all(|n| supplied(n))) else {
+        let column_of = |name: &str| {
+            table
+                .columns
+                .iter()
+                .find(|c| {
+                    c.input
+                        .as_ref()
+                        .is_some_and(|i| i.params.iter().any(|(_, p)| p == name))
+                })
+                .map_or(name.to_owned(), |c| c.name.clone())
+        };
+        let each: Vec<String> = all
+            .iter()
+            .map(|e| {
+                let shown = e.url.split('?').next().unwrap_or_default();
+                let wheres: Vec<String> = needs(e)
+                    .iter()
+                    .map(|n| format!("{} = <value>", column_of(n)))
+                    .collect();
+                format!("{shown} needs WHERE {}", wheres.join(" AND "))
+            })
+            .collect();
+        return Err(AutoRestError::NoEndpoint {
+            table: table.name.clone(),
+            endpoints: each.join("; "),
+        });
+    };
+    let mine = needs(chosen);
+    let foreign: Vec<String> = all
+        .iter()
+        .flat_map(|e| needs(e))
+        .filter(|n| !mine.contains(n))
+        .collect();
+    let mut columns = table.columns.clone();
+    for c in &mut columns {
+        if let Some(input) = &mut c.input {
+            input.params.retain(|(_, p)| !foreign.contains(p));
+            if input.params.is_empty() && input.default.is_none() && !input.is_virtual {
+                c.input = None;
+            }
+        }
+    }
+    let mut def = TableDef::new(
+        table.name.clone(),
+        Arc::clone(chosen),
+        table.rows.clone(),
+        table.levels.clone(),
+        table.root_key.clone(),
+        columns,
+    );
+    def.watch_new_fields = table.watch_new_fields;
+    def.child_arrays = table.child_arrays.clone();
+    Ok(Arc::new(def))
+}
+
 /// The text a literal is sent as (`None`: not sendable, e.g. NULL).
 fn text_of(l: &Literal, col: &ColumnDef) -> Option<String> {
     Some(match l {

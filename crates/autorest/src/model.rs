@@ -20,7 +20,7 @@ mod columns;
 pub(crate) mod model_auth;
 mod model_http;
 
-use columns::declared_tables;
+use columns::declared_tables_at;
 use model_http::{headers, http_rules};
 
 /// A loaded model file.
@@ -335,18 +335,25 @@ fn table_entry(
         }
         match check_key(key, name, &[TABLE_KEYS, PAGING_KEYS])? {
             "#path" => {
-                let text = match v {
-                    Value::Array(a) => a.first().and_then(Value::as_str),
-                    other => other.as_str(),
-                }
-                .ok_or_else(|| value_err(name, key, "expected a URL or a list of URLs"))?;
-                path = Some(endpoint_spec(text, name, hostname)?);
+                let texts: Option<Vec<&str>> = match v {
+                    Value::Array(a) if !a.is_empty() => a.iter().map(Value::as_str).collect(),
+                    Value::String(s) => Some(vec![s.as_str()]),
+                    _ => None,
+                };
+                let texts = texts
+                    .ok_or_else(|| value_err(name, key, "expected a URL or a list of URLs"))?;
+                let specs = texts
+                    .into_iter()
+                    .map(|t| endpoint_spec(t, name, hostname))
+                    .collect::<Result<Vec<_>, _>>()?;
+                path = Some(specs);
             }
             "#post" => body = Some(crate::http::post::parse_body(v, name)?),
             canon => keys.set(canon, key, v, name)?,
         }
     }
-    let spec = path.ok_or_else(|| value_err(name, "#path", "missing"))?;
+    let mut specs = path.ok_or_else(|| value_err(name, "#path", "missing"))?;
+    let spec = specs.remove(0);
     let spec_url = Spec {
         url: spec.url.clone(),
         element: None,
@@ -357,8 +364,19 @@ fn table_entry(
     if spec.post && body.is_none() {
         return Err(crate::http::post::missing_body(name));
     }
+    let others: Vec<Arc<Endpoint>> = specs
+        .into_iter()
+        .map(|other| endpoint(other.url, keys.clone(), body.clone()))
+        .collect();
     let endpoint = endpoint(spec.url, keys, body);
     if obj.keys().all(|k| k.starts_with('#')) {
+        if !others.is_empty() {
+            return Err(value_err(
+                name,
+                "#path",
+                "several endpoints are chosen among by the inputs of the table's columns: declare its columns",
+            ));
+        }
         sampled(&spec_url, "#path")?;
         return Ok(Entry::Sampled {
             name: name.to_owned(),
@@ -366,7 +384,9 @@ fn table_entry(
             rows,
         });
     }
-    Ok(Entry::Declared(declared_tables(name, obj, endpoint, rows)?))
+    Ok(Entry::Declared(declared_tables_at(
+        name, obj, endpoint, others, rows,
+    )?))
 }
 
 #[cfg(test)]

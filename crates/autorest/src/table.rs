@@ -179,6 +179,9 @@ pub(crate) struct TableDef {
     /// Fields of this table's elements that are no column of it but are
     /// read by its child tables (arrays), so are never new fields.
     pub child_arrays: Vec<Vec<String>>,
+    /// The other endpoints of a `#path` array, in file order after
+    /// `endpoint`: a scan reads the first whose inputs it supplies.
+    pub alternatives: Vec<Arc<Endpoint>>,
 }
 
 impl ColumnDef {
@@ -301,6 +304,7 @@ impl TableDef {
             schema,
             watch_new_fields: false,
             child_arrays: Vec::new(),
+            alternatives: Vec::new(),
         }
     }
 

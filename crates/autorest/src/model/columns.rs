@@ -20,16 +20,32 @@ enum Child<'a> {
 }
 
 /// The table `name` and its child tables, from its column entries.
+#[cfg(test)]
 pub(crate) fn declared_tables(
     name: &str,
     obj: &Map<String, Value>,
     endpoint: Arc<Endpoint>,
     rows: Rows,
 ) -> Result<Vec<TableDef>, AutoRestError> {
+    declared_tables_at(name, obj, endpoint, Vec::new(), rows)
+}
+
+/// The table `name` and its child tables, reading `endpoint`, or one of
+/// `others` (the rest of a `#path` array) when a scan's inputs choose it.
+pub(crate) fn declared_tables_at(
+    name: &str,
+    obj: &Map<String, Value>,
+    endpoint: Arc<Endpoint>,
+    others: Vec<Arc<Endpoint>>,
+    rows: Rows,
+) -> Result<Vec<TableDef>, AutoRestError> {
     let mut columns = Vec::new();
     let mut children = Vec::new();
     fields(name, obj, &[], &mut columns, &mut children)?;
     crate::inputs::bind_path(&mut columns, &endpoint);
+    for other in &others {
+        crate::inputs::bind_path(&mut columns, other);
+    }
     let endpoint = if endpoint.post.is_some() {
         let mut ep = (*endpoint).clone();
         crate::inputs::bind_body(&mut columns, &mut ep);
@@ -78,6 +94,9 @@ pub(crate) fn declared_tables(
     for (field, path, child) in children {
         let at = ChildAt::top(name, &field, path, id.clone());
         child_table(&scope, at, child, &inputs, &mut out)?;
+    }
+    for t in &mut out {
+        t.alternatives = others.clone();
     }
     Ok(out)
 }

@@ -12,6 +12,7 @@ mod inference;
 mod inputs;
 mod late_fields;
 mod paging;
+mod path_arrays;
 mod post;
 mod rules;
 mod sample;
