@@ -93,9 +93,9 @@ pub fn register(registry: &mut Registry) {
 }
 
 /// An AccessToken given without anything that renews tokens (RefreshToken,
-/// TokenFile, ClientSecret).
+/// TokenFile, ClientSecret, JWTCertStore).
 fn access_token_alone(props: &Properties) -> Option<SecretString> {
-    let renews = ["RefreshToken", "TokenFile", "ClientSecret"]
+    let renews = ["RefreshToken", "TokenFile", "ClientSecret", "JWTCertStore"]
         .iter()
         .any(|p| props.contains(p));
     props.secret("AccessToken").filter(|_| !renews)
@@ -121,11 +121,17 @@ pub fn grant_defaults(props: &mut Properties) -> Result<()> {
     if !props.contains("ClientCredentialsMode") {
         props.set("ClientCredentialsMode", "Post");
     }
+    // A certificate credential signs as Microsoft Entra documents it: PS256.
+    if props.contains("JWTCertStore") && !props.contains("JWTAlgorithm") {
+        props.set("JWTAlgorithm", "PS256");
+    }
     if !props.contains("Scope") {
         let service = props.get_str("ServiceURL").unwrap_or_default();
         let scope = default_scope(&parse_service_url(service)?);
         let scope = match GrantType::for_oauth2(props) {
-            GrantType::ClientCredentials => scope.replace(" offline_access", ""),
+            GrantType::ClientCredentials | GrantType::JwtBearer => {
+                scope.replace(" offline_access", "")
+            }
             _ => scope,
         };
         props.set("Scope", scope);
@@ -195,6 +201,19 @@ impl Dynamics365DataSource {
     /// `ClientSecret`.
     pub fn client_secret(self, secret: impl Into<SecretString>) -> Self {
         self.set_secret("ClientSecret", secret.into())
+    }
+
+    /// `JWTCertStore`: a certificate credential in place of ClientSecret (a
+    /// PKCS#12 `.pfx`, or a PEM file with the private key and its
+    /// certificate); the client signs a JWT assertion in Microsoft Entra's
+    /// form (PS256, `x5t#S256` of the certificate) for every token request.
+    pub fn jwt_cert_store(self, path: impl Into<String>) -> Self {
+        self.set("JWTCertStore", path)
+    }
+
+    /// `JWTCertPassword`: the password of a PKCS#12 JWTCertStore.
+    pub fn jwt_cert_password(self, password: impl Into<SecretString>) -> Self {
+        self.set_secret("JWTCertPassword", password.into())
     }
 
     /// `TokenURI`: the token endpoint (always POSTed to).

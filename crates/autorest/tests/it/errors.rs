@@ -146,7 +146,7 @@ async fn bad_properties_through_the_registry() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "property AuthenticationMethod: unsupported value \"NTLM\"; supported: None, OAuth2-RefreshToken, OAuth2-ClientCredentials, OAuth2, HttpHeader, BearerToken, Basic, UrlParameter"
+        "property AuthenticationMethod: unsupported value \"NTLM\"; supported: None, OAuth2-RefreshToken, OAuth2-ClientCredentials, OAuth2-JWTBearer, OAuth2, HttpHeader, BearerToken, Basic, UrlParameter"
     );
     let e = registry
         .connect("autorest:Sample=https://h/x;Tabel=t")
