@@ -68,8 +68,70 @@ pub trait Connector: Send + Sync + fmt::Debug {
         Ok(None)
     }
 
+    /// How a scan of `table` with `request` splits into independent
+    /// partitions, at most `wanted` of them (the engine's parallelism; the
+    /// connector also bounds it by its own `ScanPartitions`). Each partition
+    /// is read by [`scan_partition`](Self::scan_partition) as a stream of its
+    /// own; together they return exactly the rows of one [`scan`](Self::scan),
+    /// each once, in no promised order across partitions.
+    ///
+    /// The default, and the answer wherever splitting cannot be proven
+    /// exact (a limit, a source without known page addresses): one
+    /// partition, the whole scan.
+    fn partitions(&self, table: &str, request: &ScanRequest, wanted: usize) -> Vec<ScanPartition> {
+        let _ = (table, request, wanted);
+        vec![ScanPartition::whole()]
+    }
+
+    /// Reads one partition of those [`partitions`](Self::partitions)
+    /// returned for the same `table` and `request`. The default reads the
+    /// whole scan, which is right for the default single partition.
+    async fn scan_partition(
+        &self,
+        table: &str,
+        request: ScanRequest,
+        partition: &ScanPartition,
+    ) -> Result<Scan> {
+        let _ = partition;
+        self.scan(table, request).await
+    }
+
     /// The flow that authorizes this connector's requests.
     fn auth_flow(&self) -> Arc<dyn AuthFlow>;
+}
+
+/// One independent part of a scan (see [`Connector::partitions`]): its
+/// place among the scan's partitions and what it reads, for `EXPLAIN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ScanPartition {
+    /// This partition's number, from 0.
+    pub index: usize,
+    /// How many partitions the scan has.
+    pub count: usize,
+    /// What this partition reads, in the source's terms (`pages 1, 5, 9,
+    /// ...`); empty for the whole scan.
+    pub description: String,
+}
+
+impl ScanPartition {
+    /// The single partition that reads the whole scan.
+    pub fn whole() -> Self {
+        Self {
+            index: 0,
+            count: 1,
+            description: String::new(),
+        }
+    }
+
+    /// Partition `index` of `count`, described as `description`.
+    pub fn new(index: usize, count: usize, description: impl Into<String>) -> Self {
+        Self {
+            index,
+            count,
+            description: description.into(),
+        }
+    }
 }
 
 /// A table as listed by [`Connector::tables`].

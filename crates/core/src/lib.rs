@@ -49,8 +49,8 @@ pub use auth::{
 };
 #[cfg(feature = "connector")]
 pub use connector::{
-    BatchStream, Connector, FilterSupport, KEY_METADATA_KEY, Scan, ScanRequest, TYPE_METADATA_KEY,
-    TableInfo,
+    BatchStream, Connector, FilterSupport, KEY_METADATA_KEY, Scan, ScanPartition, ScanRequest,
+    TYPE_METADATA_KEY, TableInfo,
 };
 pub use error::{BoxError, ConnectorError, Error, ErrorKind, Report, Result};
 #[cfg(feature = "connector")]

@@ -373,6 +373,10 @@ pub const CLIENT_PROPERTIES: &[PropertySpec] = &[
     )
     .default_value("4"),
     PropertySpec::new(
+        "ScanPartitions",
+        "The most independent partitions one scan splits into, read in parallel where the source allows an exact split; default: the number of cores, at most MaxConcurrentRequests.",
+    ),
+    PropertySpec::new(
         "ProxyHost",
         "The forward proxy every request goes through (a host name, or an http URL); without it HTTPS_PROXY, HTTP_PROXY and NO_PROXY apply.",
     ),

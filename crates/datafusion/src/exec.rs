@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use connectkit_core::{Connector, FilterSupport, ScanRequest};
+use connectkit_core::{Connector, FilterSupport, ScanPartition, ScanRequest};
 use datafusion::common::Statistics;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -24,7 +24,8 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::external;
 
-/// Reads one table of a connector: one partition, batches as the
+/// Reads one table of a connector: one DataFusion partition per partition
+/// of the connector's scan ([`Connector::partitions`]), batches as the
 /// connector's pages arrive.
 pub struct ConnectorScanExec {
     pub(crate) source: String,
@@ -44,13 +45,15 @@ pub struct ConnectorScanExec {
     pub(crate) num_rows: Option<u64>,
     /// Why the source could not count the table, when it was asked to.
     pub(crate) count_failed: Option<String>,
+    /// The connector's partitions of this scan, each a DataFusion partition.
+    pub(crate) partitions: Vec<ScanPartition>,
 }
 
 impl ConnectorScanExec {
-    pub(crate) fn properties_of(schema: &SchemaRef) -> Arc<PlanProperties> {
+    pub(crate) fn properties_of(schema: &SchemaRef, partitions: usize) -> Arc<PlanProperties> {
         Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(1),
+            Partitioning::UnknownPartitioning(partitions.max(1)),
             EmissionType::Incremental,
             Boundedness::Bounded,
         ))
@@ -59,6 +62,11 @@ impl ConnectorScanExec {
     /// The request sent to the connector.
     pub fn request(&self) -> &ScanRequest {
         &self.request
+    }
+
+    /// The partitions of the scan, one per DataFusion partition.
+    pub fn partitions(&self) -> &[ScanPartition] {
+        &self.partitions
     }
 }
 
@@ -109,6 +117,16 @@ impl ConnectorScanExec {
         {
             lines.push(format!("source request: {line}"));
         }
+        if self.partitions.len() > 1 {
+            for p in &self.partitions {
+                lines.push(format!(
+                    "partition {} of {}: {}",
+                    p.index + 1,
+                    p.count,
+                    p.description
+                ));
+            }
+        }
         if let Some(n) = self.num_rows {
             lines.push(format!("row count: {n} (exact, from the source)"));
         }
@@ -148,6 +166,19 @@ impl DisplayAs for ConnectorScanExec {
         }
         if let Some(limit) = self.request.limit {
             write!(f, ", limit={limit}")?;
+        }
+        if self.partitions.len() > 1 {
+            let parts: Vec<&str> = self
+                .partitions
+                .iter()
+                .map(|p| p.description.as_str())
+                .collect();
+            write!(
+                f,
+                ", partitions={} [{}]",
+                self.partitions.len(),
+                parts.join("; ")
+            )?;
         }
         Ok(())
     }
@@ -198,11 +229,12 @@ impl ExecutionPlan for ConnectorScanExec {
         partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
+        let Some(part) = self.partitions.get(partition).cloned() else {
             return Err(DataFusionError::Internal(format!(
-                "ConnectorScanExec has one partition, asked for {partition}"
+                "ConnectorScanExec has {} partitions, asked for partition {partition}",
+                self.partitions.len()
             )));
-        }
+        };
         let connector = self.connector.clone();
         let table = self.table.clone();
         let request = self.request.clone();
@@ -219,7 +251,10 @@ impl ExecutionPlan for ConnectorScanExec {
         // The scan starts (and its first page is requested) when DataFusion
         // first polls, then batches flow one page at a time.
         let batches = futures::stream::once(async move {
-            let scan = connector.scan(&table, request).await.map_err(external)?;
+            let scan = connector
+                .scan_partition(&table, request, &part)
+                .await
+                .map_err(external)?;
             // DataFusion dropped the filters it was told were exact: the
             // source must not hand them back.
             if let Some(f) = scan.unapplied_filters.iter().find(|f| exact.contains(f)) {

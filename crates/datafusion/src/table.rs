@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
-use connectkit_core::{Connector, Filter, FilterSupport, ScanRequest};
+use connectkit_core::{Connector, Filter, FilterSupport, ScanPartition, ScanRequest};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
@@ -99,7 +99,7 @@ impl TableProvider for ConnectorTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
@@ -150,8 +150,22 @@ impl TableProvider for ConnectorTable {
         } else {
             (None, None)
         };
+        // A limit is for the whole scan: one partition reads it in order
+        // and stops once it has enough. Otherwise the connector splits the
+        // scan into at most `target_partitions` partitions where it can.
+        let partitions = if limit.is_some() {
+            vec![ScanPartition::whole()]
+        } else {
+            let wanted = state.config().target_partitions().max(1);
+            let mut parts = self.connector.partitions(&self.table, &request, wanted);
+            if parts.is_empty() {
+                parts.push(ScanPartition::whole());
+            }
+            parts
+        };
         Ok(Arc::new(ConnectorScanExec {
-            properties: ConnectorScanExec::properties_of(&schema),
+            properties: ConnectorScanExec::properties_of(&schema, partitions.len()),
+            partitions,
             source: self.source.clone(),
             connector: self.connector.clone(),
             table: self.table.clone(),

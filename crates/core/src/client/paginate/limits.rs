@@ -17,6 +17,9 @@ pub struct PagingLimits {
     /// `MaxConcurrentRequests`, default 4); 1 reads strictly one page after
     /// another.
     pub max_concurrent_requests: usize,
+    /// The most partitions one scan splits into (property `ScanPartitions`;
+    /// default the number of cores, at most `MaxConcurrentRequests`).
+    pub scan_partitions: usize,
 }
 
 impl Default for PagingLimits {
@@ -36,16 +39,33 @@ impl PagingLimits {
         // Values beyond the field's type saturate: each is a bound.
         let max_empty_pages = typed.positive::<u64>("MaxEmptyPages")?;
         let max_concurrent_requests = typed.positive::<u64>("MaxConcurrentRequests")?;
+        let max_concurrent_requests =
+            usize::try_from(max_concurrent_requests).unwrap_or(usize::MAX);
+        let scan_partitions = match props.get_str("ScanPartitions") {
+            Some(_) => {
+                usize::try_from(typed.positive::<u64>("ScanPartitions")?).unwrap_or(usize::MAX)
+            }
+            None => std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(max_concurrent_requests),
+        };
         Ok(Self {
             max_empty_pages: u32::try_from(max_empty_pages).unwrap_or(u32::MAX),
             max_pages: typed.positive("MaxPages")?,
-            max_concurrent_requests: usize::try_from(max_concurrent_requests).unwrap_or(usize::MAX),
+            max_concurrent_requests,
+            scan_partitions,
         })
     }
 
     /// Sets the most page requests in flight at once (at least 1).
     pub fn with_max_concurrent_requests(mut self, n: usize) -> Self {
         self.max_concurrent_requests = n.max(1);
+        self
+    }
+
+    /// Sets the most partitions one scan splits into (at least 1).
+    pub fn with_scan_partitions(mut self, n: usize) -> Self {
+        self.scan_partitions = n.max(1);
         self
     }
 }
@@ -146,6 +166,14 @@ mod tests {
         props.set("maxpages", "7");
         let l = PagingLimits::from_properties(&props).unwrap();
         assert_eq!((l.max_empty_pages, l.max_pages), (u32::MAX, 7));
+        props.set("ScanPartitions", "3");
+        assert_eq!(
+            PagingLimits::from_properties(&props)
+                .unwrap()
+                .scan_partitions,
+            3
+        );
+        assert!(PagingLimits::default().scan_partitions <= 4);
         props.set("MaxPages", "0");
         let e = PagingLimits::from_properties(&props).unwrap_err();
         assert_eq!(
