@@ -57,9 +57,10 @@ const provider = new Provider(issuer, {
     deviceFlow: { enabled: true },
     clientCredentials: { enabled: true },
   },
-  // A refresh token for every client allowed the grant: by default the
-  // provider drops offline_access unless the request says prompt=consent.
-  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  // The provider's own rule for refresh tokens (issueRefreshToken left at
+  // its default): only with offline_access granted, which the provider drops
+  // from an authorization request without prompt=consent (OpenID Connect
+  // Core section 11), as real deployments do.
   ttl: { AccessToken: 3600, RefreshToken: 86400, Grant: 86400, Session: 86400 },
 });
 provider.proxy = false;

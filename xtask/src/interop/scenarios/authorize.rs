@@ -269,6 +269,205 @@ async fn oidc_device(ctx: &Ctx) -> Result<(), String> {
     token_from_file(ctx, &url, mark).await
 }
 
+/// The README's quick-start URL form: `TokenURI=POST …`, no
+/// ClientCredentialsMode, `AuthenticationMethod=OAuth2`.
+fn readme_url(
+    ctx: &Ctx,
+    server: Kind,
+    sample: &str,
+    client: (&str, &str),
+    scope: &str,
+    file: &Path,
+) -> String {
+    let base = &ctx.server(server).base;
+    let auth = match server {
+        Kind::Dot => format!("{base}/o/authorize/"),
+        _ => format!("{base}/auth"),
+    };
+    // Unquoted, as the README writes it (a value may hold spaces).
+    format!(
+        "autorest:Sample={sample};AuthenticationMethod=OAuth2;\nClientID={};ClientSecret={};TokenURI=POST {};\n\
+         AuthURI={auth};Scope={scope};\nTokenFile={}",
+        client.0,
+        client.1,
+        token_endpoint(ctx, server),
+        file.display()
+    )
+}
+
+/// After `authorize` with the README's URL: `token --force` runs the refresh
+/// grant, whose vendor default form (ClientCredentialsMode All under the
+/// `POST ` prefix) the server refuses; the fallback form works and one
+/// warning names it; the next `token` reuses the access token in TokenFile.
+async fn refresh_with_readme_url(ctx: &Ctx, server: Kind, url: &str) -> Result<(), String> {
+    let mark = ctx.server(server).log_mark().await?;
+    let forced = cli::run(
+        &ctx.bin,
+        &["token", "-", "--force", "--format", "json"],
+        url,
+    )
+    .await?
+    .success("connectkit token --force with the README's URL")?;
+    let described: serde_json::Value =
+        serde_json::from_str(&forced.stdout).map_err(|e| format!("{e}: {}", forced.stdout))?;
+    let grants = token_entries(ctx.server(server), mark).await?;
+    let warning: Vec<&str> = forced
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    let fell_back = grants.len() == 2;
+    let mut checks = vec![
+        ensure(described["obtained"] == "granted", || {
+            format!("expected a grant: {described}")
+        }),
+        // oauthlib refuses the All form (client_secret in the query);
+        // oidc-provider reads only the body of a POST and the Basic header.
+        ensure(
+            (fell_back || server == Kind::Oidc)
+                && grants.last().is_some_and(|g| g["status"] == 200)
+                && (!fell_back || grants[0]["status"] != 200),
+            || format!("token requests: {grants:?}"),
+        ),
+        ensure(
+            if fell_back {
+                warning.len() == 1
+                    && warning[0].contains(
+                        "prefix TokenURI with `POST ` and set ClientCredentialsMode=Basic",
+                    )
+            } else {
+                warning.is_empty()
+            },
+            || format!("warnings (fallback: {fell_back}): {}", forced.stderr),
+        ),
+    ];
+    if server == Kind::Oidc {
+        // oidc-provider rotates refresh tokens on every use.
+        checks.push(ensure(described["refresh_token_rotated"] == true, || {
+            format!("expected a rotated refresh token: {described}")
+        }));
+    }
+    let mark = ctx.server(server).log_mark().await?;
+    let reused = cli::run(&ctx.bin, &["token", "-", "--format", "json"], url)
+        .await?
+        .success("connectkit token after the forced grant")?;
+    let again: serde_json::Value =
+        serde_json::from_str(&reused.stdout).map_err(|e| format!("{e}: {}", reused.stdout))?;
+    checks.push(ensure(again["obtained"] == "reused", || {
+        format!("expected the TokenFile's access token reused: {again}")
+    }));
+    let sent = token_entries(ctx.server(server), mark).await?;
+    checks.push(ensure(sent.is_empty(), || {
+        format!("a reused token sends nothing: {sent:?}")
+    }));
+    all_of(checks)
+}
+
+/// The README's quick start against django-oauth-toolkit, as written: the
+/// code exchange authenticates with client_secret_basic (the vendor's All
+/// would put the secret in the query, which oauthlib refuses), the query
+/// reads with the TokenFile, and the refresh grant falls back from All.
+async fn dot_readme(ctx: &Ctx) -> Result<(), String> {
+    let base = &ctx.server(Kind::Dot).base;
+    let file = ctx.scratch("dot-readme")?.join("api-tokens.json");
+    let url = readme_url(
+        ctx,
+        Kind::Dot,
+        &format!("{base}/api/items/plain/;Table=items"),
+        ("auth-client", "auth-secret"),
+        "read write",
+        &file,
+    );
+    let mark = ctx.server(Kind::Dot).log_mark().await?;
+    let run = start(ctx, &[], &url, |l| l.starts_with("http")).await?;
+    let mut browser = Browser::new()?;
+    let login = browser.get(&run.prompt).await?;
+    expect_page(&login, "admin login", "csrfmiddlewaretoken")?;
+    let consent = browser
+        .submit(
+            &login,
+            Some("login-form"),
+            &[("username", DOT_USER.0), ("password", DOT_USER.1)],
+        )
+        .await?;
+    expect_page(&consent, "consent", "authorizationForm")?;
+    let landed = browser
+        .submit(
+            &consent,
+            Some("authorizationForm"),
+            &[("allow", "Authorize")],
+        )
+        .await?;
+    expect_page(
+        &landed,
+        "the loopback redirect",
+        "You can close this window",
+    )?;
+    done(run, &file, &["auth-secret", DOT_USER.1]).await?;
+    let exchange = token_entries(ctx.server(Kind::Dot), mark).await?;
+    ensure(
+        exchange.len() == 1
+            && exchange[0]["status"] == 200
+            && exchange[0]["basic_client"] == "auth-client"
+            && exchange[0]["query_keys"]
+                .as_array()
+                .is_some_and(|k| k.is_empty()),
+        || format!("expected one Basic-authenticated code exchange: {exchange:?}"),
+    )?;
+    let q = cli::run(
+        &ctx.bin,
+        &["query", "-", "items", "--format", "jsonl"],
+        &url,
+    )
+    .await?
+    .success("query with the README's URL")?;
+    let rows = q.stdout.lines().count();
+    ensure(rows == 250, || format!("expected 250 rows, got {rows}"))?;
+    refresh_with_readme_url(ctx, Kind::Dot, &url).await
+}
+
+/// The README's quick start against oidc-provider with its own rules for
+/// offline access (the provider's default: `offline_access` is dropped
+/// without `prompt=consent`, and no refresh token is issued without it):
+/// the authorization request carries prompt=consent, the refresh token
+/// obtained refreshes (rotating), and the TokenFile's token is reused.
+async fn oidc_readme(ctx: &Ctx) -> Result<(), String> {
+    let base = &ctx.server(Kind::Oidc).base;
+    let file = ctx.scratch("oidc-readme")?.join("api-tokens.json");
+    let url = readme_url(
+        ctx,
+        Kind::Oidc,
+        &format!("{base}/_interop/ready"),
+        ("native-client", "native-secret"),
+        "openid offline_access",
+        &file,
+    );
+    let run = start(ctx, &[], &url, |l| l.starts_with("http")).await?;
+    let asked: std::collections::HashMap<String, String> = url::Url::parse(&run.prompt)
+        .map_err(|e| e.to_string())?
+        .query_pairs()
+        .into_owned()
+        .collect();
+    ensure(
+        asked.get("prompt").map(String::as_str) == Some("consent"),
+        || format!("expected prompt=consent in {}", run.prompt),
+    )?;
+    let mut browser = Browser::new()?;
+    let login = browser.get(&run.prompt).await?;
+    let landed = oidc_login_consent(&mut browser, login).await?;
+    expect_page(
+        &landed,
+        "the loopback redirect",
+        "You can close this window",
+    )?;
+    done(run, &file, &["native-secret"]).await?;
+    let saved = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
+    ensure(saved.contains("offline_access"), || {
+        "the granted scope saved in TokenFile lacks offline_access".into()
+    })?;
+    refresh_with_readme_url(ctx, Kind::Oidc, &url).await
+}
+
 async fn client_credentials(ctx: &Ctx, server: Kind) -> Result<(), String> {
     let base = &ctx.server(server).base;
     let (sample, scope) = match server {
@@ -330,6 +529,16 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario::new("oidc-provider/authorize/device/cli", Kind::Oidc, |ctx| {
             Box::pin(oidc_device(ctx))
         }),
+        Scenario::new(
+            "django-oauth-toolkit/authorize/readme-quick-start/cli",
+            Kind::Dot,
+            |ctx| Box::pin(dot_readme(ctx)),
+        ),
+        Scenario::new(
+            "oidc-provider/authorize/offline-access-refreshes/cli",
+            Kind::Oidc,
+            |ctx| Box::pin(oidc_readme(ctx)),
+        ),
         Scenario::new(
             "django-oauth-toolkit/client-credentials/query/cli",
             Kind::Dot,
