@@ -181,3 +181,33 @@ async fn sampling_an_endpoint_that_answers_404_is_an_error_naming_status_and_pat
         assert!(!run.stderr.contains("key=abc"));
     }
 }
+
+/// A model file as the vendor's Composer writes it (write keys, `#options`)
+/// loads; one warning names each key ignored, and the table reads.
+#[tokio::test]
+async fn a_composer_model_file_loads_with_one_warning() {
+    let server = MockServer::builder().start().await;
+    Mock::given(path("/customers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"id": 1, "name": "a", "address": {"city": "Oslo"}}],
+            "meta": {"pages": 1}
+        })))
+        .mount(&server)
+        .await;
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/autorest/models/composer.rest"
+    );
+    let text = std::fs::read_to_string(fixture)
+        .unwrap()
+        .replace("https://api.example.com", &server.uri());
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("customers.rest");
+    std::fs::write(&model, text).unwrap();
+    let url = format!("autorest:Config={}", model.display());
+    let run = connectkit(&["query", &url, "customers", "--format", "csv"], None).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "id,name,address_city\n1,a,Oslo\n");
+    let warnings = errors_and_warnings(&run.stderr).replace(&model.display().to_string(), "MODEL");
+    insta::assert_snapshot!("composer_model_file_warning", warnings);
+}
