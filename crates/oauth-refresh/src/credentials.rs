@@ -85,6 +85,10 @@ fn read_key_store(props: &Properties) -> Result<Option<KeyStore>, Error> {
     };
     let password = props.secret("JWTCertPassword");
     let alias = props.get_str("JWTCertAlias");
+    // `~` is the home directory, as in TokenFile.
+    let path = &crate::file_store::expand_home(path.into())
+        .display()
+        .to_string();
     let bytes = std::fs::read(path)
         .map_err(|e| Error::config("JWTCertStore", format!("{path} cannot be read ({e})")))?;
     let json = std::str::from_utf8(&bytes).is_ok_and(|t| t.trim_start().starts_with('{'));

@@ -60,7 +60,7 @@ struct FileFormat {
 }
 
 /// `~` and `~/rest` become the home directory; anything else is kept.
-fn expand_home(path: PathBuf) -> PathBuf {
+pub(crate) fn expand_home(path: PathBuf) -> PathBuf {
     let Some(text) = path.to_str() else {
         return path;
     };
