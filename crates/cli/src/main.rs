@@ -11,6 +11,7 @@ mod demo;
 mod error;
 mod input;
 mod output;
+mod serve;
 mod sql;
 mod text;
 mod token;
@@ -107,6 +108,9 @@ enum Command {
     Demo,
     /// Obtain the first refresh token (browser login with PKCE, or --device) into TokenFile.
     Authorize(authorize::Args),
+    /// Serve the sources of a configuration file over Arrow Flight SQL
+    /// (ADBC, JDBC, BI tools), with logins and limits.
+    Serve(serve::Args),
 }
 
 /// Formats for listings.
@@ -222,5 +226,6 @@ async fn run(command: Command) -> Result<(), Error> {
         #[cfg(feature = "demo")]
         Command::Demo => demo::run(&mut out).await,
         Command::Authorize(args) => authorize::run(&mut out, args).await,
+        Command::Serve(args) => serve::run(&mut out, args).await,
     }
 }

@@ -5,13 +5,13 @@ use std::io::Write;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use connectkit_core::{Connector, Error, ErrorKind, Scan};
+use connectkit_core::{Error, ErrorKind, Scan};
 use connectkit_datafusion::datafusion::config::Dialect;
 use connectkit_datafusion::datafusion::physical_plan::filter::FilterExec;
 use connectkit_datafusion::datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use connectkit_datafusion::datafusion::prelude::{SessionConfig, SessionContext};
 use connectkit_datafusion::datafusion::sql::parser::{CopyToSource, Statement};
-use connectkit_datafusion::{ConnectorScanExec, ConnectorSchema};
+use connectkit_datafusion::{ConnectorScanExec, Sources};
 use futures::TryStreamExt;
 
 use crate::error::df_error;
@@ -51,18 +51,16 @@ pub async fn session(sources: &[String]) -> Result<SessionContext, Error> {
     let config = SessionConfig::from_env().map_err(df_error)?;
     let config = connectkit_datafusion::for_connectors(config);
     let ctx = SessionContext::new_with_config(config);
-    let mut seen = Vec::new();
+    let mut named: Vec<(String, String)> = Vec::new();
     for arg in sources {
         let (name, url) = parse_source(arg)?;
-        if seen.contains(&name) {
+        if named.iter().any(|(n, _)| *n == name) {
             return Err(usage("--source", "each NAME once", &name));
         }
-        let text = input::read_url(&url)?;
-        let connector: Arc<dyn Connector> = Arc::from(registry().connect(&text)?);
-        let schema = ConnectorSchema::new(&name, connector).await?;
-        connectkit_datafusion::register_schema(&ctx, &name, schema).map_err(df_error)?;
-        seen.push(name);
+        named.push((name, input::read_url(&url)?));
     }
+    let sources = Sources::connect(&registry(), named).await?;
+    sources.register(&ctx).map_err(df_error)?;
     Ok(ctx)
 }
 

@@ -64,7 +64,6 @@ pub use properties::{
 pub use registry::{Factory, GrantDefaults, Registry};
 pub use url::ConnectionUrl;
 
-#[cfg(feature = "connector")]
 /// The `tracing` target of warnings meant for the person running a command
 /// (a field left out of a scan, a model-file key ignored, a fallback taken),
 /// as opposed to diagnostics: `tracing::warn!(target: USER_WARNING, ...)`.
@@ -72,6 +71,7 @@ pub use url::ConnectionUrl;
 /// `warning: <message>` whatever `RUST_LOG` says.
 pub const USER_WARNING: &str = "connectkit::warning";
 
+#[cfg(feature = "connector")]
 pub use arrow_array;
 #[cfg(feature = "connector")]
 pub use arrow_schema;

@@ -85,9 +85,11 @@
 //! [Apache DataFusion]: https://datafusion.apache.org
 //! [`TableProvider`]: datafusion::catalog::TableProvider
 
+mod error;
 mod exec;
 mod expr;
 mod schema;
+mod sources;
 mod table;
 
 use std::sync::Arc;
@@ -98,9 +100,11 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use datafusion;
+pub use error::to_error;
 pub use exec::ConnectorScanExec;
 pub use expr::{literal, to_filter};
 pub use schema::ConnectorSchema;
+pub use sources::Sources;
 pub use table::ConnectorTable;
 
 /// A session configuration suited to connector scans:
