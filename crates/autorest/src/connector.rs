@@ -8,8 +8,8 @@ use connectkit_core::client::{
     ApiClient, Body, CredentialScope, HttpRules, PageRun, PagingLimits, RetryConfig,
 };
 use connectkit_core::{
-    AuthFlow, Connector, Error, Filter, FilterSupport, Properties, Result, Scan, ScanRequest,
-    TableInfo, async_trait,
+    AuthFlow, Connector, Error, Filter, FilterSupport, Properties, Result, Scan, ScanPartition,
+    ScanRequest, TableInfo, async_trait,
 };
 use tokio::sync::OnceCell;
 use url::Url;
@@ -20,8 +20,8 @@ use crate::infer::sampling::UnsampledFieldPolicy;
 use crate::infer::{infer_body, table_name_for};
 use crate::model::{Entry, Model};
 use crate::scan::NewFieldRule;
-use crate::scan::scan_stream;
-use crate::table::paging::{Paging, page_url};
+use crate::scan::{Stripe, scan_stream};
+use crate::table::paging::{Paging, known_ahead, page_url};
 
 use crate::table::{Endpoint, Rows, TableDef};
 
@@ -316,6 +316,87 @@ impl Connector for AutoRestConnector {
     }
 
     async fn scan(&self, table: &str, request: ScanRequest) -> Result<Scan> {
+        self.scan_pages(table, request, None).await
+    }
+
+    /// Splits a scan by pages when every page's address and first row are
+    /// known before the pages before it are read: offset or page-number
+    /// paging with `#maximumPageSize`, no next links, and no limit.
+    fn partitions(&self, table: &str, request: &ScanRequest, wanted: usize) -> Vec<ScanPartition> {
+        let count = wanted.min(self.inner.limits.scan_partitions);
+        if count <= 1 || request.limit.is_some() {
+            return vec![ScanPartition::whole()];
+        }
+        let Some(def) = self.inner.catalog.get().and_then(|tables| {
+            tables
+                .iter()
+                .find(|t| t.name == table)
+                .or_else(|| tables.iter().find(|t| t.name.eq_ignore_ascii_case(table)))
+        }) else {
+            return vec![ScanPartition::whole()];
+        };
+        let Ok(def) = crate::inputs::choose_endpoint(def, &request.filters) else {
+            return vec![ScanPartition::whole()];
+        };
+        let endpoint = &def.endpoint;
+        let split = !endpoint.follow_links
+            && endpoint.paging.max_page_size.is_some()
+            && known_ahead(&endpoint.paging, &endpoint.url);
+        if !split {
+            return vec![ScanPartition::whole()];
+        }
+        (0..count)
+            .map(|i| {
+                let description = format!(
+                    "pages {}, {}, {}, ...",
+                    i + 1,
+                    i + 1 + count,
+                    i + 1 + 2 * count
+                );
+                ScanPartition::new(i, count, description)
+            })
+            .collect()
+    }
+
+    async fn scan_partition(
+        &self,
+        table: &str,
+        request: ScanRequest,
+        partition: &ScanPartition,
+    ) -> Result<Scan> {
+        let stripe = (partition.count > 1).then(|| Stripe {
+            index: partition.index as u64,
+            count: partition.count as u64,
+        });
+        self.scan_pages(table, request, stripe).await
+    }
+
+    fn filter_support(&self, table: &str, filters: &[Filter]) -> Vec<FilterSupport> {
+        let table = self.inner.catalog.get().and_then(|tables| {
+            tables
+                .iter()
+                .find(|t| t.name == table)
+                .or_else(|| tables.iter().find(|t| t.name.eq_ignore_ascii_case(table)))
+        });
+        match table.map(|t| crate::inputs::choose_endpoint(t, filters)) {
+            Some(Ok(t)) => crate::inputs::plan(&t, filters).support,
+            _ => vec![FilterSupport::Unsupported; filters.len()],
+        }
+    }
+
+    fn auth_flow(&self) -> Arc<dyn AuthFlow> {
+        self.inner.client.auth().clone()
+    }
+}
+
+impl AutoRestConnector {
+    /// A scan of `table`, the whole of it or the pages of one `stripe`.
+    async fn scan_pages(
+        &self,
+        table: &str,
+        request: ScanRequest,
+        stripe: Option<Stripe>,
+    ) -> Result<Scan> {
         let def = self.table(table).await?;
         // A `#path` array: the endpoint whose inputs the filters supply.
         let def = crate::inputs::choose_endpoint(&def, &request.filters)?;
@@ -357,35 +438,39 @@ impl Connector for AutoRestConnector {
         let limit = request.limit.filter(|_| unapplied.is_empty());
         let first = crate::http::post::page_target(&def.endpoint, &Default::default())
             .map_err(|e| url_err(&def.endpoint.url, e))?;
-        let run = PageRun::new(limit)
-            .with_limits(self.inner.limits.clone())
-            .with_prefetched(self.take_sampled_pages(&first));
+        let run = match stripe {
+            // Partitions share MaxConcurrentRequests; the pages inference
+            // downloaded stay for a scan that reads them in order.
+            Some(s) => {
+                let share = self.inner.limits.max_concurrent_requests / s.count as usize;
+                PageRun::new(limit).with_limits(
+                    self.inner
+                        .limits
+                        .clone()
+                        .with_max_concurrent_requests(share),
+                )
+            }
+            None => PageRun::new(limit)
+                .with_limits(self.inner.limits.clone())
+                .with_prefetched(self.take_sampled_pages(&first)),
+        };
         let rule = NewFieldRule {
             whole_rows,
             policy: self.inner.unsampled,
         };
-        let batches = scan_stream(self.inner.client.clone(), def, projection, limit, run, rule)?;
+        let batches = scan_stream(
+            self.inner.client.clone(),
+            def,
+            projection,
+            limit,
+            run,
+            rule,
+            stripe,
+        )?;
         let applied = limit.is_some() || request.limit.is_none();
         Ok(Scan::new(schema, batches)
             .with_unapplied_filters(unapplied)
             .with_limit_applied(applied))
-    }
-
-    fn filter_support(&self, table: &str, filters: &[Filter]) -> Vec<FilterSupport> {
-        let table = self.inner.catalog.get().and_then(|tables| {
-            tables
-                .iter()
-                .find(|t| t.name == table)
-                .or_else(|| tables.iter().find(|t| t.name.eq_ignore_ascii_case(table)))
-        });
-        match table.map(|t| crate::inputs::choose_endpoint(t, filters)) {
-            Some(Ok(t)) => crate::inputs::plan(&t, filters).support,
-            _ => vec![FilterSupport::Unsupported; filters.len()],
-        }
-    }
-
-    fn auth_flow(&self) -> Arc<dyn AuthFlow> {
-        self.inner.client.auth().clone()
     }
 }
 

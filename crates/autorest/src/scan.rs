@@ -45,6 +45,30 @@ struct TablePages {
     planned: bool,
     /// What a field beyond the sample does to this scan.
     rule: NewFieldRule,
+    /// The pages this partition reads, when the scan is split.
+    stripe: Option<Stripe>,
+}
+
+/// One partition of a scan split by pages: partition `index` of `count`
+/// reads pages `index`, `index + count`, `index + 2 * count`, ... (0-based),
+/// each at the URL and row position the one-partition scan gives it (every
+/// page before it full, `#maximumPageSize` rows). It ends at its first page
+/// that ends the one-partition scan (empty or short page, `#hasMoreElement`
+/// false, `#totalRowsElement` reached): the pages of the other partitions
+/// past that page are past the end too, and answer no rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stripe {
+    /// This partition's number, from 0.
+    pub index: u64,
+    /// How many partitions the scan has (at least 2).
+    pub count: u64,
+}
+
+impl Stripe {
+    /// The scan's page number of this partition's page `number`.
+    fn page(&self, number: u64) -> u64 {
+        self.index.saturating_add(number.saturating_mul(self.count))
+    }
 }
 
 /// What a scan does with a field of a sampled table that first holds a
@@ -68,10 +92,15 @@ pub(crate) fn scan_stream(
     limit: Option<usize>,
     run: PageRun,
     rule: NewFieldRule,
+    stripe: Option<Stripe>,
 ) -> Result<BatchStream> {
     let endpoint = &table.endpoint;
-    let first = crate::http::post::page_target(endpoint, &PageState::default())
-        .map_err(|e| url_err(&endpoint.url, e))?;
+    let start = match stripe {
+        Some(s) => planned_state(&endpoint.paging, s.page(0)),
+        None => PageState::default(),
+    };
+    let first =
+        crate::http::post::page_target(endpoint, &start).map_err(|e| url_err(&endpoint.url, e))?;
     let ahead = !endpoint.follow_links && known_ahead(&endpoint.paging, &endpoint.url);
     let source = TablePages {
         reader: PageReader::for_table(&table),
@@ -82,8 +111,10 @@ pub(crate) fn scan_stream(
         emitted: 0,
         new_fields: ScanNewFields::default(),
         ahead,
-        planned: false,
+        // A partition's pages are placed as if every page before was full.
+        planned: stripe.is_some(),
         rule,
+        stripe,
     };
     Ok(paginate(client, source, first, run))
 }
@@ -252,8 +283,12 @@ impl TablePages {
         let next = if done {
             None
         } else {
+            // A partition's next page is `count` pages further.
+            let further = self
+                .stripe
+                .map(|s| planned_state(paging, self.page.pages - 1 + s.count));
             Some(
-                crate::http::post::page_target(&endpoint, &self.page)
+                crate::http::post::page_target(&endpoint, further.as_ref().unwrap_or(&self.page))
                     .map_err(|e| url_err(&endpoint.url, e))?,
             )
         };
@@ -279,7 +314,10 @@ impl PageSource for TablePages {
         &self.table.endpoint.http
     }
 
-    fn decode(&mut self, _number: u64, page: Fetched) -> Result<Decoded> {
+    fn decode(&mut self, number: u64, page: Fetched) -> Result<Decoded> {
+        if let Some(s) = self.stripe {
+            self.page = planned_state(&self.table.endpoint.paging, s.page(number));
+        }
         match page {
             Fetched::Body(body) => self.decode_body(body),
             // The rules say this status means no (more) rows.
@@ -301,6 +339,7 @@ impl PageSource for TablePages {
         }
         self.planned = true;
         let endpoint = &self.table.endpoint;
+        let number = self.stripe.map_or(number, |s| s.page(number));
         let state = planned_state(&endpoint.paging, number);
         let url = crate::http::post::page_target(endpoint, &state)
             .map_err(|e| url_err(&endpoint.url, e))?;

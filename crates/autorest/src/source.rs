@@ -171,6 +171,13 @@ impl AutoRestDataSource {
         self
     }
 
+    /// `ScanPartitions`: the most partitions one scan splits into (default
+    /// the number of cores, at most `MaxConcurrentRequests`).
+    pub fn scan_partitions(mut self, n: usize) -> Self {
+        self.props.set("ScanPartitions", n.to_string());
+        self
+    }
+
     /// `MaxRetries`: how many times a throttled (429/503) or, for GETs, a
     /// failed (502/504, reset connection) request is retried (default 5).
     pub fn max_retries(mut self, retries: u32) -> Self {

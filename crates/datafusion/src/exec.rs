@@ -235,6 +235,16 @@ impl ExecutionPlan for ConnectorScanExec {
                 self.partitions.len()
             )));
         };
+        // A failing partition of several says which one (and its range).
+        let context = (part.count > 1).then(|| {
+            format!(
+                "{} partition {} of {} ({})",
+                self.label(),
+                part.index + 1,
+                part.count,
+                part.description
+            )
+        });
         let connector = self.connector.clone();
         let table = self.table.clone();
         let request = self.request.clone();
@@ -266,6 +276,10 @@ impl ExecutionPlan for ConnectorScanExec {
         })
         .try_flatten()
         .map(move |batch| batch.and_then(|b| conform(&out_schema, b)));
+        let batches = batches.map_err(move |e| match &context {
+            Some(c) => DataFusionError::Context(c.clone(), Box::new(e)),
+            None => e,
+        });
         let batches = limited(batches, limit);
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
     }

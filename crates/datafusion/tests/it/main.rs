@@ -9,6 +9,7 @@ mod contract;
 mod count;
 mod dynamics;
 mod join;
+mod partitions;
 
 use std::sync::{Arc, Mutex};
 
