@@ -364,7 +364,7 @@ impl Connector for AutoRestConnector {
         request: ScanRequest,
         partition: &ScanPartition,
     ) -> Result<Scan> {
-        let stripe = (partition.count > 1).then(|| Stripe {
+        let stripe = (partition.count > 1).then_some(Stripe {
             index: partition.index as u64,
             count: partition.count as u64,
         });
