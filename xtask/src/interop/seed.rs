@@ -12,6 +12,11 @@ use super::compare::{Row, canon_decimal, canon_f64, canon_ts};
 
 /// Rows in json-server's `items` collection.
 pub const ITEMS: usize = 3000;
+/// Rows in json-server's `customers` collection.
+pub const CUSTOMERS: usize = 3000;
+/// The first customer holding `loyalty`, an optional field that appears late
+/// (page 10 of 250-row pages).
+pub const LOYALTY_FROM: usize = 2401;
 /// Rows in CAP's `Books` entity set.
 pub const BOOKS: usize = 3000;
 /// Rows in CAP's `Authors` entity set.
@@ -171,8 +176,18 @@ pub fn json_server() -> JsonSeed {
             ]));
         }
     }
+    // Customers: `loyalty` first holds a value on customer 2,401.
+    let customers: Vec<Value> = (1..=CUSTOMERS)
+        .map(|id| {
+            let mut c = json!({"id": id, "name": format!("customer {id}")});
+            if id >= LOYALTY_FROM {
+                c["loyalty"] = json!(if id % 2 == 0 { "gold" } else { "silver" });
+            }
+            c
+        })
+        .collect();
     JsonSeed {
-        db: json!({ "items": docs }),
+        db: json!({ "items": docs, "customers": customers }),
         items,
         tags,
         parts,

@@ -184,6 +184,133 @@ async fn csv_null_and_empty(ctx: &Ctx) -> Result<(), String> {
     ])
 }
 
+/// The sampling rule on a late optional field (`loyalty`, first on customer
+/// 2,401 of 3,000, page 10 of 250-row pages), through the CLI: a whole-row
+/// query stops naming ColumnDiscoverySampleSize=2401; that size makes it a
+/// column; `--columns id`, `count(*)` and UnsampledFieldPolicy=Ignore go on
+/// with one warning. `url(size)` is the connection URL for a sample size.
+async fn late_field(ctx: &Ctx, url: impl Fn(usize) -> String) -> Result<(), String> {
+    let n = crate::interop::seed::CUSTOMERS;
+    let csv = ["query", "-", "customers", "--format", "csv"];
+    let warnings = |stderr: &str| {
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("warning: "))
+            .count()
+    };
+    let stopped = cli::run(&ctx.bin, &csv, &url(250)).await?;
+    let widened = cli::run(&ctx.bin, &csv, &url(2401))
+        .await?
+        .success("sample of 2401")?;
+    let ids = [
+        "query",
+        "-",
+        "customers",
+        "--format",
+        "csv",
+        "--columns",
+        "id",
+    ];
+    let projected = cli::run(&ctx.bin, &ids, &url(250))
+        .await?
+        .success("--columns id")?;
+    let sql = "SELECT count(*) AS n FROM c.customers";
+    let count = cli::run(
+        &ctx.bin,
+        &["sql", "--source", "c=-", "--format", "csv", sql],
+        &url(250),
+    )
+    .await?
+    .success("count(*)")?;
+    let ignore = format!("{};UnsampledFieldPolicy=Ignore", url(250));
+    let ignored = cli::run(&ctx.bin, &csv, &ignore).await?.success("Ignore")?;
+    let loyal = widened
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("2401,"))
+        .unwrap_or_default()
+        .to_owned();
+    all_of([
+        ensure(
+            stopped.code == 4
+                && stopped
+                    .stderr
+                    .contains("set ColumnDiscoverySampleSize=2401 "),
+            || {
+                format!(
+                    "a whole-row query should stop naming 2401 (exit 4): {} {}",
+                    stopped.code,
+                    stopped.stderr.trim()
+                )
+            },
+        ),
+        ensure(
+            widened.stdout.lines().count() == n + 1
+                && widened.stdout.starts_with("id,name,loyalty\n")
+                && loyal == "2401,customer 2401,silver",
+            || {
+                format!(
+                    "ColumnDiscoverySampleSize=2401: {} lines, row 2401 {loyal:?}",
+                    widened.stdout.lines().count()
+                )
+            },
+        ),
+        ensure(
+            projected.stdout.lines().count() == n + 1 && warnings(&projected.stderr) == 1,
+            || {
+                format!(
+                    "--columns id: {} lines; stderr {}",
+                    projected.stdout.lines().count(),
+                    projected.stderr.trim()
+                )
+            },
+        ),
+        ensure(count.stdout == format!("n\n{n}\n"), || {
+            format!("count(*): {:?}", count.stdout)
+        }),
+        ensure(
+            ignored.stdout.lines().count() == n + 1
+                && ignored.stdout.starts_with("id,name\n")
+                && warnings(&ignored.stderr) == 1,
+            || {
+                format!(
+                    "Ignore: {} lines; stderr {}",
+                    ignored.stdout.lines().count(),
+                    ignored.stderr.trim()
+                )
+            },
+        ),
+    ])
+}
+
+/// `customers` sampled from json-server's `_page`/`_limit` pages.
+fn customers_sample(ctx: &Ctx, size: usize) -> String {
+    let base = &ctx.server(Kind::JsonServer).base;
+    format!(
+        "autorest:Sample={};ColumnDiscoverySampleSize={size}",
+        quote(&format!("{base}/customers?_page=1&_limit=250"))
+    )
+}
+
+/// `customers` from a model file without columns (`#path` an array of one,
+/// as the vendor writes it, and page-number paging keys).
+fn customers_model(ctx: &Ctx, name: &str, size: usize) -> Result<String, String> {
+    let base = &ctx.server(Kind::JsonServer).base;
+    let table = json!({
+        "#path": [format!("{base}/customers")],
+        "#maximumPageSize": 250, "#pageSizeParameter": "_limit",
+        "#pageNumberParameter": "_page", "#firstPageNumber": 1,
+    });
+    let file = ctx.scratch(name)?.join("customers.rest");
+    let text =
+        serde_json::to_string_pretty(&json!({ "customers": table })).map_err(|e| e.to_string())?;
+    std::fs::write(&file, text).map_err(|e| format!("cannot write {file:?}: {e}"))?;
+    Ok(format!(
+        "autorest:Config={};ColumnDiscoverySampleSize={size}",
+        quote(&file.display().to_string())
+    ))
+}
+
 type Build = fn(&Ctx, &str) -> Result<String, String>;
 
 /// Every json-server scenario.
@@ -275,6 +402,32 @@ pub fn scenarios() -> Vec<Scenario> {
             move |ctx| Box::pin(limited(ctx, via)),
         ));
     }
+    v.push(Scenario::new(
+        "json-server/sample/late-field/cli",
+        Kind::JsonServer,
+        |ctx| Box::pin(late_field(ctx, move |size| customers_sample(ctx, size))),
+    ));
+    v.push(Scenario::new(
+        "json-server/model/late-field/cli",
+        Kind::JsonServer,
+        |ctx| {
+            Box::pin(async move {
+                let name = "json-server/model/late-field/cli";
+                // One model file per sample size, written before the runs.
+                let urls = [
+                    (250, customers_model(ctx, &format!("{name}/250"), 250)?),
+                    (2401, customers_model(ctx, &format!("{name}/2401"), 2401)?),
+                ];
+                late_field(ctx, move |size| {
+                    urls.iter()
+                        .find(|(s, _)| *s == size)
+                        .map(|(_, u)| u.clone())
+                        .unwrap_or_default()
+                })
+                .await
+            })
+        },
+    ));
     v.push(Scenario::new(
         "json-server/sample/csv-null-and-empty/cli",
         Kind::JsonServer,
