@@ -203,14 +203,34 @@ impl Queries {
         let permits = self.admit(&pending.user)?;
         let started = Instant::now();
         let schema: SchemaRef = Arc::new(pending.df.schema().as_arrow().clone());
-        let tables = pending.tables.join(",");
         let stream = pending
             .df
             .execute_stream()
             .await
             .map_err(|e| df_status(e, &pending.tables))?;
+        let batches = self.stream(
+            handle,
+            pending.user,
+            pending.tables,
+            stream,
+            permits,
+            started,
+        );
+        Ok((schema, batches))
+    }
+
+    /// `stream` within the limits, cancellable under `handle`, logged when it ends.
+    fn stream(
+        self: &Arc<Self>,
+        handle: String,
+        user: Arc<str>,
+        tables: Vec<String>,
+        stream: SendableRecordBatchStream,
+        permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+        started: Instant,
+    ) -> impl Stream<Item = Result<RecordBatch, FlightError>> + Send + 'static + use<> {
         let cancel = Arc::new(Notify::new());
-        lock(&self.running).insert(handle.clone(), (pending.user.clone(), cancel.clone()));
+        lock(&self.running).insert(handle.clone(), (user.clone(), cancel.clone()));
         let run = Run {
             stream,
             cancel,
@@ -218,19 +238,19 @@ impl Queries {
             timeout: self.limits.query_timeout,
             max_rows: self.limits.max_rows,
             rows: 0,
-            tables_list: pending.tables,
             log: QueryLog {
                 queries: self.clone(),
                 handle,
-                user: pending.user,
-                tables,
+                user,
+                tables: tables.join(","),
                 started,
                 rows: 0,
                 outcome: "dropped",
                 _permits: permits,
             },
+            tables_list: tables,
         };
-        Ok((schema, futures::stream::unfold(Some(run), step)))
+        futures::stream::unfold(Some(run), step)
     }
 }
 
@@ -327,6 +347,70 @@ impl Drop for QueryLog {
             duration_ms = self.started.elapsed().as_millis() as u64,
             outcome = self.outcome,
             "query"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_schema::Schema;
+    use connectkit_datafusion::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+
+    /// A query whose source never answers.
+    fn stuck(queries: &Arc<Queries>, user: &Arc<str>) -> impl Stream<Item = Item> + use<> {
+        let permits = queries.admit(user).unwrap();
+        let never =
+            RecordBatchStreamAdapter::new(Arc::new(Schema::empty()), futures::stream::pending());
+        queries.stream(
+            "h".into(),
+            user.clone(),
+            vec!["shop.items".into()],
+            Box::pin(never),
+            permits,
+            Instant::now(),
+        )
+    }
+
+    fn code(item: Option<Item>) -> tonic::Code {
+        match item {
+            Some(Err(FlightError::Tonic(s))) => s.code(),
+            other => panic!("expected a status, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn past_its_timeout_a_query_ends_with_deadline_exceeded_and_frees_its_place() {
+        let limits = Limits {
+            queries_per_user: 1,
+            query_timeout: Some(Duration::from_secs(5)),
+            ..Limits::default()
+        };
+        let queries = Arc::new(Queries::new(limits));
+        let user: Arc<str> = Arc::from("alice");
+        let mut s = Box::pin(stuck(&queries, &user));
+        assert!(
+            queries.admit(&user).is_err(),
+            "the running query holds the place"
+        );
+        assert_eq!(code(s.next().await), tonic::Code::DeadlineExceeded);
+        assert!(s.next().await.is_none());
+        drop(s);
+        assert!(queries.admit(&user).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_query_ends_with_cancelled_and_only_its_user_may_cancel_it() {
+        let queries = Arc::new(Queries::new(Limits::default()));
+        let user: Arc<str> = Arc::from("alice");
+        let mut s = Box::pin(stuck(&queries, &user));
+        assert!(!queries.cancel("h", "bob"));
+        assert!(queries.cancel("h", "alice"));
+        assert_eq!(code(s.next().await), tonic::Code::Cancelled);
+        drop(s);
+        assert!(
+            !queries.cancel("h", "alice"),
+            "a finished query is no longer known"
         );
     }
 }
