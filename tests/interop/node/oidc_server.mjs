@@ -7,6 +7,8 @@
 // RFC 9700 recommends). Loopback-only helpers under /_interop/ seed grants and
 // refresh tokens through the provider's own models (no browser) and expose a
 // log of token requests and revoked grants.
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -44,6 +46,30 @@ const clients = [
     response_types: [],
   },
 ];
+
+// Signed client assertions (RFC 7523 section 2.2): a client whose JWKS is
+// the public half of connectkit's test key (the xtask names the PEM file),
+// and one that signs with its secret. The provider refuses a replayed jti.
+const assertionKey = process.env.CONNECTKIT_INTEROP_CLIENT_KEY;
+if (assertionKey) {
+  const jwk = createPublicKey(readFileSync(assertionKey)).export({ format: 'jwk' });
+  clients.push({
+    ...common,
+    client_id: 'pkjwt-client',
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'PS256',
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    jwks: { keys: [{ ...jwk, use: 'sig' }] },
+  });
+}
+clients.push({
+  client_id: 'csjwt-client',
+  client_secret: 'csjwt-secret-of-at-least-thirty-two-bytes',
+  token_endpoint_auth_method: 'client_secret_jwt',
+  grant_types: ['client_credentials'],
+  redirect_uris: [],
+  response_types: [],
+});
 
 const provider = new Provider(issuer, {
   clients,

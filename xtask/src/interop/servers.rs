@@ -194,6 +194,12 @@ pub async fn start(kind: Kind, inst: &Installed, run_dir: &Path) -> Result<Serve
             link_modules(&dir, inst)?;
             let mut c = node(inst);
             c.arg(dir.join("oidc_server.mjs")).arg(port.to_string());
+            // The JWKS of the private_key_jwt client: the public half of the
+            // test key the client assertion scenarios sign with.
+            c.env(
+                "CONNECTKIT_INTEROP_CLIENT_KEY",
+                super::install::repo_root().join("crates/oauth-refresh/tests/it/keys/rsa.pub.pem"),
+            );
             c
         }
         Kind::JsonServer => {

@@ -6,6 +6,7 @@
 //! expected outcome per server is written beside the scenario as a recorded
 //! fact, never skipped.
 
+mod assertion;
 mod authorize;
 mod cap;
 mod cap_sql;
@@ -89,6 +90,7 @@ pub fn all() -> Vec<Scenario> {
     let mut v = Vec::new();
     v.extend(grant::scenarios());
     v.extend(authorize::scenarios());
+    v.extend(assertion::scenarios());
     v.extend(rotation::scenarios());
     v.extend(dot_api::scenarios());
     v.extend(proxy::scenarios());
