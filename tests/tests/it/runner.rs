@@ -1,15 +1,11 @@
 //! The runner itself: it catches a broken connector, names malformed fields,
-//! masks secrets, and the `new-connector` template passes its own scenario.
+//! masks secrets, and the `new-connector` template's scenario and shared table load.
 
 use std::path::Path;
 
 use connectkit_autorest::AutoRestConnector;
 use connectkit_core::{Connector, Registry};
 use connectkit_e2e::{Outcome, Scenario, builtin_registry, conformance_dir, run_scenario};
-
-#[allow(dead_code)]
-#[path = "../../../xtask/templates/connector/lib.rs"]
-mod skeleton;
 
 fn scenario(id: &str) -> Scenario {
     Scenario::load(&conformance_dir().join(format!("{id}.yaml"))).unwrap()
@@ -121,26 +117,18 @@ fn malformed_scenarios_name_the_file_and_the_field() {
     }
 }
 
-#[tokio::test]
-async fn the_new_connector_template_passes_its_first_scenario() {
-    let mut registry = Registry::new();
-    skeleton::register(&mut registry);
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../xtask/templates/connector/first.yaml");
-    let s = Scenario::load(&path).unwrap();
+/// The template itself is several files of a crate of its own: `cargo xtask
+/// scaffold-check` (run by CI) scaffolds it, builds it and runs its
+/// scenarios, shared ones included. Here: its scenario and its shared table
+/// declaration load, and the declaration is not pending.
+#[test]
+fn the_new_connector_template_declares_its_scenario_and_shared_table() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../xtask/templates/connector");
+    let s = Scenario::load(&dir.join("first.yaml")).unwrap();
     assert_eq!(s.connector, "example");
-    let report = run_scenario(&registry, &s).await;
-    assert!(report.passed(), "{}", report.line());
-    // Its shared test table is declared, and pending until scan reads pages.
-    let decl = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../xtask/templates/connector")
-        .join(connectkit_e2e::shared::SHARED_TABLE_FILE);
+    let decl = dir.join(connectkit_e2e::shared::SHARED_TABLE_FILE);
     let table = connectkit_e2e::shared::SharedTable::load(&decl, "example").unwrap();
-    assert!(table.pending.is_some());
-    assert_eq!(
-        table.page(vec![serde_json::json!({"id": 1})]),
-        serde_json::json!([{"id": 1}])
-    );
+    assert!(table.pending.is_none(), "{:?}", table.pending);
 }
 
 #[test]

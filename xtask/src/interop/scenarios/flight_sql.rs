@@ -3,10 +3,6 @@
 //! queries django-oauth-toolkit's protected API through the server, from
 //! several sessions; the rows are compared with `connectkit sql`'s, and the
 //! toolkit's log shows one grant for all of them.
-//!
-//! Not yet listed in `all()` (nor its wheels in requirements.txt): it has
-//! not run green against the toolkit yet (issue 30); until then this file is
-//! not compiled.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -115,11 +111,13 @@ async fn adbc(ctx: &Ctx) -> Result<(), String> {
     }
     let got: Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| format!("the ADBC client printed no JSON ({e})"))?;
-    // What `connectkit sql` gives for the same query over the same source.
+    // What `connectkit sql` gives for the same query over the same source,
+    // with a refresh token of its own: the server's grant rotated the first.
+    let sql_url = source_url(ctx).await?;
     let sql = cli::run(
         &ctx.bin,
         &["sql", "--source", "dot=-", SQL, "--format", "jsonl"],
-        &url,
+        &sql_url,
     )
     .await?
     .success("connectkit sql")?;

@@ -11,6 +11,7 @@ mod authorize;
 mod cap;
 mod cap_sql;
 mod dot_api;
+mod flight_sql;
 mod grant;
 mod json_server;
 mod proxy;
@@ -98,6 +99,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(json_server::scenarios());
     v.extend(cap::scenarios());
     v.extend(cap_sql::scenarios());
+    v.extend(flight_sql::scenarios());
     v
 }
 
