@@ -121,20 +121,11 @@ fn expect_page(page: &Page, what: &str, needle: &str) -> Result<(), String> {
     })
 }
 
-async fn dot_code(ctx: &Ctx) -> Result<(), String> {
-    let base = &ctx.server(Kind::Dot).base;
-    let file = ctx.scratch("dot-authorize")?.join("tokens.json");
-    let url = format!(
-        "autorest:Sample={base}/api/items/plain/;Table=items;AuthenticationMethod=OAuth2;ClientID=auth-client;\
-         ClientSecret=auth-secret;TokenURI={};ClientCredentialsMode=Basic;AuthURI={base}/o/authorize/;\
-         Scope='read write';TokenFile={}",
-        quote(&format!("POST {}", token_endpoint(ctx, Kind::Dot))),
-        quote(&file.display().to_string())
-    );
-    let run = start(ctx, &[], &url, |l| l.starts_with("http")).await?;
+/// A person at django-oauth-toolkit's pages: the admin login (not logged in
+/// yet), the consent form, and the loopback redirect that ends `authorize`.
+async fn dot_login_consent(prompt: &str) -> Result<(), String> {
     let mut browser = Browser::new()?;
-    // Not logged in: the toolkit sends the user to the admin login form.
-    let login = browser.get(&run.prompt).await?;
+    let login = browser.get(prompt).await?;
     expect_page(&login, "admin login", "csrfmiddlewaretoken")?;
     let consent = browser
         .submit(
@@ -155,7 +146,21 @@ async fn dot_code(ctx: &Ctx) -> Result<(), String> {
         &landed,
         "the loopback redirect",
         "You can close this window",
-    )?;
+    )
+}
+
+async fn dot_code(ctx: &Ctx) -> Result<(), String> {
+    let base = &ctx.server(Kind::Dot).base;
+    let file = ctx.scratch("dot-authorize")?.join("tokens.json");
+    let url = format!(
+        "autorest:Sample={base}/api/items/plain/;Table=items;AuthenticationMethod=OAuth2;ClientID=auth-client;\
+         ClientSecret=auth-secret;TokenURI={};ClientCredentialsMode=Basic;AuthURI={base}/o/authorize/;\
+         Scope='read write';TokenFile={}",
+        quote(&format!("POST {}", token_endpoint(ctx, Kind::Dot))),
+        quote(&file.display().to_string())
+    );
+    let run = start(ctx, &[], &url, |l| l.starts_with("http")).await?;
+    dot_login_consent(&run.prompt).await?;
     done(run, &file, &["auth-secret", DOT_USER.1]).await?;
     // The TokenFile serves a protected scan; the toolkit validates the token.
     let q = cli::run(
@@ -380,29 +385,7 @@ async fn dot_readme(ctx: &Ctx) -> Result<(), String> {
     );
     let mark = ctx.server(Kind::Dot).log_mark().await?;
     let run = start(ctx, &[], &url, |l| l.starts_with("http")).await?;
-    let mut browser = Browser::new()?;
-    let login = browser.get(&run.prompt).await?;
-    expect_page(&login, "admin login", "csrfmiddlewaretoken")?;
-    let consent = browser
-        .submit(
-            &login,
-            Some("login-form"),
-            &[("username", DOT_USER.0), ("password", DOT_USER.1)],
-        )
-        .await?;
-    expect_page(&consent, "consent", "authorizationForm")?;
-    let landed = browser
-        .submit(
-            &consent,
-            Some("authorizationForm"),
-            &[("allow", "Authorize")],
-        )
-        .await?;
-    expect_page(
-        &landed,
-        "the loopback redirect",
-        "You can close this window",
-    )?;
+    dot_login_consent(&run.prompt).await?;
     done(run, &file, &["auth-secret", DOT_USER.1]).await?;
     let exchange = token_entries(ctx.server(Kind::Dot), mark).await?;
     ensure(

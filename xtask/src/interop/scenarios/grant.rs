@@ -81,11 +81,13 @@ fn expected(server: Kind, method: Method, mode: Mode) -> Expect {
         }
         // DOT's token view answers GET with 405 Method Not Allowed.
         (Kind::Dot, Method::None | Method::Get, _) => Expect::Refused("405"),
+        // A defaulted mode under an explicit POST prefix: oauthlib refuses
+        // All's query copy, and the default-form fallback goes on to Basic.
+        (Kind::Dot, Method::Post, Mode::None) => BASIC,
         // oauthlib refuses any query string on a POST token request
-        // ("URL query parameters are not allowed"): modes All and Url.
-        (Kind::Dot, Method::Post, Mode::None | Mode::All | Mode::Url) => {
-            Expect::Refused("invalid_request")
-        }
+        // ("URL query parameters are not allowed"): modes All and Url, set
+        // explicitly, are not overridden.
+        (Kind::Dot, Method::Post, Mode::All | Mode::Url) => Expect::Refused("invalid_request"),
         (Kind::Dot, Method::Post, Mode::Basic) => BASIC,
         (Kind::Dot, Method::Post, Mode::Post) => BODY,
         // oidc-provider has no GET route for its token endpoint.

@@ -106,8 +106,11 @@ async fn children(ctx: &Ctx, via: Via) -> Result<(), String> {
 }
 
 /// A limit stops paging: the first 150 rows, and no page past the second.
+/// The sample is the first page: sampling reads pages up to
+/// ColumnDiscoverySampleSize rows (20,480 by default) before any scan,
+/// whatever its limit.
 async fn limited(ctx: &Ctx, via: Via) -> Result<(), String> {
-    let url = sample(ctx, "/items?_page=1&_limit=100");
+    let url = sample(ctx, "/items?_page=1&_limit=100") + ";ColumnDiscoverySampleSize=100";
     let mark = ctx.server(Kind::JsonServer).log_mark().await?;
     let read_opts = Read {
         limit: Some(150),
