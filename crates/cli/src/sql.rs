@@ -29,12 +29,7 @@ fn parse_source(arg: &str) -> Result<(String, String), Error> {
         // The argument may be a bare URL holding secrets: never echo it.
         Error::invalid_property("--source", "NAME=URL (NAME a SQL identifier)", None)
     })?;
-    let ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !ok {
+    if !connectkit_datafusion::is_source_name(name) {
         // What precedes `=` may be part of a mistyped URL: not echoed.
         return Err(Error::invalid_property(
             "--source",

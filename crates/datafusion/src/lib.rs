@@ -104,7 +104,7 @@ pub use error::to_error;
 pub use exec::ConnectorScanExec;
 pub use expr::{literal, to_filter};
 pub use schema::ConnectorSchema;
-pub use sources::Sources;
+pub use sources::{Sources, is_source_name};
 pub use table::ConnectorTable;
 
 /// A session configuration suited to connector scans:

@@ -92,14 +92,18 @@ impl fmt::Debug for Sources {
     }
 }
 
-/// A source name as SQL names it: an identifier, in lower case.
-fn source_name(name: &str) -> connectkit_core::Result<String> {
-    let ok = name
-        .chars()
+/// Whether `name` can name a source in SQL without quotes:
+/// `[A-Za-z_][A-Za-z0-9_]*` (kept in lower case by [`Sources`]).
+pub fn is_source_name(name: &str) -> bool {
+    name.chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !ok {
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A source name as SQL names it: an identifier, in lower case.
+fn source_name(name: &str) -> connectkit_core::Result<String> {
+    if !is_source_name(name) {
         return Err(Error::invalid_property(
             "source",
             "a source name that is a SQL identifier ([A-Za-z_][A-Za-z0-9_]*)",
