@@ -8,6 +8,8 @@ use arrow_flight::flight_service_server::FlightServiceServer;
 use connectkit_core::{Error, ErrorKind, Registry};
 use connectkit_datafusion::Sources;
 use connectkit_datafusion::datafusion::prelude::{SessionConfig, SessionContext};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, ServerTlsConfig};
@@ -75,12 +77,57 @@ impl Listen {
                 )
             })
         };
-        let cert = read(cert, "--tls-cert (PEM certificate chain)")?;
-        let key = read(key, "--tls-key (PEM private key)")?;
+        let cert_pem = read(cert, "--tls-cert (PEM certificate chain)")?;
+        let key_pem = read(key, "--tls-key (PEM private key)")?;
+        // rustls would only say "peer sent no certificates" for a file
+        // without a certificate: name the file and what it lacks.
+        let no = |what: &str, path: &Path, expected: &str| {
+            Error::connector(
+                ErrorKind::Config,
+                TlsPemError {
+                    what: what.to_owned(),
+                    path: path.to_owned(),
+                    expected: expected.to_owned(),
+                },
+            )
+        };
+        if !CertificateDer::pem_slice_iter(&cert_pem).any(|c| c.is_ok()) {
+            return Err(no(
+                "--tls-cert",
+                cert,
+                "PEM certificate (BEGIN CERTIFICATE)",
+            ));
+        }
+        if PrivateKeyDer::from_pem_slice(&key_pem).is_err() {
+            return Err(no(
+                "--tls-key",
+                key,
+                "PEM private key (BEGIN PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)",
+            ));
+        }
         Ok(Some(
-            ServerTlsConfig::new().identity(Identity::from_pem(cert, key)),
+            ServerTlsConfig::new().identity(Identity::from_pem(cert_pem, key_pem)),
         ))
     }
+}
+
+/// A TLS file that holds nothing usable.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} {} holds no {expected}", path.display())]
+struct TlsPemError {
+    what: String,
+    path: PathBuf,
+    expected: String,
+}
+
+/// A certificate chain and key that rustls refuses together.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot serve TLS with --tls-cert {} and --tls-key {}", cert.display(), key.display())]
+struct TlsIdentityError {
+    cert: PathBuf,
+    key: PathBuf,
+    #[source]
+    source: tonic::transport::Error,
 }
 
 /// A TLS file that cannot be read.
@@ -153,10 +200,11 @@ impl Server {
             .map_err(|e| Error::connector(ErrorKind::Io, e))?;
         listen.check(addr)?;
         let mut builder = tonic::transport::Server::builder();
-        if let Some(tls) = listen.tls_config()? {
-            builder = builder
-                .tls_config(tls)
-                .map_err(|e| Error::connector(ErrorKind::Config, ServeError(e)))?;
+        if let (Some(tls), Some((cert, key))) = (listen.tls_config()?, &listen.tls) {
+            builder = builder.tls_config(tls).map_err(|source| {
+                let (cert, key) = (cert.clone(), key.clone());
+                Error::connector(ErrorKind::Config, TlsIdentityError { cert, key, source })
+            })?;
         }
         builder
             .add_service(FlightServiceServer::new(self.service))
