@@ -2,6 +2,7 @@
 //! against the server on 127.0.0.1, whose source is a REST API (wiremock)
 //! reached with the client credentials grant.
 
+mod listen;
 mod metadata;
 mod queries;
 mod sessions;
