@@ -140,6 +140,16 @@ impl AutoRestConnector {
         mine
     }
 
+    /// The number of pages the first page of `def` states, if inference
+    /// sampled that page and no scan took it yet.
+    fn sampled_pages(&self, def: &TableDef) -> Option<u64> {
+        let first = crate::http::post::page_target(&def.endpoint, &Default::default()).ok()?;
+        let pages = self.inner.first_pages.lock().ok()?;
+        let body = pages.iter().find(|b| b.url == first)?;
+        let value: serde_json::Value = serde_json::from_slice(&body.bytes).ok()?;
+        crate::table::paging::declared_pages(&def.endpoint.paging, &value)
+    }
+
     async fn catalog(&self) -> Result<&Vec<Arc<TableDef>>> {
         self.inner
             .catalog
@@ -320,8 +330,13 @@ impl Connector for AutoRestConnector {
     }
 
     /// Splits a scan by pages when every page's address and first row are
-    /// known before the pages before it are read: offset or page-number
-    /// paging with `#maximumPageSize`, no next links, and no limit.
+    /// known before the pages before it are read (offset or page-number
+    /// paging with `#maximumPageSize`, no next links, no limit) and the
+    /// pages state where the table ends (`#totalRowsElement` or
+    /// `#totalPagesElement`). Without a stated end a stripe could not tell a
+    /// page past it, which an API may answer with its last rows again, from
+    /// a page of the table; one partition reads in page order and drops
+    /// whatever it read ahead past the short page that ends it.
     fn partitions(&self, table: &str, request: &ScanRequest, wanted: usize) -> Vec<ScanPartition> {
         let count = wanted.min(self.inner.limits.scan_partitions);
         if count <= 1 || request.limit.is_some() {
@@ -339,10 +354,20 @@ impl Connector for AutoRestConnector {
             return vec![ScanPartition::whole()];
         };
         let endpoint = &def.endpoint;
+        let paging = &endpoint.paging;
         let split = !endpoint.follow_links
-            && endpoint.paging.max_page_size.is_some()
-            && known_ahead(&endpoint.paging, &endpoint.url);
+            && paging.max_page_size.is_some()
+            && (paging.total_rows_element.is_some() || paging.total_pages_element.is_some())
+            && known_ahead(paging, &endpoint.url);
         if !split {
+            return vec![ScanPartition::whole()];
+        }
+        // No more partitions than pages, when the sampled first page says.
+        let count = match self.sampled_pages(&def) {
+            Some(pages) => count.min(pages.max(1) as usize),
+            None => count,
+        };
+        if count <= 1 {
             return vec![ScanPartition::whole()];
         }
         (0..count)

@@ -23,8 +23,8 @@ use crate::http::{not_json, parse_json};
 use crate::infer::sampling::UnsampledFieldPolicy;
 use crate::table::TableDef;
 use crate::table::paging::{
-    Next, PageState, known_ahead, planned_state, recognised_next, stops_after, strip_next_links,
-    uses_offset,
+    Next, PageState, known_ahead, past_declared_end, planned_state, recognised_next, stops_after,
+    strip_next_links, uses_offset,
 };
 
 struct TablePages {
@@ -261,6 +261,11 @@ impl TablePages {
             }
             (body, n, page.batch, page.new_fields)
         };
+        // A stripe may ask for a page past the end before another stripe
+        // has read the last one; the page's own total says so.
+        if self.stripe.is_some() && past_declared_end(paging, &body, &self.page) {
+            return Ok(Decoded::new(self.empty()?, None));
+        }
         self.check_new_fields(new_fields, &url, rows_read)?;
         self.check_page_size(rows_read, &url)?;
         self.emitted += batch.num_rows();

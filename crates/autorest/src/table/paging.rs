@@ -201,6 +201,35 @@ pub(crate) fn planned_state(paging: &Paging, number: u64) -> PageState {
     }
 }
 
+/// The number of pages of the table, as a page's `#totalRowsElement` or
+/// `#totalPagesElement` states it (with `#maximumPageSize` for rows).
+pub(crate) fn declared_pages(paging: &Paging, body: &Value) -> Option<u64> {
+    if let Some(t) = paging
+        .total_pages_element
+        .as_ref()
+        .and_then(|p| whole(body, p))
+    {
+        return Some(t);
+    }
+    let rows = whole(body, paging.total_rows_element.as_ref()?)?;
+    Some(rows.div_ceil(paging.max_page_size.filter(|s| *s > 0)?))
+}
+
+/// Whether a page read at `state` (its planned place) lies past the end the
+/// page itself declares. An API may answer such a page with the last rows
+/// again (it clamps the offset): they are not rows of this page.
+pub(crate) fn past_declared_end(paging: &Paging, body: &Value, state: &PageState) -> bool {
+    declared_pages(paging, body).is_some_and(|pages| state.pages >= pages)
+}
+
+fn whole(body: &Value, path: &[String]) -> Option<u64> {
+    lookup(body, path).and_then(|v| match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
 /// Reads the next link or token a page declares under the model file's keys.
 /// A `Link` header is read per RFC 8288; one that cannot be parsed is an
 /// error (the message), never "no next page".
@@ -262,30 +291,18 @@ pub(crate) fn stops_after(paging: &Paging, body: &Value, n: usize, state: &PageS
             _ => {}
         }
     }
-    if let Some(path) = &paging.total_rows_element {
-        let total = lookup(body, path).and_then(|v| match v {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        });
-        if total.is_some_and(|t| state.rows >= t) {
-            return true;
-        }
+    if let Some(path) = &paging.total_rows_element
+        && whole(body, path).is_some_and(|t| state.rows >= t)
+    {
+        return true;
     }
-    let whole = |path: &Vec<String>| {
-        lookup(body, path).and_then(|v| match v {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        })
-    };
     if let Some(path) = &paging.total_pages_element
-        && whole(path).is_some_and(|t| state.pages >= t)
+        && whole(body, path).is_some_and(|t| state.pages >= t)
     {
         return true;
     }
     if let Some(path) = &paging.page_size_element
-        && whole(path).is_some_and(|size| (n as u64) < size)
+        && whole(body, path).is_some_and(|size| (n as u64) < size)
     {
         return true;
     }

@@ -1,7 +1,8 @@
-//! Partitioned scans of an offset-paged REST source: four partitions each
-//! read every fourth page; together they return exactly the rows of the
-//! one-partition scan, each page requested once, and a limit reads one
-//! partition.
+//! Partitioned scans of an offset-paged REST source that states its total:
+//! four partitions each read every fourth page; together they return
+//! exactly the rows of the one-partition scan, each page requested once,
+//! and a limit reads one partition. Without a stated total, or past it,
+//! nothing is split or read twice.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -17,10 +18,23 @@ use crate::*;
 
 const ITEMS: &str = "/api/items";
 
-/// `rows` items, `limit`/`offset` paged; the page at `fail_at` answers 500.
+/// `rows` items, `limit`/`offset` paged, with their `total`; the page at
+/// `fail_at` answers 500. A `clamping` API answers an offset past the end
+/// with its last page again, as some do.
 struct Items {
     rows: usize,
     fail_at: Option<usize>,
+    clamping: bool,
+}
+
+impl Items {
+    fn new(rows: usize) -> Items {
+        Items {
+            rows,
+            fail_at: None,
+            clamping: false,
+        }
+    }
 }
 
 impl Respond for Items {
@@ -28,14 +42,17 @@ impl Respond for Items {
         let q: std::collections::HashMap<String, String> =
             req.url.query_pairs().into_owned().collect();
         let limit: usize = q["limit"].parse().unwrap();
-        let offset: usize = q["offset"].parse().unwrap();
+        let mut offset: usize = q["offset"].parse().unwrap();
+        if self.clamping && offset >= self.rows && self.rows > 0 {
+            offset = (self.rows - 1) / limit * limit;
+        }
         if self.fail_at == Some(offset) {
             return ResponseTemplate::new(500).set_body_string("broken page");
         }
         let rows: Vec<Value> = (offset..self.rows.min(offset + limit).max(offset))
             .map(|i| json!({"id": i, "name": format!("item {i}")}))
             .collect();
-        ResponseTemplate::new(200).set_body_json(json!({ "data": rows }))
+        ResponseTemplate::new(200).set_body_json(json!({ "data": rows, "total": self.rows }))
     }
 }
 
@@ -44,6 +61,15 @@ impl Respond for Items {
 async fn setup(
     server: &MockServer,
     items: Items,
+) -> (Arc<dyn Connector>, SessionContext, tempfile::NamedTempFile) {
+    setup_with(server, items, r##""#totalRowsElement": "total","##).await
+}
+
+/// [`setup`] with `paging` added to the model's top level.
+async fn setup_with(
+    server: &MockServer,
+    items: Items,
+    paging: &str,
 ) -> (Arc<dyn Connector>, SessionContext, tempfile::NamedTempFile) {
     Mock::given(method("GET"))
         .and(path(ITEMS))
@@ -55,6 +81,7 @@ async fn setup(
   "#maximumPageSize": 3,
   "#pageSizeParameter": "limit",
   "#rowOffsetParameter": "offset",
+  {paging}
   "items": {{
     "#path": ["{}{ITEMS} /data"],
     "id": "Integer,#key",
@@ -134,14 +161,7 @@ async fn physical_plan(ctx: &SessionContext, sql: &str) -> String {
 #[tokio::test]
 async fn four_partitions_return_the_rows_of_one_each_page_requested_once() {
     let server = MockServer::builder().start().await;
-    let (c, ctx, _model) = setup(
-        &server,
-        Items {
-            rows: 40,
-            fail_at: None,
-        },
-    )
-    .await;
+    let (c, ctx, _model) = setup(&server, Items::new(40)).await;
     let got = query(&ctx, "SELECT id, name FROM api.items").await;
     let offsets = offsets_once(&server).await;
     // Pages 0..=13 hold the rows (the last one short); the partitions past
@@ -152,10 +172,7 @@ async fn four_partitions_return_the_rows_of_one_each_page_requested_once() {
     server.reset().await;
     Mock::given(method("GET"))
         .and(path(ITEMS))
-        .respond_with(Items {
-            rows: 40,
-            fail_at: None,
-        })
+        .respond_with(Items::new(40))
         .mount(&server)
         .await;
     let whole = one_partition(c.as_ref()).await;
@@ -168,14 +185,7 @@ async fn four_partitions_return_the_rows_of_one_each_page_requested_once() {
 #[tokio::test]
 async fn explain_shows_the_partitions_and_a_limit_reads_one() {
     let server = MockServer::builder().start().await;
-    let (_c, ctx, _model) = setup(
-        &server,
-        Items {
-            rows: 40,
-            fail_at: None,
-        },
-    )
-    .await;
+    let (_c, ctx, _model) = setup(&server, Items::new(40)).await;
     insta::assert_snapshot!(
         physical_plan(&ctx, "SELECT id, name FROM api.items WHERE id > 5").await
     );
@@ -197,14 +207,7 @@ async fn explain_shows_the_partitions_and_a_limit_reads_one() {
 #[tokio::test]
 async fn an_empty_source_gives_no_rows() {
     let server = MockServer::builder().start().await;
-    let (_c, ctx, _model) = setup(
-        &server,
-        Items {
-            rows: 0,
-            fail_at: None,
-        },
-    )
-    .await;
+    let (_c, ctx, _model) = setup(&server, Items::new(0)).await;
     let rows = query(&ctx, "SELECT id FROM api.items").await;
     assert!(rows.is_empty(), "{rows:?}");
     // Each partition asked for its first page once.
@@ -217,8 +220,8 @@ async fn a_failing_page_fails_the_scan_naming_its_partition() {
     let (_c, ctx, _model) = setup(
         &server,
         Items {
-            rows: 40,
             fail_at: Some(15),
+            ..Items::new(40)
         },
     )
     .await;
@@ -236,4 +239,37 @@ async fn a_failing_page_fails_the_scan_naming_its_partition() {
         "{text}"
     );
     assert!(text.contains("500"), "{text}");
+}
+
+#[tokio::test]
+async fn pages_past_the_stated_total_add_no_rows_even_when_the_api_clamps() {
+    let server = MockServer::builder().start().await;
+    let (_c, ctx, _model) = setup(
+        &server,
+        Items {
+            clamping: true,
+            ..Items::new(10)
+        },
+    )
+    .await;
+    // Pages of 3: offsets 0, 3, 6 and 9 hold the rows; a partition whose
+    // first page lies past them gets the last page again, stated as past
+    // the total of 10.
+    let rows = query(&ctx, "SELECT id FROM api.items").await;
+    let mut ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, (0..10).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_source_that_states_no_total_is_read_as_one_partition() {
+    let server = MockServer::builder().start().await;
+    let (_c, ctx, _model) = setup_with(&server, Items::new(10), "").await;
+    let plan = physical_plan(&ctx, "SELECT id FROM api.items").await;
+    assert!(!plan.contains("partitions="), "{plan}");
+    let rows = query(&ctx, "SELECT id FROM api.items").await;
+    assert_eq!(rows.len(), 10);
+    // Read in page order (pages requested ahead past the short page at
+    // offset 9 are dropped).
+    assert!(offsets_once(&server).await.starts_with(&[0, 3, 6, 9]));
 }
