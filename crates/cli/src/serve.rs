@@ -1,6 +1,6 @@
 //! `connectkit serve`: the sources of a `sources.toml` as an Arrow Flight
-//! SQL server (connectkit-flight-sql), or `--hash-password` to make a
-//! user's password entry.
+//! SQL server (connectkit-flight-sql), or `--hash-password` and
+//! `--hash-token` to make a user's password or bearer token entry.
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -8,14 +8,14 @@ use std::path::PathBuf;
 
 use connectkit::registry;
 use connectkit_core::{Error, ErrorKind};
-use connectkit_flight_sql::{Listen, ServeConfig, Server, hash_password};
+use connectkit_flight_sql::{Listen, ServeConfig, Server, hash_password, hash_token};
 
 /// Arguments of `connectkit serve`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The configuration: `[sources]` (`name = "connection URL"` or
     /// `name = "@file"`), `[users.NAME]` with Argon2 `password` hashes, `[limits]`.
-    #[arg(long, value_name = "FILE", required_unless_present = "hash_password")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["hash_password", "hash_token"])]
     config: Option<PathBuf>,
     /// Address and port to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
@@ -34,23 +34,38 @@ pub struct Args {
     /// a `[users.NAME] password = "..."` entry, then exit.
     #[arg(long, conflicts_with_all = ["config", "tls_cert", "tls_key"])]
     hash_password: bool,
+    /// Read a bearer token (at least 32 random characters, e.g. from
+    /// `openssl rand -base64 32`) from standard input and print its SHA-256
+    /// digest for a `[users.NAME] tokens = ["..."]` entry, then exit.
+    #[arg(long, conflicts_with_all = ["config", "tls_cert", "tls_key", "hash_password"])]
+    hash_token: bool,
 }
 
 /// Runs the server until the process is stopped, or prints a hash.
 pub async fn run(out: &mut impl Write, args: Args) -> Result<(), Error> {
     let io = |e: std::io::Error| Error::connector(ErrorKind::Io, e);
-    if args.hash_password {
+    if args.hash_password || args.hash_token {
+        let (flag, what) = if args.hash_token {
+            ("--hash-token", "a bearer token")
+        } else {
+            ("--hash-password", "a password")
+        };
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(io)?;
-        let password = line.trim_end_matches(['\n', '\r']);
-        if password.is_empty() {
+        let secret = line.trim_end_matches(['\n', '\r']);
+        if secret.is_empty() {
             return Err(Error::invalid_property(
-                "--hash-password",
-                "a password on standard input, found nothing",
+                flag,
+                format!("{what} on standard input, found nothing"),
                 None,
             ));
         }
-        let hash = hash_password(&password.to_owned().into())?;
+        let secret = secret.to_owned().into();
+        let hash = if args.hash_token {
+            hash_token(&secret)?
+        } else {
+            hash_password(&secret)?
+        };
         return writeln!(out, "{hash}").map_err(io);
     }
     let path = args.config.expect("clap requires --config");

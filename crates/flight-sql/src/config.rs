@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use argon2::PasswordHash;
@@ -20,21 +21,110 @@ use serde::Deserialize;
 /// [users.alice]
 /// password = "$argon2id$v=19$m=19456,t=2,p=1$..."   # `connectkit serve --hash-password`
 ///
+/// [users.etl]                 # a program: a bearer token, no handshake
+/// tokens = ["sha256:<64 hex digits>"]                 # `connectkit serve --hash-token`
+///
 /// [limits]
 /// queries_per_user = 4        # running at once, per user
 /// queries = 16                # running at once, in total
 /// query_timeout = 300         # seconds; 0 = none
 /// max_rows = 1000000          # rows per result; 0 = none
+/// max_bytes = 1073741824      # Arrow bytes per result; 0 = none
 /// session_timeout = 3600      # seconds a login lasts
 /// ```
 #[derive(Debug)]
 pub struct ServeConfig {
     /// `(name, connection URL)`, in file order (`@path` already read).
     pub(crate) sources: Vec<(String, SecretString)>,
-    /// User name to their Argon2 PHC string.
+    /// User name to their Argon2 PHC string (users with a password).
     pub(crate) users: BTreeMap<String, SecretString>,
+    /// The configured bearer tokens' digests, to their users.
+    pub(crate) tokens: TokenDigests,
+    /// Every user name, sorted.
+    names: Vec<String>,
     /// Limits.
     pub limits: Limits,
+}
+
+/// The digests of the configured bearer tokens (lowercase hex SHA-256), to
+/// their users. Not secret, but kept out of `Debug` all the same.
+#[derive(Clone, Default)]
+pub(crate) struct TokenDigests(pub(crate) BTreeMap<String, Arc<str>>);
+
+impl std::fmt::Debug for TokenDigests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bearer tokens", self.0.len())
+    }
+}
+
+fn check_password_hash(name: &str, password: &str, path: &Path) -> connectkit_core::Result<()> {
+    if let Err(e) = PasswordHash::new(password) {
+        return Err(config_error(
+            path,
+            None,
+            format!(
+                "users.{name}.password: expected an Argon2 PHC string ($argon2id$v=19$...), made by `connectkit serve --hash-password` ({e})"
+            ),
+        ));
+    }
+    if !password.starts_with("$argon2") {
+        return Err(config_error(
+            path,
+            None,
+            format!(
+                "users.{name}.password: expected an Argon2 hash ($argon2id$...), found another algorithm"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `sha256:<64 hex digits>` as lowercase hex, or `None`.
+fn parse_token_digest(value: &str) -> Option<String> {
+    let hex = value.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| hex.to_ascii_lowercase())
+}
+
+/// The fewest characters [`hash_token`] accepts in a bearer token.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+/// The `sha256:<hex>` digest of a bearer token: what `[users.NAME] tokens`
+/// holds. Tokens shorter than [`MIN_TOKEN_CHARS`] are refused.
+///
+/// Why SHA-256 and not Argon2, as for passwords: a bearer token is sent on
+/// every call, not once per login, so the server checks it on every call;
+/// Argon2 is slow on purpose (tens of milliseconds, to make guessing a
+/// low-entropy password expensive), which would add that to every request.
+/// A configured token is a random machine secret (`openssl rand -base64
+/// 32`: 256 bits), and no amount of hashing speed lets anyone search a
+/// space that size, so a fast one-way digest protects it as well as Argon2
+/// would: whoever reads the configuration learns nothing that lets them
+/// present the token. The length check refuses tokens short enough that
+/// they might be words a person chose.
+pub fn hash_token(token: &SecretString) -> connectkit_core::Result<String> {
+    let chars = token.expose_secret().chars().count();
+    if chars < MIN_TOKEN_CHARS {
+        return Err(Error::invalid_property(
+            "bearer token",
+            format!(
+                "a random token of at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -base64 32`), found {chars} characters"
+            ),
+            None,
+        ));
+    }
+    Ok(format!("sha256:{}", token_digest(token.expose_secret())))
+}
+
+/// Lowercase hex SHA-256 of `token`.
+pub(crate) fn token_digest(token: &str) -> String {
+    use std::fmt::Write;
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for b in digest.as_ref() {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 /// What the server allows each query and each login.
@@ -50,6 +140,10 @@ pub struct Limits {
     pub query_timeout: Option<Duration>,
     /// Rows one result may hold (`max_rows`, default none; `None` for 0).
     pub max_rows: Option<u64>,
+    /// Bytes one result may hold, counted as the Arrow memory of its record
+    /// batches before they are encoded for the wire (`max_bytes`, default
+    /// none; `None` for 0).
+    pub max_bytes: Option<u64>,
     /// How long a login's session token is accepted (`session_timeout`
     /// seconds, default 3600).
     pub session_timeout: Duration,
@@ -62,6 +156,7 @@ impl Default for Limits {
             queries: 16,
             query_timeout: Some(Duration::from_secs(300)),
             max_rows: None,
+            max_bytes: None,
             session_timeout: Duration::from_secs(3600),
         }
     }
@@ -81,7 +176,9 @@ struct RawConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawUser {
-    password: String,
+    password: Option<String>,
+    #[serde(default)]
+    tokens: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -91,6 +188,7 @@ struct RawLimits {
     queries: Option<u64>,
     query_timeout: Option<u64>,
     max_rows: Option<u64>,
+    max_bytes: Option<u64>,
     session_timeout: Option<u64>,
 }
 
@@ -229,6 +327,8 @@ impl ServeConfig {
             ));
         }
         let mut users = BTreeMap::new();
+        let mut tokens = BTreeMap::new();
+        let mut names = Vec::new();
         for (name, user) in raw.users {
             if name.is_empty() || name.contains(':') {
                 return Err(config_error(
@@ -237,30 +337,47 @@ impl ServeConfig {
                     format!("user name {name:?}: expected a non-empty name without ':'"),
                 ));
             }
-            if let Err(e) = PasswordHash::new(&user.password) {
+            if user.password.is_none() && user.tokens.is_empty() {
                 return Err(config_error(
                     path,
                     None,
                     format!(
-                        "users.{name}.password: expected an Argon2 PHC string ($argon2id$v=19$...), made by `connectkit serve --hash-password` ({e})"
+                        "users.{name}: expected `password = \"<Argon2 PHC string>\"` (`connectkit serve --hash-password`) or `tokens = [\"sha256:<hex>\"]` (`connectkit serve --hash-token`), found neither"
                     ),
                 ));
             }
-            if !user.password.starts_with("$argon2") {
-                return Err(config_error(
-                    path,
-                    None,
-                    format!(
-                        "users.{name}.password: expected an Argon2 hash ($argon2id$...), found another algorithm"
-                    ),
-                ));
+            if let Some(password) = user.password {
+                check_password_hash(&name, &password, path)?;
+                users.insert(name.clone(), SecretString::from(password));
             }
-            users.insert(name, SecretString::from(user.password));
+            for (i, token) in user.tokens.iter().enumerate() {
+                let digest = parse_token_digest(token).ok_or_else(|| {
+                    config_error(
+                        path,
+                        None,
+                        format!(
+                            "users.{name}.tokens[{i}]: expected \"sha256:\" and the 64 hex digits of the token's SHA-256 digest (`connectkit serve --hash-token`)"
+                        ),
+                    )
+                })?;
+                if let Some(other) = tokens.insert(digest, Arc::<str>::from(name.as_str())) {
+                    return Err(config_error(
+                        path,
+                        None,
+                        format!(
+                            "users.{name}.tokens[{i}]: the same token is configured for user {other} too; give each user tokens of their own"
+                        ),
+                    ));
+                }
+            }
+            names.push(name);
         }
         let limits = limits(raw.limits, path)?;
         Ok(Self {
             sources: sources.into_iter().map(|(_, n, u)| (n, u)).collect(),
             users,
+            tokens: TokenDigests(tokens),
+            names,
             limits,
         })
     }
@@ -272,7 +389,7 @@ impl ServeConfig {
 
     /// The user names.
     pub fn user_names(&self) -> impl Iterator<Item = &str> {
-        self.users.keys().map(String::as_str)
+        self.names.iter().map(String::as_str)
     }
 
     /// `(name, connection URL)` of every source, for building them.
@@ -316,10 +433,8 @@ fn limits(raw: RawLimits, path: &Path) -> connectkit_core::Result<Limits> {
             Some(0) => None,
             Some(s) => Some(Duration::from_secs(s)),
         },
-        max_rows: match raw.max_rows {
-            None | Some(0) => None,
-            Some(n) => Some(n),
-        },
+        max_rows: raw.max_rows.filter(|n| *n > 0),
+        max_bytes: raw.max_bytes.filter(|n| *n > 0),
         session_timeout: session,
     })
 }
@@ -437,6 +552,54 @@ mod tests {
         .unwrap_err();
         assert!(
             e.starts_with("/etc/sources.toml:6:1: unknown field `rows`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn users_may_have_bearer_tokens_stored_as_digests() {
+        let token = SecretString::from("a".repeat(MIN_TOKEN_CHARS));
+        let digest = hash_token(&token).unwrap();
+        assert_eq!(
+            digest,
+            // printf %s aaaa...a (32) | sha256sum
+            "sha256:3ba3f5f43b92602683c19aee62a20342b084dd5971ddd33808d81a328879a547"
+        );
+        let upper = digest.to_ascii_uppercase().replace("SHA256:", "sha256:");
+        let c = parse(&format!(
+            "[sources]\na='x'\n[users.etl]\ntokens = ['{upper}']\n[users.alice]\npassword = '{HASH}'\ntokens = []\n"
+        ))
+        .unwrap();
+        assert_eq!(c.user_names().collect::<Vec<_>>(), ["alice", "etl"]);
+        assert!(!c.users.contains_key("etl"), "etl has no password");
+        assert_eq!(
+            c.tokens
+                .0
+                .get(&token_digest(token.expose_secret()))
+                .map(|u| &**u),
+            Some("etl")
+        );
+        assert_eq!(format!("{:?}", c.tokens), "1 bearer tokens");
+
+        let e = hash_token(&SecretString::from("short")).unwrap_err();
+        let e = connectkit_core::Report(&e).to_string();
+        assert!(e.contains("at least 32 characters"), "{e}");
+        assert!(!e.contains("short"), "{e}");
+
+        let e = parse("[sources]\na='x'\n[users.etl]\ntokens = ['hunter2']\n").unwrap_err();
+        assert!(
+            e.contains("users.etl.tokens[0]: expected \"sha256:\" and the 64 hex digits"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = parse("[sources]\na='x'\n[users.etl]\n").unwrap_err();
+        assert!(e.contains("users.etl: expected `password"), "{e}");
+        let e = parse(&format!(
+            "[sources]\na='x'\n[users.a]\ntokens = ['{digest}']\n[users.b]\ntokens = ['{digest}']\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("the same token is configured for user a too"),
             "{e}"
         );
     }

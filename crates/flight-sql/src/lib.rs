@@ -9,7 +9,9 @@
 //! - **Logins**: the handshake takes Basic credentials, checked against the
 //!   users' Argon2 hashes, and answers a random bearer session token that
 //!   lasts `limits.session_timeout`; every other call must carry it
-//!   (`Unauthenticated` otherwise).
+//!   (`Unauthenticated` otherwise). A program may instead present a bearer
+//!   token the configuration names by its SHA-256 digest ([`hash_token`]),
+//!   with no handshake.
 //! - **Queries**: `CommandStatementQuery` and prepared statements (with `?`
 //!   or `$1` parameters) are planned by DataFusion; DoGet streams the record
 //!   batches as the sources' pages arrive, within the limits (queries per
@@ -45,7 +47,7 @@ mod server;
 mod service;
 mod status;
 
-pub use config::{ConfigError, Limits, ServeConfig, hash_password};
+pub use config::{ConfigError, Limits, MIN_TOKEN_CHARS, ServeConfig, hash_password, hash_token};
 pub use server::{Listen, Server};
 pub use service::FlightSqlServer;
 

@@ -176,7 +176,11 @@ impl Server {
         sources
             .register(&ctx)
             .expect("the default catalog exists in a new session");
-        let auth = Auth::new(config.users.clone(), config.limits.session_timeout);
+        let auth = Auth::new(
+            config.users.clone(),
+            config.tokens.clone(),
+            config.limits.session_timeout,
+        );
         let queries = Queries::new(config.limits.clone());
         Self {
             service: FlightSqlServer::new(ctx, sources, auth, queries),

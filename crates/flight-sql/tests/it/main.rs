@@ -7,6 +7,7 @@ mod metadata;
 mod queries;
 mod sessions;
 
+mod tokens;
 use std::net::SocketAddr;
 
 use arrow_array::RecordBatch;
