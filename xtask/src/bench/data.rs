@@ -92,12 +92,16 @@ pub fn rows_json(start: u64, end: u64, key: bool) -> String {
     s
 }
 
-/// `{"data":[...]}` pages of `page` rows for the first `rows` rows.
+/// `{"total":N,"data":[...]}` pages of `page` rows for the first `rows` rows.
+/// Each page states the table's size (`total`), as many APIs do.
 pub fn rest_pages(rows: u64, page: u64) -> Vec<Bytes> {
     (0..rows.div_ceil(page))
         .map(|p| {
             let (start, end) = (p * page, ((p + 1) * page).min(rows));
-            Bytes::from(format!(r#"{{"data":[{}]}}"#, rows_json(start, end, false)))
+            Bytes::from(format!(
+                r#"{{"total":{rows},"data":[{}]}}"#,
+                rows_json(start, end, false)
+            ))
         })
         .collect()
 }

@@ -63,6 +63,7 @@ pub(super) fn write_model(
     table.insert("#maximumPageSize".into(), page.into());
     table.insert("#pageSizeParameter".into(), "limit".into());
     table.insert("#rowOffsetParameter".into(), "offset".into());
+    table.insert("#totalRowsElement".into(), "total".into());
     for (name, ty) in COLUMNS {
         table.insert(name.into(), ty.into());
     }
