@@ -20,7 +20,9 @@
 //! - **Read-only**: only queries are planned; DML, DDL, `COPY` and
 //!   updates are refused with `PermissionDenied`.
 //! - **Metadata**: GetCatalogs (one catalog, `connectkit`), GetDbSchemas
-//!   (the sources), GetTables (with schemas), GetTableTypes, GetSqlInfo.
+//!   (the sources), GetTables (with schemas), GetTableTypes, GetSqlInfo,
+//!   GetPrimaryKeys (the fields a connector marks with
+//!   [`connectkit_core::KEY_METADATA_KEY`], in schema order).
 //! - **Errors** are statuses whose message names the tables the query reads
 //!   and the cause; connectkit errors hold no secret.
 //! - **Logs**: one `tracing` event per query (target
@@ -41,6 +43,7 @@
 
 mod auth;
 mod config;
+mod keys;
 mod plan;
 mod query;
 mod server;

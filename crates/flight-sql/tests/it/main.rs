@@ -2,6 +2,8 @@
 //! against the server on 127.0.0.1, whose source is a REST API (wiremock)
 //! reached with the client credentials grant.
 
+mod custom;
+mod keys;
 mod listen;
 mod metadata;
 mod queries;

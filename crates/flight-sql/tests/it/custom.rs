@@ -1,0 +1,91 @@
+//! A server over a model file of the test's own (`serve` has a fixed one):
+//! token endpoint, `limit`/`offset` paged tables of generated rows, and the
+//! connection URL's extra properties.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::*;
+
+/// Rows `0..n` of a table, `limit`/`offset` paged.
+pub struct Rows {
+    /// How many rows the table has.
+    pub n: usize,
+    /// One row.
+    pub row: fn(usize) -> Value,
+}
+
+impl Respond for Rows {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let q: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
+        let limit: usize = q.get("limit").map_or(100, |v| v.parse().unwrap());
+        let offset: usize = q.get("offset").map_or(0, |v| v.parse().unwrap());
+        let rows: Vec<Value> = (offset..self.n.min(offset + limit)).map(self.row).collect();
+        ResponseTemplate::new(200).set_body_json(json!({ "data": rows }))
+    }
+}
+
+/// Starts the API (token endpoint, `tables` at `/<name>`) and a server whose
+/// one source `shop` reads `model` (a model file, `{base}` standing for
+/// the API's address) with `properties` added to its connection URL, and
+/// `config` added to `sources.toml` after the users (alice, bob).
+pub async fn serve_model(
+    tables: Vec<(&str, Rows)>,
+    model: &str,
+    properties: &str,
+    config: &str,
+) -> Served {
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "upstream-access", "token_type": "Bearer", "expires_in": 3600})))
+        .mount(&upstream)
+        .await;
+    for (name, rows) in tables {
+        Mock::given(method("GET"))
+            .and(path(format!("/{name}")))
+            .respond_with(rows)
+            .mount(&upstream)
+            .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = model.replace("{base}", &upstream.uri());
+    std::fs::write(dir.path().join("shop.rest"), model).unwrap();
+    let url = format!(
+        "autorest:Config={};AuthenticationMethod=OAuth2-ClientCredentials;ClientID=svc;ClientSecret=svc-s3cret;TokenURI=POST {}/token;{properties}",
+        dir.path().join("shop.rest").display(),
+        upstream.uri()
+    );
+    std::fs::write(dir.path().join("shop.url"), url).unwrap();
+    let hash = hash_password(&PASSWORD.to_owned().into()).unwrap();
+    let bob = hash_password(&"bob-pw".to_owned().into()).unwrap();
+    let text = format!(
+        "[sources]\nshop = \"@shop.url\"\n\n[users.alice]\npassword = \"{hash}\"\n\n[users.bob]\npassword = \"{bob}\"\n\n{config}\n"
+    );
+    let config = ServeConfig::parse(&text, &dir.path().join("sources.toml")).unwrap();
+    let mut registry = connectkit_core::Registry::new();
+    connectkit_autorest::register(&mut registry);
+    let server = Server::new(&config, &registry).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .serve(listener, &Listen::plain(), async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Served {
+        addr,
+        upstream,
+        stop: Some(stop),
+        task: Some(task),
+        _dir: dir,
+    }
+}
