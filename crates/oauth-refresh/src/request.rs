@@ -20,10 +20,6 @@ pub(crate) struct TokenRequestParts<'a> {
 }
 
 impl TokenRequestParts<'_> {
-    pub(crate) fn build(&self, client: &reqwest::Client) -> reqwest::Request {
-        self.build_with(client, None)
-    }
-
     /// The request; with `assertion`, the client authenticates with it
     /// (RFC 7523 section 2.2: `client_assertion_type` and
     /// `client_assertion` beside the grant, with `client_id`) and its

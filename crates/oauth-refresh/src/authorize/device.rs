@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use connectkit_core::TokenInfo;
 use reqwest::header::CONTENT_TYPE;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
@@ -77,8 +77,10 @@ fn malformed(what: &str) -> Error {
 }
 
 impl Inner {
-    /// RFC 8628 section 3.1: client credentials as for a token request,
-    /// always POSTed (the defaults send them with HTTP Basic).
+    /// RFC 8628 section 3.1: the client authenticates as in a token request
+    /// (a fresh client assertion when it has one; its secret, by HTTP Basic
+    /// under the defaults; a public client names itself with `client_id`),
+    /// always POSTed.
     pub(crate) async fn device_authorization(
         &self,
         endpoint: &Url,
@@ -104,7 +106,15 @@ impl Inner {
             grant: &grant,
             scope,
         };
-        let redactor = self.redactor(None);
+        // The assertion's `aud` is the token endpoint here too: RFC 7523
+        // section 3 and OpenID Connect Core section 9 name it as the
+        // audience of client assertions, and RFC 8628 section 3.1 asks for
+        // the client authentication of the token endpoint.
+        let assertion = self.client_assertion_now()?;
+        let mut redactor = self.redactor(None);
+        if let Some(a) = &assertion {
+            redactor = redactor.also(a.expose_secret());
+        }
         let host = endpoint.host_str().unwrap_or_default().to_owned();
         let transport = |e: reqwest::Error| Error::Transport {
             host: host.clone(),
@@ -118,7 +128,7 @@ impl Inner {
         };
         let response = self
             .client
-            .execute(parts.build(&self.client))
+            .execute(parts.build_with(&self.client, assertion.as_ref()))
             .await
             .map_err(transport)?;
         let status = response.status().as_u16();

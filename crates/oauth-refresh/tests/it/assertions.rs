@@ -20,21 +20,21 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::{CLIENT_ID, CLIENT_SECRET, CountingIssuer, REFRESH_TOKEN, Received, token_requests};
 
-const PFX_PASSWORD: &str = "test-pfx-password";
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub(crate) const PFX_PASSWORD: &str = "test-pfx-password";
+pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
-fn key_path(name: &str) -> PathBuf {
+pub(crate) fn key_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/it/keys")
         .join(name)
 }
 
-fn key_text(name: &str) -> String {
+pub(crate) fn key_text(name: &str) -> String {
     std::fs::read_to_string(key_path(name)).unwrap()
 }
 
-fn pfx_key() -> SigningKey {
+pub(crate) fn pfx_key() -> SigningKey {
     SigningKey::from_file(
         key_path("rsa.pfx"),
         Some(&SecretString::from(PFX_PASSWORD)),
@@ -44,7 +44,7 @@ fn pfx_key() -> SigningKey {
 }
 
 /// The test certificate's thumbprints, computed here from its PEM.
-fn thumbprints() -> (String, String) {
+pub(crate) fn thumbprints() -> (String, String) {
     let der = CertificateDer::from_pem_slice(key_text("rsa.cert.pem").as_bytes()).unwrap();
     let b64 = |d: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d);
     (
@@ -53,7 +53,7 @@ fn thumbprints() -> (String, String) {
     )
 }
 
-fn param<'a>(r: &'a Received, name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(r: &'a Received, name: &str) -> Option<&'a str> {
     r.query
         .iter()
         .chain(&r.form)
@@ -61,7 +61,7 @@ fn param<'a>(r: &'a Received, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn names(r: &Received) -> Vec<&str> {
+pub(crate) fn names(r: &Received) -> Vec<&str> {
     r.query
         .iter()
         .chain(&r.form)
@@ -70,7 +70,7 @@ fn names(r: &Received) -> Vec<&str> {
 }
 
 /// Verifies `jwt` with `key` and `alg` for `aud`, returning header and claims.
-fn verify(
+pub(crate) fn verify(
     jwt: &str,
     key: &DecodingKey,
     alg: Algorithm,
@@ -85,11 +85,11 @@ fn verify(
     (data.header, data.claims)
 }
 
-fn rsa_public() -> DecodingKey {
+pub(crate) fn rsa_public() -> DecodingKey {
     DecodingKey::from_rsa_pem(key_text("rsa.pub.pem").as_bytes()).unwrap()
 }
 
-fn check_times(claims: &serde_json::Value) {
+pub(crate) fn check_times(claims: &serde_json::Value) {
     let iat = claims["iat"].as_u64().unwrap();
     assert_eq!(claims["nbf"].as_u64(), Some(iat), "{claims}");
     assert_eq!(claims["exp"].as_u64(), Some(iat + 300), "{claims}");

@@ -56,12 +56,12 @@ pub async fn mount_token(server: &MockServer) {
         .await;
 }
 
-fn query(url: &url::Url) -> HashMap<String, String> {
+pub(crate) fn query(url: &url::Url) -> HashMap<String, String> {
     url.query_pairs().into_owned().collect()
 }
 
 /// Plays the browser: follows the redirect the server would send.
-async fn redirect(to: &str) -> reqwest::Response {
+pub(crate) async fn redirect(to: &str) -> reqwest::Response {
     connectkit_core::client::http_client()
         .expect("HTTP client")
         .get(to)
@@ -349,7 +349,7 @@ async fn a_response_without_refresh_token_says_what_to_change() {
 }
 
 /// Plays the user who approves: the browser follows the redirect with a code.
-async fn approve(a: Authorizer) -> Result<connectkit_core::TokenInfo, Error> {
+pub(crate) async fn approve(a: Authorizer) -> Result<connectkit_core::TokenInfo, Error> {
     let pending = a.start().await.unwrap();
     let q = query(&pending.url);
     let finish = tokio::spawn(async move { a.finish(pending).await });

@@ -4,6 +4,7 @@
 mod assertions;
 mod authorize;
 mod cache;
+mod chain_client_auth;
 mod client_credentials;
 mod deadline;
 mod device;
