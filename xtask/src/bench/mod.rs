@@ -8,10 +8,14 @@
 mod auth;
 mod cpu;
 mod data;
+mod dataverse_partitions;
 mod decode;
 mod dynamics;
+mod flight;
 mod latency;
 mod metadata;
+mod odata_mock;
+mod partitions;
 mod report;
 mod rotation;
 mod scan;
@@ -67,6 +71,9 @@ pub struct Sizes {
     pub dyn_page: usize,
     /// Pages of `scan_page` rows in each latency-bound scan.
     pub latency_pages: usize,
+    /// Pages of the Dataverse entity set of the partitioned export
+    /// (benchmark 12), each answered 100 ms late.
+    pub partition_pages: usize,
 }
 
 impl Sizes {
@@ -87,6 +94,7 @@ impl Sizes {
             dyn_rows: 1_000_000,
             dyn_page: 5_000,
             latency_pages: 40,
+            partition_pages: 200,
         }
     }
 
@@ -107,6 +115,7 @@ impl Sizes {
             dyn_rows: 20_000,
             dyn_page: 5_000,
             latency_pages: 4,
+            partition_pages: 8,
         }
     }
 }
@@ -125,6 +134,7 @@ pub fn run(quick: bool) -> ExitCode {
     match std::env::var(CHILD_ENV).as_deref() {
         Ok(sql_copy::CHILD) => return sql_copy::child_main(),
         Ok(metadata::CHILD) => return metadata::child_main(),
+        Ok(flight::CHILD) => return flight::child_main(),
         Ok(_) => return scan::child_main(),
         Err(_) => {}
     }
@@ -239,6 +249,26 @@ pub async fn run_all(sizes: &Sizes, exe: Option<PathBuf>, progress: bool) -> Out
             &mut out,
             "d365 metadata",
             metadata::run(sizes, exe.as_deref()).await,
+        );
+    }
+    if wanted("10") {
+        note("10 flight sql");
+        collect(
+            &mut out,
+            "flight sql",
+            flight::run(sizes, exe.as_deref()).await,
+        );
+    }
+    if wanted("11") {
+        note("11 partitions");
+        collect(&mut out, "partitions", partitions::run(sizes).await);
+    }
+    if wanted("12") {
+        note("12 dataverse partitions");
+        collect(
+            &mut out,
+            "dataverse partitions",
+            dataverse_partitions::run(sizes).await,
         );
     }
     out

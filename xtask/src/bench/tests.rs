@@ -21,6 +21,7 @@ fn tiny() -> Sizes {
         dyn_rows: 12_000,
         dyn_page: 5_000,
         latency_pages: 3,
+        partition_pages: 4,
     }
 }
 
@@ -47,6 +48,9 @@ fn every_benchmark_completes_at_tiny_sizes() {
         "7 latency",
         "8 decode",
         "9 d365 metadata",
+        "10 flight sql",
+        "11 partitions",
+        "12 dataverse partitions",
     ] {
         assert!(
             outcome.rows.iter().any(|r| r.bench.starts_with(bench)),
