@@ -49,7 +49,9 @@ impl Listen {
         self
     }
 
-    /// Refuses plain text off loopback unless allowed.
+    /// Refuses plain text off loopback unless allowed, and TLS files that
+    /// cannot be read or hold no PEM certificate or key: what
+    /// [`Server::serve`] would refuse, found before any source is built.
     pub fn check(&self, addr: SocketAddr) -> connectkit_core::Result<()> {
         if self.tls.is_none() && !self.insecure && !addr.ip().is_loopback() {
             return Err(Error::invalid_property(
@@ -58,7 +60,7 @@ impl Listen {
                 Some(&addr.to_string()),
             ));
         }
-        Ok(())
+        self.tls_config().map(drop)
     }
 
     fn tls_config(&self) -> connectkit_core::Result<Option<ServerTlsConfig>> {

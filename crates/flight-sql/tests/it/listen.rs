@@ -233,6 +233,11 @@ async fn tls_files_that_cannot_work_are_named() {
             "--tls-key",
         ),
     ] {
+        let early = chain(
+            &listen
+                .check("127.0.0.1:50051".parse().unwrap())
+                .unwrap_err(),
+        );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let e = start(&config, listener, listen)
             .await
@@ -240,6 +245,7 @@ async fn tls_files_that_cannot_work_are_named() {
             .await
             .unwrap_err();
         assert_eq!(e.kind(), connectkit_core::ErrorKind::Io, "{e:?}");
+        assert_eq!(early, chain(&e));
         let text = chain(&e);
         assert!(
             text.contains(role) && text.contains(&file.display().to_string()),
@@ -275,6 +281,12 @@ async fn tls_files_that_cannot_work_are_named() {
             "PEM private key",
         ),
     ] {
+        // Found by the check `connectkit serve` makes before building sources.
+        let early = chain(
+            &listen
+                .check("127.0.0.1:50051".parse().unwrap())
+                .unwrap_err(),
+        );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let e = start(&config, listener, listen)
             .await
@@ -282,6 +294,7 @@ async fn tls_files_that_cannot_work_are_named() {
             .await
             .unwrap_err();
         assert_eq!(e.kind(), connectkit_core::ErrorKind::Config, "{e:?}");
+        assert_eq!(early, chain(&e));
         let text = chain(&e);
         assert!(
             text.contains(&format!("{role} {} holds no {expected}", file.display())),
@@ -308,14 +321,19 @@ async fn plain_text_is_refused_off_loopback_unless_asked_for() {
         "{text}"
     );
     Listen::plain().with_insecure(true).check(public).unwrap();
-    Listen::tls("c.pem", "k.pem").check(public).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert, key) = private_ca();
+    std::fs::write(dir.path().join("server.pem"), &cert).unwrap();
+    std::fs::write(dir.path().join("server.key"), &key).unwrap();
+    Listen::tls(dir.path().join("server.pem"), dir.path().join("server.key"))
+        .check(public)
+        .unwrap();
     for loopback in ["127.0.0.1:50051", "[::1]:50051"] {
         Listen::plain().check(loopback.parse().unwrap()).unwrap();
     }
 
     // The server refuses a listener on every interface and ends at once.
     let upstream = api().await;
-    let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &upstream.uri(), 100, "");
     let any = TcpListener::bind("0.0.0.0:0").await.unwrap();
     let port = any.local_addr().unwrap().port();
