@@ -17,9 +17,13 @@ use crate::signing_key::{SigningAlgorithm, SigningKey};
 pub const CREDENTIAL_PROPERTIES: &[PropertySpec] = &[
     PropertySpec::new(
         "JWTCertStore",
-        "The key that signs JWTs: a PKCS#12 file (.pfx/.p12), a PEM file (a PKCS#8 or PKCS#1 private key, optionally with its certificate), or a service-account JSON key file. It signs the JWT bearer grant's assertion, or (connectkit extension) the client assertion of a certificate credential.",
+        "The key that signs JWTs: a PKCS#12 file (.pfx/.p12), a PEM file (a PKCS#8, encrypted PKCS#8, PKCS#1 RSA or SEC1 EC private key, optionally with its certificate), or a service-account JSON key file. It signs the JWT bearer grant's assertion, or (connectkit extension) the client assertion of a certificate credential.",
     ),
-    PropertySpec::new("JWTCertPassword", "The password of a PKCS#12 JWTCertStore.").secret(),
+    PropertySpec::new(
+        "JWTCertPassword",
+        "The password of a PKCS#12 JWTCertStore, or of an encrypted PKCS#8 PEM key (`BEGIN ENCRYPTED PRIVATE KEY`).",
+    )
+    .secret(),
     PropertySpec::new(
         "JWTCertAlias",
         "The friendly name of the PKCS#12 entry to use (default: its first private key).",

@@ -66,6 +66,7 @@ impl ServiceAccountKey {
         let mut key = SigningKey::from_pem_text(
             pem.expose_secret(),
             &format!("{origin} (field \"private_key\")"),
+            None,
         )?;
         if let Some(kid) = file.private_key_id {
             key = key.with_key_id(kid);

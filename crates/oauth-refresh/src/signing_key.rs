@@ -1,5 +1,5 @@
 //! Private keys that sign JWTs (client assertions and the JWT bearer grant):
-//! read from PEM (PKCS#8, PKCS#1) or PKCS#12 (`.pfx`/`.p12`) files, with
+//! read from PEM (PKCS#8, encrypted PKCS#8, PKCS#1, SEC1) or PKCS#12 (`.pfx`/`.p12`) files, with
 //! the certificate's thumbprints for the `x5t` and `x5t#S256` headers.
 
 use std::fmt;
@@ -118,10 +118,12 @@ fn b64url(bytes: &[u8]) -> String {
 
 impl SigningKey {
     /// Reads a key (and its certificate, when the file holds one) from a
-    /// PEM file (a PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY` block,
-    /// optionally beside a `CERTIFICATE` block) or a PKCS#12 file
-    /// (`.pfx`/`.p12`, opened with `password`; `alias` picks an entry by
-    /// its friendly name). Errors name the file and never its contents.
+    /// PEM file (a PKCS#8 `PRIVATE KEY`, an encrypted PKCS#8 `ENCRYPTED
+    /// PRIVATE KEY` opened with `password`, a PKCS#1 `RSA PRIVATE KEY` or a
+    /// SEC1 `EC PRIVATE KEY` block, optionally beside a `CERTIFICATE`
+    /// block) or a PKCS#12 file (`.pfx`/`.p12`, opened with `password`;
+    /// `alias` picks an entry by its friendly name). Errors name the file
+    /// and never its contents or the password.
     pub fn from_file(
         path: impl AsRef<Path>,
         password: Option<&SecretString>,
@@ -150,7 +152,7 @@ impl SigningKey {
         }
         let text = std::str::from_utf8(bytes).ok();
         if let Some(text) = text.filter(|t| t.contains("-----BEGIN ")) {
-            return Self::from_pem_text(text, origin);
+            return Self::from_pem_text(text, origin, password);
         }
         if text.is_some_and(|t| t.trim_start().starts_with('{')) {
             return Err(file_error(
@@ -161,44 +163,48 @@ impl SigningKey {
         Self::from_pkcs12(bytes, origin, password, alias)
     }
 
-    /// Reads a PEM text: a private key, optionally with its certificate.
-    /// `origin` names the text in messages (a file, or a JSON field).
-    pub(crate) fn from_pem_text(text: &str, origin: &str) -> Result<Self, Error> {
-        let key = match PrivateKeyDer::from_pem_slice(text.as_bytes()) {
-            Ok(k) => k,
-            Err(_) if text.contains("ENCRYPTED PRIVATE KEY") => {
-                return Err(file_error(
-                    origin,
-                    "holds an encrypted PEM key, which connectkit does not read: put the key and its certificate in a PKCS#12 file (`openssl pkcs12 -export -inkey key.pem -in cert.pem -out client.pfx`) and give its password in JWTCertPassword",
-                ));
+    /// Reads a PEM text: a private key (PKCS#8, encrypted PKCS#8 opened
+    /// with `password`, PKCS#1 RSA or SEC1 EC), optionally with its
+    /// certificate. `origin` names the text in messages (a file, or a JSON field).
+    pub(crate) fn from_pem_text(
+        text: &str,
+        origin: &str,
+        password: Option<&SecretString>,
+    ) -> Result<Self, Error> {
+        if text.contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(file_error(origin, LEGACY_ENCRYPTED));
+        }
+        let (der, form) = if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+            let der = decrypt_pkcs8(text, origin, password)?;
+            let form = classify_pkcs8(der.expose_secret(), origin)?;
+            (der, form)
+        } else {
+            match PrivateKeyDer::from_pem_slice(text.as_bytes()) {
+                Ok(PrivateKeyDer::Pkcs1(k)) => {
+                    let der = SecretBox::new(Box::new(k.secret_pkcs1_der().to_vec()));
+                    RsaKeyPair::from_der(der.expose_secret()).map_err(|e| {
+                        file_error(origin, &format!("holds an RSA key that cannot sign ({e})"))
+                    })?;
+                    (der, KeyForm::RsaPkcs1)
+                }
+                Ok(PrivateKeyDer::Pkcs8(k)) => {
+                    let der = SecretBox::new(Box::new(k.secret_pkcs8_der().to_vec()));
+                    let form = classify_pkcs8(der.expose_secret(), origin)?;
+                    (der, form)
+                }
+                Ok(PrivateKeyDer::Sec1(k)) => {
+                    let der = sec1_to_pkcs8(k.secret_sec1_der(), origin)?;
+                    let form = classify_pkcs8(der.expose_secret(), origin)?;
+                    (der, form)
+                }
+                Ok(_) => return Err(file_error(origin, "holds a private key of an unknown form")),
+                Err(_) => {
+                    return Err(file_error(
+                        origin,
+                        "holds no PEM private key (expected a `BEGIN PRIVATE KEY`, `BEGIN ENCRYPTED PRIVATE KEY`, `BEGIN RSA PRIVATE KEY` or `BEGIN EC PRIVATE KEY` block)",
+                    ));
+                }
             }
-            Err(_) => {
-                return Err(file_error(
-                    origin,
-                    "holds no PEM private key (expected a `BEGIN PRIVATE KEY` or `BEGIN RSA PRIVATE KEY` block)",
-                ));
-            }
-        };
-        let (der, form) = match &key {
-            PrivateKeyDer::Pkcs1(k) => (k.secret_pkcs1_der().to_vec(), None),
-            PrivateKeyDer::Pkcs8(k) => (k.secret_pkcs8_der().to_vec(), Some(())),
-            PrivateKeyDer::Sec1(_) => {
-                return Err(file_error(
-                    origin,
-                    "holds a SEC1 EC key (`BEGIN EC PRIVATE KEY`), which connectkit does not read: convert it to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem`",
-                ));
-            }
-            _ => return Err(file_error(origin, "holds a private key of an unknown form")),
-        };
-        let der = SecretBox::new(Box::new(der));
-        let form = match form {
-            None => {
-                RsaKeyPair::from_der(der.expose_secret()).map_err(|e| {
-                    file_error(origin, &format!("holds an RSA key that cannot sign ({e})"))
-                })?;
-                KeyForm::RsaPkcs1
-            }
-            Some(()) => classify_pkcs8(der.expose_secret(), origin)?,
         };
         let certificate = CertificateDer::pem_slice_iter(text.as_bytes())
             .next()
@@ -391,6 +397,127 @@ impl SigningKey {
                 )
             })
     }
+}
+
+/// OpenSSL's legacy PEM encryption (RFC 1421 headers inside a PKCS#1 or
+/// SEC1 block), which no maintained Rust crate decrypts; the command turns
+/// it into encrypted PKCS#8 (OpenSSL 3 asks for the old pass phrase, then
+/// for the new password, and encrypts with PBES2, AES-256-CBC).
+const LEGACY_ENCRYPTED: &str = "holds a key in OpenSSL's legacy encrypted PEM form (`Proc-Type: 4,ENCRYPTED`), which connectkit does not read: convert it to encrypted PKCS#8 with `openssl pkcs8 -topk8 -in key.pem -out key-pkcs8.pem` (it asks for the old pass phrase, then for a new password), name the new file in JWTCertStore and give the new password in JWTCertPassword";
+
+/// The DER of an encrypted PKCS#8 key (RFC 5208 section 6), decrypted with
+/// `password` (PBES2 with PBKDF2 or scrypt, and AES: what OpenSSL 1.1 and 3 write).
+fn decrypt_pkcs8(
+    text: &str,
+    origin: &str,
+    password: Option<&SecretString>,
+) -> Result<SecretBox<Vec<u8>>, Error> {
+    let block = pem::parse_many(text)
+        .ok()
+        .and_then(|all| all.into_iter().find(|p| p.tag() == "ENCRYPTED PRIVATE KEY"))
+        .ok_or_else(|| {
+            file_error(
+                origin,
+                "holds an ENCRYPTED PRIVATE KEY block that is not valid PEM",
+            )
+        })?;
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(block.contents()).map_err(|e| {
+        match scheme_oid(block.contents()) {
+            // pkcs5 refuses schemes it does not know while decoding.
+            Some(oid) => unsupported_scheme(origin, &oid.to_string()),
+            None => file_error(
+                origin,
+                &format!("holds an ENCRYPTED PRIVATE KEY block that is not PKCS#8 ({e})"),
+            ),
+        }
+    })?;
+    let Some(password) = password else {
+        return Err(file_error(
+            origin,
+            "holds an encrypted PKCS#8 key (`BEGIN ENCRYPTED PRIVATE KEY`): give its password in JWTCertPassword",
+        ));
+    };
+    let doc = info
+        .decrypt(password.expose_secret().as_bytes())
+        .map_err(|e| match e {
+            // A wrong password shows as a bad padding, or as a plaintext
+            // that is not DER.
+            pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed)
+            | pkcs8::Error::Asn1(_)
+            | pkcs8::Error::KeyMalformed(_) => file_error(
+                origin,
+                "holds an encrypted PKCS#8 key that does not open with the JWTCertPassword given",
+            ),
+            other => unsupported_scheme(
+                origin,
+                &format!("{}: {other}", info.encryption_algorithm.oid()),
+            ),
+        })?;
+    Ok(SecretBox::new(Box::new(doc.as_bytes().to_vec())))
+}
+
+/// The OID of an `EncryptedPrivateKeyInfo`'s encryption algorithm, read
+/// without knowing the algorithm.
+fn scheme_oid(der: &[u8]) -> Option<pkcs8::ObjectIdentifier> {
+    use pkcs8::der::asn1::OctetStringRef;
+    use pkcs8::der::{Decode, Reader, SliceReader};
+    let mut reader = SliceReader::new(der).ok()?;
+    reader
+        .sequence(|r| {
+            let algorithm = pkcs8::AlgorithmIdentifierRef::decode(r)?;
+            <&OctetStringRef>::decode(r)?;
+            Ok::<_, pkcs8::der::Error>(algorithm.oid)
+        })
+        .ok()
+}
+
+/// An encryption scheme other than PBES2 with AES (PKCS#12's 3DES, PBES1,
+/// DES): OpenSSL re-encrypts with its default, PBES2 and AES-256-CBC.
+fn unsupported_scheme(origin: &str, scheme: &str) -> Error {
+    file_error(
+        origin,
+        &format!(
+            "holds a PKCS#8 key encrypted with a scheme connectkit does not read ({scheme}): re-encrypt it with PBES2 and AES by `openssl pkcs8 -topk8 -in key.pem -out key-pkcs8.pem` (it asks for the old password, then for a new one for JWTCertPassword)"
+        ),
+    )
+}
+
+/// `id-ecPublicKey` (RFC 5480), the algorithm of an EC key in PKCS#8.
+const EC_PUBLIC_KEY: pkcs8::ObjectIdentifier =
+    pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+/// `secp256r1` (P-256), the one curve ES256 signs on.
+const P256: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+
+/// A SEC1 `ECPrivateKey` (RFC 5915) wrapped in PKCS#8 (RFC 5958), the form
+/// ring and jsonwebtoken read, with the curve its parameters name (P-256
+/// when they name none).
+fn sec1_to_pkcs8(sec1_der: &[u8], origin: &str) -> Result<SecretBox<Vec<u8>>, Error> {
+    use pkcs8::der::asn1::{AnyRef, OctetStringRef};
+    use pkcs8::der::{Decode, Encode};
+    let unreadable = |e: pkcs8::der::Error| {
+        file_error(
+            origin,
+            &format!("holds a SEC1 EC key (`BEGIN EC PRIVATE KEY`) that cannot be read ({e})"),
+        )
+    };
+    let key = sec1::EcPrivateKey::from_der(sec1_der).map_err(unreadable)?;
+    if key.public_key.is_none() {
+        // ring needs it; OpenSSL computes it when it converts the key.
+        return Err(file_error(
+            origin,
+            "holds a SEC1 EC key without its public key: convert it to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem`",
+        ));
+    }
+    let curve = key.parameters.and_then(|p| p.named_curve()).unwrap_or(P256);
+    let info = pkcs8::PrivateKeyInfoRef {
+        algorithm: pkcs8::AlgorithmIdentifierRef {
+            oid: EC_PUBLIC_KEY,
+            parameters: Some(AnyRef::from(&curve)),
+        },
+        private_key: OctetStringRef::new(sec1_der).map_err(unreadable)?,
+        public_key: None,
+    };
+    Ok(SecretBox::new(Box::new(info.to_der().map_err(unreadable)?)))
 }
 
 /// RSA or EC P-256, told apart by ring (which also checks the key).

@@ -12,6 +12,7 @@ mod errors;
 mod exchange_fallback;
 mod fallback;
 mod faults;
+mod key_forms;
 mod modes;
 mod proxy;
 mod redaction;
