@@ -78,9 +78,26 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// The default, and the answer wherever splitting cannot be proven
     /// exact (a limit, a source without known page addresses): one
     /// partition, the whole scan.
+    ///
+    /// This answer comes from what the connector knows already; callers ask
+    /// [`plan_partitions`](Self::plan_partitions), which may ask the source.
     fn partitions(&self, table: &str, request: &ScanRequest, wanted: usize) -> Vec<ScanPartition> {
         let _ = (table, request, wanted);
         vec![ScanPartition::whole()]
+    }
+
+    /// The partitions of a scan as [`partitions`](Self::partitions) defines
+    /// them, for a connector that must ask the source first (Dataverse reads
+    /// the bounds of the column it splits on); what the SQL layer calls.
+    /// The default answers [`partitions`](Self::partitions) without a
+    /// request.
+    async fn plan_partitions(
+        &self,
+        table: &str,
+        request: &ScanRequest,
+        wanted: usize,
+    ) -> Result<Vec<ScanPartition>> {
+        Ok(self.partitions(table, request, wanted))
     }
 
     /// Reads one partition of those [`partitions`](Self::partitions)
@@ -112,6 +129,11 @@ pub struct ScanPartition {
     /// What this partition reads, in the source's terms (`pages 1, 5, 9,
     /// ...`); empty for the whole scan.
     pub description: String,
+    /// The connector's own account of what this partition reads, handed
+    /// back to [`Connector::scan_partition`] (a key range, say); plain text,
+    /// so that it can travel in a Flight ticket. Empty when `index` and
+    /// `count` say it all.
+    pub key: String,
 }
 
 impl ScanPartition {
@@ -121,6 +143,7 @@ impl ScanPartition {
             index: 0,
             count: 1,
             description: String::new(),
+            key: String::new(),
         }
     }
 
@@ -130,7 +153,15 @@ impl ScanPartition {
             index,
             count,
             description: description.into(),
+            key: String::new(),
         }
+    }
+
+    /// Sets the connector's own account of the partition (see
+    /// [`key`](Self::key)).
+    pub fn with_key(mut self, key: impl Into<String>) -> Self {
+        self.key = key.into();
+        self
     }
 }
 

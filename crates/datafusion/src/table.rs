@@ -151,13 +151,19 @@ impl TableProvider for ConnectorTable {
             (None, None)
         };
         // A limit is for the whole scan: one partition reads it in order
-        // and stops once it has enough. Otherwise the connector splits the
-        // scan into at most `target_partitions` partitions where it can.
-        let partitions = if limit.is_some() {
+        // and stops once it has enough; a count the source gave answers the
+        // query without a scan, so nothing is asked to split it. Otherwise
+        // the connector splits the scan into at most `target_partitions`
+        // partitions where it can (asking the source where it must).
+        let partitions = if limit.is_some() || num_rows.is_some() {
             vec![ScanPartition::whole()]
         } else {
             let wanted = state.config().target_partitions().max(1);
-            let mut parts = self.connector.partitions(&self.table, &request, wanted);
+            let mut parts = self
+                .connector
+                .plan_partitions(&self.table, &request, wanted)
+                .await
+                .map_err(crate::external)?;
             if parts.is_empty() {
                 parts.push(ScanPartition::whole());
             }

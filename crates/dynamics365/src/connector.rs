@@ -8,7 +8,8 @@ use arrow_schema::SchemaRef;
 use async_trait::async_trait;
 use connectkit_core::client::{PageRun, PagingLimits};
 use connectkit_core::{
-    AuthFlow, Connector, Error, Filter, FilterSupport, Result, Scan, ScanRequest, TableInfo,
+    AuthFlow, Connector, Error, ErrorKind, Filter, FilterSupport, Result, Scan, ScanPartition,
+    ScanRequest, TableInfo, USER_WARNING,
 };
 use serde::Deserialize;
 use tokio::sync::OnceCell;
@@ -21,6 +22,7 @@ use crate::labels::{Kind, attributes_url, parse_attributes, with_labels};
 use crate::metadata::Metadata;
 use crate::odata::encode_component;
 use crate::odata::translate_filters;
+use crate::partition::{Range, and, bound_url, choose, cuts, parse_bound};
 use crate::scan::{PagesSpec, first_url, pages};
 use crate::types::{Column, schema_of};
 
@@ -37,6 +39,8 @@ pub struct Dynamics365Connector {
     limits: PagingLimits,
     /// `IncludeFormattedValues`: label columns beside value columns.
     labels: bool,
+    /// `PartitionColumn`: the column scans are split on, where the table has it.
+    partition_column: Option<String>,
     /// `MetadataCache`/`MetadataCacheDir`: where `$metadata` is kept.
     cache: Option<MetadataCache>,
     metadata: OnceCell<Arc<Metadata>>,
@@ -52,6 +56,7 @@ impl Dynamics365Connector {
         limits: PagingLimits,
         labels: bool,
         cache: Option<MetadataCache>,
+        partition_column: Option<String>,
     ) -> Self {
         Self {
             api,
@@ -59,6 +64,7 @@ impl Dynamics365Connector {
             page_size,
             limits,
             labels,
+            partition_column,
             cache,
             metadata: OnceCell::new(),
             kinds: Mutex::new(HashMap::new()),
@@ -265,6 +271,143 @@ impl Connector for Dynamics365Connector {
     /// page by page. Filters that OData cannot express for the column's type
     /// come back in [`Scan::unapplied_filters`].
     async fn scan(&self, table: &str, request: ScanRequest) -> Result<Scan> {
+        self.scan_range(table, request, None).await
+    }
+
+    /// Splits a scan into ranges of `createdon` (or `PartitionColumn`), at
+    /// most `wanted` and `ScanPartitions` of them, after reading the
+    /// column's bounds among the rows the filters select (two one-row
+    /// requests; see the crate docs, *Partitions*). One partition with a
+    /// limit, without such a column, when the rows hold fewer distinct
+    /// values than partitions, or when the server cannot answer the bounds
+    /// (a warning says why).
+    async fn plan_partitions(
+        &self,
+        table: &str,
+        request: &ScanRequest,
+        wanted: usize,
+    ) -> Result<Vec<ScanPartition>> {
+        let whole = || Ok(vec![ScanPartition::whole()]);
+        let count = wanted.min(self.limits.scan_partitions);
+        if count <= 1 || request.limit.is_some() {
+            return whole();
+        }
+        let (set, columns) = self.table(table).await?;
+        let Some(split) = choose(&columns, &set, self.partition_column.as_deref())? else {
+            return whole();
+        };
+        let (filter, _) = translate_filters(&request.filters, &columns);
+        let (set_ref, split_ref, filter) = (&set, &split, filter.as_deref());
+        let bound = |descending| async move {
+            let url = bound_url(&self.api.base, set_ref, split_ref, filter, descending)?;
+            let body = self.api.get(&url, JSON).await?;
+            Ok::<_, Error>(parse_bound(&body, set_ref, split_ref)?)
+        };
+        let bounds = futures::try_join!(bound(false), bound(true));
+        let (lo, hi) = match bounds {
+            Ok((Some(lo), Some(hi))) => (lo, hi),
+            // No row has a value: nothing to split.
+            Ok(_) => return whole(),
+            // A server that cannot order or filter on the column (a virtual
+            // table, say) still answers the scan itself.
+            Err(e) if matches!(e.kind(), ErrorKind::Api | ErrorKind::Protocol) => {
+                tracing::warn!(
+                    target: USER_WARNING,
+                    "table {set}: reading one partition, since the bounds of {} could not be read: {}",
+                    split.column.name,
+                    connectkit_core::Report(&e)
+                );
+                return whole();
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(ranges) = Range::split(&split, &cuts(lo, hi, count)) else {
+            return whole();
+        };
+        if ranges.len() <= 1 {
+            return whole();
+        }
+        let n = ranges.len();
+        Ok(ranges
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ScanPartition::new(i, n, r.predicate()).with_key(r.key()))
+            .collect())
+    }
+
+    /// One range of a split scan (its key says which), or the whole scan.
+    async fn scan_partition(
+        &self,
+        table: &str,
+        request: ScanRequest,
+        partition: &ScanPartition,
+    ) -> Result<Scan> {
+        if partition.key.is_empty() {
+            return self.scan(table, request).await;
+        }
+        let (set, columns) = self.table(table).await?;
+        let range = Range::from_key(&partition.key, &columns, &set)?;
+        self.scan_range(table, request, Some((&range, partition.count)))
+            .await
+    }
+
+    /// `GET <set>/$count`, exact below Dataverse's cap ([`COUNT_CAP`]: the
+    /// server counts "up to 5,000"); a count at the cap is `None`, so the
+    /// caller counts by scanning.
+    async fn count(&self, table: &str) -> Result<Option<u64>> {
+        let md = self.metadata().await?;
+        let set = md.find_set(table).ok_or_else(|| Error::TableNotFound {
+            name: table.to_owned(),
+            known: md.entity_sets().map(str::to_owned).collect(),
+        })?;
+        let url = self
+            .api
+            .base
+            .join(&format!("{}/$count", encode_component(set)))
+            .map_err(|e| {
+                Dynamics365Error::config("ServiceURL", format!("cannot address {set}/$count: {e}"))
+            })?;
+        let body = self.api.get(&url, TEXT).await?;
+        let n: u64 = body
+            .trim()
+            .trim_start_matches('\u{feff}')
+            .parse()
+            .map_err(|_| Dynamics365Error::InvalidResponse {
+                what: format!("table {set}"),
+                message: format!("$count is not a number: {:?}", excerpt(&body)),
+            })?;
+        Ok((n < COUNT_CAP).then_some(n))
+    }
+
+    /// Answered from the `$metadata` already loaded (by `schema` or `tables`);
+    /// before that, every filter is `Unsupported`.
+    fn filter_support(&self, table: &str, filters: &[Filter]) -> Vec<FilterSupport> {
+        let unsupported = || vec![FilterSupport::Unsupported; filters.len()];
+        let Some(metadata) = self.metadata.get() else {
+            return unsupported();
+        };
+        let columns = metadata
+            .find_set(table)
+            .and_then(|set| metadata.columns(set).ok());
+        match columns {
+            Some(columns) => translate_filters(filters, &columns).1,
+            None => unsupported(),
+        }
+    }
+
+    fn auth_flow(&self) -> Arc<dyn AuthFlow> {
+        self.flow.clone()
+    }
+}
+
+impl Dynamics365Connector {
+    /// A scan of `table`, or of one `range` of `count` ranges of it.
+    async fn scan_range(
+        &self,
+        table: &str,
+        request: ScanRequest,
+        range: Option<(&Range, usize)>,
+    ) -> Result<Scan> {
         let (set, columns) = self.table(table).await?;
         let selected: Option<Vec<Column>> = match &request.projection {
             Some(names) => Some(
@@ -314,6 +457,11 @@ impl Connector for Dynamics365Connector {
         // that fits one page is `$top` alone; a larger one is paged with
         // page sizes that shrink to the rows still wanted.
         let top = limit.filter(|n| *n <= self.page_size as usize);
+        // A range's predicate joins the user's filter: `(filter) and (range)`.
+        let filter = match range {
+            Some((r, _)) => Some(and(filter.as_deref(), &r.predicate())),
+            None => filter,
+        };
         let url = first_url(
             &self.api.base,
             &set,
@@ -323,7 +471,13 @@ impl Connector for Dynamics365Connector {
         )?;
         let columns = selected.unwrap_or(columns);
         let schema = schema_of(&columns);
-        let run = self.page_run(limit);
+        let mut run = self.page_run(limit);
+        if let Some((_, count)) = range {
+            // The ranges of a scan share MaxConcurrentRequests (and, through
+            // the one client, its throttling: Retry-After and AIMD).
+            let share = (self.limits.max_concurrent_requests / count.max(1)).max(1);
+            run = run.with_limits(self.limits.clone().with_max_concurrent_requests(share));
+        }
         let spec = PagesSpec {
             table: set,
             schema: schema.clone(),
@@ -337,54 +491,6 @@ impl Connector for Dynamics365Connector {
         Ok(Scan::new(schema, batches)
             .with_unapplied_filters(unapplied)
             .with_limit_applied(all_exact))
-    }
-
-    /// `GET <set>/$count`, exact below Dataverse's cap ([`COUNT_CAP`]: the
-    /// server counts "up to 5,000"); a count at the cap is `None`, so the
-    /// caller counts by scanning.
-    async fn count(&self, table: &str) -> Result<Option<u64>> {
-        let md = self.metadata().await?;
-        let set = md.find_set(table).ok_or_else(|| Error::TableNotFound {
-            name: table.to_owned(),
-            known: md.entity_sets().map(str::to_owned).collect(),
-        })?;
-        let url = self
-            .api
-            .base
-            .join(&format!("{}/$count", encode_component(set)))
-            .map_err(|e| {
-                Dynamics365Error::config("ServiceURL", format!("cannot address {set}/$count: {e}"))
-            })?;
-        let body = self.api.get(&url, TEXT).await?;
-        let n: u64 = body
-            .trim()
-            .trim_start_matches('\u{feff}')
-            .parse()
-            .map_err(|_| Dynamics365Error::InvalidResponse {
-                what: format!("table {set}"),
-                message: format!("$count is not a number: {:?}", excerpt(&body)),
-            })?;
-        Ok((n < COUNT_CAP).then_some(n))
-    }
-
-    /// Answered from the `$metadata` already loaded (by `schema` or `tables`);
-    /// before that, every filter is `Unsupported`.
-    fn filter_support(&self, table: &str, filters: &[Filter]) -> Vec<FilterSupport> {
-        let unsupported = || vec![FilterSupport::Unsupported; filters.len()];
-        let Some(metadata) = self.metadata.get() else {
-            return unsupported();
-        };
-        let columns = metadata
-            .find_set(table)
-            .and_then(|set| metadata.columns(set).ok());
-        match columns {
-            Some(columns) => translate_filters(filters, &columns).1,
-            None => unsupported(),
-        }
-    }
-
-    fn auth_flow(&self) -> Arc<dyn AuthFlow> {
-        self.flow.clone()
     }
 }
 

@@ -200,6 +200,7 @@ mod labels;
 mod metadata;
 mod odata;
 mod page;
+mod partition;
 mod scan;
 mod service_url;
 mod source;

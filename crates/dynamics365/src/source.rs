@@ -63,6 +63,10 @@ const OWN_PROPERTIES: &[PropertySpec] = &[
         "Seconds one request may take, connect to last byte; 0 for none.",
     )
     .default_value("300"),
+    PropertySpec::new(
+        "PartitionColumn",
+        "connectkit extension: the column partitioned scans split a table on (an integer, Edm.Date or Edm.DateTimeOffset column whose values do not change during the export); default createdon.",
+    ),
 ];
 
 /// The vendor's default `WSTimeout` for Dynamics 365 (the catalogue's
@@ -261,6 +265,18 @@ impl Dynamics365DataSource {
         self.set("PageSize", rows.to_string())
     }
 
+    /// `ScanPartitions`: the most partitions one scan splits into (default
+    /// the number of cores, at most `MaxConcurrentRequests`).
+    pub fn scan_partitions(self, n: usize) -> Self {
+        self.set("ScanPartitions", n.to_string())
+    }
+
+    /// `PartitionColumn`: the column partitioned scans split a table on
+    /// (default `createdon`; see the crate docs, *Partitions*).
+    pub fn partition_column(self, column: impl Into<String>) -> Self {
+        self.set("PartitionColumn", column)
+    }
+
     /// Any other property of [`catalogue`] (AuthHeader, AccessToken, ...).
     /// Secret properties are stored as secrets.
     pub fn property(self, name: &str, value: impl Into<String>) -> Self {
@@ -333,8 +349,19 @@ impl Dynamics365DataSource {
             .with_error_detail(odata_detail);
         let api = Api { client, base };
         let limits = PagingLimits::from_properties(&props)?;
+        let partition_column = props
+            .get_str("PartitionColumn")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
         Ok(Dynamics365Connector::new(
-            api, flow, page_size, limits, labels, cache,
+            api,
+            flow,
+            page_size,
+            limits,
+            labels,
+            cache,
+            partition_column,
         ))
     }
 }

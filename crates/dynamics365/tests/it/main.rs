@@ -10,6 +10,7 @@ mod client_credentials;
 mod errors;
 mod labels;
 mod paging;
+mod partitions;
 mod pushdown;
 mod schema;
 mod seed;
