@@ -19,6 +19,7 @@ pub const SECRET_PROPERTIES: &[&str] = &[
     "SecurityToken",
     "Password",
     "ProxyPassword",
+    "JWTCertPassword",
 ];
 
 /// Whether `name` (any case) is one of [`SECRET_PROPERTIES`].

@@ -6,6 +6,8 @@ const SECRETS: &[&str] = &[
     "Acc3ss-tok",
     "S3cur1ty-tok",
     "Passw0rd-x",
+    "Pr0xy-pw",
+    "K3y-st0re-pw",
 ];
 
 fn assert_clean(text: &str) {
@@ -17,8 +19,8 @@ fn assert_clean(text: &str) {
 #[test]
 fn urls_and_properties_never_print_secrets() {
     let src = format!(
-        "autorest:ClientSecret={};RefreshToken='{}';accesstoken=\"{}\";SecurityToken={};PASSWORD={};ClientID=visible",
-        SECRETS[0], SECRETS[1], SECRETS[2], SECRETS[3], SECRETS[4]
+        "autorest:ClientSecret={};RefreshToken='{}';accesstoken=\"{}\";SecurityToken={};PASSWORD={};ProxyPassword={};jwtcertpassword={};ClientID=visible",
+        SECRETS[0], SECRETS[1], SECRETS[2], SECRETS[3], SECRETS[4], SECRETS[5], SECRETS[6]
     );
     let url: ConnectionUrl = src.parse().unwrap();
     for text in [
@@ -46,6 +48,11 @@ fn errors_never_print_secrets() {
             SECRETS[1], SECRETS[1]
         ),
         format!("autorest:SecurityToken='{}'x", SECRETS[3]),
+        format!("autorest:JWTCertPassword='{}", SECRETS[6]),
+        format!(
+            "autorest:JWTCertPassword={};JWTCertPassword={}",
+            SECRETS[6], SECRETS[6]
+        ),
     ];
     for src in cases {
         let err = src.parse::<ConnectionUrl>().unwrap_err();
@@ -64,4 +71,10 @@ fn flows_and_values_never_print_secrets() {
     assert_clean(&format!("{flow:?}"));
     let v = PropertyValue::for_name("refreshtoken", SECRETS[1].to_owned());
     assert_clean(&format!("{v} {v:?}"));
+    // Every name in the list is a secret from the moment it is parsed.
+    for name in connectkit_core::SECRET_PROPERTIES {
+        let v = PropertyValue::for_name(&name.to_lowercase(), SECRETS[6].to_owned());
+        assert!(v.is_secret(), "{name}");
+        assert_clean(&format!("{v} {v:?}"));
+    }
 }
