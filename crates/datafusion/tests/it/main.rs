@@ -8,6 +8,7 @@ mod autorest;
 mod contract;
 mod count;
 mod dynamics;
+mod dynamics_partitions;
 mod join;
 mod partitions;
 
@@ -162,9 +163,12 @@ pub async fn dataverse(server: &MockServer) -> Dataverse {
     dv
 }
 
-/// The Dynamics 365 connector for `server`, asking for pages of `page_size`.
+/// The Dynamics 365 connector for `server`, asking for pages of `page_size`;
+/// one partition, so that the requests each test asserts are the scan's
+/// alone (partitioned scans: `dynamics_partitions`).
 pub fn d365(server: &MockServer, page_size: u32) -> Arc<dyn Connector> {
     let c = connectkit_dynamics365::Dynamics365DataSource::new()
+        .scan_partitions(1)
         .service_url(format!("{}{BASE}", server.uri()))
         .client_id("29453d6f-6789-25gh-gd8g-44tk3c527831")
         .client_secret("sql-s3cret")
