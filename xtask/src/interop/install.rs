@@ -12,7 +12,7 @@ use std::time::Instant;
 /// Where the installed servers live.
 #[derive(Debug, Clone)]
 pub struct Installed {
-    /// The venv's python, with Django, django-oauth-toolkit and proxy.py.
+    /// The venv's python, with Django, django-oauth-toolkit, Authlib and proxy.py.
     pub python: PathBuf,
     /// `node_modules` with oidc-provider, json-server, @sap/cds, @cap-js/sqlite.
     pub node_modules: PathBuf,

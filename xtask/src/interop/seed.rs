@@ -293,6 +293,40 @@ pub fn cap() -> CapSeed {
     }
 }
 
+/// Rows of the JWT bearer server's protected resource (`/api/rows`).
+pub const GRANTED_ROWS: usize = 60;
+
+/// The JWT bearer server's `rows.json` and the rows read back from it.
+pub struct GrantedSeed {
+    /// The JSON array the server serves.
+    pub json: Value,
+    /// The same rows in canonical form.
+    pub rows: Vec<Row>,
+}
+
+/// The JWT bearer server's seed: `id`, `account`, `balance` (a
+/// full-precision double), `active`.
+pub fn granted() -> GrantedSeed {
+    let mut rng = Rng(0x5EED_7523);
+    let (mut json, mut rows) = (Vec::new(), Vec::new());
+    for id in 1..=GRANTED_ROWS {
+        let account = format!("{}-{id:03}", rng.word());
+        let balance = (rng.unit() - 0.25) * 1e6;
+        let active = rng.below(4) != 0;
+        json.push(json!({"id": id, "account": account, "balance": balance, "active": active}));
+        rows.push(Row::from([
+            ("id".into(), Some(id.to_string())),
+            ("account".into(), Some(account)),
+            ("balance".into(), Some(canon_f64(balance))),
+            ("active".into(), Some(active.to_string())),
+        ]));
+    }
+    GrantedSeed {
+        json: Value::Array(json),
+        rows,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

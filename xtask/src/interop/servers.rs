@@ -12,7 +12,7 @@ use super::install::{Installed, interop_dir};
 use super::process::{ServerProcess, free_port};
 use super::seed;
 
-/// The four servers.
+/// The servers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     /// django-oauth-toolkit with its protected API.
@@ -23,6 +23,8 @@ pub enum Kind {
     JsonServer,
     /// SAP CAP with its token endpoint.
     Cap,
+    /// Authlib's RFC 7523 JWT bearer grant with a protected resource.
+    Authlib,
 }
 
 impl Kind {
@@ -33,11 +35,12 @@ impl Kind {
             Kind::Oidc => "oidc-provider",
             Kind::JsonServer => "json-server",
             Kind::Cap => "sap-cap",
+            Kind::Authlib => "authlib",
         }
     }
     /// Whether the server is installed by pip (else npm).
     pub fn python(self) -> bool {
-        self == Kind::Dot
+        matches!(self, Kind::Dot | Kind::Authlib)
     }
 }
 
@@ -243,6 +246,21 @@ pub async fn start(kind: Kind, inst: &Installed, run_dir: &Path) -> Result<Serve
     process
         .wait_ready(&format!("{base}/_interop/ready"), Duration::from_secs(60))
         .await?;
+        Kind::Authlib => {
+            let rows = serde_json::to_vec(&seed::granted().json).map_err(|e| e.to_string())?;
+            write(&dir.join("rows.json"), rows)?;
+            // The service accounts' public key: the public half of the test
+            // key the JWT bearer scenarios sign with.
+            let mut c = Command::new(&inst.python);
+            c.arg(interop_dir().join("python/jwt_bearer_server.py"))
+                .arg(&dir)
+                .arg(port.to_string())
+                .arg(
+                    super::install::repo_root()
+                        .join("crates/oauth-refresh/tests/it/keys/rsa.pub.pem"),
+                );
+            c
+        }
     Ok(Server {
         base,
         tls,

@@ -124,6 +124,7 @@ pub fn token_endpoint(ctx: &Ctx, server: Kind) -> String {
         Kind::Dot => format!("{}/o/token/", ctx.server(server).base),
         Kind::Oidc => format!("{}/token", ctx.server(server).base),
         Kind::Cap => format!("{}/oauth/token", ctx.server(server).base),
+        Kind::Authlib => format!("{}/token", ctx.server(server).base),
         Kind::JsonServer => String::new(),
     }
 }

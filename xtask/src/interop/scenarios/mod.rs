@@ -15,6 +15,7 @@ mod flight_sql;
 mod grant;
 mod json_server;
 mod proxy;
+mod jwt_bearer;
 mod rotation;
 mod tls;
 
@@ -107,6 +108,7 @@ pub fn all() -> Vec<Scenario> {
 pub fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
     if cond { Ok(()) } else { Err(msg()) }
 }
+    v.extend(jwt_bearer::scenarios());
 
 /// Every problem of a scenario at once, so that one defect does not hide
 /// another.
