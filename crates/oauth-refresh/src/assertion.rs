@@ -90,6 +90,17 @@ fn fresh_jti() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The parts of a signed JWT to mask wherever a server may echo them: the
+/// whole token and its signature (header and claims are not secret, but
+/// the signature is what makes the token a credential).
+pub(crate) fn secret_parts(jwt: &str) -> Vec<&str> {
+    let mut parts = vec![jwt];
+    if let Some((_, signature)) = jwt.rsplit_once('.') {
+        parts.push(signature);
+    }
+    parts
+}
+
 fn signing_failed(e: jsonwebtoken::errors::Error) -> Error {
     Error::config(
         crate::signing_key::KEY_STORE_PROPERTY,

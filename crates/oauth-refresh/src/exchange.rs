@@ -116,20 +116,29 @@ impl Inner {
         };
         let assertion = self.client_assertion_now()?;
         let first = parts.build_with(&self.client, assertion.as_ref());
-        let mut redactor = self.redactor_with(Some(st), grant.secrets());
-        if let Some(a) = &assertion {
-            redactor = redactor.also(a.expose_secret());
-        }
-        if let Some(basic) = first
+        let basic = first
             .headers()
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-        {
-            redactor = redactor.also(basic);
-            if let Some(b64) = basic.strip_prefix("Basic ") {
-                redactor = redactor.also(b64);
+            .map(str::to_owned);
+        // Every spelling of the grant's secrets and of each assertion sent
+        // (the token and its signature) is masked in what the server answers.
+        let mut assertions: Vec<SecretString> = assertion.into_iter().collect();
+        let redactor_for = |assertions: &[SecretString]| {
+            let mut secrets = grant.secrets();
+            for a in assertions {
+                secrets.extend(crate::assertion::secret_parts(a.expose_secret()));
             }
-        }
+            let mut redactor = self.redactor_with(Some(st), secrets);
+            if let Some(basic) = &basic {
+                redactor = redactor.also(basic);
+                if let Some(b64) = basic.strip_prefix("Basic ") {
+                    redactor = redactor.also(b64);
+                }
+            }
+            redactor
+        };
+        let mut redactor = redactor_for(&assertions);
         let mut request = Some(first);
         let mut attempt = 0u32;
         let started = Instant::now();
@@ -148,10 +157,12 @@ impl Inner {
                 None => {
                     // Every attempt carries a fresh assertion (its own jti).
                     let assertion = self.client_assertion_now()?;
-                    if let Some(a) = &assertion {
-                        redactor = redactor.also(a.expose_secret());
+                    let request = parts.build_with(&self.client, assertion.as_ref());
+                    if let Some(a) = assertion {
+                        assertions.push(a);
+                        redactor = redactor_for(&assertions);
                     }
-                    parts.build_with(&self.client, assertion.as_ref())
+                    request
                 }
             };
             let sent = async {

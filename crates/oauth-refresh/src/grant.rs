@@ -110,9 +110,8 @@ impl Grant {
     /// The secrets this grant carries, for the redactor.
     pub(crate) fn secrets(&self) -> Vec<&str> {
         match self {
-            Grant::RefreshToken(t) | Grant::DeviceCode(t) | Grant::JwtBearer(t) => {
-                vec![t.expose_secret()]
-            }
+            Grant::RefreshToken(t) | Grant::DeviceCode(t) => vec![t.expose_secret()],
+            Grant::JwtBearer(a) => crate::assertion::secret_parts(a.expose_secret()),
             Grant::ClientCredentials | Grant::DeviceAuthorization => Vec::new(),
             Grant::AuthorizationCode { code, verifier, .. } => {
                 vec![code.expose_secret(), verifier.expose_secret()]

@@ -111,10 +111,13 @@ impl Inner {
         // audience of client assertions, and RFC 8628 section 3.1 asks for
         // the client authentication of the token endpoint.
         let assertion = self.client_assertion_now()?;
-        let mut redactor = self.redactor(None);
-        if let Some(a) = &assertion {
-            redactor = redactor.also(a.expose_secret());
-        }
+        let redactor = self.redactor_with(
+            None,
+            assertion
+                .as_ref()
+                .map(|a| crate::assertion::secret_parts(a.expose_secret()))
+                .unwrap_or_default(),
+        );
         let host = endpoint.host_str().unwrap_or_default().to_owned();
         let transport = |e: reqwest::Error| Error::Transport {
             host: host.clone(),

@@ -436,3 +436,139 @@ async fn the_other_grants_leak_nothing_either() {
         }
     }
 }
+
+/// A token endpoint that refuses every request and echoes every parameter
+/// it received, in each spelling of the catalogue, in a JSON error (401)
+/// or a plain-text body (400).
+fn echoing(json: bool) -> impl Fn(&wiremock::Request) -> ResponseTemplate + Send + Sync {
+    move |req: &wiremock::Request| {
+        let echo: Vec<String> = url::form_urlencoded::parse(&req.body)
+            .flat_map(|(k, v)| {
+                let sig = v.rsplit('.').next().unwrap_or_default().to_owned();
+                [
+                    format!("{k}={v}"),
+                    form(&v),
+                    pct(&v, true),
+                    STANDARD.encode(v.as_bytes()),
+                    sig,
+                ]
+            })
+            .collect();
+        let echo = echo.join(" ");
+        if json {
+            ResponseTemplate::new(401).set_body_json(serde_json::json!({
+                "error": "invalid_client", "error_description": echo}))
+        } else {
+            ResponseTemplate::new(400).set_body_raw(echo.into_bytes(), "text/plain")
+        }
+    }
+}
+
+/// Signed credentials (issue 28): a certificate credential from an
+/// encrypted PEM key (with JWTCertPassword), a `client_secret_jwt` client
+/// and the JWT bearer grant from a service-account key file, against an
+/// endpoint that echoes their assertions. No spelling of an assertion or
+/// its signature, of the key's password, of the key or of the client
+/// secret reaches an error, a Debug or a log line.
+#[tokio::test]
+async fn signed_credentials_leak_nothing() {
+    use connectkit_oauth_refresh::{GrantType, RefreshTokenFlowBuilder};
+    const KEY_PASSWORD: &str = "ec-pass";
+    let dir = tempfile::tempdir().unwrap();
+    let key_lines: Vec<String> = ["ec.sec1.pem", "ec.pkcs8.pem", "rsa.pkcs8.pem"]
+        .iter()
+        .flat_map(|f| {
+            crate::assertions::key_text(f)
+                .lines()
+                .filter(|l| !l.starts_with("-----") && l.len() > 20)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for json in [true, false] {
+        let server = MockServer::builder().start().await;
+        Mock::given(path("/token"))
+            .respond_with(echoing(json))
+            .mount(&server)
+            .await;
+        let token_url = format!("{}/token", server.uri());
+        let account = dir.path().join("service-account.json");
+        std::fs::write(
+            &account,
+            serde_json::to_vec(&serde_json::json!({
+                "type": "service_account",
+                "private_key_id": "k1",
+                "private_key": crate::assertions::key_text("rsa.pkcs8.pem"),
+                "client_email": "reader@example.iam.gserviceaccount.com",
+                "token_uri": token_url,
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+        let cases = [
+            (
+                format!(
+                    "ClientID={CLIENT_ID};TokenURI=POST {token_url};JWTCertStore={};JWTCertPassword={KEY_PASSWORD}",
+                    crate::assertions::key_path("ec.encrypted.pem").display()
+                ),
+                GrantType::ClientCredentials,
+            ),
+            (
+                format!(
+                    "ClientID={CLIENT_ID};ClientSecret='{CLIENT_SECRET}';TokenURI=POST {token_url};ClientAuthentication=ClientSecretJWT"
+                ),
+                GrantType::ClientCredentials,
+            ),
+            (
+                format!("JWTCertStore={};Scope=s", account.display()),
+                GrantType::JwtBearer,
+            ),
+        ];
+        for (text, grant) in cases {
+            let props = crate::authorize::props(&text);
+            let (guard, logs) = capture_logs();
+            let builder = RefreshTokenFlowBuilder::from_properties_for(&props, grant)
+                .unwrap()
+                .retry(RetryConfig::token_endpoint().with_max_retries(0));
+            let builder_debug = format!("{builder:?}");
+            let flow = builder.build().unwrap();
+            let err = flow.refresh().await.expect_err(&text);
+            let core: connectkit_core::Error = err.clone().into();
+            drop(guard);
+            let shown = format!(
+                "{err}\n{err:?}\n{core}\n{core:?}\n{flow:?}\n{builder_debug}\n{props:?}\n{}",
+                logs.text()
+            );
+            let mut forbidden = forbidden();
+            forbidden.extend(key_lines.iter().cloned());
+            forbidden.extend([KEY_PASSWORD.to_owned()]);
+            let received = crate::token_requests(&server).await;
+            let assertion = received
+                .last()
+                .unwrap()
+                .form
+                .iter()
+                .find(|(k, _)| k == "client_assertion" || k == "assertion")
+                .map(|(_, v)| v.clone())
+                .expect("an assertion was sent");
+            let signature = assertion.rsplit('.').next().unwrap().to_owned();
+            forbidden.extend([
+                assertion.clone(),
+                form(&assertion),
+                pct(&assertion, true),
+                STANDARD.encode(&assertion),
+                signature,
+            ]);
+            for s in &forbidden {
+                assert!(
+                    !shown.contains(s.as_str()),
+                    "{text}: {s:?} leaked in:\n{shown}"
+                );
+            }
+            assert!(
+                shown.contains(if json { "invalid_client" } else { "400" }),
+                "{shown}"
+            );
+        }
+    }
+}
