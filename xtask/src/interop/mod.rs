@@ -99,7 +99,7 @@ fn select(globs: &[String]) -> Result<Vec<Scenario>, String> {
 async fn run_selected(selected: Vec<Scenario>, keep: bool) -> Result<usize, String> {
     let started = Instant::now();
     process::install_interrupt_handler();
-    let kinds: BTreeSet<Kind> = selected.iter().map(|s| s.server).collect();
+    let kinds: BTreeSet<Kind> = selected.iter().flat_map(Scenario::servers).collect();
     let (python, node) = (
         kinds.iter().any(|k| k.python()),
         kinds.iter().any(|k| !k.python()),

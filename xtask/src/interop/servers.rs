@@ -203,6 +203,12 @@ pub async fn start(kind: Kind, inst: &Installed, run_dir: &Path) -> Result<Serve
                 "CONNECTKIT_INTEROP_CLIENT_KEY",
                 super::install::repo_root().join("crates/oauth-refresh/tests/it/keys/rsa.pub.pem"),
             );
+            // Its certificate, registered beside the key as Entra registers
+            // an uploaded certificate (`x5c`, `x5t#S256`).
+            c.env(
+                "CONNECTKIT_INTEROP_CLIENT_CERT",
+                super::install::repo_root().join("crates/oauth-refresh/tests/it/keys/rsa.cert.pem"),
+            );
             c
         }
         Kind::JsonServer => {
@@ -240,12 +246,6 @@ pub async fn start(kind: Kind, inst: &Installed, run_dir: &Path) -> Result<Serve
                 .current_dir(&project);
             c
         }
-    };
-    let mut process = ServerProcess::spawn(kind.name(), cmd, &log)?;
-    let base = format!("http://127.0.0.1:{port}");
-    process
-        .wait_ready(&format!("{base}/_interop/ready"), Duration::from_secs(60))
-        .await?;
         Kind::Authlib => {
             let rows = serde_json::to_vec(&seed::granted().json).map_err(|e| e.to_string())?;
             write(&dir.join("rows.json"), rows)?;
@@ -261,6 +261,12 @@ pub async fn start(kind: Kind, inst: &Installed, run_dir: &Path) -> Result<Serve
                 );
             c
         }
+    };
+    let mut process = ServerProcess::spawn(kind.name(), cmd, &log)?;
+    let base = format!("http://127.0.0.1:{port}");
+    process
+        .wait_ready(&format!("{base}/_interop/ready"), Duration::from_secs(60))
+        .await?;
     Ok(Server {
         base,
         tls,

@@ -5,11 +5,17 @@
 // Usage (from the CAP project directory): node launch.js PORT
 //
 // - /odata/v4/catalog/: the OData v4 service (in-memory SQLite, seeded from
-//   db/data/*.csv), reachable only with a bearer token this process issued.
+//   db/data/*.csv), reachable only with a bearer token this process issued
+//   (or, once configured, one that token introspection vouches for).
 // - /oauth/token: refresh token grant, client `cap-client` (Basic or form
 //   credentials), rotating refresh tokens.
 // - /_interop/grant mints a refresh token, /_interop/log lists every request
-//   (method, URL, status), /_interop/ready answers when the service is up.
+//   (method, URL, status, and how its bearer token was validated),
+//   /_interop/ready answers when the service is up.
+// - POST /_interop/introspection {url, client_id, client_secret} makes the
+//   service also accept the bearer tokens another authorization server
+//   vouches for through token introspection (RFC 7662), as a resource server
+//   behind Microsoft Entra or any OpenID provider would.
 const crypto = require('node:crypto');
 const express = require('express');
 const cds = require('@sap/cds');
@@ -21,6 +27,7 @@ const refreshTokens = new Set();
 const accessTokens = new Set();
 const log = [];
 let served = false;
+let introspection = null;
 
 const token = () => crypto.randomBytes(24).toString('base64url');
 
@@ -41,7 +48,14 @@ app.listen = (p, ...rest) => listen(p, '127.0.0.1', ...rest);
 app.use((req, res, next) => {
   res.on('finish', () => {
     if (!req.originalUrl.startsWith('/_interop')) {
-      log.push({ seq: log.length, method: req.method, url: req.originalUrl, status: res.statusCode });
+      log.push({
+        seq: log.length,
+        method: req.method,
+        url: req.originalUrl,
+        status: res.statusCode,
+        auth: res.locals.auth || null,
+        token_client: res.locals.tokenClient || null,
+      });
     }
   });
   next();
@@ -50,6 +64,10 @@ app.get('/_interop/ready', (req, res) => (served ? res.json({ ready: true }) : r
 app.get('/_interop/log', (req, res) => {
   const since = Number(req.query.since || '0');
   res.json({ next: log.length, entries: log.slice(since) });
+});
+app.post('/_interop/introspection', express.json(), (req, res) => {
+  introspection = req.body;
+  res.json({ ok: true });
 });
 app.post('/_interop/grant', (req, res) => {
   const rt = token();
@@ -66,9 +84,32 @@ app.post('/oauth/token', express.urlencoded({ extended: false }), (req, res) => 
   refreshTokens.add(refresh);
   res.json({ access_token: access, token_type: 'Bearer', expires_in: 3600, refresh_token: refresh });
 });
-app.use('/odata', (req, res, next) => {
+// Whether another authorization server says `bearer` is active, and for
+// which client.
+async function introspect(bearer) {
+  const credentials = Buffer.from(`${introspection.client_id}:${introspection.client_secret}`).toString('base64');
+  const r = await fetch(introspection.url, {
+    method: 'POST',
+    headers: { authorization: `Basic ${credentials}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: bearer, token_type_hint: 'access_token' }),
+  });
+  const answer = r.ok ? await r.json() : {};
+  return answer.active === true ? answer.client_id || '' : null;
+}
+
+app.use('/odata', async (req, res, next) => {
   const auth = req.get('authorization') || '';
-  if (!auth.startsWith('Bearer ') || !accessTokens.has(auth.slice(7))) {
+  const bearer = auth.startsWith('Bearer ') ? auth.slice(7) : null;
+  if (bearer && accessTokens.has(bearer)) {
+    res.locals.auth = 'own';
+  } else if (bearer && introspection) {
+    const client = await introspect(bearer);
+    if (client !== null) {
+      res.locals.auth = 'introspection';
+      res.locals.tokenClient = client;
+    }
+  }
+  if (!res.locals.auth) {
     res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
     return res.status(401).json({ error: { code: '401', message: 'bearer token required' } });
   }

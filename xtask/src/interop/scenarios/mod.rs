@@ -9,13 +9,14 @@
 mod assertion;
 mod authorize;
 mod cap;
+mod cap_certificate;
 mod cap_sql;
 mod dot_api;
 mod flight_sql;
 mod grant;
 mod json_server;
-mod proxy;
 mod jwt_bearer;
+mod proxy;
 mod rotation;
 mod tls;
 
@@ -69,6 +70,8 @@ pub struct Scenario {
     pub name: String,
     /// The server it runs against.
     pub server: Kind,
+    /// Other servers it needs as well.
+    pub also: Vec<Kind>,
     /// The check.
     pub check: Check,
 }
@@ -82,8 +85,20 @@ impl Scenario {
         Self {
             name: name.into(),
             server,
+            also: Vec::new(),
             check: Box::new(check),
         }
+    }
+
+    /// The scenario, with `kind` started as well.
+    pub fn and(mut self, kind: Kind) -> Self {
+        self.also.push(kind);
+        self
+    }
+
+    /// Every server the scenario needs.
+    pub fn servers(&self) -> impl Iterator<Item = Kind> + '_ {
+        std::iter::once(self.server).chain(self.also.iter().copied())
     }
 }
 
@@ -93,12 +108,14 @@ pub fn all() -> Vec<Scenario> {
     v.extend(grant::scenarios());
     v.extend(authorize::scenarios());
     v.extend(assertion::scenarios());
+    v.extend(jwt_bearer::scenarios());
     v.extend(rotation::scenarios());
     v.extend(dot_api::scenarios());
     v.extend(proxy::scenarios());
     v.extend(tls::scenarios());
     v.extend(json_server::scenarios());
     v.extend(cap::scenarios());
+    v.extend(cap_certificate::scenarios());
     v.extend(cap_sql::scenarios());
     v.extend(flight_sql::scenarios());
     v
@@ -108,7 +125,6 @@ pub fn all() -> Vec<Scenario> {
 pub fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
     if cond { Ok(()) } else { Err(msg()) }
 }
-    v.extend(jwt_bearer::scenarios());
 
 /// Every problem of a scenario at once, so that one defect does not hide
 /// another.
