@@ -1,10 +1,13 @@
 """connectkit serve's real client for the interop tier: ADBC's Flight SQL
-driver (the Go driver under adbc-driver-flightsql) with pyarrow.
+driver (the Go driver under adbc-driver-flightsql) with pyarrow and polars.
 
-Usage: flight_sql_client.py URI USER PASSWORD SESSIONS SQL
+Usage: flight_sql_client.py [--ca CA.pem] URI USER PASSWORD SESSIONS SQL
 Prints one JSON document: each session's rows (cursor.fetch_arrow_table()),
-a prepared query with a parameter, adbc_get_objects(), and the errors of a
-wrong password and of a DELETE.
+the same query through polars.read_database, a prepared query with a
+parameter, adbc_get_objects(), and the errors of a wrong password and of a
+DELETE. With --ca (a grpc+tls:// URI), the driver trusts that CA's PEM
+(DatabaseOptions.TLS_ROOT_CERTS) and the document also holds the error of a
+client that does not.
 """
 
 import json
@@ -12,12 +15,20 @@ import sys
 import warnings
 
 import adbc_driver_flightsql.dbapi as flight_sql
+import polars
+from adbc_driver_flightsql import DatabaseOptions
 
 warnings.simplefilter("ignore")  # "Cannot disable autocommit": no transactions, by design.
 
 
-def connect(uri, user, password):
-    return flight_sql.connect(uri, db_kwargs={"username": user, "password": password})
+CA = None  # the PEM of --ca
+
+
+def connect(uri, user, password, ca=None):
+    kwargs = {"username": user, "password": password}
+    if ca is not None:
+        kwargs[DatabaseOptions.TLS_ROOT_CERTS.value] = ca
+    return flight_sql.connect(uri, db_kwargs=kwargs)
 
 
 def error_of(fn):
@@ -29,14 +40,21 @@ def error_of(fn):
 
 
 def main():
-    uri, user, password, sessions, sql = sys.argv[1:6]
+    args = sys.argv[1:]
+    ca = None
+    if args[0] == "--ca":
+        with open(args[1]) as f:
+            ca = f.read()
+        args = args[2:]
+    uri, user, password, sessions, sql = args[:5]
     out = {"sessions": []}
-    conns = [connect(uri, user, password) for _ in range(int(sessions))]
+    conns = [connect(uri, user, password, ca) for _ in range(int(sessions))]
     for conn in conns:
         cur = conn.cursor()
         cur.execute(sql)
         out["sessions"].append(cur.fetch_arrow_table().to_pylist())
         cur.close()
+    out["polars"] = polars.read_database(sql, connection=conns[0]).to_dicts()
     cur = conns[0].cursor()
     cur.execute("SELECT name FROM dot.items WHERE id = ?", parameters=(7,))
     out["prepared"] = [list(r) for r in cur.fetchall()]
@@ -52,10 +70,17 @@ def main():
         conn.close()
 
     def wrong():
-        conn = connect(uri, user, password + "-wrong")
+        conn = connect(uri, user, password + "-wrong", ca)
         conn.cursor().execute("SELECT 1")
 
     out["wrong_password"] = error_of(wrong)
+    if ca is not None:
+
+        def untrusted():
+            conn = connect(uri, user, password)  # the system's roots only
+            conn.cursor().execute("SELECT 1")
+
+        out["untrusted"] = error_of(untrusted)
     print(json.dumps(out))
 
 

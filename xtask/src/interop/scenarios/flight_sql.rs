@@ -1,9 +1,14 @@
 //! `connectkit serve` under a real Flight SQL client: ADBC's driver
-//! (`adbc-driver-flightsql` + pyarrow, tests/interop/python/flight_sql_client.py)
-//! queries django-oauth-toolkit's protected API through the server, from
-//! several sessions; the rows are compared with `connectkit sql`'s, and the
-//! toolkit's log shows one grant for all of them.
+//! (`adbc-driver-flightsql` + pyarrow, and polars.read_database over it;
+//! tests/interop/python/flight_sql_client.py) queries django-oauth-toolkit's
+//! protected API through the server, from several sessions; the rows are
+//! compared with `connectkit sql`'s, and the toolkit's log shows one grant
+//! for all of them. Once in plain text on loopback, once over TLS with a
+//! certificate the run's private CA (trustme) signed, which the driver
+//! trusts through its `tls_root_certs` option (and a client that does not
+//! trust it is refused).
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -55,9 +60,30 @@ async fn wait_listening(port: u16, log: &std::path::Path) -> Result<(), String> 
     ))
 }
 
-async fn adbc(ctx: &Ctx) -> Result<(), String> {
-    let dir = ctx.scratch("flight-sql/adbc")?;
+/// The private CA's certificate, and the certificate (for 127.0.0.1) and
+/// key it signed, that django-oauth-toolkit's https listener serves.
+fn private_ca(ctx: &Ctx) -> Result<(PathBuf, PathBuf, PathBuf), String> {
+    let tls = ctx
+        .server(Kind::Dot)
+        .tls
+        .as_ref()
+        .ok_or("django-oauth-toolkit started without its TLS certificates")?;
+    let dir = tls.ca.parent().ok_or("the CA file has no directory")?;
+    Ok((
+        tls.ca.clone(),
+        dir.join("loopback.pem"),
+        dir.join("loopback.key"),
+    ))
+}
+
+async fn adbc(ctx: &Ctx, tls: bool) -> Result<(), String> {
+    let dir = ctx.scratch(if tls {
+        "flight-sql/adbc-tls"
+    } else {
+        "flight-sql/adbc"
+    })?;
     let srv = ctx.server(Kind::Dot);
+    let ca = if tls { Some(private_ca(ctx)?) } else { None };
     let url = source_url(ctx).await?;
     std::fs::write(dir.join("dot.url"), &url).map_err(|e| e.to_string())?;
     let hash = cli::run(
@@ -81,15 +107,26 @@ async fn adbc(ctx: &Ctx) -> Result<(), String> {
         .arg(dir.join("sources.toml"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("RUST_LOG", "connectkit_flight_sql=info");
+    if let Some((_, cert, key)) = &ca {
+        cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+    }
     let server = ServerProcess::spawn("connectkit serve", cmd, &log)?;
     wait_listening(port, &log).await?;
     let python = ctx.python.clone();
     let script = interop_dir().join("python/flight_sql_client.py");
-    let uri = format!("grpc://127.0.0.1:{port}");
+    let uri = if tls {
+        format!("grpc+tls://127.0.0.1:{port}")
+    } else {
+        format!("grpc://127.0.0.1:{port}")
+    };
+    let ca_file = ca.as_ref().map(|(ca, _, _)| ca.clone());
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .args([&uri, "analyst", PASSWORD, &SESSIONS.to_string(), SQL])
+        let mut c = Command::new(python);
+        c.arg(script);
+        if let Some(ca) = ca_file {
+            c.arg("--ca").arg(ca);
+        }
+        c.args([&uri, "analyst", PASSWORD, &SESSIONS.to_string(), SQL])
             .output()
     })
     .await
@@ -142,6 +179,23 @@ async fn adbc(ctx: &Ctx) -> Result<(), String> {
             sessions.iter().all(|s| s.as_array() == Some(&expected)),
             || "a session's rows differ from connectkit sql's".to_owned(),
         ),
+        ensure(got["polars"].as_array() == Some(&expected), || {
+            format!(
+                "polars.read_database's rows differ from connectkit sql's: {}",
+                got["polars"]
+            )
+        }),
+        ensure(
+            !tls || serve_log.contains(&format!("grpc+tls://127.0.0.1:{port}")),
+            || format!("the server did not announce TLS:\n{serve_log}"),
+        ),
+        // Go's TLS: "x509: certificate signed by unknown authority".
+        ensure(
+            !tls || got["untrusted"]
+                .as_str()
+                .is_some_and(|e| e.contains("certificate") && !e.contains(PASSWORD)),
+            || format!("a client without the CA gave {}", got["untrusted"]),
+        ),
         ensure(got["prepared"] == json!([["item-0007"]]), || {
             format!("the prepared query with id = 7 gave {}", got["prepared"])
         }),
@@ -179,9 +233,16 @@ async fn adbc(ctx: &Ctx) -> Result<(), String> {
 
 /// The scenarios of `connectkit serve`.
 pub fn scenarios() -> Vec<Scenario> {
-    vec![Scenario::new(
-        "django-oauth-toolkit/flight-sql/adbc-sessions/cli",
-        Kind::Dot,
-        |ctx| Box::pin(adbc(ctx)),
-    )]
+    vec![
+        Scenario::new(
+            "django-oauth-toolkit/flight-sql/adbc-sessions/cli",
+            Kind::Dot,
+            |ctx| Box::pin(adbc(ctx, false)),
+        ),
+        Scenario::new(
+            "django-oauth-toolkit/flight-sql/adbc-tls-private-ca/cli",
+            Kind::Dot,
+            |ctx| Box::pin(adbc(ctx, true)),
+        ),
+    ]
 }
