@@ -166,6 +166,23 @@
 //! [`Dynamics365Error::ChangeTrackingNotEnabled`] naming the table. The
 //! `connectkit changes` command prints the same.
 //!
+//! # Partitions
+//!
+//! [`Connector::plan_partitions`] splits a scan without a limit into at
+//! most `ScanPartitions` ranges of `createdon` (or of `PartitionColumn`: an
+//! integer, `Edm.Date` or `Edm.DateTimeOffset` column), each read by
+//! [`Connector::scan_partition`] as its own `@odata.nextLink` chain with
+//! `$filter=(<filter>) and (<range>)`. The bounds come from two one-row
+//! requests (`$orderby=<col> asc|desc&$top=1`, among the rows the filters
+//! select, nulls excluded); the ranges are half-open, the first unbounded
+//! below and holding the nulls, the last unbounded above, so each row is in
+//! exactly one whatever the bounds. Why `createdon` (set once, never
+//! updated) and not `versionnumber` or the key: see the README. The ranges
+//! share `MaxConcurrentRequests` and the one HTTP client, whose throttling
+//! (AIMD on 429/503, `Retry-After` for every request) holds for all. A
+//! server that refuses the bounds requests (`Api` or `Protocol` errors)
+//! gives one partition and a warning.
+//!
 //! # Types
 //!
 //! | OData | Arrow |
