@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use connectkit_core::client::RequestCounter;
 use connectkit_core::{Connector, FilterSupport, ScanPartition, ScanRequest};
 use datafusion::common::Statistics;
 use datafusion::common::stats::Precision;
@@ -227,7 +228,7 @@ impl ExecutionPlan for ConnectorScanExec {
     fn execute(
         &self,
         partition: usize,
-        _context: Arc<TaskContext>,
+        context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let Some(part) = self.partitions.get(partition).cloned() else {
             return Err(DataFusionError::Internal(format!(
@@ -235,6 +236,7 @@ impl ExecutionPlan for ConnectorScanExec {
                 self.partitions.len()
             )));
         };
+        let counter = context.session_config().get_extension::<RequestCounter>();
         // A failing partition of several says which one (and its range).
         let context = (part.count > 1).then(|| {
             format!(
@@ -281,6 +283,13 @@ impl ExecutionPlan for ConnectorScanExec {
             None => e,
         });
         let batches = limited(batches, limit);
+        // Whoever runs the plan may count the requests its scans send (a
+        // query of `connectkit serve`): the counter rides in the session
+        // configuration, and is in scope wherever DataFusion polls the scan.
+        if let Some(counter) = counter {
+            let counted = counter.scope_stream(batches);
+            return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, counted)));
+        }
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
     }
 }

@@ -13,10 +13,14 @@
 //!   token the configuration names by its SHA-256 digest ([`hash_token`]),
 //!   with no handshake.
 //! - **Queries**: `CommandStatementQuery` and prepared statements (with `?`
-//!   or `$1` parameters) are planned by DataFusion; DoGet streams the record
-//!   batches as the sources' pages arrive, within the limits (queries per
-//!   user and in total, a timeout, rows per result). Dropping the stream
-//!   (client gone, `CancelFlightInfo`) stops the upstream scan.
+//!   or `$1` parameters) are planned by DataFusion down to the physical plan;
+//!   each of its output partitions is one Flight endpoint (a ticket naming
+//!   the query and the partition), which clients may read in parallel;
+//!   plans that sort or repartition are one endpoint. DoGet streams the
+//!   record batches as the sources' pages arrive, within the limits
+//!   (queries per user and in total, a timeout, rows and bytes per result,
+//!   shared by the endpoints of a query). Dropping the stream (client gone,
+//!   `CancelFlightInfo`) stops the upstream scan.
 //! - **Read-only**: only queries are planned; DML, DDL, `COPY` and
 //!   updates are refused with `PermissionDenied`.
 //! - **Metadata**: GetCatalogs (one catalog, `connectkit`), GetDbSchemas
@@ -25,8 +29,11 @@
 //!   [`connectkit_core::KEY_METADATA_KEY`], in schema order).
 //! - **Errors** are statuses whose message names the tables the query reads
 //!   and the cause; connectkit errors hold no secret.
-//! - **Logs**: one `tracing` event per query (target
-//!   `connectkit_flight_sql::query`: user, tables, rows, duration, outcome).
+//! - **Logs**: one `tracing` event per query at info (target
+//!   `connectkit_flight_sql::query`: user, sources, tables, duration, rows,
+//!   bytes, requests sent upstream as
+//!   [`RequestCounter`](connectkit_core::client::RequestCounter) counts
+//!   them, partitions, outcome).
 //!
 //! ```no_run
 //! # async fn run() -> connectkit_core::Result<()> {

@@ -30,7 +30,7 @@ use arrow_schema::{Schema, SchemaRef};
 use base64::Engine;
 use connectkit_datafusion::Sources;
 use connectkit_datafusion::datafusion::catalog::SchemaProvider;
-use connectkit_datafusion::datafusion::prelude::SessionContext;
+use connectkit_datafusion::datafusion::prelude::{DataFrame, SessionContext};
 use futures::{Stream, TryStreamExt};
 use prost::Message;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -124,24 +124,38 @@ impl FlightSqlServer {
         Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// A FlightInfo whose one endpoint's ticket is the planned query `handle`.
-    fn query_info(
+    /// Plans `df` for its DoGets: a FlightInfo with one endpoint per
+    /// partition of the physical plan, each ticket naming the query and
+    /// the partition (`<handle>:<partition>`).
+    async fn query_info(
         &self,
-        handle: String,
-        schema: &Schema,
+        user: Arc<str>,
+        df: DataFrame,
+        tables: Vec<String>,
         descriptor: FlightDescriptor,
     ) -> Result<FlightInfo, Status> {
-        let ticket = TicketStatementQuery {
-            statement_handle: handle.into_bytes().into(),
-        };
-        let endpoint =
-            FlightEndpoint::new().with_ticket(Ticket::new(ticket.as_any().encode_to_vec()));
-        Ok(FlightInfo::new()
-            .try_with_schema(schema)
+        let schema = result_schema(&df);
+        let handle = self.handle()?;
+        let partitions = self
+            .inner
+            .queries
+            .plan(handle.clone(), user, df, tables)
+            .await?;
+        let mut info = FlightInfo::new()
+            .try_with_schema(&schema)
             .map_err(|e| Status::internal(format!("cannot encode the result schema: {e}")))?
-            .with_endpoint(endpoint)
             .with_descriptor(descriptor)
-            .with_ordered(true))
+            // Across partitions no order is promised; an ORDER BY plans one.
+            .with_ordered(partitions == 1);
+        for partition in 0..partitions {
+            let ticket = TicketStatementQuery {
+                statement_handle: format!("{handle}:{partition}").into_bytes().into(),
+            };
+            info = info.with_endpoint(
+                FlightEndpoint::new().with_ticket(Ticket::new(ticket.as_any().encode_to_vec())),
+            );
+        }
+        Ok(info)
     }
 
     /// A FlightInfo for a metadata command: the command is its own ticket.
@@ -166,7 +180,8 @@ impl FlightSqlServer {
         let ticket = info.endpoint.first()?.ticket.as_ref()?;
         let any = Any::decode(&*ticket.ticket).ok()?;
         let t: TicketStatementQuery = any.unpack().ok()??;
-        String::from_utf8(t.statement_handle.to_vec()).ok()
+        let (handle, _) = split_ticket(&t.statement_handle)?;
+        Some(handle.to_owned())
     }
 
     fn cancel(&self, info: &FlightInfo, user: &str) -> bool {
@@ -220,12 +235,9 @@ impl FlightSqlService for FlightSqlServer {
     ) -> Result<Response<FlightInfo>, Status> {
         let user = self.user(&request)?;
         let planned = plan(&self.inner.ctx, &query.query).await?;
-        let schema = result_schema(&planned.df);
-        let handle = self.handle()?;
-        self.inner
-            .queries
-            .add_pending(handle.clone(), user, planned.df, planned.tables);
-        let info = self.query_info(handle, &schema, request.into_inner())?;
+        let info = self
+            .query_info(user, planned.df, planned.tables, request.into_inner())
+            .await?;
         Ok(Response::new(info))
     }
 
@@ -265,12 +277,9 @@ impl FlightSqlService for FlightSqlServer {
                 df
             }
         };
-        let schema = result_schema(&df);
-        let query = self.handle()?;
-        self.inner
-            .queries
-            .add_pending(query.clone(), user, df, tables);
-        let info = self.query_info(query, &schema, request.into_inner())?;
+        let info = self
+            .query_info(user, df, tables, request.into_inner())
+            .await?;
         Ok(Response::new(info))
     }
 
@@ -349,13 +358,9 @@ impl FlightSqlService for FlightSqlServer {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let user = self.user(&request)?;
-        let handle = String::from_utf8_lossy(&ticket.statement_handle).into_owned();
-        let pending = self.inner.queries.take_pending(&handle, &user)?;
-        let (schema, batches) = self.inner.queries.run(handle, pending).await?;
-        let stream = FlightDataEncoderBuilder::new()
-            .with_schema(schema)
-            .build(batches)
-            .map_err(Status::from);
+        let (handle, partition) = split_ticket(&ticket.statement_handle)
+            .ok_or_else(|| Status::invalid_argument("not a query ticket of this server"))?;
+        let stream = self.inner.queries.run(handle, partition, &user)?;
         Ok(Response::new(Box::pin(stream)))
     }
 
@@ -616,6 +621,12 @@ impl FlightSqlService for FlightSqlServer {
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+/// A query ticket's handle and partition (`<handle>:<partition>`).
+fn split_ticket(ticket: &[u8]) -> Option<(&str, usize)> {
+    let (handle, partition) = std::str::from_utf8(ticket).ok()?.rsplit_once(':')?;
+    Some((handle, partition.parse().ok()?))
 }
 
 /// SQL `LIKE` as Flight SQL's filter patterns use it: `%` any run, `_` one character.

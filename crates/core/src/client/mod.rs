@@ -15,8 +15,11 @@
 //!   and up to `MaxConcurrentRequests` page requests in flight (halved when
 //!   the server throttles, see [`Throttle`]).
 //! - [`link_target`] reads RFC 8288 `Link` headers.
+//! - [`RequestCounter`] counts the requests sent for one piece of work (a
+//!   query), whichever connector and task sends them.
 
 mod body;
+mod count;
 mod error;
 mod http;
 mod link;
@@ -36,6 +39,7 @@ mod verify;
 
 pub use crate::auth::network_error;
 pub use body::{Body, EXCERPT_CHARS, ErrorDetail, Fetched, MAX_ERROR_BYTES, MAX_PAGE_BYTES};
+pub use count::RequestCounter;
 pub use error::{ApiError, proxy_hint};
 pub use http::{
     BodyError, MAX_REDIRECTS, api_client_builder, display_url, excerpt, read_body_limited,

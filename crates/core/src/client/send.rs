@@ -164,6 +164,7 @@ impl ApiClient {
             }
             let sent = request.try_clone();
             tracing::debug!(%method, url = %display_url(&url), attempts, "sending");
+            super::count::count_one();
             let response = match self.http.execute(request).await {
                 Ok(r) => r,
                 Err(e) => {

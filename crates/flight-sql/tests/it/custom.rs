@@ -11,7 +11,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::*;
 
-/// Rows `0..n` of a table, `limit`/`offset` paged.
+/// Rows `0..n` of a table, `limit`/`offset` paged, each page stating the
+/// table's size (`total`).
 pub struct Rows {
     /// How many rows the table has.
     pub n: usize,
@@ -25,7 +26,7 @@ impl Respond for Rows {
         let limit: usize = q.get("limit").map_or(100, |v| v.parse().unwrap());
         let offset: usize = q.get("offset").map_or(0, |v| v.parse().unwrap());
         let rows: Vec<Value> = (offset..self.n.min(offset + limit)).map(self.row).collect();
-        ResponseTemplate::new(200).set_body_json(json!({ "data": rows }))
+        ResponseTemplate::new(200).set_body_json(json!({ "data": rows, "total": self.n }))
     }
 }
 

@@ -3,6 +3,7 @@
 //! reached with the client credentials grant.
 
 mod custom;
+mod endpoints;
 mod expiry;
 mod keys;
 mod listen;

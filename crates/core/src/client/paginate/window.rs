@@ -99,7 +99,16 @@ impl Pending {
         let url = request.url().clone();
         let client = client.clone();
         let rules = rules.clone();
-        let task = tokio::spawn(async move { client.fetch(request, &rules).await });
+        // The page is the work of whoever asked for it: its request is
+        // counted by their counter (the task-local does not cross spawn).
+        let counter = super::super::RequestCounter::current();
+        let task = tokio::spawn(async move {
+            let fetch = client.fetch(request, &rules);
+            match counter {
+                Some(c) => c.scope(fetch).await,
+                None => fetch.await,
+            }
+        });
         Pending {
             number,
             url,
