@@ -15,12 +15,12 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use url::Url;
 
-use crate::decode::decode_rows;
+use crate::decode::decode_page;
 use crate::error::Dynamics365Error;
 use crate::http::{JSON, request};
 use crate::labels::PREFER_ANNOTATIONS;
 use crate::odata::encode_component;
-use crate::page::{Layout, Page};
+use crate::page::Layout;
 use crate::types::{Column, schema_of};
 
 /// The preference that starts change tracking.
@@ -287,8 +287,15 @@ impl PageSource for DeltaPages {
             }
         }
         let rows = format!("{{\"value\":[{}]}}", kept.join(","));
-        let parsed = Page::parse(&rows, &self.table, &self.layout)?;
-        let batch = decode_rows(&self.table, &self.schema, &self.columns, &parsed)?;
+        let batch = decode_page(
+            &self.table,
+            &self.schema,
+            &self.columns,
+            &self.layout,
+            &rows,
+            kept.len(),
+        )?
+        .batch;
         let link = |l: &str| {
             body.url
                 .join(l)

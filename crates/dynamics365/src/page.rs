@@ -2,6 +2,10 @@
 //! matched against the columns by name as they are read, so no map (and no
 //! key string) is built per row; values stay raw JSON so that numbers keep
 //! every digit. `@odata.*` annotations and other properties are skipped.
+//!
+//! Each row is handed to a [`RowSink`] as soon as it is read (its cells
+//! borrowed from the body), so that it is decoded while its bytes are still
+//! in cache and no page-wide table of cells is built.
 
 use std::fmt;
 
@@ -36,74 +40,72 @@ impl Layout {
             .collect();
         Self { names, slots }
     }
+
+    /// The slot of column `c` in the cells a [`RowSink`] is given.
+    pub(crate) fn slot(&self, c: usize) -> usize {
+        self.slots[c]
+    }
 }
 
-/// A page: a raw cell per row and column, and the next link.
-#[derive(Debug)]
-pub(crate) struct Page<'a> {
-    /// Row-major: row `r`, column `c` is
-    /// `cells[r * layout.names.len() + layout.slots[c]]`.
-    cells: Vec<Option<&'a RawValue>>,
-    layout: &'a Layout,
-    rows: usize,
-    /// `@odata.nextLink`.
-    pub(crate) next_link: Option<String>,
+/// What receives the rows of a page as they are read.
+pub(crate) trait RowSink<'a> {
+    /// One row: the raw JSON of each slot (see [`Layout::slot`]), `None`
+    /// when the property is absent. An error stops the page's parse and is
+    /// what the parse returns.
+    fn row(&mut self, cells: &[Option<&'a str>]) -> Result<(), Dynamics365Error>;
 }
 
-impl<'a> Page<'a> {
-    /// Parses a page body into cells laid out by `layout`.
-    pub(crate) fn parse(
-        body: &'a str,
-        table: &str,
-        layout: &'a Layout,
-    ) -> Result<Self, Dynamics365Error> {
-        let mut page = Page {
-            cells: Vec::new(),
-            layout,
-            rows: 0,
-            next_link: None,
-        };
-        let mut saw_value = false;
-        let seed = PageSeed {
-            names: &layout.names,
-            page: &mut page,
-            saw_value: &mut saw_value,
-        };
-        let invalid = |message: String| Dynamics365Error::InvalidResponse {
-            what: format!("table {table}"),
-            message,
-        };
-        let mut de = serde_json::Deserializer::from_str(body);
-        seed.deserialize(&mut de)
-            .and_then(|()| de.end())
-            .map_err(|e| invalid(format!("the page is not OData JSON: {e}")))?;
-        if !saw_value {
-            return Err(invalid("the page has no `value` array".into()));
-        }
-        Ok(page)
+/// Parses a page body, handing its rows to `sink`; the page's
+/// `@odata.nextLink`.
+pub(crate) fn parse<'a>(
+    body: &'a str,
+    table: &str,
+    layout: &Layout,
+    sink: &mut dyn RowSink<'a>,
+) -> Result<Option<String>, Dynamics365Error> {
+    let mut st = State {
+        names: &layout.names,
+        sink,
+        cells: vec![None; layout.names.len()],
+        next_link: None,
+        saw_value: false,
+        error: None,
+    };
+    let invalid = |message: String| Dynamics365Error::InvalidResponse {
+        what: format!("table {table}"),
+        message,
+    };
+    let mut de = serde_json::Deserializer::from_str(body);
+    let parsed = PageSeed { st: &mut st }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+    if let Some(e) = st.error {
+        return Err(e);
     }
+    parsed.map_err(|e| invalid(format!("the page is not OData JSON: {e}")))?;
+    if !st.saw_value {
+        return Err(invalid("the page has no `value` array".into()));
+    }
+    Ok(st.next_link)
+}
 
-    /// How many rows the page holds.
-    pub(crate) fn num_rows(&self) -> usize {
-        self.rows
-    }
-
-    /// The raw JSON of column `c` in row `r`, `None` when absent or null.
-    pub(crate) fn cell(&self, r: usize, c: usize) -> Option<&'a str> {
-        self.cells[r * self.layout.names.len() + self.layout.slots[c]]
-            .map(RawValue::get)
-            .filter(|t| *t != "null")
-    }
+/// The parse's state: the current row's cells, and what the page gave.
+struct State<'s, 'a> {
+    names: &'s HashMap<String, usize>,
+    sink: &'s mut dyn RowSink<'a>,
+    cells: Vec<Option<&'a str>>,
+    next_link: Option<String>,
+    saw_value: bool,
+    /// The sink's error that stopped the parse.
+    error: Option<Dynamics365Error>,
 }
 
 /// The page object: `value` and `@odata.nextLink`, nothing else.
-struct PageSeed<'s, 'a> {
-    names: &'s HashMap<String, usize>,
-    page: &'s mut Page<'a>,
-    saw_value: &'s mut bool,
+struct PageSeed<'r, 's, 'a> {
+    st: &'r mut State<'s, 'a>,
 }
 
-impl<'de: 'a, 'a> DeserializeSeed<'de> for PageSeed<'_, 'a> {
+impl<'de: 'a, 'a> DeserializeSeed<'de> for PageSeed<'_, '_, 'a> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -111,7 +113,7 @@ impl<'de: 'a, 'a> DeserializeSeed<'de> for PageSeed<'_, 'a> {
     }
 }
 
-impl<'de: 'a, 'a> Visitor<'de> for PageSeed<'_, 'a> {
+impl<'de: 'a, 'a> Visitor<'de> for PageSeed<'_, '_, 'a> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -122,12 +124,9 @@ impl<'de: 'a, 'a> Visitor<'de> for PageSeed<'_, 'a> {
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match key.as_ref() {
                 "value" => {
-                    *self.saw_value = map.next_value_seed(RowsSeed {
-                        names: self.names,
-                        page: &mut *self.page,
-                    })?;
+                    self.st.saw_value = map.next_value_seed(RowsSeed { st: &mut *self.st })?;
                 }
-                "@odata.nextLink" => self.page.next_link = map.next_value()?,
+                "@odata.nextLink" => self.st.next_link = map.next_value()?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -138,12 +137,11 @@ impl<'de: 'a, 'a> Visitor<'de> for PageSeed<'_, 'a> {
 }
 
 /// The `value` array; `false` when it is null.
-struct RowsSeed<'s, 'a> {
-    names: &'s HashMap<String, usize>,
-    page: &'s mut Page<'a>,
+struct RowsSeed<'r, 's, 'a> {
+    st: &'r mut State<'s, 'a>,
 }
 
-impl<'de: 'a, 'a> DeserializeSeed<'de> for RowsSeed<'_, 'a> {
+impl<'de: 'a, 'a> DeserializeSeed<'de> for RowsSeed<'_, '_, 'a> {
     type Value = bool;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
@@ -151,7 +149,7 @@ impl<'de: 'a, 'a> DeserializeSeed<'de> for RowsSeed<'_, 'a> {
     }
 }
 
-impl<'de: 'a, 'a> Visitor<'de> for RowsSeed<'_, 'a> {
+impl<'de: 'a, 'a> Visitor<'de> for RowsSeed<'_, '_, 'a> {
     type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -167,15 +165,11 @@ impl<'de: 'a, 'a> Visitor<'de> for RowsSeed<'_, 'a> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        // Rows are appended in place; the page starts empty.
-        self.page.cells.clear();
-        self.page.rows = 0;
         let mut order = KeyOrder::default();
         while seq
             .next_element_seed(RowSeed {
-                names: self.names,
                 order: &mut order,
-                page: &mut *self.page,
+                st: &mut *self.st,
             })?
             .is_some()
         {}
@@ -184,14 +178,13 @@ impl<'de: 'a, 'a> Visitor<'de> for RowsSeed<'_, 'a> {
 }
 
 /// One row object.
-struct RowSeed<'s, 'a> {
-    names: &'s HashMap<String, usize>,
+struct RowSeed<'r, 's, 'a> {
     /// The previous row's keys, which this row most likely repeats.
-    order: &'s mut KeyOrder<Option<usize>>,
-    page: &'s mut Page<'a>,
+    order: &'r mut KeyOrder<Option<usize>>,
+    st: &'r mut State<'s, 'a>,
 }
 
-impl<'de: 'a, 'a> DeserializeSeed<'de> for RowSeed<'_, 'a> {
+impl<'de: 'a, 'a> DeserializeSeed<'de> for RowSeed<'_, '_, 'a> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -199,7 +192,7 @@ impl<'de: 'a, 'a> DeserializeSeed<'de> for RowSeed<'_, 'a> {
     }
 }
 
-impl<'de: 'a, 'a> Visitor<'de> for RowSeed<'_, 'a> {
+impl<'de: 'a, 'a> Visitor<'de> for RowSeed<'_, '_, 'a> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -207,25 +200,27 @@ impl<'de: 'a, 'a> Visitor<'de> for RowSeed<'_, 'a> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let start = self.page.cells.len();
-        self.page
-            .cells
-            .resize(start + self.names.len(), Option::<&RawValue>::None);
+        let st = self.st;
+        st.cells.fill(None);
         // A property name, looked up among the columns without being allocated.
-        let (names, order) = (self.names, self.order);
+        let (names, order) = (st.names, self.order);
         let mut pos = 0;
-        while let Some(column) = map.next_key_seed(KeySeed::new(|k: &str| {
+        while let Some(slot) = map.next_key_seed(KeySeed::new(|k: &str| {
             order.get(pos, k, |k| names.get(k).copied())
         }))? {
             pos += 1;
-            match column {
-                Some(c) => self.page.cells[start + c] = Some(map.next_value::<&'a RawValue>()?),
+            match slot {
+                // A repeated property: the last one counts, as in a JSON object.
+                Some(s) => st.cells[s] = Some(map.next_value::<&'a RawValue>()?.get()),
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        self.page.rows += 1;
+        if let Err(e) = st.sink.row(&st.cells) {
+            st.error = Some(e);
+            return Err(de::Error::custom("a value does not fit its column"));
+        }
         Ok(())
     }
 }

@@ -14,12 +14,12 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use url::Url;
 
-use crate::decode::decode_rows;
+use crate::decode::decode_page;
 use crate::error::Dynamics365Error;
 use crate::http::{JSON, request};
 use crate::labels::PREFER_ANNOTATIONS;
 use crate::odata::encode_component;
-use crate::page::{Layout, Page};
+use crate::page::Layout;
 use crate::types::Column;
 
 /// The URL of a scan's first page: `<ServiceURL><set>?$select=..&$filter=..&$top=..`.
@@ -65,6 +65,9 @@ struct EntityPages {
     rules: HttpRules,
     /// Whether next links are skimmed ahead ([`PageSource::next_hint`]).
     hint: bool,
+    /// The rows of the last page, which the next one most likely repeats
+    /// (its builders are sized for them).
+    rows_hint: usize,
 }
 
 /// What a scan reads: the entity set, its columns and how to ask for pages.
@@ -95,6 +98,7 @@ pub(crate) fn pages(client: ApiClient, spec: PagesSpec, run: PageRun) -> BatchSt
         layout,
         rules: HttpRules::standard(),
         hint: run.limit.is_none(),
+        rows_hint: 0,
     };
     paginate(client, source, spec.first, run)
 }
@@ -173,8 +177,16 @@ impl PageSource for EntityPages {
             Ok(t) => std::borrow::Cow::Borrowed(t),
             Err(_) => String::from_utf8_lossy(&body.bytes),
         };
-        let page = Page::parse(&text, &self.table, &self.layout)?;
-        let batch = decode_rows(&self.table, &self.schema, &self.columns, &page)?;
+        let page = decode_page(
+            &self.table,
+            &self.schema,
+            &self.columns,
+            &self.layout,
+            &text,
+            self.rows_hint,
+        )?;
+        self.rows_hint = page.batch.num_rows();
+        let batch = page.batch;
         let next = match page.next_link.as_deref() {
             Some(link) => Some(body.url.join(link).map_err(|e| {
                 Error::from(Dynamics365Error::InvalidResponse {

@@ -43,8 +43,9 @@ fn civil(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// Appends row `i` as a JSON object; `key` adds an OData-style GUID key
-/// field first (`accountid`), for the Dynamics 365 entity set.
+/// Appends row `i` as a JSON object; `key` makes it a Dataverse row: the
+/// `@odata.etag` annotation Dataverse sends with every row, then a GUID key
+/// (`accountid`), for the Dynamics 365 entity set.
 pub fn row_json(i: u64, key: bool, out: &mut String) {
     let r = mix(i);
     let secs = 1_700_000_000 + (i as i64) * 37;
@@ -55,7 +56,8 @@ pub fn row_json(i: u64, key: bool, out: &mut String) {
     if key {
         let _ = write!(
             out,
-            r#""accountid":"{:08x}-0000-4000-8000-{:012x}","#,
+            r#""@odata.etag":"W/\"{}\"","accountid":"{:08x}-0000-4000-8000-{:012x}","#,
+            1_000_000 + (r % 9_000_000),
             (r >> 32) as u32,
             i
         );
@@ -124,6 +126,7 @@ mod tests {
         let mut s = String::new();
         row_json(7, true, &mut s);
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
-        assert_eq!(v.as_object().unwrap().len(), 11);
+        assert_eq!(v.as_object().unwrap().len(), 12);
+        assert!(v["@odata.etag"].as_str().unwrap().starts_with("W/\""));
     }
 }

@@ -6,6 +6,9 @@
 //!    (the connectors with `MaxConcurrentRequests=1`), so that they differ
 //!    only in what they do with a page; runs are interleaved.
 //!
+//!    The Dataverse pages carry what Dataverse sends: an `@odata.context`,
+//!    an `@odata.etag` annotation on every row, nulls, and a next link.
+//!
 //!    arrow-json decodes a stream of rows, so it is given each page whole
 //!    with the rows' schema nested where they sit (`data` or `value`: a list
 //!    of structs) and the rows are taken from that list without a copy.
@@ -182,16 +185,18 @@ fn check(got: usize, want: usize) -> Result<(), String> {
 
 const ORDER: [Reader; 3] = [Reader::Connector, Reader::ArrowJson, Reader::Raw];
 
-/// The rows of one connector: against arrow-json (target >= 1.0) and
-/// against the raw transfer (the fraction of the ceiling).
+/// The rows of one connector: against arrow-json (target: >= 1.2, the
+/// lowest interleaved pair >= 1.0, so that a lead within the run's noise
+/// does not pass) and against the raw transfer (the fraction of the ceiling).
 fn rows_for(what: String, runs: &[Vec<f64>; 3]) -> Vec<Row> {
     let m = |v: &[f64]| Measure::new(median(v), "rows/s");
     let vs_arrow = Row::info(NAME, what.clone(), m(&runs[0]))
         .baseline("arrow-json Decoder, same pages and schema", m(&runs[1]))
         .spread(&runs[0], &runs[1]);
-    let met = vs_arrow.ratio.is_some_and(|r| r >= 1.0);
+    let met = vs_arrow.ratio.is_some_and(|r| r >= 1.2)
+        && vs_arrow.spread.is_some_and(|(lo, _)| lo >= 1.0);
     vec![
-        vs_arrow.target("ratio >= 1.0", met),
+        vs_arrow.target("ratio >= 1.2, lowest >= 1.0", met),
         Row::info(
             NAME,
             format!("{what}\n(fraction of the ceiling)"),
