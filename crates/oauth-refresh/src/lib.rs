@@ -65,6 +65,34 @@
 //! assert!(!format!("{flow:?}").contains("my-secret"));
 //! # Ok(()) }
 //! ```
+//!
+//! **Signed credentials** (RFC 7523): a certificate credential replaces the
+//! client secret ([`RefreshTokenFlowBuilder::private_key_jwt`], a fresh
+//! assertion on every request that authenticates the client, in Microsoft
+//! Entra's form), and the JWT bearer grant takes a key or a Google-style
+//! service-account key file ([`ServiceAccountKey`]). Keys are read from
+//! PKCS#12 or PEM (PKCS#8, encrypted PKCS#8, PKCS#1, SEC1) by [`SigningKey`].
+//!
+//! ```no_run
+//! use connectkit_oauth_refresh::{RefreshTokenFlow, ServiceAccountKey, SigningAlgorithm, SigningKey};
+//!
+//! # fn main() -> Result<(), connectkit_oauth_refresh::Error> {
+//! let key = SigningKey::from_file("client.pfx", Some(&"pfx-password".into()), None)?
+//!     .with_algorithm(SigningAlgorithm::PS256)?;
+//! let entra = RefreshTokenFlow::client_credentials()
+//!     .client_id("00000000-0000-0000-0000-000000000000")
+//!     .token_uri("POST https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token")?
+//!     .scope("https://org.crm.dynamics.com/.default")
+//!     .private_key_jwt(key)
+//!     .build()?;
+//!
+//! // A service account: who, which key and which token endpoint come from the file.
+//! let google = RefreshTokenFlow::builder()
+//!     .service_account(ServiceAccountKey::from_file("service-account.json")?, None)?
+//!     .scope("https://www.googleapis.com/auth/analytics.readonly")
+//!     .build()?;
+//! # Ok(()) }
+//! ```
 
 // On docs.rs, items behind a feature say which one.
 #![cfg_attr(docsrs, feature(doc_cfg))]
