@@ -63,7 +63,7 @@ pub fn version(i: usize) -> i64 {
 /// Row `i` of a `versionnumber`, if it is one.
 pub fn row_of_version(v: i64) -> Option<usize> {
     let d = v.checked_sub(1_000_000)?;
-    (d >= 0 && d % 7 == 0).then(|| (d / 7) as usize)
+    (d >= 0 && d % 7 == 0).then_some((d / 7) as usize)
 }
 
 /// A value of a row, or of a literal made comparable with one.

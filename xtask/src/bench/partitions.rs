@@ -3,7 +3,7 @@
 //!     against `ScanPartitions=1`, interleaved, on this process's runtime
 //!     (one worker per core):
 //!     - decode: every partition of the scan read by a task of its own, as
-//!       an engine reads them (`Connector::partitions`, `scan_partition`);
+//!       an engine reads them (`Connector::plan_partitions`, `scan_partition`);
 //!       rows/s;
 //!     - `SELECT count(*) ... WHERE category = 'alpha'` through DataFusion
 //!       (the filter is the engine's: the source cannot apply it), with the
@@ -45,7 +45,10 @@ async fn connector(model: &str, partitions: usize) -> Result<Arc<dyn Connector>,
 /// rows/s. The connector must split into exactly `want` partitions.
 async fn decode(c: &Arc<dyn Connector>, want: usize, rows: usize) -> Result<f64, String> {
     let started = Instant::now();
-    let parts = c.partitions(TABLE, &ScanRequest::new(), want);
+    let parts = c
+        .plan_partitions(TABLE, &ScanRequest::new(), want)
+        .await
+        .map_err(err)?;
     if parts.len() != want {
         return Err(format!(
             "the scan split into {} partitions, expected {want}",
