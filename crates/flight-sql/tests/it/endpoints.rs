@@ -237,14 +237,14 @@ async fn one_log_line_per_query_counts_its_rows_bytes_and_upstream_requests() {
         .with_env_filter("connectkit_flight_sql::query=info")
         .with_writer(move || writer.clone())
         .finish();
-    // The test's runtime is one thread: the server's tasks log on it.
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Callsites other tests' threads (no subscriber) met first would
-    // otherwise stay disabled for this one.
-    tracing::callsite::rebuild_interest_cache();
+    // The process's subscriber (no other test sets one): the server logs
+    // from whichever thread drops a query's last stream.
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
     let served = serve_paged("").await;
     let c = alice(served.addr).await;
-    let info = plan(served.addr, &c, "SELECT id, name FROM shop.items").await;
+    // 22 rows: a count no other test's query returns.
+    let sql = "SELECT id, name FROM shop.items WHERE id <> 5";
+    let info = plan(served.addr, &c, sql).await;
     let parts = read_in_parallel(served.addr, &c, &info).await;
     assert!(parts.iter().all(Result::is_ok));
     // The line is written when the last partition's stream is gone.
@@ -252,7 +252,9 @@ async fn one_log_line_per_query_counts_its_rows_bytes_and_upstream_requests() {
     let line = tokio::time::timeout(std::time::Duration::from_secs(120), async {
         loop {
             let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-            if let Some(l) = text.lines().find(|l| l.contains(" query ")) {
+            // Other tests' queries log here too.
+            let ours = |l: &&str| l.contains(" query ") && l.contains(" rows=22 ");
+            if let Some(l) = text.lines().find(ours) {
                 return l.to_owned();
             }
             captured.1.notified().await;
@@ -265,7 +267,7 @@ async fn one_log_line_per_query_counts_its_rows_bytes_and_upstream_requests() {
         "user=alice".to_owned(),
         "sources=shop".to_owned(),
         "tables=shop.items".to_owned(),
-        format!("rows={ROWS}"),
+        "rows=22".to_owned(),
         format!("requests={sent}"),
         format!("partitions={}", expected_partitions()),
         "outcome=\"ok\"".to_owned(),
