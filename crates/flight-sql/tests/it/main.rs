@@ -10,8 +10,8 @@ mod listen;
 mod metadata;
 mod queries;
 mod sessions;
-
 mod tokens;
+
 use std::net::SocketAddr;
 
 use arrow_array::RecordBatch;
