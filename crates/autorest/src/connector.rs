@@ -337,21 +337,22 @@ impl Connector for AutoRestConnector {
     /// page past it, which an API may answer with its last rows again, from
     /// a page of the table; one partition reads in page order and drops
     /// whatever it read ahead past the short page that ends it.
-    fn partitions(&self, table: &str, request: &ScanRequest, wanted: usize) -> Vec<ScanPartition> {
+    async fn partitions(
+        &self,
+        table: &str,
+        request: &ScanRequest,
+        wanted: usize,
+    ) -> Result<Vec<ScanPartition>> {
+        let whole = || Ok(vec![ScanPartition::whole()]);
         let count = wanted.min(self.inner.limits.scan_partitions);
         if count <= 1 || request.limit.is_some() {
-            return vec![ScanPartition::whole()];
+            return whole();
         }
-        let Some(def) = self.inner.catalog.get().and_then(|tables| {
-            tables
-                .iter()
-                .find(|t| t.name == table)
-                .or_else(|| tables.iter().find(|t| t.name.eq_ignore_ascii_case(table)))
-        }) else {
-            return vec![ScanPartition::whole()];
-        };
-        let Ok(def) = crate::inputs::choose_endpoint(def, &request.filters) else {
-            return vec![ScanPartition::whole()];
+        let def = self.table(table).await?;
+        // Which endpoint a `#path` array reads is the scan's to say (and to
+        // report when no endpoint fits).
+        let Ok(def) = crate::inputs::choose_endpoint(&def, &request.filters) else {
+            return whole();
         };
         let endpoint = &def.endpoint;
         let paging = &endpoint.paging;
@@ -360,7 +361,7 @@ impl Connector for AutoRestConnector {
             && (paging.total_rows_element.is_some() || paging.total_pages_element.is_some())
             && known_ahead(paging, &endpoint.url);
         if !split {
-            return vec![ScanPartition::whole()];
+            return whole();
         }
         // No more partitions than pages, when the sampled first page says.
         let count = match self.sampled_pages(&def) {
@@ -368,9 +369,9 @@ impl Connector for AutoRestConnector {
             None => count,
         };
         if count <= 1 {
-            return vec![ScanPartition::whole()];
+            return whole();
         }
-        (0..count)
+        Ok((0..count)
             .map(|i| {
                 let description = format!(
                     "pages {}, {}, {}, ...",
@@ -380,7 +381,7 @@ impl Connector for AutoRestConnector {
                 );
                 ScanPartition::new(i, count, description)
             })
-            .collect()
+            .collect())
     }
 
     async fn scan_partition(

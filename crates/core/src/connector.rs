@@ -75,29 +75,19 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// own; together they return exactly the rows of one [`scan`](Self::scan),
     /// each once, in no promised order across partitions.
     ///
-    /// The default, and the answer wherever splitting cannot be proven
-    /// exact (a limit, a source without known page addresses): one
-    /// partition, the whole scan.
-    ///
-    /// This answer comes from what the connector knows already; callers ask
-    /// [`plan_partitions`](Self::plan_partitions), which may ask the source.
-    fn partitions(&self, table: &str, request: &ScanRequest, wanted: usize) -> Vec<ScanPartition> {
-        let _ = (table, request, wanted);
-        vec![ScanPartition::whole()]
-    }
-
-    /// The partitions of a scan as [`partitions`](Self::partitions) defines
-    /// them, for a connector that must ask the source first (Dataverse reads
-    /// the bounds of the column it splits on); what the SQL layer calls.
-    /// The default answers [`partitions`](Self::partitions) without a
-    /// request.
-    async fn plan_partitions(
+    /// A connector may ask the source to plan them (Dataverse reads the
+    /// bounds of the column it splits on), so planning a query, `EXPLAIN`
+    /// included, may send requests. The default, and the answer wherever
+    /// splitting cannot be proven exact (a limit, a source without known
+    /// page addresses): one partition, the whole scan, without a request.
+    async fn partitions(
         &self,
         table: &str,
         request: &ScanRequest,
         wanted: usize,
     ) -> Result<Vec<ScanPartition>> {
-        Ok(self.partitions(table, request, wanted))
+        let _ = (table, request, wanted);
+        Ok(vec![ScanPartition::whole()])
     }
 
     /// Reads one partition of those [`partitions`](Self::partitions)

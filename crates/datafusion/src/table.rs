@@ -161,7 +161,7 @@ impl TableProvider for ConnectorTable {
             let wanted = state.config().target_partitions().max(1);
             let mut parts = self
                 .connector
-                .plan_partitions(&self.table, &request, wanted)
+                .partitions(&self.table, &request, wanted)
                 .await
                 .map_err(crate::external)?;
             if parts.is_empty() {

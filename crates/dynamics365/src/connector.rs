@@ -281,7 +281,7 @@ impl Connector for Dynamics365Connector {
     /// limit, without such a column, when the rows hold fewer distinct
     /// values than partitions, or when the server cannot answer the bounds
     /// (a warning says why).
-    async fn plan_partitions(
+    async fn partitions(
         &self,
         table: &str,
         request: &ScanRequest,

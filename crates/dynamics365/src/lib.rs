@@ -168,7 +168,7 @@
 //!
 //! # Partitions
 //!
-//! [`Connector::plan_partitions`] splits a scan without a limit into at
+//! [`Connector::partitions`] splits a scan without a limit into at
 //! most `ScanPartitions` ranges of `createdon` (or of `PartitionColumn`: an
 //! integer, `Edm.Date` or `Edm.DateTimeOffset` column), each read by
 //! [`Connector::scan_partition`] as its own `@odata.nextLink` chain with

@@ -46,7 +46,7 @@ async fn connector(model: &str, partitions: usize) -> Result<Arc<dyn Connector>,
 async fn decode(c: &Arc<dyn Connector>, want: usize, rows: usize) -> Result<f64, String> {
     let started = Instant::now();
     let parts = c
-        .plan_partitions(TABLE, &ScanRequest::new(), want)
+        .partitions(TABLE, &ScanRequest::new(), want)
         .await
         .map_err(err)?;
     if parts.len() != want {

@@ -67,11 +67,11 @@ impl Respond for Ranges {
         let q: std::collections::HashMap<String, String> =
             req.url.query_pairs().into_owned().collect();
         let filter = q.get("$filter");
-        if let (Some(f), Some(fail)) = (filter, self.fail) {
-            if f.contains(fail) {
-                return ResponseTemplate::new(500).set_body_json(json!(
-                    {"error": {"code": "0x80040216", "message": "range unavailable"}}));
-            }
+        if let (Some(f), Some(fail)) = (filter, self.fail)
+            && f.contains(fail)
+        {
+            return ResponseTemplate::new(500).set_body_json(json!(
+                {"error": {"code": "0x80040216", "message": "range unavailable"}}));
         }
         let mut rows: Vec<Value> = accounts()
             .into_iter()

@@ -338,7 +338,7 @@ async fn every_row_is_read_exactly_once_across_the_ranges() {
     let fake = fake(&server, all.clone(), Some(Duration::from_millis(20))).await;
     let c = partitioned(&server, 4);
     let request = ScanRequest::new().with_projection(["accountid", "name"]);
-    let parts = c.plan_partitions("accounts", &request, 4).await.unwrap();
+    let parts = c.partitions("accounts", &request, 4).await.unwrap();
     // Bounds: 2024-01-01T01:00Z (row 1) and 2024-01-03T12:00Z (row 60),
     // cut into four ranges; the nulls go with the first.
     let described: Vec<&str> = parts.iter().map(|p| p.description.as_str()).collect();
@@ -422,7 +422,7 @@ async fn the_users_filter_is_combined_with_each_range() {
     let request = ScanRequest::new()
         .with_projection(["accountid"])
         .with_filter(Filter::new("numberofemployees", FilterOp::Ge, 150i64));
-    let parts = c.plan_partitions("accounts", &request, 8).await.unwrap();
+    let parts = c.partitions("accounts", &request, 8).await.unwrap();
     assert_eq!(parts.len(), 3, "at most ScanPartitions");
     let got = scan_every(&c, &request, &parts).await.concat();
     let expected: Vec<String> = all
@@ -458,7 +458,7 @@ async fn a_limit_reads_one_partition_and_asks_for_no_bounds() {
     fake(&server, rows(30), None).await;
     let c = partitioned(&server, 4);
     let request = ScanRequest::new().with_limit(3);
-    let parts = c.plan_partitions("accounts", &request, 4).await.unwrap();
+    let parts = c.partitions("accounts", &request, 4).await.unwrap();
     assert_eq!(parts, [ScanPartition::whole()]);
     let ids = scan_ids(&c, &request, &parts[0]).await.unwrap();
     assert_eq!(ids.len(), 3);
@@ -468,7 +468,7 @@ async fn a_limit_reads_one_partition_and_asks_for_no_bounds() {
     // One partition wanted, or ScanPartitions=1: no bounds either.
     let c1 = partitioned(&server, 1);
     let parts = c1
-        .plan_partitions("accounts", &ScanRequest::new(), 4)
+        .partitions("accounts", &ScanRequest::new(), 4)
         .await
         .unwrap();
     assert_eq!(parts, [ScanPartition::whole()]);
@@ -486,7 +486,7 @@ async fn ranges_without_rows_answer_none_and_lose_nothing() {
     fake(&server, all.clone(), None).await;
     let c = partitioned(&server, 4);
     let parts = c
-        .plan_partitions("accounts", &ScanRequest::new(), 4)
+        .partitions("accounts", &ScanRequest::new(), 4)
         .await
         .unwrap();
     assert_eq!(parts.len(), 4);
@@ -502,7 +502,7 @@ async fn an_empty_table_or_one_without_values_is_one_partition() {
     fake(&server, Vec::new(), None).await;
     let c = partitioned(&server, 4);
     let parts = c
-        .plan_partitions("accounts", &ScanRequest::new(), 4)
+        .partitions("accounts", &ScanRequest::new(), 4)
         .await
         .unwrap();
     assert_eq!(parts, [ScanPartition::whole()]);
@@ -522,7 +522,7 @@ async fn an_empty_table_or_one_without_values_is_one_partition() {
     fake(&server, all, None).await;
     let c = partitioned(&server, 4);
     let parts = c
-        .plan_partitions("accounts", &ScanRequest::new(), 4)
+        .partitions("accounts", &ScanRequest::new(), 4)
         .await
         .unwrap();
     assert_eq!(parts, [ScanPartition::whole()]);
@@ -562,7 +562,7 @@ async fn a_failing_range_fails_its_partition_only() {
         .await;
     let c = partitioned(&server, 4);
     let all_rows = ScanRequest::new();
-    let parts = c.plan_partitions("accounts", &all_rows, 4).await.unwrap();
+    let parts = c.partitions("accounts", &all_rows, 4).await.unwrap();
     assert_eq!(
         parts[2].description,
         "createdon ge 2024-01-01T12:30:00Z and createdon lt 2024-01-01T18:15:00Z"
@@ -606,7 +606,7 @@ async fn a_server_that_cannot_order_on_the_column_reads_one_partition() {
         .await;
     let c = partitioned(&server, 4);
     let parts = c
-        .plan_partitions("accounts", &ScanRequest::new(), 4)
+        .partitions("accounts", &ScanRequest::new(), 4)
         .await
         .unwrap();
     assert_eq!(parts, [ScanPartition::whole()]);
@@ -650,7 +650,7 @@ async fn a_retry_after_in_one_range_holds_back_the_others() {
         .build()
         .unwrap();
     let parts = c
-        .plan_partitions("accounts", &ScanRequest::new(), 2)
+        .partitions("accounts", &ScanRequest::new(), 2)
         .await
         .unwrap();
     assert_eq!(parts.len(), 2);

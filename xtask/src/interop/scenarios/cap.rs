@@ -306,7 +306,7 @@ async fn partitioned(ctx: &Ctx) -> Result<(), String> {
     ))?;
     let mark = ctx.server(Kind::Cap).log_mark().await?;
     let parts = split
-        .plan_partitions("Books", &ScanRequest::new(), 4)
+        .partitions("Books", &ScanRequest::new(), 4)
         .await
         .map_err(|e| format!("partitions: {e}"))?;
     ensure(parts.len() == 4, || {
