@@ -212,9 +212,12 @@ impl Server {
                 Error::connector(ErrorKind::Config, TlsIdentityError { cert, key, source })
             })?;
         }
+        // Without TCP_NODELAY a small reply (a login, the first batch of a
+        // LIMIT) waits for the client's delayed acknowledgement.
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         builder
             .add_service(FlightServiceServer::new(self.service))
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+            .serve_with_incoming_shutdown(incoming, shutdown)
             .await
             .map_err(|e| Error::connector(ErrorKind::Transport, ServeError(e)))
     }
