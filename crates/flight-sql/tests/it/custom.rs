@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -56,37 +55,5 @@ pub async fn serve_model(
     }
     let dir = tempfile::tempdir().unwrap();
     let model = model.replace("{base}", &upstream.uri());
-    std::fs::write(dir.path().join("shop.rest"), model).unwrap();
-    let url = format!(
-        "autorest:Config={};AuthenticationMethod=OAuth2-ClientCredentials;ClientID=svc;ClientSecret=svc-s3cret;TokenURI=POST {}/token;{properties}",
-        dir.path().join("shop.rest").display(),
-        upstream.uri()
-    );
-    std::fs::write(dir.path().join("shop.url"), url).unwrap();
-    let hash = hash_password(&PASSWORD.to_owned().into()).unwrap();
-    let bob = hash_password(&"bob-pw".to_owned().into()).unwrap();
-    let text = format!(
-        "[sources]\nshop = \"@shop.url\"\n\n[users.alice]\npassword = \"{hash}\"\n\n[users.bob]\npassword = \"{bob}\"\n\n{config}\n"
-    );
-    let config = ServeConfig::parse(&text, &dir.path().join("sources.toml")).unwrap();
-    let mut registry = connectkit_core::Registry::new();
-    connectkit_autorest::register(&mut registry);
-    let server = Server::new(&config, &registry).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        server
-            .serve(listener, &Listen::plain(), async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    Served {
-        addr,
-        upstream,
-        stop: Some(stop),
-        task: Some(task),
-        _dir: dir,
-    }
+    start(upstream, dir, &model, properties, config).await
 }

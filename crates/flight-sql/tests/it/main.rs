@@ -136,9 +136,30 @@ pub async fn serve(limits: &str) -> Served {
 }}"##,
         upstream.uri()
     );
+    start(
+        upstream,
+        dir,
+        &model,
+        "MaxConcurrentRequests=1",
+        &format!("[limits]\n{limits}"),
+    )
+    .await
+}
+
+/// A server over the API `upstream`, whose one source `shop` reads `model`
+/// (a model file's text, written to `dir`) with `properties` added to its
+/// connection URL, and `config` added to `sources.toml` after the users
+/// (alice, bob).
+pub async fn start(
+    upstream: MockServer,
+    dir: tempfile::TempDir,
+    model: &str,
+    properties: &str,
+    config: &str,
+) -> Served {
     std::fs::write(dir.path().join("shop.rest"), model).unwrap();
     let url = format!(
-        "autorest:Config={};AuthenticationMethod=OAuth2-ClientCredentials;ClientID=svc;ClientSecret=svc-s3cret;TokenURI=POST {}/token;MaxConcurrentRequests=1",
+        "autorest:Config={};AuthenticationMethod=OAuth2-ClientCredentials;ClientID=svc;ClientSecret=svc-s3cret;TokenURI=POST {}/token;{properties}",
         dir.path().join("shop.rest").display(),
         upstream.uri()
     );
@@ -146,7 +167,7 @@ pub async fn serve(limits: &str) -> Served {
     let hash = hash_password(&PASSWORD.to_owned().into()).unwrap();
     let bob = hash_password(&"bob-pw".to_owned().into()).unwrap();
     let text = format!(
-        "[sources]\nshop = \"@shop.url\"\n\n[users.alice]\npassword = \"{hash}\"\n\n[users.bob]\npassword = \"{bob}\"\n\n[limits]\n{limits}\n"
+        "[sources]\nshop = \"@shop.url\"\n\n[users.alice]\npassword = \"{hash}\"\n\n[users.bob]\npassword = \"{bob}\"\n\n{config}\n"
     );
     let config = ServeConfig::parse(&text, &dir.path().join("sources.toml")).unwrap();
     let mut registry = connectkit_core::Registry::new();

@@ -8,7 +8,7 @@
 //! trusts through its `tls_root_certs` option (and a client that does not
 //! trust it is refused).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -85,33 +85,11 @@ async fn adbc(ctx: &Ctx, tls: bool) -> Result<(), String> {
     let srv = ctx.server(Kind::Dot);
     let ca = if tls { Some(private_ca(ctx)?) } else { None };
     let url = source_url(ctx).await?;
-    std::fs::write(dir.join("dot.url"), &url).map_err(|e| e.to_string())?;
-    let hash = cli::run(
-        &ctx.bin,
-        &["serve", "--hash-password"],
-        &format!("{PASSWORD}\n"),
-    )
-    .await?
-    .success("serve --hash-password")?
-    .stdout;
-    let config = format!(
-        "[sources]\ndot = \"@dot.url\"\n\n[users.analyst]\npassword = \"{}\"\n",
-        hash.trim()
-    );
-    std::fs::write(dir.join("sources.toml"), config).map_err(|e| e.to_string())?;
-    let port = free_port()?;
     let mark = srv.log_mark().await?;
-    let log = dir.join("serve.log");
-    let mut cmd = Command::new(&ctx.bin);
-    cmd.args(["serve", "--config"])
-        .arg(dir.join("sources.toml"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "connectkit_flight_sql=info");
-    if let Some((_, cert, key)) = &ca {
-        cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
-    }
-    let server = ServerProcess::spawn("connectkit serve", cmd, &log)?;
-    wait_listening(port, &log).await?;
+    let tls_files = ca
+        .as_ref()
+        .map(|(_, cert, key)| (cert.as_path(), key.as_path()));
+    let (server, port, log) = start_serve(ctx, &dir, &[("dot", &url)], tls_files).await?;
     let python = ctx.python.clone();
     let script = interop_dir().join("python/flight_sql_client.py");
     let uri = if tls {
@@ -150,19 +128,7 @@ async fn adbc(ctx: &Ctx, tls: bool) -> Result<(), String> {
         .map_err(|e| format!("the ADBC client printed no JSON ({e})"))?;
     // What `connectkit sql` gives for the same query over the same source,
     // with a refresh token of its own: the server's grant rotated the first.
-    let sql_url = source_url(ctx).await?;
-    let sql = cli::run(
-        &ctx.bin,
-        &["sql", "--source", "dot=-", SQL, "--format", "jsonl"],
-        &sql_url,
-    )
-    .await?
-    .success("connectkit sql")?;
-    let expected: Vec<Value> = sql
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).map_err(|e| format!("connectkit sql jsonl: {e}")))
-        .collect::<Result<_, _>>()?;
+    let expected = sql_rows(ctx, "dot", &source_url(ctx).await?, SQL).await?;
     let sessions = got["sessions"].as_array().cloned().unwrap_or_default();
     let queries = serve_log.matches("outcome=\"ok\"").count();
     all_of([
@@ -231,6 +197,154 @@ async fn adbc(ctx: &Ctx, tls: bool) -> Result<(), String> {
     ])
 }
 
+/// `connectkit serve` over `sources` (name, connection URL) for the user
+/// `analyst`, on a free loopback port (TLS with `tls`'s certificate chain
+/// and key); returns the process, its port and its log.
+async fn start_serve(
+    ctx: &Ctx,
+    dir: &Path,
+    sources: &[(&str, &str)],
+    tls: Option<(&Path, &Path)>,
+) -> Result<(ServerProcess, u16, PathBuf), String> {
+    let mut config = String::from("[sources]\n");
+    for (name, url) in sources {
+        std::fs::write(dir.join(format!("{name}.url")), url).map_err(|e| e.to_string())?;
+        config.push_str(&format!("{name} = \"@{name}.url\"\n"));
+    }
+    let hash = cli::run(
+        &ctx.bin,
+        &["serve", "--hash-password"],
+        &format!("{PASSWORD}\n"),
+    )
+    .await?
+    .success("serve --hash-password")?
+    .stdout;
+    config.push_str(&format!(
+        "\n[users.analyst]\npassword = \"{}\"\n",
+        hash.trim()
+    ));
+    std::fs::write(dir.join("sources.toml"), config).map_err(|e| e.to_string())?;
+    let port = free_port()?;
+    let log = dir.join("serve.log");
+    let mut cmd = Command::new(&ctx.bin);
+    cmd.args(["serve", "--config"])
+        .arg(dir.join("sources.toml"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "connectkit_flight_sql=info");
+    if let Some((cert, key)) = tls {
+        cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+    }
+    let server = ServerProcess::spawn("connectkit serve", cmd, &log)?;
+    wait_listening(port, &log).await?;
+    Ok((server, port, log))
+}
+
+/// The rows `connectkit sql` gives for `sql` over one source `name`.
+async fn sql_rows(ctx: &Ctx, name: &str, url: &str, sql: &str) -> Result<Vec<Value>, String> {
+    let source = format!("{name}=-");
+    let out = cli::run(
+        &ctx.bin,
+        &["sql", "--source", &source, sql, "--format", "jsonl"],
+        url,
+    )
+    .await?
+    .success("connectkit sql")?;
+    out.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("connectkit sql jsonl: {e}")))
+        .collect()
+}
+
+const CAP_SQL: &str = r#"SELECT "ID", seq, title FROM cap."Books" ORDER BY seq"#;
+const JSON_SERVER_SQL: &str = "SELECT id, name FROM js.items ORDER BY id";
+
+/// One `connectkit serve` over SAP CAP (OData, a grant at CAP's token
+/// endpoint) and json-server (an inferred REST table): ADBC reads both, as
+/// `connectkit sql` does, and adbc_get_objects lists both sources' tables.
+async fn two_servers(ctx: &Ctx) -> Result<(), String> {
+    let dir = ctx.scratch("flight-sql/adbc-cap-json-server")?;
+    let cap_url = super::cap::url(ctx).await?;
+    let js_url = format!(
+        "autorest:Sample={};Table=items",
+        quote(&format!("{}/items", ctx.server(Kind::JsonServer).base))
+    );
+    let (server, port, log) =
+        start_serve(ctx, &dir, &[("cap", &cap_url), ("js", &js_url)], None).await?;
+    let python = ctx.python.clone();
+    let script = interop_dir().join("python/flight_sql_client.py");
+    let uri = format!("grpc://127.0.0.1:{port}");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .args([
+                "--queries",
+                &uri,
+                "analyst",
+                PASSWORD,
+                CAP_SQL,
+                JSON_SERVER_SQL,
+            ])
+            .output()
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("cannot run the ADBC client: {e}"))?;
+    let serve_log = std::fs::read_to_string(&log).unwrap_or_default();
+    drop(server);
+    if !out.status.success() {
+        return Err(format!(
+            "the ADBC client failed ({}): {}\nserver log:\n{serve_log}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let got: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("the ADBC client printed no JSON ({e})"))?;
+    // CAP's grant rotated the first refresh token: a fresh one.
+    let cap = sql_rows(ctx, "cap", &super::cap::url(ctx).await?, CAP_SQL).await?;
+    let js = sql_rows(ctx, "js", &js_url, JSON_SERVER_SQL).await?;
+    let tables: Vec<(String, String)> = got["objects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            (
+                o[1].as_str().unwrap_or_default().to_owned(),
+                o[2].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    all_of([
+        ensure(!cap.is_empty() && !js.is_empty(), || {
+            format!(
+                "connectkit sql gave {} CAP and {} json-server rows",
+                cap.len(),
+                js.len()
+            )
+        }),
+        ensure(got["results"][0].as_array() == Some(&cap), || {
+            format!(
+                "ADBC's CAP rows differ from connectkit sql's ({} rows)",
+                cap.len()
+            )
+        }),
+        ensure(got["results"][1].as_array() == Some(&js), || {
+            format!(
+                "ADBC's json-server rows differ from connectkit sql's: {}",
+                got["results"][1]
+            )
+        }),
+        ensure(got["polars"].as_array() == Some(&cap), || {
+            "polars.read_database's CAP rows differ from connectkit sql's".to_owned()
+        }),
+        ensure(
+            tables.contains(&("cap".into(), "Books".into()))
+                && tables.contains(&("js".into(), "items".into())),
+            || format!("adbc_get_objects listed {tables:?}"),
+        ),
+    ])
+}
+
 /// The scenarios of `connectkit serve`.
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -244,5 +358,11 @@ pub fn scenarios() -> Vec<Scenario> {
             Kind::Dot,
             |ctx| Box::pin(adbc(ctx, true)),
         ),
+        Scenario::new(
+            "sap-cap/flight-sql/adbc-with-json-server/cli",
+            Kind::Cap,
+            |ctx| Box::pin(two_servers(ctx)),
+        )
+        .and(Kind::JsonServer),
     ]
 }
