@@ -18,6 +18,7 @@ use arrow_array::types::{
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::SchemaRef;
 use base64::Engine as _;
+use connectkit_core::decode::RawJson;
 use connectkit_core::value::{parse_date, parse_decimal, parse_time, parse_timestamp};
 
 use crate::error::Dynamics365Error;
@@ -88,9 +89,9 @@ struct Builders<'c> {
 }
 
 impl<'a> RowSink<'a> for Builders<'_> {
-    fn row(&mut self, cells: &[Option<&'a str>]) -> Result<(), Dynamics365Error> {
+    fn row(&mut self, cells: &[Option<RawJson<'a>>]) -> Result<(), Dynamics365Error> {
         for (c, (column, b)) in self.columns.iter().zip(&mut self.builders).enumerate() {
-            let cell = cells[self.slots[c]].filter(|t| *t != "null");
+            let cell = cells[self.slots[c]].filter(|t| t.text != "null");
             let appended = match cell {
                 None if !column.nullable || column.key => Err(format!(
                     "row {} has no value for a non-nullable column",
@@ -180,11 +181,12 @@ impl ColumnBuilder {
         }
     }
 
-    /// Appends the value of the raw JSON cell `t` (not `null`).
-    fn append(&mut self, t: &str) -> Result<(), String> {
+    /// Appends the value of the raw JSON cell `cell` (not `null`).
+    fn append(&mut self, cell: RawJson<'_>) -> Result<(), String> {
+        let t = cell.text;
         match self {
             Self::Str(b) => match t.starts_with('"') {
-                true => b.append_value(string(t)?),
+                true => b.append_value(string(cell)?),
                 false => b.append_value(t),
             },
             // A raw cell has no surrounding whitespace.
@@ -193,15 +195,15 @@ impl ColumnBuilder {
                 "false" => b.append_value(false),
                 t => return Err(format!("{t} is not a boolean")),
             },
-            Self::U8(b) => b.append_value(int(t)?),
-            Self::I8(b) => b.append_value(int(t)?),
-            Self::I16(b) => b.append_value(int(t)?),
-            Self::I32(b) => b.append_value(int(t)?),
-            Self::I64(b) => b.append_value(int(t)?),
-            Self::F32(b) => b.append_value(float(t)?),
-            Self::F64(b) => b.append_value(float(t)?),
+            Self::U8(b) => b.append_value(int(cell)?),
+            Self::I8(b) => b.append_value(int(cell)?),
+            Self::I16(b) => b.append_value(int(cell)?),
+            Self::I32(b) => b.append_value(int(cell)?),
+            Self::I64(b) => b.append_value(int(cell)?),
+            Self::F32(b) => b.append_value(float(cell)?),
+            Self::F64(b) => b.append_value(float(cell)?),
             Self::Dec(b, precision, scale) => {
-                let text = unquote(t)?;
+                let text = unquote(cell)?;
                 // Exact or refused, never rounded (see connectkit_core::value).
                 let v = parse_decimal(&text, Some(*precision), *scale).ok_or_else(|| {
                     format!("{text} is not a decimal that fits ({precision}, {scale}) exactly")
@@ -209,24 +211,24 @@ impl ColumnBuilder {
                 b.append_value(v);
             }
             Self::Ts(b) => {
-                let s = string(t)?;
+                let s = string(cell)?;
                 let v = parse_timestamp(&s)
                     .ok_or_else(|| format!("{s:?} is not an RFC 3339 timestamp"))?;
                 b.append_value(v);
             }
             Self::Date(b) => {
-                let s = string(t)?;
+                let s = string(cell)?;
                 let v =
                     parse_date(&s).ok_or_else(|| format!("{s:?} is not a date (YYYY-MM-DD)"))?;
                 b.append_value(v);
             }
             Self::Time(b) => {
-                let s = string(t)?;
+                let s = string(cell)?;
                 let v = parse_time(&s).ok_or_else(|| format!("{s:?} is not a time of day"))?;
                 b.append_value(v);
             }
             Self::IntList(b) => {
-                let text = unquote(t)?;
+                let text = unquote(cell)?;
                 for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
                     b.values().append_value(item.parse::<i32>().map_err(|_| {
                         format!("{text:?} is not a list of option values (\"1,2\")")
@@ -236,12 +238,12 @@ impl ColumnBuilder {
             }
             Self::StrList(b) => {
                 // Dataverse joins the labels of a multi-select choice with "; ".
-                for item in string(t)?.split(';').map(str::trim) {
+                for item in string(cell)?.split(';').map(str::trim) {
                     b.values().append_value(item);
                 }
                 b.append(true);
             }
-            Self::Bin(b) => b.append_value(base64(&string(t)?)?),
+            Self::Bin(b) => b.append_value(base64(&string(cell)?)?),
         }
         Ok(())
     }
@@ -273,9 +275,9 @@ impl ColumnBuilder {
 }
 
 /// An integer cell of a type of `T`'s range.
-fn int<T: TryFrom<i64>>(t: &str) -> Result<T, String> {
+fn int<T: TryFrom<i64>>(cell: RawJson<'_>) -> Result<T, String> {
     // IEEE754Compatible servers send Int64 as a string.
-    let text = unquote(t)?;
+    let text = unquote(cell)?;
     text.trim()
         .parse::<i64>()
         .ok()
@@ -285,9 +287,10 @@ fn int<T: TryFrom<i64>>(t: &str) -> Result<T, String> {
 
 /// The text of a JSON string cell: borrowed when it holds no escape (the
 /// page parse has already checked it is valid JSON), unescaped otherwise.
-fn string(t: &str) -> Result<Cow<'_, str>, String> {
-    if let Some(inner) = t.strip_prefix('"').and_then(|r| r.strip_suffix('"'))
-        && !inner.contains('\\')
+fn string(cell: RawJson<'_>) -> Result<Cow<'_, str>, String> {
+    let t = cell.text;
+    if !cell.escaped
+        && let Some(inner) = t.strip_prefix('"').and_then(|r| r.strip_suffix('"'))
     {
         return Ok(Cow::Borrowed(inner));
     }
@@ -297,18 +300,18 @@ fn string(t: &str) -> Result<Cow<'_, str>, String> {
 }
 
 /// The text of a number, or of a string holding one.
-fn unquote(t: &str) -> Result<Cow<'_, str>, String> {
-    if t.starts_with('"') {
-        string(t)
+fn unquote(cell: RawJson<'_>) -> Result<Cow<'_, str>, String> {
+    if cell.text.starts_with('"') {
+        string(cell)
     } else {
-        Ok(Cow::Borrowed(t))
+        Ok(Cow::Borrowed(cell.text))
     }
 }
 
 /// A float cell, parsed straight to `F` (an `Edm.Single` read through a
 /// double would be rounded twice).
-fn float<F: std::str::FromStr + From<f32>>(t: &str) -> Result<F, String> {
-    let text = unquote(t)?;
+fn float<F: std::str::FromStr + From<f32>>(cell: RawJson<'_>) -> Result<F, String> {
+    let text = unquote(cell)?;
     match text.as_ref() {
         "INF" => Ok(F::from(f32::INFINITY)),
         "-INF" => Ok(F::from(f32::NEG_INFINITY)),

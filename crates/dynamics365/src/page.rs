@@ -1,20 +1,16 @@
-//! One page of an entity set, read in one pass: each row's properties are
-//! matched against the columns by name as they are read, so no map (and no
-//! key string) is built per row; values stay raw JSON so that numbers keep
-//! every digit. `@odata.*` annotations and other properties are skipped.
+//! One page of an entity set, read in one pass with the core's JSON
+//! [`Cursor`]: each row's properties are matched against the columns by
+//! name as they are read ([`KeyOrder`]), so no map (and no key string) is
+//! built per row; values stay raw JSON so that numbers keep every digit.
+//! `@odata.*` annotations and other properties are checked and skipped.
 //!
 //! Each row is handed to a [`RowSink`] as soon as it is read (its cells
 //! borrowed from the body), so that it is decoded while its bytes are still
 //! in cache and no page-wide table of cells is built.
 
-use std::fmt;
-
 use foldhash::HashMap;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
-
-use connectkit_core::decode::{KeyOrder, KeySeed};
+use connectkit_core::decode::{Cursor, CursorError, KeyOrder, RawJson};
 
 use crate::error::Dynamics365Error;
 use crate::types::Column;
@@ -52,7 +48,7 @@ pub(crate) trait RowSink<'a> {
     /// One row: the raw JSON of each slot (see [`Layout::slot`]), `None`
     /// when the property is absent. An error stops the page's parse and is
     /// what the parse returns.
-    fn row(&mut self, cells: &[Option<&'a str>]) -> Result<(), Dynamics365Error>;
+    fn row(&mut self, cells: &[Option<RawJson<'a>>]) -> Result<(), Dynamics365Error>;
 }
 
 /// Parses a page body, handing its rows to `sink`; the page's
@@ -63,163 +59,102 @@ pub(crate) fn parse<'a>(
     layout: &Layout,
     sink: &mut dyn RowSink<'a>,
 ) -> Result<Option<String>, Dynamics365Error> {
-    let mut st = State {
-        names: &layout.names,
-        sink,
-        cells: vec![None; layout.names.len()],
-        next_link: None,
-        saw_value: false,
-        error: None,
-    };
     let invalid = |message: String| Dynamics365Error::InvalidResponse {
         what: format!("table {table}"),
         message,
     };
-    let mut de = serde_json::Deserializer::from_str(body);
-    let parsed = PageSeed { st: &mut st }
-        .deserialize(&mut de)
-        .and_then(|()| de.end());
-    if let Some(e) = st.error {
-        return Err(e);
+    let mut reader = PageReader {
+        json: Cursor::new(body),
+        names: &layout.names,
+        cells: vec![None; layout.names.len()],
+    };
+    match reader.page(sink) {
+        Ok((_, false)) => Err(invalid("the page has no `value` array".into())),
+        Ok((next_link, true)) => Ok(next_link),
+        Err(Stop::Sink(e)) => Err(e),
+        Err(Stop::Json(e)) => Err(invalid(format!("the page is not OData JSON: {e}"))),
     }
-    parsed.map_err(|e| invalid(format!("the page is not OData JSON: {e}")))?;
-    if !st.saw_value {
-        return Err(invalid("the page has no `value` array".into()));
-    }
-    Ok(st.next_link)
 }
 
-/// The parse's state: the current row's cells, and what the page gave.
-struct State<'s, 'a> {
+/// Why the parse stopped.
+enum Stop {
+    /// The page is not JSON, or not shaped as a page.
+    Json(CursorError),
+    /// The sink refused a row.
+    Sink(Dynamics365Error),
+}
+
+impl From<CursorError> for Stop {
+    fn from(e: CursorError) -> Self {
+        Self::Json(e)
+    }
+}
+
+/// The parse's state: the cursor over the body, and the current row's cells.
+struct PageReader<'s, 'a> {
+    json: Cursor<'a>,
     names: &'s HashMap<String, usize>,
-    sink: &'s mut dyn RowSink<'a>,
-    cells: Vec<Option<&'a str>>,
-    next_link: Option<String>,
-    saw_value: bool,
-    /// The sink's error that stopped the parse.
-    error: Option<Dynamics365Error>,
+    cells: Vec<Option<RawJson<'a>>>,
 }
 
-/// The page object: `value` and `@odata.nextLink`, nothing else.
-struct PageSeed<'r, 's, 'a> {
-    st: &'r mut State<'s, 'a>,
-}
-
-impl<'de: 'a, 'a> DeserializeSeed<'de> for PageSeed<'_, '_, 'a> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de: 'a, 'a> Visitor<'de> for PageSeed<'_, '_, 'a> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an OData page object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match key.as_ref() {
-                "value" => {
-                    self.st.saw_value = map.next_value_seed(RowsSeed { st: &mut *self.st })?;
+impl<'a> PageReader<'_, 'a> {
+    /// The page object: `value` and `@odata.nextLink`, nothing else; the
+    /// next link, and whether a `value` array was there.
+    fn page(&mut self, sink: &mut dyn RowSink<'a>) -> Result<(Option<String>, bool), Stop> {
+        let (mut next_link, mut saw_value) = (None, false);
+        let mut key = self.json.object()?;
+        while let Some(k) = key {
+            match k.as_ref() {
+                "value" => saw_value |= self.rows(sink)?,
+                "@odata.nextLink" => {
+                    next_link = match self.json.null()? {
+                        true => None,
+                        false => Some(self.json.string()?.into_owned()),
+                    }
                 }
-                "@odata.nextLink" => self.st.next_link = map.next_value()?,
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    self.json.value()?;
                 }
             }
+            key = self.json.next_key()?;
         }
-        Ok(())
-    }
-}
-
-/// The `value` array; `false` when it is null.
-struct RowsSeed<'r, 's, 'a> {
-    st: &'r mut State<'s, 'a>,
-}
-
-impl<'de: 'a, 'a> DeserializeSeed<'de> for RowsSeed<'_, '_, 'a> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_option(self)
-    }
-}
-
-impl<'de: 'a, 'a> Visitor<'de> for RowsSeed<'_, '_, 'a> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of rows")
+        self.json.finish()?;
+        Ok((next_link, saw_value))
     }
 
-    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_seq(self)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+    /// The `value` array, each row handed to `sink`; `false` when it is null.
+    fn rows(&mut self, sink: &mut dyn RowSink<'a>) -> Result<bool, Stop> {
+        if self.json.null()? {
+            return Ok(false);
+        }
+        // The previous row's keys, which the next row most likely repeats.
         let mut order = KeyOrder::default();
-        while seq
-            .next_element_seed(RowSeed {
-                order: &mut order,
-                st: &mut *self.st,
-            })?
-            .is_some()
-        {}
+        let mut more = self.json.array()?;
+        while more {
+            self.row(&mut order)?;
+            sink.row(&self.cells).map_err(Stop::Sink)?;
+            more = self.json.next_element()?;
+        }
         Ok(true)
     }
-}
 
-/// One row object.
-struct RowSeed<'r, 's, 'a> {
-    /// The previous row's keys, which this row most likely repeats.
-    order: &'r mut KeyOrder<Option<usize>>,
-    st: &'r mut State<'s, 'a>,
-}
-
-impl<'de: 'a, 'a> DeserializeSeed<'de> for RowSeed<'_, '_, 'a> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de: 'a, 'a> Visitor<'de> for RowSeed<'_, '_, 'a> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a row object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let st = self.st;
-        st.cells.fill(None);
-        // A property name, looked up among the columns without being allocated.
-        let (names, order) = (st.names, self.order);
+    /// One row object into the cells: each property matched against the
+    /// columns by name, its value kept as raw JSON text.
+    fn row(&mut self, order: &mut KeyOrder<Option<usize>>) -> Result<(), Stop> {
+        self.cells.fill(None);
+        let names = self.names;
+        let lookup = |k: &str| names.get(k).copied();
         let mut pos = 0;
-        while let Some(slot) = map.next_key_seed(KeySeed::new(|k: &str| {
-            order.get(pos, k, |k| names.get(k).copied())
-        }))? {
-            pos += 1;
-            match slot {
-                // A repeated property: the last one counts, as in a JSON object.
-                Some(s) => st.cells[s] = Some(map.next_value::<&'a RawValue>()?.get()),
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+        let mut member = self.json.enter_object()?;
+        while member {
+            let slot = order.read(pos, &mut self.json, lookup)?;
+            let value = self.json.raw()?;
+            // A repeated property: the last one counts, as in a JSON object.
+            if let Some(s) = slot {
+                self.cells[s] = Some(value);
             }
-        }
-        if let Err(e) = st.sink.row(&st.cells) {
-            st.error = Some(e);
-            return Err(de::Error::custom("a value does not fit its column"));
+            pos += 1;
+            member = self.json.member_follows()?;
         }
         Ok(())
     }
