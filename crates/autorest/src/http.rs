@@ -75,7 +75,7 @@ pub(crate) fn not_json(
     url: &Url,
     bytes: &[u8],
     headers: &HeaderMap,
-    e: &serde_json::Error,
+    e: &dyn std::fmt::Display,
 ) -> Error {
     let content_type = headers
         .get(reqwest::header::CONTENT_TYPE)

@@ -1,6 +1,6 @@
-//! Scalars straight from the parser into a column's Arrow builder, for the
-//! one-pass reader (`stream.rs`): building a `serde_json::Value` per field
-//! and casting it afterwards costs more than the cast itself.
+//! Scalars straight from a field's raw text into a column's Arrow builder,
+//! for the one-pass reader (`stream.rs`): building a `serde_json::Value`
+//! per field and casting it afterwards costs more than the cast itself.
 //!
 //! Only the casts whose result is certain from the scalar alone are taken
 //! here, and only when the value fits; anything else (a value that does not
@@ -9,11 +9,9 @@
 //! `decode::push_value` at the end of the row, so that casts and error
 //! messages are those of the general path.
 
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use connectkit_core::decode::RawJson;
 use connectkit_core::value;
 
 use crate::decode::cast::ColBuilder;
@@ -122,73 +120,79 @@ fn append(b: &mut ColBuilder, d: Direct, s: Scalar<'_>) -> bool {
     true
 }
 
-/// A field of one column: `None` when appended to its builder, else its
-/// `Value` (a string in the column's reused buffer), for the general cast.
-pub(crate) struct DirectSeed<'a> {
-    pub builder: &'a mut ColBuilder,
-    pub direct: Direct,
-    pub buf: &'a mut String,
-}
-
-impl DirectSeed<'_> {
-    fn scalar<E: de::Error>(
-        self,
-        s: Scalar<'_>,
-        v: impl FnOnce() -> Value,
-    ) -> Result<Option<Value>, E> {
-        if self.direct != Direct::No && append(self.builder, self.direct, s) {
-            Ok(None)
-        } else {
-            Ok(Some(v()))
+/// The scalar a raw value is, as serde_json would hand it over; `None` for
+/// what goes through a `Value` (null, arrays, objects, escaped strings,
+/// numbers outside the plain integer form, which serde_json reads).
+fn plain_scalar(raw: RawJson<'_>) -> Option<Scalar<'_>> {
+    let t = raw.text;
+    match t.as_bytes().first()? {
+        b'"' if !raw.escaped => t.get(1..t.len() - 1).map(Scalar::Str),
+        b't' => Some(Scalar::Bool(true)),
+        b'f' => Some(Scalar::Bool(false)),
+        b'-' | b'0'..=b'9' => {
+            let (negative, digits) = match t.strip_prefix('-') {
+                Some(d) => (true, d),
+                None => (false, t),
+            };
+            if digits.bytes().all(|b| b.is_ascii_digit()) {
+                // At most 18 digits always fit an i64; longer integers and
+                // `-0` (serde_json's -0.0) are serde_json's to read.
+                if digits.len() > 18 || (negative && digits == "0") {
+                    return None;
+                }
+                let v = digits.bytes().fold(0, |v, b| v * 10 + i64::from(b - b'0'));
+                return Some(Scalar::I64(if negative { -v } else { v }));
+            }
+            // A fraction or an exponent: read correctly rounded, as
+            // serde_json reads it with `float_roundtrip` (proptest below);
+            // one out of range is serde_json's to refuse.
+            t.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Scalar::F64)
         }
+        _ => None,
     }
 }
 
-impl<'de> DeserializeSeed<'de> for DirectSeed<'_> {
-    type Value = Option<Value>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
-        d.deserialize_any(self)
-    }
+/// The scalar of a number as serde_json parsed it.
+fn number_scalar(n: &serde_json::Number) -> Option<Scalar<'static>> {
+    n.as_u64()
+        .map(Scalar::U64)
+        .or_else(|| n.as_i64().map(Scalar::I64))
+        .or_else(|| n.as_f64().map(Scalar::F64))
 }
 
-impl<'de> Visitor<'de> for DirectSeed<'_> {
-    type Value = Option<Value>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<Value>, E> {
-        self.scalar(Scalar::Bool(v), || Value::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<Value>, E> {
-        self.scalar(Scalar::I64(v), || Value::from(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<Value>, E> {
-        self.scalar(Scalar::U64(v), || Value::from(v))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<Value>, E> {
-        self.scalar(Scalar::F64(v), || Value::from(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<Value>, E> {
-        if self.direct != Direct::No && append(self.builder, self.direct, Scalar::Str(v)) {
+/// Reads the raw value of a field of one column: `None` when appended to
+/// its builder, else its `Value` (a string in the column's reused buffer),
+/// for the general cast.
+pub(crate) fn read_raw(
+    builder: &mut ColBuilder,
+    direct: Direct,
+    buf: &mut String,
+    raw: RawJson<'_>,
+) -> Result<Option<Value>, serde_json::Error> {
+    if direct != Direct::No
+        && let Some(s) = plain_scalar(raw)
+    {
+        if append(builder, direct, s) {
             return Ok(None);
         }
-        let mut s = std::mem::take(self.buf);
-        s.clear();
-        s.push_str(v);
-        Ok(Some(Value::String(s)))
+        if let Scalar::Str(text) = s {
+            let mut v = std::mem::take(buf);
+            v.clear();
+            v.push_str(text);
+            return Ok(Some(Value::String(v)));
+        }
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Option<Value>, E> {
-        Ok(Some(Value::Null))
+    let v: Value = serde_json::from_str(raw.text)?;
+    if direct != Direct::No
+        && let Value::Number(n) = &v
+        && number_scalar(n).is_some_and(|s| append(builder, direct, s))
+    {
+        return Ok(None);
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<Value>, A::Error> {
-        serde::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Some)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<Value>, A::Error> {
-        serde::Deserialize::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
-    }
+    Ok(Some(v))
 }
 
 #[cfg(test)]

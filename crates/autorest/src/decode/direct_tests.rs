@@ -95,6 +95,26 @@ fn scalar() -> impl Strategy<Value = String> {
         ])
         .prop_map(str::to_owned),
         "[a-z0-9 .:-]{0,6}".prop_map(|s| format!("\"{s}\"")),
+        long_float(),
+    ]
+}
+
+/// Decimal text with more digits than an f64 holds, and exponents near
+/// and past its range: where a parser that rounds twice would differ.
+fn long_float() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "-?(0|[1-9][0-9]{0,24})\\.[0-9]{1,30}([eE][+-]?[0-9]{1,3})?",
+        "-?[1-9][0-9]{15,22}[eE][+-]?[0-9]{1,3}",
+        prop::sample::select(vec![
+            "9007199254740993.0",
+            "2.4703282292062327e-324",
+            "2.4703282292062328e-324",
+            "1.7976931348623158e308",
+            "1e400",
+            "-1e-400",
+            "0.30000000000000004440892098500626161694526672363281250001",
+        ])
+        .prop_map(str::to_owned),
     ]
 }
 
@@ -125,6 +145,19 @@ proptest! {
         let page = format!("{{\"data\":[{}],\"next\":1}}", rows.join(","));
         let direct = read(&t, page.as_bytes(), true);
         prop_assert_eq!(&direct, &read(&t, page.as_bytes(), false), "{}", page);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4_096))]
+
+    /// A fraction or an exponent is read to the f64 serde_json (with
+    /// `float_roundtrip`) reads, or refused where it refuses it.
+    #[test]
+    fn floats_read_as_serde_json_reads_them(text in long_float()) {
+        let serde = serde_json::from_str::<f64>(&text).ok();
+        let ours = text.parse::<f64>().ok().filter(|f| f.is_finite());
+        prop_assert_eq!(ours.map(f64::to_bits), serde.map(f64::to_bits), "{}", text);
     }
 }
 

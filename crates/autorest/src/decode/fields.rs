@@ -7,54 +7,20 @@
 //! value but has no column (it first appears after the sampled page) is
 //! recorded, so that a scan can say so instead of dropping it silently.
 
-use std::fmt;
-
 use foldhash::HashMap;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use connectkit_core::decode::{KeyOrder, KeySeed};
+use connectkit_core::decode::{Cursor, CursorError, KeyOrder, Kind};
 
-use crate::decode::direct::DirectSeed;
 use crate::table::{Source, TableDef};
 
 mod new_fields;
 mod slots;
 
-use new_fields::{HasData, has_data};
 pub(crate) use new_fields::{NewField, NewFields, ScanNewFields};
+use new_fields::{carries_data, has_data};
 pub(crate) use slots::Slots;
-
-/// Builds a `Value` from the scalar and array `visit_*` methods, through
-/// `$done(self, value)`.
-macro_rules! value_visits {
-    ($done:ident) => {
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            self.$done(Value::Bool(v))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            self.$done(Value::from(v))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            self.$done(Value::from(v))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            self.$done(Value::from(v))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            self.$done(Value::String(v.to_owned()))
-        }
-        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            self.$done(Value::String(v))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            self.$done(Value::Null)
-        }
-    };
-}
-
-pub(crate) use value_visits;
 
 /// The declared columns by field path: one level of keys per node.
 #[derive(Default)]
@@ -149,235 +115,127 @@ impl Trie {
     }
 }
 
-/// A field's value as `Value`, a string in a reused buffer.
-struct ValueSeed<'a> {
-    buf: &'a mut String,
+/// Why a row's reading stopped.
+pub(crate) enum Stop {
+    /// The body is not JSON (the parser's message).
+    Json(String),
+    /// A value does not fit its column.
+    Decode(crate::error::AutoRestError),
 }
 
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl ValueSeed<'_> {
-    fn done<E: de::Error>(self, v: Value) -> Result<Value, E> {
-        Ok(v)
+impl From<CursorError> for Stop {
+    fn from(e: CursorError) -> Self {
+        Self::Json(e.to_string())
     }
 }
 
-impl<'de> Visitor<'de> for ValueSeed<'_> {
-    type Value = Value;
+impl From<serde_json::Error> for Stop {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Json(e.to_string())
+    }
+}
 
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        self.done(Value::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        self.done(Value::from(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        self.done(Value::from(v))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        self.done(Value::from(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        let mut s = std::mem::take(self.buf);
-        s.clear();
-        s.push_str(v);
-        Ok(Value::String(s))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
-        serde::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
-        serde::Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))
-    }
+/// The next value whole, as a `Value` (the casts' input).
+pub(crate) fn value(c: &mut Cursor<'_>) -> Result<Value, Stop> {
+    Ok(serde_json::from_str(c.value()?)?)
 }
 
 /// Reads an object's keys against `node`, filling the slots of the columns
 /// found; other keys are skipped unread, unless `new` watches for fields
 /// without a column: then those that hold a value are recorded there.
 /// `order`, when given, remembers the previous object's keys (rows repeat
-/// them), so that most keys are matched without being hashed.
-pub(crate) fn read_fields<'de, 'n, A: MapAccess<'de>>(
+/// them), so that most keys are matched in place, neither scanned nor hashed.
+pub(crate) fn read_fields<'n>(
     node: &'n Trie,
     slots: &mut Slots,
-    map: &mut A,
+    c: &mut Cursor<'_>,
     mut new: Option<&mut NewFields>,
     mut order: Option<&mut KeyOrder<Option<&'n Trie>>>,
-) -> Result<(), A::Error> {
-    let watch = new.is_some();
+) -> Result<(), Stop> {
+    let lookup = |k: &str| node.children.get(k);
     let mut pos = 0;
-    while let Some(key) = map.next_key_seed(KeySeed::new(|k: &str| {
-        let found = match order.as_deref_mut() {
-            Some(o) => o.get(pos, k, |k| node.children.get(k)),
-            None => node.children.get(k),
+    let mut member = c.enter_object()?;
+    while member {
+        // A watched key's text is kept, to name a field without a column.
+        let (found, key) = match (order.as_deref_mut(), new.is_some()) {
+            (Some(o), false) => (o.read(pos, c, lookup)?, None),
+            (o, _) => {
+                let k = c.key()?;
+                let found = match o {
+                    Some(o) => o.get(pos, &k, lookup),
+                    None => lookup(&k),
+                };
+                (found, Some(k))
+            }
         };
-        match found {
-            Some(n) => Key::Known(n),
-            None => Key::Unknown(watch.then(|| k.to_owned())),
-        }
-    }))? {
         pos += 1;
-        let child = match key {
-            Key::Known(n) => n,
-            Key::Unknown(None) => {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            Key::Unknown(Some(k)) => {
-                if map.next_value_seed(HasData { arrays: true })?
-                    && let Some(new) = new.as_deref_mut()
-                {
-                    new.note(&k);
+        match found {
+            None => match (new.as_deref_mut(), key) {
+                (Some(new), Some(k)) => {
+                    if carries_data(&value(c)?, true) {
+                        new.note(&k);
+                    }
                 }
-                continue;
-            }
-        };
-        match child {
-            n if n.skip => match new.as_deref_mut() {
+                _ => {
+                    c.value()?;
+                }
+            },
+            Some(n) if n.skip => match new.as_deref_mut() {
                 // Arrays are the child table's; anything else is lost.
                 Some(new) => {
-                    if map.next_value_seed(HasData { arrays: false })? {
+                    if carries_data(&value(c)?, false) {
                         new.note(&n.key);
                     }
                 }
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    c.value()?;
                 }
             },
-            n if n.children.is_empty() => {
-                if let [c] = n.cols.as_slice() {
-                    let c = *c;
-                    if slots.pushed[c] {
-                        slots.redo = true;
-                    }
-                    let v = map.next_value_seed(DirectSeed {
-                        builder: &mut slots.builders[c],
-                        direct: slots.direct[c],
-                        buf: &mut slots.spare[c],
-                    })?;
-                    match v {
-                        Some(v) => slots.values[c] = v,
-                        None => {
-                            slots.pushed[c] = true;
-                            // Only a repeated key left a value here.
-                            if !slots.values[c].is_null() {
-                                let old = slots.take(c);
-                                slots.recycle(c, old);
-                            }
-                        }
-                    }
-                } else if let [rest @ .., last] = n.cols.as_slice() {
+            Some(n) if n.children.is_empty() => match n.cols.as_slice() {
+                [col] => slots.read(*col, c)?,
+                [rest @ .., last] => {
                     if n.any_pushed(&slots.pushed) {
                         slots.redo = true;
                     }
-                    let v = map.next_value_seed(ValueSeed {
-                        buf: &mut slots.spare[*last],
-                    })?;
-                    for &c in rest {
-                        slots.values[c] = v.clone();
+                    let v = value(c)?;
+                    for &col in rest {
+                        slots.values[col] = v.clone();
                     }
                     slots.values[*last] = v;
-                } else {
-                    map.next_value::<IgnoredAny>()?;
                 }
-            }
-            n if n.cols.is_empty() => {
+                [] => {
+                    c.value()?;
+                }
+            },
+            Some(n) if n.cols.is_empty() => {
                 if let Some(new) = new.as_deref_mut() {
                     new.at.push(n.key.clone());
                 }
-                map.next_value_seed(NestedSeed {
-                    node: n,
-                    slots,
-                    new: new.as_deref_mut(),
-                })?;
+                if c.peek()? == Kind::Object {
+                    read_fields(n, slots, c, new.as_deref_mut(), None)?;
+                } else {
+                    // Flattened fields were expected: no column holds this.
+                    let v = value(c)?;
+                    let lost = match &v {
+                        Value::Array(items) => !items.is_empty(),
+                        v => !v.is_null(),
+                    };
+                    if lost && let Some(new) = new.as_deref_mut() {
+                        new.note_here();
+                    }
+                }
                 if let Some(new) = new.as_deref_mut() {
                     new.at.pop();
                 }
             }
-            n => {
+            Some(n) => {
                 // Both a column and the parent of columns (a JSON column and
                 // its flattened fields): needs the whole value.
-                let v: Value = map.next_value()?;
+                let v = value(c)?;
                 slots.fill(n, &v);
             }
         }
+        member = c.member_follows()?;
     }
     Ok(())
-}
-
-/// A key, looked up without being allocated: a node of the trie, or not
-/// (its text only when watched).
-enum Key<'a> {
-    Known(&'a Trie),
-    Unknown(Option<String>),
-}
-
-/// A nested object whose fields are (flattened) columns; anything else
-/// holds none of them.
-struct NestedSeed<'a> {
-    node: &'a Trie,
-    slots: &'a mut Slots,
-    new: Option<&'a mut NewFields>,
-}
-
-impl<'de> DeserializeSeed<'de> for NestedSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl NestedSeed<'_> {
-    /// A scalar where flattened fields were expected: no column holds it.
-    fn done<E: de::Error>(self, v: Value) -> Result<(), E> {
-        if let Some(new) = self.new
-            && !v.is_null()
-        {
-            new.note_here();
-        }
-        Ok(())
-    }
-}
-
-impl<'de> Visitor<'de> for NestedSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    value_visits!(done);
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut any = false;
-        while seq.next_element::<IgnoredAny>()?.is_some() {
-            any = true;
-        }
-        if let Some(new) = self.new
-            && any
-        {
-            new.note_here();
-        }
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        read_fields(self.node, self.slots, &mut map, self.new, None)
-    }
 }

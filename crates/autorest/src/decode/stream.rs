@@ -3,27 +3,25 @@
 //! top-level table).
 //!
 //! Building a `serde_json::Value` tree per row (a map, a string per key) costs
-//! more than the rest of a scan together, so here each row object is read
-//! key by key against a trie of the declared columns: unknown keys are skipped
-//! without allocation. Column scalars whose cast is certain go straight into
-//! the builders (`direct.rs`); the other column values become `Value`s, which
-//! go through the same casts as the general path (`decode.rs`). The rest of
-//! the body, which paging reads (next links, totals, tokens), is kept as a
-//! `Value` with the rows array left empty.
-
-use std::fmt;
+//! more than the rest of a scan together, so here the body is walked with the
+//! core's JSON `Cursor` and each row object is read key by key against a trie
+//! of the declared columns: unknown keys are checked and skipped without
+//! allocation. Column scalars whose cast is certain go straight from their
+//! raw text into the builders (`direct.rs`); the other column values become
+//! `Value`s, which go through the same casts as the general path
+//! (`decode.rs`). The rest of the body, which paging reads (next links,
+//! totals, tokens), is kept as a `Value` with the rows array left empty.
 
 use arrow_array::RecordBatch;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::decode::cast::ColBuilder;
 use crate::decode::direct::Direct;
 use crate::decode::{batch, push_value};
 use crate::error::AutoRestError;
-use connectkit_core::decode::KeyOrder;
+use connectkit_core::decode::{Cursor, KeyOrder, Kind};
 
-use crate::decode::fields::{NewField, NewFields, Slots, Trie, read_fields, value_visits};
+use crate::decode::fields::{NewField, NewFields, Slots, Stop, Trie, read_fields, value};
 use crate::table::{Rows, Source, TableDef};
 
 /// The one-pass reader of one table's pages: the table's row path and its
@@ -50,8 +48,8 @@ pub(crate) struct Streamed {
 /// Why a page could not be read.
 #[derive(Debug)]
 pub(crate) enum StreamError {
-    /// The body is not JSON.
-    Json(serde_json::Error),
+    /// The body is not JSON (the parser's message).
+    Json(String),
     /// The row element is missing; its path.
     NoRows(String),
     /// A value does not fit its column.
@@ -118,35 +116,24 @@ impl PageReader {
             root_offset,
             row_offset,
             found: false,
-            error: None,
             new: table.watch_new_fields.then(NewFields::default),
         };
-        let parsed = match std::str::from_utf8(bytes) {
-            // Checked once here rather than string by string while parsing;
-            // a body that is not UTF-8 is parsed as bytes, for its error.
-            Ok(text) => parse(
-                &mut serde_json::Deserializer::from_str(text),
-                path,
-                trie,
-                &mut st,
-            ),
-            Err(_) => parse(
-                &mut serde_json::Deserializer::from_slice(bytes),
-                path,
-                trie,
-                &mut st,
-            ),
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            // serde_json names where the body stops being UTF-8.
+            let e = serde_json::from_slice::<Value>(bytes)
+                .err()
+                .map_or_else(|| "the body is not UTF-8".to_owned(), |e| e.to_string());
+            return (Err(StreamError::Json(e)), false);
         };
+        let mut c = Cursor::new(text);
+        let parsed = st
+            .body(&mut c, path, trie)
+            .and_then(|body| Ok(c.finish().map(|()| body)?));
         let redo = st.slots.redo;
         let body = match parsed {
             Ok(body) => body,
-            Err(e) => {
-                let e = st
-                    .error
-                    .take()
-                    .map_or(StreamError::Json(e), StreamError::Decode);
-                return (Err(e), redo);
-            }
+            Err(Stop::Json(e)) => return (Err(StreamError::Json(e)), redo),
+            Err(Stop::Decode(e)) => return (Err(StreamError::Decode(e)), redo),
         };
         if !st.found {
             let e = StreamError::NoRows(format!("/{}", path.join("/")));
@@ -166,17 +153,6 @@ impl PageReader {
     }
 }
 
-/// Parses a whole body with `de`, its rows into `st`.
-fn parse<'de, R: serde_json::de::Read<'de>>(
-    de: &mut serde_json::Deserializer<R>,
-    path: &[String],
-    trie: &Trie,
-    st: &mut State<'_>,
-) -> serde_json::Result<Value> {
-    let body = BodySeed { path, trie, st }.deserialize(&mut *de)?;
-    de.end().map(|()| body)
-}
-
 struct State<'t> {
     table: &'t TableDef,
     /// The current row's field values, by column, and the builders.
@@ -188,8 +164,6 @@ struct State<'t> {
     row_offset: usize,
     /// Whether the row element was found.
     found: bool,
-    /// The decode error that stopped the parse.
-    error: Option<AutoRestError>,
     /// Fields without a column, when the table watches for them.
     new: Option<NewFields>,
 }
@@ -218,17 +192,14 @@ impl State<'_> {
     }
 
     /// Ends a row whose fields are in the slots.
-    fn end_row<E: de::Error>(&mut self) -> Result<(), E> {
+    fn end_row(&mut self) -> Result<(), Stop> {
         let r = self.finish_row();
         self.seen += 1;
-        r.map_err(|e| {
-            self.error = Some(e);
-            E::custom("a value does not fit its column")
-        })
+        r.map_err(Stop::Decode)
     }
 
     /// A row that is not an object: `{"value": v}`, as `decode` normalizes it.
-    fn scalar_row<E: de::Error>(&mut self, trie: &Trie, v: Value) -> Result<(), E> {
+    fn scalar_row(&mut self, trie: &Trie, v: Value) -> Result<(), Stop> {
         if self.kept < self.max {
             if let Some(new) = &mut self.new {
                 new.row = self.seen;
@@ -243,155 +214,69 @@ impl State<'_> {
             Ok(())
         }
     }
-}
 
-/// The body, or an object on the way to the row element: keeps everything
-/// as a `Value` except the row element itself.
-struct BodySeed<'a, 't> {
-    path: &'a [String],
-    trie: &'a Trie,
-    st: &'a mut State<'t>,
-}
-
-impl<'de> DeserializeSeed<'de> for BodySeed<'_, '_> {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl BodySeed<'_, '_> {
-    fn done<E: de::Error>(self, v: Value) -> Result<Value, E> {
-        if self.path.is_empty() {
-            // The row element is this value: null means no rows, anything
-            // else but an array is one row.
-            self.st.found = true;
-            if !v.is_null() {
-                self.st.scalar_row(self.trie, v)?;
+    /// The body, or an object on the way to the row element (`path` is the
+    /// rest of the way): kept as a `Value`, except the row element itself.
+    fn body(&mut self, c: &mut Cursor<'_>, path: &[String], trie: &Trie) -> Result<Value, Stop> {
+        let Some((first, rest)) = path.split_first() else {
+            // The row element: an array of rows; null is no rows, anything
+            // else one row.
+            self.found = true;
+            match c.peek()? {
+                Kind::Array => {
+                    let mut order = KeyOrder::default();
+                    let mut more = c.array()?;
+                    while more {
+                        self.row(c, trie, &mut order)?;
+                        more = c.next_element()?;
+                    }
+                }
+                Kind::Null => {
+                    c.value()?;
+                }
+                _ => self.row(c, trie, &mut KeyOrder::default())?,
             }
             return Ok(Value::Array(Vec::new()));
-        }
-        Ok(v)
-    }
-}
-
-impl<'de> Visitor<'de> for BodySeed<'_, '_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    value_visits!(done);
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        if !self.path.is_empty() {
-            let mut items = Vec::new();
-            while let Some(v) = seq.next_element::<Value>()? {
-                items.push(v);
-            }
-            return Ok(Value::Array(items));
-        }
-        self.st.found = true;
-        let mut order = KeyOrder::default();
-        while seq
-            .next_element_seed(RowSeed {
-                trie: self.trie,
-                order: &mut order,
-                st: &mut *self.st,
-            })?
-            .is_some()
-        {}
-        Ok(Value::Array(Vec::new()))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        if self.path.is_empty() {
-            // An object as the row element is one row.
-            self.st.found = true;
-            RowSeed {
-                trie: self.trie,
-                order: &mut KeyOrder::default(),
-                st: self.st,
-            }
-            .visit_map(map)?;
-            return Ok(Value::Array(Vec::new()));
+        };
+        if c.peek()? != Kind::Object {
+            return value(c);
         }
         let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
+        let mut key = c.object()?;
+        while let Some(k) = key {
             // A repeated key holding the rows is read once (the first).
-            let v = if key == self.path[0] && !self.st.found {
-                map.next_value_seed(BodySeed {
-                    path: &self.path[1..],
-                    trie: self.trie,
-                    st: &mut *self.st,
-                })?
+            let v = if k == first.as_str() && !self.found {
+                self.body(c, rest, trie)?
             } else {
-                map.next_value::<Value>()?
+                value(c)?
             };
-            out.insert(key, v);
+            out.insert(k.into_owned(), v);
+            key = c.next_key()?;
         }
         Ok(Value::Object(out))
     }
-}
 
-/// One element of the rows array.
-struct RowSeed<'a, 'n, 't> {
-    trie: &'n Trie,
-    /// The previous row's keys, which this row most likely repeats.
-    order: &'a mut KeyOrder<Option<&'n Trie>>,
-    st: &'a mut State<'t>,
-}
-
-impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_, '_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl RowSeed<'_, '_, '_> {
-    fn done<E: de::Error>(self, v: Value) -> Result<(), E> {
-        self.st.scalar_row(self.trie, v)
-    }
-}
-
-impl<'de> Visitor<'de> for RowSeed<'_, '_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a row")
-    }
-
-    value_visits!(done);
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut items = Vec::new();
-        while let Some(v) = seq.next_element::<Value>()? {
-            items.push(v);
+    /// One element of the rows array.
+    fn row<'n>(
+        &mut self,
+        c: &mut Cursor<'_>,
+        trie: &'n Trie,
+        order: &mut KeyOrder<Option<&'n Trie>>,
+    ) -> Result<(), Stop> {
+        if c.peek()? != Kind::Object {
+            let v = value(c)?;
+            return self.scalar_row(trie, v);
         }
-        self.st.scalar_row(self.trie, Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        if self.st.kept >= self.st.max {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            self.st.seen += 1;
+        if self.kept >= self.max {
+            c.value()?;
+            self.seen += 1;
             return Ok(());
         }
-        if let Some(new) = &mut self.st.new {
-            new.row = self.st.seen;
+        if let Some(new) = &mut self.new {
+            new.row = self.seen;
         }
-        read_fields(
-            self.trie,
-            &mut self.st.slots,
-            &mut map,
-            self.st.new.as_mut(),
-            Some(self.order),
-        )?;
-        self.st.end_row()
+        read_fields(trie, &mut self.slots, c, self.new.as_mut(), Some(order))?;
+        self.end_row()
     }
 }
 

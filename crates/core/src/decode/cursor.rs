@@ -43,9 +43,6 @@ pub struct CursorError {
     pub column: usize,
 }
 
-/// Nesting deeper than this is refused, as serde_json refuses it.
-const MAX_DEPTH: usize = 128;
-
 /// Bytes that end the plain run of a string: the quote, the backslash and
 /// the control characters JSON does not allow unescaped.
 const SPECIAL: [bool; 256] = {
@@ -348,7 +345,10 @@ impl<'a> Cursor<'a> {
         let start = self.pos;
         let escaped = match kind {
             Kind::String => self.scan_string()?,
-            kind => self.skip(kind, 0).map(|()| false)?,
+            // Scalars without the container loop: most cells are these.
+            Kind::Number => self.number().map(|()| false)?,
+            Kind::Null => self.literal(b"null").map(|()| false)?,
+            kind => self.skip(kind).map(|()| false)?,
         };
         Ok(RawJson {
             text: &self.text[start..self.pos],
@@ -364,50 +364,60 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn skip(&mut self, kind: Kind, depth: usize) -> Result<(), CursorError> {
-        match kind {
-            Kind::String => self.scan_string().map(drop),
-            Kind::Number => self.number(),
-            Kind::Null => self.literal(b"null"),
-            Kind::Bool => match self.text.as_bytes()[self.pos] {
-                b't' => self.literal(b"true"),
-                _ => self.literal(b"false"),
-            },
-            Kind::Array | Kind::Object if depth >= MAX_DEPTH => {
-                Err(self.error("recursion limit exceeded"))
-            }
-            Kind::Array => {
-                let mut more = self.array()?;
-                while more {
-                    let kind = self.peek()?;
-                    self.skip(kind, depth + 1)?;
-                    more = self.next_element()?;
-                }
-                Ok(())
-            }
-            Kind::Object => {
-                // Keys are checked, not unescaped: `RawValue` takes a key
-                // with a lone surrogate escape, and so does this.
-                self.pos += 1;
-                let mut more = match self.ws() {
-                    Some(b'}') => {
-                        self.pos += 1;
-                        false
+    /// Reads one value of `kind` (the cursor at its first byte). Nesting is
+    /// followed on a stack of its own rather than by recursion, so that any
+    /// depth is checked (serde_json's `RawValue` takes any depth too).
+    fn skip(&mut self, mut kind: Kind) -> Result<(), CursorError> {
+        // Open containers, innermost last: `true` for an object.
+        let mut open: Vec<bool> = Vec::new();
+        loop {
+            match kind {
+                Kind::String => self.scan_string().map(drop)?,
+                Kind::Number => self.number()?,
+                Kind::Null => self.literal(b"null")?,
+                Kind::Bool => match self.text.as_bytes()[self.pos] {
+                    b't' => self.literal(b"true")?,
+                    _ => self.literal(b"false")?,
+                },
+                Kind::Array => {
+                    if self.array()? {
+                        open.push(false);
+                        kind = self.peek()?;
+                        continue;
                     }
-                    Some(b'"') => true,
-                    None => return Err(self.error("EOF while parsing an object")),
-                    Some(_) => return Err(self.error("key must be a string")),
-                };
-                while more {
-                    self.scan_string()?;
-                    self.colon()?;
-                    let kind = self.peek()?;
-                    self.skip(kind, depth + 1)?;
-                    more = self.member_follows()?;
                 }
-                Ok(())
+                Kind::Object => {
+                    if self.enter_object()? {
+                        open.push(true);
+                        self.member_key()?;
+                        kind = self.peek()?;
+                        continue;
+                    }
+                }
             }
+            // A value ended: close what it ends, up to the next value.
+            loop {
+                match open.last() {
+                    None => return Ok(()),
+                    Some(false) if self.next_element()? => break,
+                    Some(true) if self.member_follows()? => {
+                        self.member_key()?;
+                        break;
+                    }
+                    Some(_) => {
+                        open.pop();
+                    }
+                }
+            }
+            kind = self.peek()?;
         }
+    }
+
+    /// A member's key, checked but not unescaped (`RawValue` takes a key
+    /// with a lone surrogate escape, and so does this), and its colon.
+    fn member_key(&mut self) -> Result<(), CursorError> {
+        self.scan_string()?;
+        self.colon()
     }
 
     fn literal(&mut self, word: &'static [u8]) -> Result<(), CursorError> {

@@ -6,10 +6,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-
-use super::value_visits;
 
 /// A field of a table's elements that has no column: it held no value in
 /// the sample (or was not there at all) and holds one in this page.
@@ -75,50 +72,13 @@ pub(super) fn has_data(v: &Value) -> bool {
     }
 }
 
-/// Skips a value, telling whether it carries data (see [`has_data`]).
-pub(super) struct HasData {
-    /// Whether a non-empty array counts: not for a field whose arrays a
-    /// child table reads (only another kind of value is lost there).
-    pub arrays: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for HasData {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl HasData {
-    fn done<E: de::Error>(self, v: Value) -> Result<bool, E> {
-        Ok(!v.is_null())
-    }
-}
-
-impl<'de> Visitor<'de> for HasData {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    value_visits!(done);
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        let mut any = false;
-        while seq.next_element::<IgnoredAny>()?.is_some() {
-            any = true;
-        }
-        Ok(any && self.arrays)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let mut any = false;
-        while map.next_key::<IgnoredAny>()?.is_some() {
-            any |= map.next_value_seed(HasData { arrays: true })?;
-        }
-        Ok(any)
+/// Whether a field's value carries data (see [`has_data`]); `arrays`:
+/// whether a non-empty array counts (not for a field whose arrays a child
+/// table reads: only another kind of value is lost there).
+pub(super) fn carries_data(v: &Value, arrays: bool) -> bool {
+    match v {
+        Value::Array(items) => arrays && !items.is_empty(),
+        v => has_data(v),
     }
 }
 

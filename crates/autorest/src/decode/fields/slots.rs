@@ -2,9 +2,11 @@
 
 use serde_json::Value;
 
-use super::Trie;
+use connectkit_core::decode::Cursor;
+
+use super::{Stop, Trie};
 use crate::decode::cast::ColBuilder;
-use crate::decode::direct::Direct;
+use crate::decode::direct::{Direct, read_raw};
 
 /// The current row's field values, by column, and for each column the
 /// buffer of its last string value, reused for the next one (a row's
@@ -50,6 +52,33 @@ impl Slots {
         if let Value::String(s) = v {
             self.spare[c] = s;
         }
+    }
+
+    /// Reads the value at `c` for column `col`'s only field: straight into
+    /// its builder where that is certain (`direct.rs`), else into its slot.
+    pub fn read(&mut self, col: usize, c: &mut Cursor<'_>) -> Result<(), Stop> {
+        if self.pushed[col] {
+            // A repeated key: the page is read again without direct appends.
+            self.redo = true;
+        }
+        let raw = c.raw()?;
+        match read_raw(
+            &mut self.builders[col],
+            self.direct[col],
+            &mut self.spare[col],
+            raw,
+        )? {
+            Some(v) => self.values[col] = v,
+            None => {
+                self.pushed[col] = true;
+                // Only a repeated key left a value here.
+                if !self.values[col].is_null() {
+                    let old = self.take(col);
+                    self.recycle(col, old);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Fills the slots of `node` and below from an already built value.
