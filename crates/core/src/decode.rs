@@ -1,15 +1,9 @@
 //! Reading JSON pages: [`Cursor`], a strict JSON cursor that walks a page's
 //! rows once and keeps each wanted value as raw text; [`KeyOrder`], which
 //! matches a row's keys against the columns without scanning or copying a
-//! key the previous row had; [`KeySeed`], an object key for serde readers
-//! without allocating it; and [`JsonRows`] (feature `connector`),
+//! key the previous row had; and [`JsonRows`] (feature `connector`),
 //! arrow-json's decoding of a page's rows as a declared schema for
 //! connectors whose rows map straight to columns.
-
-use std::fmt;
-use std::marker::PhantomData;
-
-use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
 mod cursor;
 #[cfg(feature = "connector")]
@@ -17,53 +11,6 @@ mod json_rows;
 pub use cursor::{Cursor, CursorError, Kind, RawJson, is_plain};
 #[cfg(feature = "connector")]
 pub use json_rows::{JsonPage, JsonRows, JsonRowsError};
-
-/// A `DeserializeSeed` for a map key that hands the borrowed key text to
-/// `lookup` and yields its answer, so that a page reader can match keys
-/// against its columns without a `String` per key.
-///
-/// ```
-/// use serde::de::DeserializeSeed;
-/// use connectkit_core::decode::KeySeed;
-///
-/// let mut de = serde_json::Deserializer::from_str(r#""name""#);
-/// let len = KeySeed::new(|k: &str| k.len()).deserialize(&mut de).unwrap();
-/// assert_eq!(len, 4);
-/// ```
-pub struct KeySeed<F, T> {
-    lookup: F,
-    out: PhantomData<fn() -> T>,
-}
-
-impl<F: FnOnce(&str) -> T, T> KeySeed<F, T> {
-    /// A seed that answers each key with `lookup(key)`.
-    pub fn new(lookup: F) -> Self {
-        Self {
-            lookup,
-            out: PhantomData,
-        }
-    }
-}
-
-impl<'de, F: FnOnce(&str) -> T, T> DeserializeSeed<'de> for KeySeed<F, T> {
-    type Value = T;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<F: FnOnce(&str) -> T, T> Visitor<'_> for KeySeed<F, T> {
-    type Value = T;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-        Ok((self.lookup)(v))
-    }
-}
 
 /// The keys of the last object read, in order, with what each was looked up
 /// as: rows of a page nearly always repeat their keys in the same order, so

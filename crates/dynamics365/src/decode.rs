@@ -182,6 +182,7 @@ impl ColumnBuilder {
     }
 
     /// Appends the value of the raw JSON cell `cell` (not `null`).
+    #[inline]
     fn append(&mut self, cell: RawJson<'_>) -> Result<(), String> {
         let t = cell.text;
         match self {
@@ -275,6 +276,7 @@ impl ColumnBuilder {
 }
 
 /// An integer cell of a type of `T`'s range.
+#[inline]
 fn int<T: TryFrom<i64>>(cell: RawJson<'_>) -> Result<T, String> {
     // IEEE754Compatible servers send Int64 as a string.
     let text = unquote(cell)?;
@@ -287,6 +289,7 @@ fn int<T: TryFrom<i64>>(cell: RawJson<'_>) -> Result<T, String> {
 
 /// The text of a JSON string cell: borrowed when it holds no escape (the
 /// page parse has already checked it is valid JSON), unescaped otherwise.
+#[inline]
 fn string(cell: RawJson<'_>) -> Result<Cow<'_, str>, String> {
     let t = cell.text;
     if !cell.escaped
@@ -300,6 +303,7 @@ fn string(cell: RawJson<'_>) -> Result<Cow<'_, str>, String> {
 }
 
 /// The text of a number, or of a string holding one.
+#[inline]
 fn unquote(cell: RawJson<'_>) -> Result<Cow<'_, str>, String> {
     if cell.text.starts_with('"') {
         string(cell)
@@ -310,6 +314,7 @@ fn unquote(cell: RawJson<'_>) -> Result<Cow<'_, str>, String> {
 
 /// A float cell, parsed straight to `F` (an `Edm.Single` read through a
 /// double would be rounded twice).
+#[inline]
 fn float<F: std::str::FromStr + From<f32>>(cell: RawJson<'_>) -> Result<F, String> {
     let text = unquote(cell)?;
     match text.as_ref() {

@@ -66,6 +66,7 @@ enum Scalar<'a> {
 
 /// Appends `s` to `b` as `ColBuilder::append` would append its `Value`;
 /// `false` (nothing appended) when that is not certain or it does not fit.
+#[inline]
 fn append(b: &mut ColBuilder, d: Direct, s: Scalar<'_>) -> bool {
     // A u64 within i64 is the same JSON number as that i64.
     let s = match s {
@@ -123,6 +124,7 @@ fn append(b: &mut ColBuilder, d: Direct, s: Scalar<'_>) -> bool {
 /// The scalar a raw value is, as serde_json would hand it over; `None` for
 /// what goes through a `Value` (null, arrays, objects, escaped strings,
 /// numbers outside the plain integer form, which serde_json reads).
+#[inline]
 fn plain_scalar(raw: RawJson<'_>) -> Option<Scalar<'_>> {
     let t = raw.text;
     match t.as_bytes().first()? {
@@ -166,6 +168,7 @@ fn number_scalar(n: &serde_json::Number) -> Option<Scalar<'static>> {
 /// Reads the raw value of a field of one column: `None` when appended to
 /// its builder, else its `Value` (a string in the column's reused buffer),
 /// for the general cast.
+#[inline]
 pub(crate) fn read_raw(
     builder: &mut ColBuilder,
     direct: Direct,

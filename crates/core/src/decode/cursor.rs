@@ -109,6 +109,7 @@ impl<'a> Cursor<'a> {
         self.pos
     }
 
+    #[cold]
     fn error(&self, what: &'static str) -> CursorError {
         let before = &self.text.as_bytes()[..self.pos.min(self.text.len())];
         let line_start = before
@@ -136,6 +137,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// What the next value is (after whitespace).
+    #[inline]
     pub fn peek(&mut self) -> Result<Kind, CursorError> {
         Ok(match self.ws() {
             None => return Err(self.error("EOF while parsing a value")),
@@ -507,6 +509,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    #[inline]
     fn number(&mut self) -> Result<(), CursorError> {
         let bytes = self.text.as_bytes();
         let digits = |i: usize| bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();

@@ -56,6 +56,7 @@ impl Slots {
 
     /// Reads the value at `c` for column `col`'s only field: straight into
     /// its builder where that is certain (`direct.rs`), else into its slot.
+    #[inline]
     pub fn read(&mut self, col: usize, c: &mut Cursor<'_>) -> Result<(), Stop> {
         if self.pushed[col] {
             // A repeated key: the page is read again without direct appends.
