@@ -23,12 +23,12 @@ use connectkit_datafusion::datafusion::prelude::SessionContext;
 use connectkit_dynamics365::Dynamics365DataSource;
 use futures::{FutureExt, TryStreamExt};
 
-use super::odata_mock::{CSDL, answer, row_of_version};
-use super::server::{Handler, Server, json, respond};
+use super::dataverse::{ROOT, common, csdl};
+use super::odata_mock::{PROPERTIES, answer, row_of_version};
+use super::server::{Handler, Server, respond};
 use super::{Measure, Row, Sizes, alternate, median};
 
 const NAME: &str = "12 dataverse partitions";
-const ROOT: &str = "/api/data/v9.2/";
 /// How late the server answers every request for the entity set.
 const LATENCY: Duration = Duration::from_millis(100);
 /// Rows per page.
@@ -51,22 +51,10 @@ fn start_server(rows: usize) -> Result<(Server, Arc<AtomicU64>), String> {
     let slot = Arc::clone(&base_slot);
     let set = format!("{ROOT}accounts");
     let count = format!("{ROOT}accounts/$count");
+    let metadata = csdl(&PROPERTIES);
     let handler: Handler = Arc::new(move |req| {
         let path = req.uri().path().to_owned();
-        if path == "/token" {
-            let r = json(r#"{"access_token":"dv-access","token_type":"Bearer","expires_in":3600}"#);
-            return async move { r }.boxed();
-        }
-        if path == ROOT {
-            let r = json(r#"{"value":[{"name":"accounts","kind":"EntitySet","url":"accounts"}]}"#);
-            return async move { r }.boxed();
-        }
-        if path == format!("{ROOT}$metadata") {
-            let r = respond(
-                http::StatusCode::OK,
-                "application/xml",
-                Bytes::from_static(CSDL.as_bytes()),
-            );
+        if let Some(r) = common(&path, &metadata) {
             return async move { r }.boxed();
         }
         if path != set && path != count {

@@ -25,7 +25,7 @@ use connectkit_core::{Connector, ScanRequest};
 use connectkit_dynamics365::Dynamics365DataSource;
 use futures::TryStreamExt;
 
-use super::{Measure, Row, Sizes, dynamics, median, scan};
+use super::{Measure, Row, Sizes, dataverse, dynamics, median, scan};
 
 const NAME: &str = "8 decode";
 
@@ -125,7 +125,7 @@ async fn d365(
     (rows, page): (usize, usize),
 ) -> Result<f64, String> {
     let c = Dynamics365DataSource::new()
-        .service_url(format!("{base}{}", dynamics::ROOT))
+        .service_url(format!("{base}{}", dataverse::ROOT))
         .client_id("bench-client")
         .client_secret("bench-client-secret")
         .refresh_token("bench-refresh")
@@ -136,7 +136,7 @@ async fn d365(
         .map_err(err)?;
     let rows_schema = c.schema("accounts").await.map_err(err)?;
     let schema = envelope(&rows_schema, "value", Some("@odata.nextLink"));
-    let first = format!("{base}{}accounts", dynamics::ROOT);
+    let first = format!("{base}{}accounts", dataverse::ROOT);
     let started = Instant::now();
     let total = match how {
         Reader::Connector => count(&c, "accounts").await?,

@@ -11,36 +11,11 @@ use connectkit_dynamics365::Dynamics365DataSource;
 use futures::{FutureExt, TryStreamExt};
 
 use super::data::rows_json;
+use super::dataverse::{ROOT, common, csdl};
 use super::server::{Handler, Server, json, query_param, respond};
 use super::{Measure, Row, Sizes, alternate, median};
 
 const NAME: &str = "5 dynamics365";
-pub(super) const ROOT: &str = "/api/data/v9.2/";
-
-const CSDL: &str = r#"<?xml version="1.0" encoding="utf-8"?>
-<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
-  <edmx:DataServices>
-    <Schema Namespace="Microsoft.Dynamics.CRM" Alias="mscrm" xmlns="http://docs.oasis-open.org/odata/ns/edm">
-      <EntityType Name="account">
-        <Key><PropertyRef Name="accountid"/></Key>
-        <Property Name="accountid" Type="Edm.Guid" Nullable="false"/>
-        <Property Name="id" Type="Edm.Int64"/>
-        <Property Name="name" Type="Edm.String"/>
-        <Property Name="email" Type="Edm.String"/>
-        <Property Name="amount" Type="Edm.Double"/>
-        <Property Name="quantity" Type="Edm.Int32"/>
-        <Property Name="active" Type="Edm.Boolean"/>
-        <Property Name="created" Type="Edm.DateTimeOffset"/>
-        <Property Name="birthday" Type="Edm.Date"/>
-        <Property Name="category" Type="Edm.String"/>
-        <Property Name="score" Type="Edm.Double"/>
-      </EntityType>
-      <EntityContainer Name="System">
-        <EntitySet Name="accounts" EntityType="Microsoft.Dynamics.CRM.account"/>
-      </EntityContainer>
-    </Schema>
-  </edmx:DataServices>
-</edmx:Edmx>"#;
 
 /// The entity set's pages, each with a next link but the last.
 fn pages(base: &str, rows: u64, page: u64) -> Vec<Bytes> {
@@ -65,18 +40,22 @@ fn pages(base: &str, rows: u64, page: u64) -> Vec<Bytes> {
 pub(super) fn start_server(rows: usize, page: usize) -> Result<Server, String> {
     let all_pages = Arc::new(std::sync::OnceLock::<Vec<Bytes>>::new());
     let slot = Arc::clone(&all_pages);
+    let metadata = csdl(&[
+        ("id", "Edm.Int64"),
+        ("name", "Edm.String"),
+        ("email", "Edm.String"),
+        ("amount", "Edm.Double"),
+        ("quantity", "Edm.Int32"),
+        ("active", "Edm.Boolean"),
+        ("created", "Edm.DateTimeOffset"),
+        ("birthday", "Edm.Date"),
+        ("category", "Edm.String"),
+        ("score", "Edm.Double"),
+    ]);
     let handler: Handler = Arc::new(move |req| {
         let path = req.uri().path();
-        let response = if path == "/token" {
-            json(r#"{"access_token":"d365-access","token_type":"Bearer","expires_in":3600}"#)
-        } else if path == ROOT {
-            json(r#"{"value":[{"name":"accounts","kind":"EntitySet","url":"accounts"}]}"#)
-        } else if path == format!("{ROOT}$metadata") {
-            respond(
-                http::StatusCode::OK,
-                "application/xml",
-                Bytes::from_static(CSDL.as_bytes()),
-            )
+        let response = if let Some(r) = common(path, &metadata) {
+            r
         } else if path == format!("{ROOT}accounts") {
             let skip: usize = query_param(req.uri().query(), "$skiptoken")
                 .and_then(|v| v.parse().ok())

@@ -8,6 +8,7 @@
 mod auth;
 mod cpu;
 mod data;
+mod dataverse;
 mod dataverse_partitions;
 mod decode;
 mod dynamics;

@@ -17,27 +17,16 @@ use std::fmt::Write;
 
 use chrono::DateTime;
 
-/// The `$metadata` of the entity set.
-pub const CSDL: &str = r#"<?xml version="1.0" encoding="utf-8"?>
-<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
-  <edmx:DataServices>
-    <Schema Namespace="Microsoft.Dynamics.CRM" Alias="mscrm" xmlns="http://docs.oasis-open.org/odata/ns/edm">
-      <EntityType Name="account">
-        <Key><PropertyRef Name="accountid"/></Key>
-        <Property Name="accountid" Type="Edm.Guid" Nullable="false"/>
-        <Property Name="name" Type="Edm.String"/>
-        <Property Name="createdon" Type="Edm.DateTimeOffset"/>
-        <Property Name="modifiedon" Type="Edm.DateTimeOffset"/>
-        <Property Name="versionnumber" Type="Edm.Int64"/>
-        <Property Name="revenue" Type="Edm.Double"/>
-        <Property Name="statecode" Type="Edm.Int32"/>
-      </EntityType>
-      <EntityContainer Name="System">
-        <EntitySet Name="accounts" EntityType="Microsoft.Dynamics.CRM.account"/>
-      </EntityContainer>
-    </Schema>
-  </edmx:DataServices>
-</edmx:Edmx>"#;
+/// The entity set's properties after its key (`accountid`), for its
+/// `$metadata` (`dataverse::csdl`).
+pub const PROPERTIES: [(&str, &str); 6] = [
+    ("name", "Edm.String"),
+    ("createdon", "Edm.DateTimeOffset"),
+    ("modifiedon", "Edm.DateTimeOffset"),
+    ("versionnumber", "Edm.Int64"),
+    ("revenue", "Edm.Double"),
+    ("statecode", "Edm.Int32"),
+];
 
 /// The columns, in order.
 const COLUMNS: [&str; 7] = [

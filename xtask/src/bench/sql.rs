@@ -18,30 +18,12 @@ use connectkit_datafusion::datafusion::prelude::SessionContext;
 use connectkit_dynamics365::Dynamics365DataSource;
 use futures::{FutureExt, TryStreamExt};
 
+use super::dataverse::{ROOT, common, csdl};
 use super::server::{Handler, Server, json, query_param, respond};
 use super::{Measure, Row, Sizes, alternate, median};
 
 const NAME: &str = "6 sql";
-const ROOT: &str = "/api/data/v9.2/";
 const FILTER: &str = "statecode eq 0";
-
-const CSDL: &str = r#"<?xml version="1.0" encoding="utf-8"?>
-<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
-  <edmx:DataServices>
-    <Schema Namespace="Microsoft.Dynamics.CRM" Alias="mscrm" xmlns="http://docs.oasis-open.org/odata/ns/edm">
-      <EntityType Name="account">
-        <Key><PropertyRef Name="accountid"/></Key>
-        <Property Name="accountid" Type="Edm.Guid" Nullable="false"/>
-        <Property Name="name" Type="Edm.String"/>
-        <Property Name="statecode" Type="Edm.Int32"/>
-        <Property Name="revenue" Type="Edm.Double"/>
-      </EntityType>
-      <EntityContainer Name="System">
-        <EntitySet Name="accounts" EntityType="Microsoft.Dynamics.CRM.account"/>
-      </EntityContainer>
-    </Schema>
-  </edmx:DataServices>
-</edmx:Edmx>"#;
 
 /// Row `i`: every hundredth is active (`statecode` 0).
 fn row(i: u64, out: &mut String) {
@@ -107,18 +89,15 @@ pub(super) fn start_server(rows: usize, page: usize) -> Result<(Server, Arc<Traf
     let sets = Arc::new(std::sync::OnceLock::<Sets>::new());
     let traffic = Arc::new(Traffic::default());
     let (slot, counter) = (Arc::clone(&sets), Arc::clone(&traffic));
+    let metadata = csdl(&[
+        ("name", "Edm.String"),
+        ("statecode", "Edm.Int32"),
+        ("revenue", "Edm.Double"),
+    ]);
     let handler: Handler = Arc::new(move |req| {
         let path = req.uri().path();
-        let response = if path == "/token" {
-            json(r#"{"access_token":"sql-access","token_type":"Bearer","expires_in":3600}"#)
-        } else if path == ROOT {
-            json(r#"{"value":[{"name":"accounts","kind":"EntitySet","url":"accounts"}]}"#)
-        } else if path == format!("{ROOT}$metadata") {
-            respond(
-                http::StatusCode::OK,
-                "application/xml",
-                Bytes::from_static(CSDL.as_bytes()),
-            )
+        let response = if let Some(r) = common(path, &metadata) {
+            r
         } else if path == format!("{ROOT}accounts") {
             let q = req.uri().query();
             let filtered =
