@@ -296,3 +296,81 @@ async fn a_300_mb_page_and_a_300_mb_error_body_are_cut_off() {
         "the server wrote {written} bytes: the error body was not cut off"
     );
 }
+
+/// `body` compressed as `encoding` names it (`gzip`, or `deflate`: zlib).
+fn compress(encoding: &str, body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let level = flate2::Compression::fast();
+    match encoding {
+        "gzip" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
+            e.write_all(body).unwrap();
+            e.finish().unwrap()
+        }
+        _ => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), level);
+            e.write_all(body).unwrap();
+            e.finish().unwrap()
+        }
+    }
+}
+
+#[tokio::test]
+async fn pages_are_asked_for_compressed_and_read_decompressed() {
+    let server = MockServer::builder().start().await;
+    let page = br#"{"data": [{"id": 1, "name": "one"}, {"id": 2, "name": "two"}]}"#.repeat(50);
+    for encoding in ["gzip", "deflate"] {
+        Mock::given(path(format!("/{encoding}")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "application/json")
+                    .insert_header("content-encoding", encoding)
+                    .set_body_raw(compress(encoding, &page), "application/json"),
+            )
+            .mount(&server)
+            .await;
+    }
+    let c = client_for(&server.uri(), "t0k3n");
+    for encoding in ["gzip", "deflate"] {
+        let fetched = fetch(&c, get(&format!("{}/{encoding}", server.uri())))
+            .await
+            .unwrap();
+        let Fetched::Body(body) = fetched else {
+            panic!("{encoding}: no body");
+        };
+        assert_eq!(body.bytes, page, "{encoding}");
+    }
+    for r in server.received_requests().await.unwrap() {
+        let accepted = r
+            .headers
+            .get("accept-encoding")
+            .map(|v| v.to_str().unwrap());
+        assert!(
+            accepted.is_some_and(|a| a.contains("gzip") && a.contains("deflate")),
+            "{} asked for {accepted:?}",
+            r.url
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_page_limit_counts_decompressed_bytes() {
+    // 80 MiB of zeros compress to well under a megabyte: the limit must
+    // stop what the page inflates to, not what crossed the wire.
+    let server = MockServer::builder().start().await;
+    let bomb = compress("gzip", &vec![0u8; 80 << 20]);
+    assert!(bomb.len() < 1 << 20);
+    Mock::given(path("/bomb"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-encoding", "gzip")
+                .set_body_raw(bomb, "application/json"),
+        )
+        .mount(&server)
+        .await;
+    let c = client_for(&server.uri(), "t0k3n");
+    let e = fetch(&c, get(&format!("{}/bomb", server.uri())))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "api.body_too_large");
+}
