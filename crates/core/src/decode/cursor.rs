@@ -198,19 +198,9 @@ impl<'a> Cursor<'a> {
     /// Enters an object: its first key (the cursor then at its value), or
     /// `None` when it is empty.
     pub fn object(&mut self) -> Result<Option<Cow<'a, str>>, CursorError> {
-        match self.ws() {
-            Some(b'{') => self.pos += 1,
-            None => return Err(self.error("EOF while parsing a value")),
-            Some(_) => return Err(self.error("expected an object")),
-        }
-        match self.ws() {
-            Some(b'}') => {
-                self.pos += 1;
-                Ok(None)
-            }
-            Some(b'"') => self.key().map(Some),
-            None => Err(self.error("EOF while parsing an object")),
-            Some(_) => Err(self.error("key must be a string")),
+        match self.enter_object()? {
+            true => self.key().map(Some),
+            false => Ok(None),
         }
     }
 
