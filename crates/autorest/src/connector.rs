@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use arrow_schema::SchemaRef;
 use connectkit_core::client::{
-    ApiClient, Body, CredentialScope, HttpRules, PageRun, PagingLimits, RetryConfig,
+    ApiClient, Body, CredentialScope, HttpRules, HttpService, PageRun, PagingLimits, RetryConfig,
 };
 use connectkit_core::{
     AuthFlow, Connector, Error, Filter, FilterSupport, Properties, Result, Scan, ScanPartition,
@@ -63,12 +63,13 @@ impl AutoRestConnector {
     /// [`catalogue`](crate::catalogue)). Exactly one of Config and Sample must
     /// be set; a model file is read and checked now.
     pub fn from_properties(props: &Properties) -> Result<Self> {
-        Self::with_client(props, None)
+        Self::with_client(props, None, None)
     }
 
     pub(crate) fn with_client(
         props: &Properties,
         api_client: Option<reqwest::Client>,
+        service: Option<Arc<dyn HttpService>>,
     ) -> Result<Self> {
         let source = match (props.get_str("Config"), props.get_str("Sample")) {
             (Some(_), Some(_)) => return Err(AutoRestError::ConfigAndSample("both are set").into()),
@@ -109,8 +110,11 @@ impl AutoRestConnector {
             Some(c) => c,
             None => client(props)?,
         };
-        let client =
+        let mut client =
             ApiClient::new(http, auth, scope).with_retry(RetryConfig::from_properties(props)?);
+        if let Some(service) = service {
+            client = client.with_service(service);
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 client,

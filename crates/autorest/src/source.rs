@@ -2,7 +2,9 @@
 //! `AutoRESTDataSource`, the property catalogue and registration.
 
 use std::fmt;
+use std::sync::Arc;
 
+use connectkit_core::client::HttpService;
 use connectkit_core::{Connector, Properties, Registry, Result, SecretString};
 use connectkit_oauth_refresh::ClientCredentialsMode;
 
@@ -45,6 +47,7 @@ pub fn register(registry: &mut Registry) {
 pub struct AutoRestDataSource {
     props: Properties,
     client: Option<reqwest::Client>,
+    service: Option<Arc<dyn HttpService>>,
 }
 
 macro_rules! setters {
@@ -84,7 +87,7 @@ impl AutoRestDataSource {
         props.validate(&catalogue())?;
         Ok(Self {
             props,
-            client: None,
+            ..Self::default()
         })
     }
 
@@ -193,6 +196,17 @@ impl AutoRestDataSource {
         self
     }
 
+    /// Sends API requests through `service` (pages from memory, a transport
+    /// of your own) instead of the HTTP client; scope checks,
+    /// authorization, retries, status rules, limits and paging stay
+    /// connectkit's
+    /// ([`ApiClient::with_service`](connectkit_core::client::ApiClient::with_service)). Token requests keep
+    /// their own client.
+    pub fn http_service(mut self, service: Arc<dyn HttpService>) -> Self {
+        self.service = Some(service);
+        self
+    }
+
     /// The properties set so far (secrets stay secret).
     pub fn properties(&self) -> &Properties {
         &self.props
@@ -203,7 +217,7 @@ impl AutoRestDataSource {
     pub fn build(self) -> Result<AutoRestConnector> {
         let mut props = self.props;
         props.validate(&catalogue())?;
-        AutoRestConnector::with_client(&props, self.client)
+        AutoRestConnector::with_client(&props, self.client, self.service)
     }
 }
 

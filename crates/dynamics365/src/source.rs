@@ -15,7 +15,7 @@ use crate::cache::MetadataCache;
 use crate::connector::Dynamics365Connector;
 use crate::error::Dynamics365Error;
 use connectkit_core::client::{
-    ApiClient, ClientOptions, CredentialScope, PagingLimits, RetryConfig,
+    ApiClient, ClientOptions, CredentialScope, HttpService, PagingLimits, RetryConfig,
 };
 
 use crate::http::{Api, odata_detail};
@@ -151,6 +151,7 @@ pub fn grant_defaults(props: &mut Properties) -> Result<()> {
 pub struct Dynamics365DataSource {
     properties: Properties,
     http_client: Option<reqwest::Client>,
+    service: Option<Arc<dyn HttpService>>,
     max_retries: Option<u32>,
 }
 
@@ -290,6 +291,16 @@ impl Dynamics365DataSource {
         self
     }
 
+    /// Sends API requests through `service` (pages from memory, a transport
+    /// of your own) instead of the HTTP client; scope checks,
+    /// authorization, retries, status rules, limits and paging stay
+    /// connectkit's ([`ApiClient::with_service`]). The token endpoint keeps
+    /// its own client.
+    pub fn http_service(mut self, service: Arc<dyn HttpService>) -> Self {
+        self.service = Some(service);
+        self
+    }
+
     /// How many times a throttled (429/503) request is retried (default 5;
     /// the property `MaxRetries` sets the same).
     pub fn max_retries(mut self, retries: u32) -> Self {
@@ -344,9 +355,12 @@ impl Dynamics365DataSource {
         }
         let mut scope = CredentialScope::new();
         scope.allow(&base, "ServiceURL", true)?;
-        let client = ApiClient::new(client, flow.clone(), scope)
+        let mut client = ApiClient::new(client, flow.clone(), scope)
             .with_retry(retry)
             .with_error_detail(odata_detail);
+        if let Some(service) = &self.service {
+            client = client.with_service(Arc::clone(service));
+        }
         let api = Api { client, base };
         let limits = PagingLimits::from_properties(&props)?;
         let partition_column = props

@@ -45,6 +45,18 @@ pub enum ApiError {
         #[source]
         source: reqwest::Error,
     },
+    /// An [`HttpService`](super::HttpService) of the caller's own failed
+    /// the request with an error that is not reqwest's.
+    #[error("{method} {url}: the HTTP service failed")]
+    Service {
+        /// The request method.
+        method: String,
+        /// The URL, without query string.
+        url: String,
+        /// The service's error.
+        #[source]
+        source: super::ServiceError,
+    },
     /// Retries were exhausted (attempts or total time).
     #[error("{method} {url}: still HTTP {status} after {attempts} attempts ({why})")]
     RetriesExhausted {
@@ -130,7 +142,7 @@ impl ApiError {
             | ApiError::RetriesExhausted {
                 status: 429 | 503, ..
             } => ErrorKind::Throttled,
-            ApiError::Transport { .. } => ErrorKind::Transport,
+            ApiError::Transport { .. } | ApiError::Service { .. } => ErrorKind::Transport,
             ApiError::BodyTooLarge { .. }
             | ApiError::ForeignOrigin { .. }
             | ApiError::Redirect { .. } => ErrorKind::Protocol,
@@ -158,6 +170,7 @@ impl ApiError {
             ApiError::Status { .. } => "api.status",
             ApiError::Unauthorized { .. } => "api.unauthorized",
             ApiError::Transport { .. } => "api.transport",
+            ApiError::Service { .. } => "api.service",
             ApiError::RetriesExhausted { .. } => "api.retries_exhausted",
             ApiError::BodyTooLarge { .. } => "api.body_too_large",
             ApiError::ForeignOrigin { .. } => "api.foreign_origin",

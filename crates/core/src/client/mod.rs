@@ -14,6 +14,8 @@
 //!   loop, empty-page and page-count guards, the limit, a prefetched first page,
 //!   and up to `MaxConcurrentRequests` page requests in flight (halved when
 //!   the server throttles, see [`Throttle`]).
+//! - [`HttpService`] carries the requests: a `reqwest::Client` unless the
+//!   caller brings a transport of their own.
 //! - [`link_target`] reads RFC 8288 `Link` headers.
 //! - [`RequestCounter`] counts the requests sent for one piece of work (a
 //!   query), whichever connector and task sends them.
@@ -32,6 +34,7 @@ mod retry;
 mod rules;
 mod scope;
 mod send;
+mod service;
 mod throttle;
 mod tls;
 mod trust;
@@ -57,6 +60,7 @@ pub use retry::{RetryConfig, is_idempotent, is_retryable_transport};
 pub use rules::{Action, HttpRules, Rule};
 pub use scope::{CredentialScope, is_loopback};
 pub use send::ApiClient;
+pub use service::{HttpService, ServiceError, ServiceFuture};
 pub use throttle::Throttle;
 pub use tls::{TlsSetupError, certificate_problem, client_builder, http_client, tls_config};
 pub use trust::{TrustStore, TrustStoreReadError};

@@ -15,12 +15,14 @@ use super::redact::{added_query_values, header_secrets};
 use super::retry::{RetryConfig, is_idempotent, is_retryable_transport};
 use super::rules::{Action, HttpRules};
 use super::scope::CredentialScope;
+use super::service::HttpService;
 use super::throttle::Throttle;
 use crate::auth::AuthFlow;
 use crate::error::Result;
 
-/// The HTTP layer of a connector: one `reqwest::Client`, its
-/// [`AuthFlow`], the [`CredentialScope`] and the [`RetryConfig`].
+/// The HTTP layer of a connector: one `reqwest::Client` (or another
+/// [`HttpService`]), its [`AuthFlow`], the [`CredentialScope`] and the
+/// [`RetryConfig`].
 ///
 /// [`fetch`](ApiClient::fetch) refuses a request outside the scope before
 /// authorizing it, follows redirects itself (same origin only, at most
@@ -30,6 +32,7 @@ use crate::error::Result;
 #[derive(Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
+    service: Arc<dyn HttpService>,
     auth: Arc<dyn AuthFlow>,
     scope: Arc<CredentialScope>,
     retry: RetryConfig,
@@ -70,6 +73,7 @@ impl ApiClient {
     /// redirect by itself), authorizing with `auth`, within `scope`.
     pub fn new(http: reqwest::Client, auth: Arc<dyn AuthFlow>, scope: CredentialScope) -> Self {
         Self {
+            service: Arc::new(http.clone()),
             http,
             auth,
             scope: Arc::new(scope),
@@ -77,6 +81,17 @@ impl ApiClient {
             error_detail: None,
             throttle: Arc::default(),
         }
+    }
+
+    /// Sends through `service` instead of the `reqwest::Client` (which
+    /// still builds the requests: [`http`](Self::http)). Everything else
+    /// stays this client's: scope checks, authorization, redirects, retries,
+    /// status rules and body limits. The client's own settings (timeouts,
+    /// default headers such as `User-Agent`, proxy, TLS) apply only when the
+    /// service sends through it.
+    pub fn with_service(mut self, service: Arc<dyn HttpService>) -> Self {
+        self.service = service;
+        self
     }
 
     /// Sets the retry policy.
@@ -109,6 +124,11 @@ impl ApiClient {
     /// The throttling answers this client (and every clone of it) has seen.
     pub fn throttle(&self) -> &Throttle {
         &self.throttle
+    }
+
+    /// The service requests are sent through.
+    pub fn service(&self) -> &Arc<dyn HttpService> {
+        &self.service
     }
 
     /// The underlying reqwest client (to build requests).
@@ -165,9 +185,20 @@ impl ApiClient {
             let sent = request.try_clone();
             tracing::debug!(%method, url = %display_url(&url), attempts, "sending");
             super::count::count_one();
-            let response = match self.http.execute(request).await {
+            let response = match self.service.call(request).await {
                 Ok(r) => r,
                 Err(e) => {
+                    let e = match e.downcast::<reqwest::Error>() {
+                        Ok(e) => *e,
+                        Err(source) => {
+                            return Err(ApiError::Service {
+                                method: method.to_string(),
+                                url: display_url(&url),
+                                source,
+                            }
+                            .into());
+                        }
+                    };
                     if is_idempotent(&method)
                         && is_retryable_transport(&e)
                         && self.may_retry(attempts, started, Duration::ZERO)

@@ -9,6 +9,7 @@ mod props;
 mod proxy;
 mod redaction;
 mod registry;
+mod service;
 mod tls;
 
 use std::path::PathBuf;
