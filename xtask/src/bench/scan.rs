@@ -27,25 +27,50 @@ const PAGE_ENV: &str = "CONNECTKIT_BENCH_PAGE";
 /// current-thread one with the default concurrency.
 const RUNTIME_ENV: &str = "CONNECTKIT_BENCH_RUNTIME";
 
-/// Serves `/t/<rows>?limit=<page>&offset=<n>` from pages rendered once.
-pub(super) fn start_server(rows: usize, page: usize) -> Result<Server, String> {
-    let pages = Arc::new(rest_pages(rows as u64, page as u64));
-    let empty = Bytes::from_static(br#"{"data":[]}"#);
-    let handler: Handler = Arc::new(move |req| {
-        let table_rows: usize = req
-            .uri()
-            .path()
+/// The pages of `/t/<rows>?limit=<page>&offset=<n>`, rendered once.
+#[derive(Debug, Clone)]
+pub(super) struct Pages {
+    pages: Arc<Vec<Bytes>>,
+    page: usize,
+}
+
+impl Pages {
+    /// `rows` rows in pages of `page`.
+    pub(super) fn new(rows: usize, page: usize) -> Pages {
+        Pages {
+            pages: Arc::new(rest_pages(rows as u64, page as u64)),
+            page,
+        }
+    }
+
+    /// The body answering `path?query`: the page at `offset` when the path
+    /// names a table at least that long, else no rows.
+    pub(super) fn answer(&self, path: &str, query: Option<&str>) -> Bytes {
+        let table_rows: usize = path
             .strip_prefix("/t/")
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
-        let offset: usize = query_param(req.uri().query(), "offset")
+        let offset: usize = query_param(query, "offset")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let body = if offset < table_rows && offset.is_multiple_of(page) {
-            pages.get(offset / page).cloned().unwrap_or(empty.clone())
-        } else {
-            empty.clone()
-        };
+        if offset < table_rows && offset.is_multiple_of(self.page) {
+            if let Some(page) = self.pages.get(offset / self.page) {
+                return page.clone();
+            }
+        }
+        Bytes::from_static(br#"{"data":[]}"#)
+    }
+}
+
+/// Serves `rows` rows in pages of `page` from 127.0.0.1.
+pub(super) fn start_server(rows: usize, page: usize) -> Result<Server, String> {
+    serve(Pages::new(rows, page))
+}
+
+/// Serves `pages` from 127.0.0.1.
+pub(super) fn serve(pages: Pages) -> Result<Server, String> {
+    let handler: Handler = Arc::new(move |req| {
+        let body = pages.answer(req.uri().path(), req.uri().query());
         async move { json(body) }.boxed()
     });
     Server::start(handler).map_err(|e| e.to_string())

@@ -18,6 +18,7 @@ mod rules;
 mod sample;
 mod scope;
 mod seed;
+mod service;
 mod untrusted;
 mod values;
 mod vendor;
