@@ -53,10 +53,11 @@ impl Pages {
         let offset: usize = query_param(query, "offset")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        if offset < table_rows && offset.is_multiple_of(self.page) {
-            if let Some(page) = self.pages.get(offset / self.page) {
-                return page.clone();
-            }
+        if offset < table_rows
+            && offset.is_multiple_of(self.page)
+            && let Some(page) = self.pages.get(offset / self.page)
+        {
+            return page.clone();
         }
         Bytes::from_static(br#"{"data":[]}"#)
     }
