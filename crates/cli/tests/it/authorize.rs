@@ -49,51 +49,19 @@ async fn authorize_then_query_with_the_token_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tokens.json");
     let url = url(&server, &file);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connectkit"))
-        .args(["authorize", &url, "--timeout", "60"])
-        .env("RUST_LOG", "trace")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The prompt: the authorization URL on standard error.
-    let stderr = child.stderr.take().unwrap();
-    let (auth_url, rest) = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stderr).lines();
-        let found = lines
-            .by_ref()
-            .map(Result::unwrap)
-            .map(|l| l.trim().to_owned())
-            .find(|l| l.starts_with("http"))
-            .expect("the authorization URL is printed");
-        (found, lines)
-    })
-    .await
-    .unwrap();
-    let auth_url = url::Url::parse(&auth_url).unwrap();
-    assert_eq!(auth_url.path(), "/authorize");
-    let q: HashMap<String, String> = auth_url.query_pairs().into_owned().collect();
+    // Logged at trace level, so that no log line leaks a secret either.
+    let run = Prompted::start(&url, &["--timeout", "60"], &[("RUST_LOG", "trace")]).await;
+    assert_eq!(run.auth_url.path(), "/authorize");
+    let q = run.q.clone();
     assert_eq!(q["client_id"], "cli");
     assert_eq!(q["scope"], "read offline_access");
     assert_eq!(q["code_challenge_method"], "S256");
-    let page = connectkit_core::client::http_client()
-        .expect("HTTP client")
-        .get(format!(
-            "{}?code=the-code&state={}",
-            q["redirect_uri"], q["state"]
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let output = tokio::task::spawn_blocking(move || {
-        let rest: Vec<String> = rest.map(Result::unwrap).collect();
-        (child.wait_with_output().unwrap(), rest.join("\n"))
-    })
-    .await
-    .unwrap();
-    let (out, stderr) = output;
+    let status = run
+        .browse(&format!("code=the-code&state={}", q["state"]))
+        .await;
+    assert_eq!(status, 200);
+    let (out, stderr) = run.finish().await;
+    let stderr = stderr.join("\n");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(
@@ -129,30 +97,87 @@ async fn authorize_then_query_with_the_token_file() {
     assert_eq!(r.stdout, "id,name\n1,Ada\n");
 }
 
-/// Starts `connectkit authorize <url>` and reads the authorization URL it
-/// prints on standard error; returns the child and the URL's query.
-async fn start_code_flow(url: &str) -> (std::process::Child, url::Url, HashMap<String, String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connectkit"))
-        .args(["authorize", url, "--timeout", "60"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+/// A running `connectkit authorize`, the authorization URL it printed on
+/// standard error read.
+struct Prompted {
+    child: std::process::Child,
+    /// The authorization URL.
+    auth_url: url::Url,
+    /// Its query.
+    q: HashMap<String, String>,
+    /// The rest of standard error, read on so that the pipe stays open.
+    rest: std::io::Lines<BufReader<std::process::ChildStderr>>,
+}
+
+impl Prompted {
+    /// Starts `connectkit authorize <url> ARGS` with `envs` and waits for
+    /// the authorization URL.
+    async fn start(url: &str, args: &[&str], envs: &[(&str, &str)]) -> Prompted {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_connectkit"))
+            .arg("authorize")
+            .arg(url)
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (auth_url, rest) = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stderr).lines();
+            let found = lines
+                .by_ref()
+                .map(Result::unwrap)
+                .map(|l| l.trim().to_owned())
+                .find(|l| l.starts_with("http"))
+                .expect("the authorization URL is printed on standard error");
+            (found, lines)
+        })
+        .await
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let auth_url = tokio::task::spawn_blocking(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map(Result::unwrap)
-            .map(|l| l.trim().to_owned())
-            .find(|l| l.starts_with("http"))
-            .expect("the authorization URL is printed")
-    })
-    .await
-    .unwrap();
-    let auth_url = url::Url::parse(&auth_url).unwrap();
-    let q = auth_url.query_pairs().into_owned().collect();
-    (child, auth_url, q)
+        let auth_url = url::Url::parse(&auth_url).unwrap();
+        let q = auth_url.query_pairs().into_owned().collect();
+        Prompted {
+            child,
+            auth_url,
+            q,
+            rest,
+        }
+    }
+
+    /// Plays the browser: the redirect URI with `query`; the listener's
+    /// status.
+    async fn browse(&self, query: &str) -> u16 {
+        connectkit_core::client::http_client()
+            .expect("HTTP client")
+            .get(format!("{}?{query}", self.q["redirect_uri"]))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// Waits for the command to end: its output, and the lines of standard
+    /// error after the URL.
+    async fn finish(self) -> (std::process::Output, Vec<String>) {
+        let Prompted {
+            child, mut rest, ..
+        } = self;
+        tokio::task::spawn_blocking(move || {
+            let rest: Vec<String> = rest.by_ref().map(Result::unwrap).collect();
+            (child.wait_with_output().unwrap(), rest)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Stops the command.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
 }
 
 /// autorest with a Config model file: the token endpoint, the authorization
@@ -178,22 +203,14 @@ async fn autorest_takes_the_endpoints_and_scope_from_the_model_file() {
         SECRETS[0],
         file.display()
     );
-    let (child, auth_url, q) = start_code_flow(&url).await;
-    assert_eq!(auth_url.path(), "/authorize");
-    assert_eq!(q["scope"], "people.read offline_access");
-    let page = connectkit_core::client::http_client()
-        .expect("HTTP client")
-        .get(format!(
-            "{}?code=model-code&state={}",
-            q["redirect_uri"], q["state"]
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    let run = Prompted::start(&url, &["--timeout", "60"], &[]).await;
+    assert_eq!(run.auth_url.path(), "/authorize");
+    assert_eq!(run.q["scope"], "people.read offline_access");
+    let status = run
+        .browse(&format!("code=model-code&state={}", run.q["state"]))
+        .await;
+    assert_eq!(status, 200);
+    let (out, _) = run.finish().await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     // The code went to the file's token endpoint, POSTed as it says.
@@ -235,11 +252,10 @@ async fn the_url_s_properties_win_over_the_model_file() {
         server.uri(),
         dir.path().join("t.json").display()
     );
-    let (mut child, auth_url, q) = start_code_flow(&url).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert_eq!(auth_url.path(), "/mine");
-    assert_eq!(q["scope"], "from-url");
+    let run = Prompted::start(&url, &["--timeout", "60"], &[]).await;
+    assert_eq!(run.auth_url.path(), "/mine");
+    assert_eq!(run.q["scope"], "from-url");
+    run.kill();
 }
 
 /// A model file the connector would refuse is refused, naming the file.
@@ -331,48 +347,20 @@ async fn dynamics_derives_the_microsoft_endpoints_and_scope() {
         SECRETS[0],
         file.display()
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connectkit"))
-        .args(["authorize", &url])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let auth_url = tokio::task::spawn_blocking(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map(Result::unwrap)
-            .map(|l| l.trim().to_owned())
-            .find(|l| l.starts_with("http"))
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let auth_url = url::Url::parse(&auth_url).unwrap();
-    assert_eq!(auth_url.path(), "/contoso/oauth2/v2.0/authorize");
-    let q: HashMap<String, String> = auth_url.query_pairs().into_owned().collect();
+    let run = Prompted::start(&url, &[], &[]).await;
+    assert_eq!(run.auth_url.path(), "/contoso/oauth2/v2.0/authorize");
     let host = url::Url::parse(&server.uri()).unwrap();
     assert_eq!(
-        q["scope"],
+        run.q["scope"],
         format!(
             "http://{}:{}/.default offline_access",
             host.host_str().unwrap(),
             host.port().unwrap()
         )
     );
-    connectkit_core::client::http_client()
-        .expect("HTTP client")
-        .get(format!(
-            "{}?code=crm-code&state={}",
-            q["redirect_uri"], q["state"]
-        ))
-        .send()
-        .await
-        .unwrap();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    run.browse(&format!("code=crm-code&state={}", run.q["state"]))
+        .await;
+    let (out, _) = run.finish().await;
     assert!(
         out.status.success(),
         "{}",
@@ -389,9 +377,8 @@ async fn dynamics_derives_the_microsoft_endpoints_and_scope() {
     assert!(file.exists());
 }
 
-/// How one `connectkit authorize` run ended: its exit code, and the last
-/// line of standard error (the error), standard output, and the URL it
-/// printed on standard error.
+/// How one `connectkit authorize` run ended: its exit code, the last line
+/// of standard error (the error) and standard output.
 struct Ended {
     code: i32,
     error: String,
@@ -399,54 +386,18 @@ struct Ended {
 }
 
 /// Runs `connectkit authorize <url> ARGS`; `answer` plays the browser with
-/// the authorization URL's query (or does nothing) while the command waits.
+/// the authorization URL's query (the query it sends to the redirect URI, or
+/// nothing) while the command waits.
 async fn authorize_ending(
     url: &str,
     args: &[&str],
-    answer: impl FnOnce(HashMap<String, String>) -> Option<String>,
+    answer: impl FnOnce(&HashMap<String, String>) -> Option<String>,
 ) -> Ended {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connectkit"))
-        .arg("authorize")
-        .arg(url)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    // The URL is on standard error; the reader keeps the pipe open.
-    let (auth_url, rest) = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stderr).lines();
-        let found = lines
-            .by_ref()
-            .map(Result::unwrap)
-            .map(|l| l.trim().to_owned())
-            .find(|l| l.starts_with("http"))
-            .expect("the authorization URL is printed on standard error");
-        (found, lines)
-    })
-    .await
-    .unwrap();
-    let q: HashMap<String, String> = url::Url::parse(&auth_url)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    if let Some(redirect) = answer(q) {
-        connectkit_core::client::http_client()
-            .expect("HTTP client")
-            .get(redirect)
-            .send()
-            .await
-            .unwrap();
+    let run = Prompted::start(url, args, &[]).await;
+    if let Some(query) = answer(&run.q) {
+        run.browse(&query).await;
     }
-    let (out, rest) = tokio::task::spawn_blocking(move || {
-        let rest: Vec<String> = rest.map(Result::unwrap).collect();
-        (child.wait_with_output().unwrap(), rest)
-    })
-    .await
-    .unwrap();
+    let (out, rest) = run.finish().await;
     Ended {
         code: out.status.code().unwrap_or(-1),
         error: rest.last().cloned().unwrap_or_default(),
@@ -471,10 +422,9 @@ async fn authorize_exit_codes_say_how_it_ended() {
     let file = dir.path().join("tokens.json");
     let url = url(&server, &file);
     let redirect = |extra: &'static str| {
-        move |q: HashMap<String, String>| {
+        move |q: &HashMap<String, String>| {
             Some(format!(
-                "{}?{extra}&state={}",
-                q["redirect_uri"],
+                "{extra}&state={}",
                 if extra.starts_with("forged") {
                     "forged"
                 } else {
