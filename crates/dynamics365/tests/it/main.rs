@@ -14,6 +14,7 @@ mod partitions;
 mod pushdown;
 mod schema;
 mod seed;
+mod service;
 mod throttling;
 mod untrusted;
 mod values;
