@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use connectkit_core::client::HttpService;
 use connectkit_core::{AccessTokenAuth, AuthFlow, NoAuth, Properties, Result, StaticHeaderAuth};
 use connectkit_oauth_refresh::{GrantType, RefreshTokenFlowBuilder};
 
@@ -52,6 +53,7 @@ pub(crate) fn flow(
     props: &Properties,
     model_token_uri: Option<&str>,
     model_scope: Option<&str>,
+    service: Option<&Arc<dyn HttpService>>,
 ) -> Result<Arc<dyn AuthFlow>> {
     let method = Method::from_properties(props)?;
     let method_name = props
@@ -130,6 +132,9 @@ pub(crate) fn flow(
             {
                 b = b.scope(scope);
             }
+            if let Some(service) = service {
+                b = b.http_service(Arc::clone(service));
+            }
             Arc::new(b.build()?)
         }
     })
@@ -146,8 +151,8 @@ mod tests {
 
     #[test]
     fn methods_and_their_required_properties() {
-        assert!(flow(&props("Sample=x"), None, None).is_ok());
-        let e = flow(&props("AuthenticationMethod=Kerberos"), None, None).unwrap_err();
+        assert!(flow(&props("Sample=x"), None, None, None).is_ok());
+        let e = flow(&props("AuthenticationMethod=Kerberos"), None, None, None).unwrap_err();
         assert!(
             e.to_string()
                 .contains("supported: None, OAuth2-RefreshToken"),
@@ -157,17 +162,19 @@ mod tests {
             &props("AuthenticationMethod=HttpHeader;SecurityToken=s"),
             None,
             None,
+            None,
         )
         .unwrap_err();
         assert_eq!(
             e.to_string(),
             "AuthenticationMethod HttpHeader needs property AuthHeader"
         );
-        let e = flow(&props("AuthenticationMethod=BearerToken"), None, None).unwrap_err();
+        let e = flow(&props("AuthenticationMethod=BearerToken"), None, None, None).unwrap_err();
         assert!(e.to_string().contains("SecurityToken"), "{e}");
         assert!(
             flow(
                 &props("AuthenticationMethod=BearerToken;SecurityToken=t"),
+                None,
                 None,
                 None
             )
@@ -177,6 +184,7 @@ mod tests {
             &props("AuthenticationMethod=OAuth2-RefreshToken;ClientID=a;ClientSecret=b;TokenURI=https://t/x"),
             None,
             None,
+            None,
         )
         .unwrap_err();
         assert!(e.to_string().contains("RefreshToken"), "{e}");
@@ -184,10 +192,11 @@ mod tests {
             let p = props(&format!(
                 "AuthenticationMethod={cc};ClientID=a;ClientSecret=b;TokenURI=https://t/x"
             ));
-            assert!(flow(&p, None, None).is_ok(), "{cc}");
+            assert!(flow(&p, None, None, None).is_ok(), "{cc}");
         }
         let e = flow(
             &props("AuthenticationMethod=OAuth2-ClientCredentials;ClientID=a;TokenURI=https://t/x"),
+            None,
             None,
             None,
         )
@@ -197,11 +206,19 @@ mod tests {
             "AuthenticationMethod=OAuth2-RefreshToken;ClientID=a;ClientSecret=b;RefreshToken=c",
         );
         assert!(
-            flow(&ok, None, None)
+            flow(&ok, None, None, None)
                 .unwrap_err()
                 .to_string()
                 .contains("TokenURI")
         );
-        assert!(flow(&ok, Some("POST https://t.example/token"), Some("read")).is_ok());
+        assert!(
+            flow(
+                &ok,
+                Some("POST https://t.example/token"),
+                Some("read"),
+                None
+            )
+            .is_ok()
+        );
     }
 }

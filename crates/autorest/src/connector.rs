@@ -104,7 +104,7 @@ impl AutoRestConnector {
             SourceKind::Config(m) => (m.token_uri.as_deref(), m.scope.as_deref()),
             SourceKind::Sample { .. } => (None, None),
         };
-        let auth = crate::auth::flow(props, token_uri, scope)?;
+        let auth = crate::auth::flow(props, token_uri, scope, service.as_ref())?;
         let scope = credential_scope(&source, auth.sends_credentials())?;
         let http = match api_client {
             Some(c) => c,

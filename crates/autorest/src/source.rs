@@ -196,12 +196,11 @@ impl AutoRestDataSource {
         self
     }
 
-    /// Sends API requests through `service` (pages from memory, a transport
-    /// of your own) instead of the HTTP client; scope checks,
+    /// Sends API and token requests through `service` (pages from memory,
+    /// a transport of your own) instead of the HTTP client; scope checks,
     /// authorization, retries, status rules, limits and paging stay
     /// connectkit's
-    /// ([`ApiClient::with_service`](connectkit_core::client::ApiClient::with_service)). Token requests keep
-    /// their own client.
+    /// ([`ApiClient::with_service`](connectkit_core::client::ApiClient::with_service)).
     pub fn http_service(mut self, service: Arc<dyn HttpService>) -> Self {
         self.service = Some(service);
         self

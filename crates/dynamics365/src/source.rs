@@ -291,11 +291,10 @@ impl Dynamics365DataSource {
         self
     }
 
-    /// Sends API requests through `service` (pages from memory, a transport
-    /// of your own) instead of the HTTP client; scope checks,
+    /// Sends API and token requests through `service` (pages from memory,
+    /// a transport of your own) instead of the HTTP client; scope checks,
     /// authorization, retries, status rules, limits and paging stay
-    /// connectkit's ([`ApiClient::with_service`]). The token endpoint keeps
-    /// its own client.
+    /// connectkit's ([`ApiClient::with_service`]).
     pub fn http_service(mut self, service: Arc<dyn HttpService>) -> Self {
         self.service = Some(service);
         self
@@ -336,7 +335,10 @@ impl Dynamics365DataSource {
             None => {
                 let grant_type = GrantType::for_oauth2(&props);
                 grant_defaults(&mut props)?;
-                let grant = RefreshTokenFlowBuilder::from_properties_for(&props, grant_type)?;
+                let mut grant = RefreshTokenFlowBuilder::from_properties_for(&props, grant_type)?;
+                if let Some(service) = &self.service {
+                    grant = grant.http_service(Arc::clone(service));
+                }
                 Arc::new(grant.build()?)
             }
         };

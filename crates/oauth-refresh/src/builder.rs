@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connectkit_core::client::{HostNameInCertificate, ProxySettings, TrustStore};
+use connectkit_core::client::{HostNameInCertificate, HttpService, ProxySettings, TrustStore};
 use connectkit_core::{StaticHeaderAuth, TokenInfo};
 use secrecy::SecretString;
 use url::Url;
@@ -48,6 +48,7 @@ pub struct RefreshTokenFlowBuilder {
     pub(crate) store: Option<Arc<dyn TokenStore>>,
     pub(crate) on_change: Option<TokenCallback>,
     pub(crate) client: Option<reqwest::Client>,
+    pub(crate) service: Option<Arc<dyn HttpService>>,
     pub(crate) proxy: Option<ProxySettings>,
     pub(crate) trust_store: Option<TrustStore>,
     pub(crate) host_name_in_certificate: Option<HostNameInCertificate>,
@@ -356,6 +357,16 @@ impl RefreshTokenFlowBuilder {
         self
     }
 
+    /// Sends token requests through `service` (a transport of your own,
+    /// answers from memory) instead of the HTTP client, which still builds
+    /// them. Retries, timeouts, body limits and the handling of every answer
+    /// stay the flow's. The service must follow no redirect, so that client
+    /// credentials never reach another host.
+    pub fn http_service(mut self, service: Arc<dyn HttpService>) -> Self {
+        self.service = Some(service);
+        self
+    }
+
     /// Checks the configuration and builds the flow.
     pub fn build(self) -> Result<RefreshTokenFlow, Error> {
         let mut uri = self.token_uri.ok_or_else(|| Error::MissingProperty {
@@ -496,8 +507,13 @@ impl RefreshTokenFlowBuilder {
             method: uri.method,
             mode,
         };
+        let service = match self.service {
+            Some(s) => s,
+            None => Arc::new(client.clone()),
+        };
         Ok(RefreshTokenFlow::from_inner(Inner {
             client,
+            service,
             uri,
             fallback,
             client_id: self.client_id,

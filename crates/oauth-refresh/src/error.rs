@@ -47,6 +47,16 @@ pub enum Error {
         #[source]
         source: Option<std::sync::Arc<reqwest::Error>>,
     },
+    /// An [`HttpService`](connectkit_core::client::HttpService) of the
+    /// caller's own failed the request with an error that is not reqwest's.
+    #[error("token endpoint {host}: the HTTP service failed")]
+    Service {
+        /// Host of the token endpoint.
+        host: String,
+        /// The service's error.
+        #[source]
+        source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
+    },
     /// A [`TokenStore`](crate::TokenStore) other than a TokenFile failed to
     /// load or lock; nothing was sent.
     #[error("token store: {0}")]
@@ -110,7 +120,7 @@ impl Error {
             | Error::BodyTooLarge { .. }
             | Error::NoFormAccepted { .. }
             | Error::Authorize { .. } => ErrorKind::Auth,
-            Error::Transport { .. } => ErrorKind::Transport,
+            Error::Transport { .. } | Error::Service { .. } => ErrorKind::Transport,
             Error::Config { .. } | Error::MissingProperty { .. } => ErrorKind::Config,
             Error::TokenFile { .. } | Error::Store(_) => ErrorKind::Io,
             Error::Interrupted(_) => ErrorKind::Other,
@@ -169,6 +179,7 @@ impl Error {
             Error::InvalidToken(_) => "oauth.invalid_token",
             Error::BodyTooLarge { .. } => "oauth.body_too_large",
             Error::Transport { .. } => "oauth.transport",
+            Error::Service { .. } => "oauth.service",
             Error::Store(_) => "oauth.store",
             Error::TokenFile { .. } => "oauth.token_file",
             Error::NoFormAccepted { .. } => "oauth.no_form_accepted",

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use connectkit_core::client::BodyError;
+use connectkit_core::client::{BodyError, ServiceError};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
@@ -166,12 +166,12 @@ impl Inner {
                 }
             };
             let sent = async {
-                let response = self.client.execute(req).await?;
+                let response = self.service.call(req).await?;
                 let status = response.status();
                 let headers = response.headers().clone();
                 let body =
                     connectkit_core::client::read_body_limited(response, MAX_BODY_BYTES).await;
-                Ok::<_, reqwest::Error>((status, headers, body))
+                Ok::<_, ServiceError>((status, headers, body))
             };
             let outcome = match limit {
                 Some(l) => match tokio::time::timeout(l, sent).await {
@@ -202,6 +202,10 @@ impl Inner {
                     });
                 }
                 Err(e) => {
+                    let e = match e.downcast::<reqwest::Error>() {
+                        Ok(e) => *e,
+                        Err(other) => return Err(self.service_error(other)),
+                    };
                     // A refused connection was certainly not processed.
                     if e.is_connect() && attempt <= self.retry.max_retries {
                         let delay = self.retry.delay(attempt, &HeaderMap::new());
@@ -300,6 +304,14 @@ impl Inner {
             message: format!("no complete answer within {secs:.1} s ({property})"),
             timeout: true,
             source: None,
+        }
+    }
+
+    /// A failure of a service of the caller's own (not reqwest's).
+    pub(crate) fn service_error(&self, e: ServiceError) -> Error {
+        Error::Service {
+            host: self.host(),
+            source: std::sync::Arc::from(e),
         }
     }
 

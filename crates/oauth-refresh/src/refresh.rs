@@ -26,7 +26,10 @@ use connectkit_core::client::{Redactor, RetryConfig};
 pub type TokenCallback = Arc<dyn Fn(&TokenInfo) + Send + Sync>;
 
 pub(crate) struct Inner {
+    /// Builds the requests (and sends them unless `service` is another).
     pub(crate) client: reqwest::Client,
+    /// Sends the requests: `client` unless the builder was given a service.
+    pub(crate) service: Arc<dyn connectkit_core::client::HttpService>,
     pub(crate) uri: TokenUri,
     /// Whether the user left both the method and ClientCredentialsMode at
     /// their defaults, which allows the default-form fallback.

@@ -1,7 +1,7 @@
 //! The connector sending through an `HttpService` of the caller's own: the
-//! fixtures' service document, `$metadata` and pages answered from memory
-//! give the same rows as over HTTP, every request authorized, nothing sent
-//! past the service.
+//! token endpoint, the fixtures' service document, `$metadata` and pages
+//! answered from memory give the same rows as over HTTP, every API request
+//! authorized with the token the service issued, nothing sent past it.
 
 use std::sync::{Arc, Mutex};
 
@@ -45,6 +45,12 @@ impl HttpService for Fixtures {
             .find(|(k, _)| k == "$skiptoken")
             .map(|(_, v)| v.into_owned());
         let (body, content_type) = match (url.path(), token) {
+            ("/token", _) => (
+                serde_json::json!({"access_token": "at-from-service", "token_type": "Bearer",
+                                   "expires_in": 3600})
+                .to_string(),
+                "application/json",
+            ),
             (BASE_PATH, _) => (Self::file("service.json"), "application/json"),
             (METADATA, _) => (Self::file("metadata.xml"), "application/xml"),
             (ACCOUNTS, None) => (Self::file("accounts_page1.json"), "application/json"),
@@ -68,7 +74,11 @@ async fn pages_from_a_service_give_the_rows_http_gives() {
     let fixtures = Arc::new(Fixtures::default());
     let c = Dynamics365DataSource::new()
         .service_url(format!("{ROOT}{BASE_PATH}"))
-        .property("AccessToken", "at-in-memory")
+        .authentication_method("OAuth2")
+        .client_id(CLIENT_ID)
+        .client_secret(CLIENT_SECRET)
+        .token_uri(format!("{ROOT}/token"))
+        .refresh_token(REFRESH_TOKEN)
         .property("MetadataCache", "false")
         .http_service(fixtures.clone())
         .build()
@@ -85,9 +95,11 @@ async fn pages_from_a_service_give_the_rows_http_gives() {
     assert_eq!(names, strings(&over_http, "name"));
 
     let seen = fixtures.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].0, "/token?", "the grant first: {seen:?}");
     assert!(
-        seen.iter()
-            .all(|(_, auth)| auth.as_deref() == Some("Bearer at-in-memory")),
+        seen[1..]
+            .iter()
+            .all(|(_, auth)| auth.as_deref() == Some("Bearer at-from-service")),
         "{seen:?}"
     );
     let pages = seen.iter().filter(|(p, _)| p.starts_with(ACCOUNTS)).count();

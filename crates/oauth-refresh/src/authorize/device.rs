@@ -129,11 +129,17 @@ impl Inner {
             timeout: e.is_timeout(),
             source: Some(std::sync::Arc::new(e.without_url())),
         };
-        let response = self
-            .client
-            .execute(parts.build_with(&self.client, assertion.as_ref()))
+        let response = match self
+            .service
+            .call(parts.build_with(&self.client, assertion.as_ref()))
             .await
-            .map_err(transport)?;
+        {
+            Ok(r) => r,
+            Err(e) => match e.downcast::<reqwest::Error>() {
+                Ok(e) => return Err(transport(*e)),
+                Err(other) => return Err(self.service_error(other)),
+            },
+        };
         let status = response.status().as_u16();
         let content_type = response
             .headers()

@@ -19,6 +19,7 @@ mod redaction;
 mod rotation;
 mod secrets;
 mod seeds;
+mod service;
 mod token_file;
 mod unauthorized;
 
