@@ -202,6 +202,19 @@ async fn oidc_login_consent(browser: &mut Browser, page: Page) -> Result<Page, S
 }
 
 /// After the token, `connectkit token` runs from the TokenFile alone.
+/// Plays the user in a browser at oidc-provider: the authorization URL
+/// `prompt`, login and consent, then the page of the loopback redirect.
+async fn oidc_sign_in(prompt: &str) -> Result<(), String> {
+    let mut browser = Browser::new()?;
+    let login = browser.get(prompt).await?;
+    let landed = oidc_login_consent(&mut browser, login).await?;
+    expect_page(
+        &landed,
+        "the loopback redirect",
+        "You can close this window",
+    )
+}
+
 async fn token_from_file(ctx: &Ctx, url: &str, mark: usize) -> Result<(), String> {
     let srv = ctx.server(Kind::Oidc);
     let grants = token_entries(srv, mark).await?;
@@ -221,14 +234,7 @@ async fn oidc_code(ctx: &Ctx) -> Result<(), String> {
     let (url, file) = oidc_url(ctx, "oidc-authorize").await?;
     let mark = ctx.server(Kind::Oidc).log_mark().await?;
     let run = start(ctx, &[], &url, |l| l.starts_with("http")).await?;
-    let mut browser = Browser::new()?;
-    let login = browser.get(&run.prompt).await?;
-    let landed = oidc_login_consent(&mut browser, login).await?;
-    expect_page(
-        &landed,
-        "the loopback redirect",
-        "You can close this window",
-    )?;
+    oidc_sign_in(&run.prompt).await?;
     done(run, &file, &["native-secret"]).await?;
     let grants = token_entries(ctx.server(Kind::Oidc), mark).await?;
     ensure(
@@ -435,14 +441,7 @@ async fn oidc_readme(ctx: &Ctx) -> Result<(), String> {
         asked.get("prompt").map(String::as_str) == Some("consent"),
         || format!("expected prompt=consent in {}", run.prompt),
     )?;
-    let mut browser = Browser::new()?;
-    let login = browser.get(&run.prompt).await?;
-    let landed = oidc_login_consent(&mut browser, login).await?;
-    expect_page(
-        &landed,
-        "the loopback redirect",
-        "You can close this window",
-    )?;
+    oidc_sign_in(&run.prompt).await?;
     done(run, &file, &["native-secret"]).await?;
     let saved = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
     ensure(saved.contains("offline_access"), || {
