@@ -20,8 +20,9 @@ pub type ServiceFuture =
     Pin<Box<dyn Future<Output = Result<reqwest::Response, ServiceError>> + Send>>;
 
 /// Sends one request and returns the answer, headers first and the body as
-/// it arrives (a `reqwest::Response`, which `http::Response<T>` converts
-/// into for any body `T: Into<reqwest::Body>`).
+/// it arrives: a `reqwest::Response`, which an `http::Response<T>` (the
+/// `http` crate reqwest builds on) converts into for any body
+/// `T: Into<reqwest::Body>`: bytes, a string, or a stream.
 ///
 /// The request arrives authorized, so a service holds credentials while it
 /// runs: it must not log them or put them in its errors. It follows no
