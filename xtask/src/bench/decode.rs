@@ -21,10 +21,10 @@ use arrow_array::{Array, RecordBatch};
 use arrow_json::ReaderBuilder;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use connectkit_autorest::AutoRestDataSource;
-use connectkit_core::{Connector, ScanRequest};
+use connectkit_core::Connector;
 use connectkit_dynamics365::Dynamics365DataSource;
-use futures::TryStreamExt;
 
+use super::rows::{check_rows, count_rows};
 use super::{Measure, Row, Sizes, dataverse, dynamics, median, scan};
 
 const NAME: &str = "8 decode";
@@ -70,15 +70,6 @@ fn arrow_json_page(
     Ok((RecordBatch::from(rows), next))
 }
 
-async fn count(c: &dyn Connector, table: &str) -> Result<usize, String> {
-    let mut scan = c.scan(table, ScanRequest::new()).await.map_err(err)?;
-    let mut total = 0;
-    while let Some(batch) = scan.batches.try_next().await.map_err(err)? {
-        total += batch.num_rows();
-    }
-    Ok(total)
-}
-
 /// The autorest table (offset paging, `{"data": [...]}` pages); rows/s.
 async fn autorest(
     how: Reader,
@@ -95,7 +86,7 @@ async fn autorest(
     let schema = envelope(&c.schema("rows").await.map_err(err)?, "data", None);
     let started = Instant::now();
     let total = match how {
-        Reader::Connector => count(&c, "rows").await?,
+        Reader::Connector => count_rows(&c, "rows").await?,
         Reader::ArrowJson | Reader::Raw => {
             let mut decoder = ReaderBuilder::new(schema).build_decoder().map_err(err)?;
             let (mut offset, mut total) = (0, 0);
@@ -113,7 +104,7 @@ async fn autorest(
             total
         }
     };
-    check(total, rows)?;
+    check_rows(total, rows)?;
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
@@ -139,7 +130,7 @@ async fn d365(
     let first = format!("{base}{}accounts", dataverse::ROOT);
     let started = Instant::now();
     let total = match how {
-        Reader::Connector => count(&c, "accounts").await?,
+        Reader::Connector => count_rows(&c, "accounts").await?,
         Reader::ArrowJson => {
             let mut decoder = ReaderBuilder::new(schema).build_decoder().map_err(err)?;
             let (mut url, mut total) = (Some(first), 0);
@@ -171,16 +162,8 @@ async fn d365(
             total
         }
     };
-    check(total, rows)?;
+    check_rows(total, rows)?;
     Ok(total as f64 / started.elapsed().as_secs_f64())
-}
-
-fn check(got: usize, want: usize) -> Result<(), String> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!("read {got} rows, expected {want}"))
-    }
 }
 
 const ORDER: [Reader; 3] = [Reader::Connector, Reader::ArrowJson, Reader::Raw];

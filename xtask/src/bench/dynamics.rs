@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use connectkit_core::{Connector, ScanRequest};
+use connectkit_core::Connector;
 use connectkit_dynamics365::Dynamics365DataSource;
-use futures::{FutureExt, TryStreamExt};
+use futures::FutureExt;
 
 use super::data::rows_json;
 use super::dataverse::{ROOT, common, csdl};
+use super::rows::{check_rows, scan_rate};
 use super::server::{Handler, Server, json, query_param, respond};
 use super::{Measure, Row, Sizes, alternate, median};
 
@@ -90,7 +91,7 @@ async fn baseline(client: &reqwest::Client, base: &str, rows: usize) -> Result<f
             None => break,
         }
     }
-    check(total, rows)?;
+    check_rows(total, rows)?;
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
@@ -106,25 +107,7 @@ async fn connector(base: &str, rows: usize, page: usize) -> Result<f64, String> 
         .build()
         .map_err(|e| e.to_string())?;
     c.schema("accounts").await.map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let mut scan = c
-        .scan("accounts", ScanRequest::new())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut total = 0;
-    while let Some(batch) = scan.batches.try_next().await.map_err(|e| e.to_string())? {
-        total += batch.num_rows();
-    }
-    check(total, rows)?;
-    Ok(total as f64 / started.elapsed().as_secs_f64())
-}
-
-fn check(got: usize, want: usize) -> Result<(), String> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!("read {got} rows, expected {want}"))
-    }
+    scan_rate(&c, "accounts", rows).await
 }
 
 /// Runs benchmark 5.

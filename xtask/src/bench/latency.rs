@@ -7,14 +7,14 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use connectkit_autorest::AutoRestDataSource;
-use connectkit_core::{Connector, ScanRequest};
-use futures::{FutureExt, TryStreamExt};
+use futures::FutureExt;
 
 use super::data::{COLUMNS, rest_pages};
+use super::rows::scan_rate;
 use super::server::{Handler, Server, json, query_param};
 use super::{Measure, Row, Sizes, alternate, median};
 
@@ -74,19 +74,7 @@ async fn scan(model: &str, rows: usize, concurrency: usize) -> Result<f64, Strin
         .max_concurrent_requests(concurrency)
         .build()
         .map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let mut scan = c
-        .scan("rows", ScanRequest::new())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut total = 0;
-    while let Some(batch) = scan.batches.try_next().await.map_err(|e| e.to_string())? {
-        total += batch.num_rows();
-    }
-    if total != rows {
-        return Err(format!("read {total} rows, expected {rows}"));
-    }
-    Ok(total as f64 / started.elapsed().as_secs_f64())
+    scan_rate(&c, "rows", rows).await
 }
 
 /// Runs benchmark 7.

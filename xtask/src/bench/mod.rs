@@ -19,6 +19,7 @@ mod odata_mock;
 mod partitions;
 mod report;
 mod rotation;
+mod rows;
 mod scan;
 mod server;
 mod single_flight;

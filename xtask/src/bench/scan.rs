@@ -11,10 +11,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use connectkit_autorest::AutoRestDataSource;
 use connectkit_core::client::PagingLimits;
-use connectkit_core::{Connector, ScanRequest};
-use futures::{FutureExt, TryStreamExt};
+use futures::FutureExt;
 
 use super::data::{COLUMNS, rest_pages};
+use super::rows::{check_rows, count_rows, scan_rate};
 use super::server::{Handler, Server, json, query_param};
 use super::{CHILD_ENV, Measure, Row, Sizes, alternate, median};
 
@@ -132,30 +132,7 @@ async fn connector(model: &str, rows: usize) -> Result<f64, String> {
         .config(model)
         .build()
         .map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let total = scan_rows(&c).await?;
-    check_rows(total, rows)?;
-    Ok(total as f64 / started.elapsed().as_secs_f64())
-}
-
-async fn scan_rows(c: &dyn Connector) -> Result<usize, String> {
-    let mut scan = c
-        .scan("rows", ScanRequest::new())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut total = 0;
-    while let Some(batch) = scan.batches.try_next().await.map_err(|e| e.to_string())? {
-        total += batch.num_rows();
-    }
-    Ok(total)
-}
-
-fn check_rows(got: usize, want: usize) -> Result<(), String> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!("read {got} rows, expected {want}"))
-    }
+    scan_rate(&c, "rows", rows).await
 }
 
 /// Runs benchmark 4.
@@ -361,7 +338,7 @@ pub fn child_main() -> ExitCode {
         }
         let c = ds.build().map_err(|e| e.to_string())?;
         let base_kib = vm_hwm_kib().ok_or("no VmHWM in /proc/self/status")?;
-        let total = runtime.block_on(scan_rows(&c))?;
+        let total = runtime.block_on(count_rows(&c, "rows"))?;
         let peak_kib = vm_hwm_kib().ok_or("no VmHWM in /proc/self/status")?;
         Ok(
             serde_json::json!({"rows": total, "base_kib": base_kib, "peak_kib": peak_kib})

@@ -19,6 +19,7 @@ use connectkit_dynamics365::Dynamics365DataSource;
 use futures::{FutureExt, TryStreamExt};
 
 use super::dataverse::{ROOT, common, csdl};
+use super::rows::{check_rows, scan_rate};
 use super::server::{Handler, Server, json, query_param, respond};
 use super::{Measure, Row, Sizes, alternate, median};
 
@@ -175,17 +176,7 @@ pub(super) async fn session(connector: Arc<dyn Connector>) -> Result<SessionCont
 
 /// Rows/s of a plain connector scan.
 async fn direct(c: &Arc<dyn Connector>, rows: usize) -> Result<f64, String> {
-    let started = Instant::now();
-    let mut scan = c
-        .scan("accounts", ScanRequest::new())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut total = 0;
-    while let Some(b) = scan.batches.try_next().await.map_err(|e| e.to_string())? {
-        total += b.num_rows();
-    }
-    check(total, rows)?;
-    Ok(total as f64 / started.elapsed().as_secs_f64())
+    scan_rate(c.as_ref(), "accounts", rows).await
 }
 
 /// Rows/s of `SELECT *` through DataFusion, batches counted as they stream.
@@ -200,7 +191,7 @@ async fn through_sql(ctx: &SessionContext, rows: usize) -> Result<f64, String> {
     while let Some(b) = stream.try_next().await.map_err(|e| e.to_string())? {
         total += b.num_rows();
     }
-    check(total, rows)?;
+    check_rows(total, rows)?;
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
@@ -221,15 +212,7 @@ async fn count_active(ctx: &SessionContext, rows: usize) -> Result<(), String> {
                 .map(|a| a.value(0))
         })
         .ok_or("count(*) returned no value")?;
-    check(usize::try_from(count).unwrap_or(0), rows.div_ceil(100))
-}
-
-fn check(got: usize, want: usize) -> Result<(), String> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!("read {got} rows, expected {want}"))
-    }
+    check_rows(usize::try_from(count).unwrap_or(0), rows.div_ceil(100))
 }
 
 /// Runs benchmark 6.
