@@ -472,13 +472,7 @@ impl AutoRestConnector {
             // Partitions share MaxConcurrentRequests; the pages inference
             // downloaded stay for a scan that reads them in order.
             Some(s) => {
-                let share = self.inner.limits.max_concurrent_requests / s.count as usize;
-                PageRun::new(limit).with_limits(
-                    self.inner
-                        .limits
-                        .clone()
-                        .with_max_concurrent_requests(share),
-                )
+                PageRun::new(limit).with_limits(self.inner.limits.for_partition(s.count as usize))
             }
             None => PageRun::new(limit)
                 .with_limits(self.inner.limits.clone())

@@ -475,8 +475,7 @@ impl Dynamics365Connector {
         if let Some((_, count)) = range {
             // The ranges of a scan share MaxConcurrentRequests (and, through
             // the one client, its throttling: Retry-After and AIMD).
-            let share = (self.limits.max_concurrent_requests / count.max(1)).max(1);
-            run = run.with_limits(self.limits.clone().with_max_concurrent_requests(share));
+            run = run.with_limits(self.limits.for_partition(count));
         }
         let spec = PagesSpec {
             table: set,

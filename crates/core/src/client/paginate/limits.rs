@@ -63,6 +63,14 @@ impl PagingLimits {
         self
     }
 
+    /// The limits of one of `count` partitions of a scan: the partitions
+    /// share `MaxConcurrentRequests` (each at least one request in flight),
+    /// so a split scan asks no more of the server at once than a whole one.
+    pub fn for_partition(&self, count: usize) -> Self {
+        let share = self.max_concurrent_requests / count.max(1);
+        self.clone().with_max_concurrent_requests(share)
+    }
+
     /// Sets the most partitions one scan splits into (at least 1).
     pub fn with_scan_partitions(mut self, n: usize) -> Self {
         self.scan_partitions = n.max(1);
@@ -180,5 +188,16 @@ mod tests {
             e.to_string(),
             "property MaxPages: expected a positive whole number, found \"0\""
         );
+    }
+
+    #[test]
+    fn partitions_share_the_requests_in_flight() {
+        let l = PagingLimits::default().with_max_concurrent_requests(8);
+        let share = |n| l.for_partition(n).max_concurrent_requests;
+        assert_eq!(
+            [share(0), share(1), share(2), share(3), share(8), share(9)],
+            [8, 8, 4, 2, 1, 1]
+        );
+        assert_eq!(l.for_partition(2).max_pages, l.max_pages);
     }
 }
