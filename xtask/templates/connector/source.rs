@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use connectkit_core::client::{
-    ApiClient, ClientOptions, CredentialScope, PagingLimits, RetryConfig,
+    ApiClient, ClientOptions, CredentialScope, HttpService, PagingLimits, RetryConfig,
 };
 use connectkit_core::reqwest::Url;
 use connectkit_core::{
@@ -68,7 +68,11 @@ pub fn grant_defaults(props: &mut Properties) -> Result<()> {
 /// sent until the API rejects it; otherwise the grant
 /// `AuthenticationMethod=OAuth2` means (refresh token when RefreshToken or
 /// TokenFile is set, else client credentials).
-fn bearer_flow(props: &Properties) -> Result<Arc<dyn AuthFlow>> {
+/// Token requests go through `service` when given.
+fn bearer_flow(
+    props: &Properties,
+    service: Option<&Arc<dyn HttpService>>,
+) -> Result<Arc<dyn AuthFlow>> {
     let renewable = ["RefreshToken", "TokenFile", "ClientSecret"];
     match props.secret("AccessToken") {
         Some(token) if !renewable.iter().any(|p| props.contains(p)) => {
@@ -76,8 +80,11 @@ fn bearer_flow(props: &Properties) -> Result<Arc<dyn AuthFlow>> {
         }
         _ => {
             let grant = GrantType::for_oauth2(props);
-            let flow = RefreshTokenFlowBuilder::from_properties_for(props, grant)?.build()?;
-            Ok(Arc::new(flow))
+            let mut builder = RefreshTokenFlowBuilder::from_properties_for(props, grant)?;
+            if let Some(service) = service {
+                builder = builder.http_service(Arc::clone(service));
+            }
+            Ok(Arc::new(builder.build()?))
         }
     }
 }
@@ -86,24 +93,36 @@ impl ExampleConnector {
     /// Builds the connector from a connection's properties (checked against
     /// [`catalogue`]). Nothing is sent until the first request.
     pub fn from_properties(props: &Properties) -> Result<Self> {
+        Self::with_service(props, None)
+    }
+
+    /// [`from_properties`](Self::from_properties), sending API and token
+    /// requests through `service` when given (pages from memory in tests, a
+    /// transport of your own): scope checks, authorization, retries and
+    /// paging stay the shared layer's.
+    pub fn with_service(props: &Properties, service: Option<Arc<dyn HttpService>>) -> Result<Self> {
         let catalogue = catalogue();
         let mut props = props.clone();
         props.validate(&catalogue)?;
         grant_defaults(&mut props)?;
-        let service = props.get_str("ServiceURL").unwrap_or_default();
-        let base = Url::parse(&format!("{}/", service.trim_end_matches('/'))).map_err(|_| {
-            Error::invalid_property("ServiceURL", "an http or https URL", Some(service))
-        })?;
+        let service_url = props.get_str("ServiceURL").unwrap_or_default();
+        let base =
+            Url::parse(&format!("{}/", service_url.trim_end_matches('/'))).map_err(|_| {
+                Error::invalid_property("ServiceURL", "an http or https URL", Some(service_url))
+            })?;
         let page_size = props.typed(&catalogue).positive::<u32>("PageSize")?;
-        let auth = bearer_flow(&props)?;
+        let auth = bearer_flow(&props, service.as_ref())?;
         let http = ClientOptions::from_properties(&props, &catalogue)?
             .with_user_agent(concat!("connectkit-example/", env!("CARGO_PKG_VERSION")))
             .api_client()?;
         // Credentials go to ServiceURL's origin only, over https unless loopback.
         let mut scope = CredentialScope::new();
         scope.allow(&base, "ServiceURL", true)?;
-        let client =
+        let mut client =
             ApiClient::new(http, auth, scope).with_retry(RetryConfig::from_properties(&props)?);
+        if let Some(service) = service {
+            client = client.with_service(service);
+        }
         let limits = PagingLimits::from_properties(&props)?;
         Ok(Self::new(client, base, page_size, limits))
     }
