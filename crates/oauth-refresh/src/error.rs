@@ -53,9 +53,9 @@ pub enum Error {
     Service {
         /// Host of the token endpoint.
         host: String,
-        /// The service's error.
+        /// The service's error, the flow's secrets masked in its message.
         #[source]
-        source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
+        source: connectkit_core::client::ServiceFailure,
     },
     /// A [`TokenStore`](crate::TokenStore) other than a TokenFile failed to
     /// load or lock; nothing was sent.

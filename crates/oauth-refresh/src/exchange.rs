@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use connectkit_core::client::{BodyError, ServiceError};
+use connectkit_core::client::{BodyError, Redactor, ServiceError, ServiceFailure};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
@@ -204,7 +204,7 @@ impl Inner {
                 Err(e) => {
                     let e = match e.downcast::<reqwest::Error>() {
                         Ok(e) => *e,
-                        Err(other) => return Err(self.service_error(other)),
+                        Err(other) => return Err(self.service_error(other, &redactor)),
                     };
                     // A refused connection was certainly not processed.
                     if e.is_connect() && attempt <= self.retry.max_retries {
@@ -307,11 +307,12 @@ impl Inner {
         }
     }
 
-    /// A failure of a service of the caller's own (not reqwest's).
-    pub(crate) fn service_error(&self, e: ServiceError) -> Error {
+    /// A failure of a service of the caller's own (not reqwest's), its
+    /// message masked by `redactor`.
+    pub(crate) fn service_error(&self, e: ServiceError, redactor: &Redactor) -> Error {
         Error::Service {
             host: self.host(),
-            source: std::sync::Arc::from(e),
+            source: ServiceFailure::new(e, redactor),
         }
     }
 

@@ -53,9 +53,10 @@ pub enum ApiError {
         method: String,
         /// The URL, without query string.
         url: String,
-        /// The service's error.
+        /// The service's error, the request's credentials masked in its
+        /// message.
         #[source]
-        source: super::ServiceError,
+        source: super::ServiceFailure,
     },
     /// Retries were exhausted (attempts or total time).
     #[error("{method} {url}: still HTTP {status} after {attempts} attempts ({why})")]

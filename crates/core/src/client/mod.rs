@@ -60,7 +60,7 @@ pub use retry::{RetryConfig, is_idempotent, is_retryable_transport};
 pub use rules::{Action, HttpRules, Rule};
 pub use scope::{CredentialScope, is_loopback};
 pub use send::ApiClient;
-pub use service::{HttpService, ServiceError, ServiceFuture};
+pub use service::{HttpService, ServiceError, ServiceFailure, ServiceFuture};
 pub use throttle::Throttle;
 pub use tls::{TlsSetupError, certificate_problem, client_builder, http_client, tls_config};
 pub use trust::{TrustStore, TrustStoreReadError};

@@ -11,11 +11,11 @@ use reqwest::{Request, Url};
 use super::body::{self, Body, ErrorDetail, Fetched, MAX_PAGE_BYTES};
 use super::error::ApiError;
 use super::http::{MAX_REDIRECTS, display_url};
-use super::redact::{added_query_values, header_secrets};
+use super::redact::{Redactor, added_query_values, header_secrets};
 use super::retry::{RetryConfig, is_idempotent, is_retryable_transport};
 use super::rules::{Action, HttpRules};
 use super::scope::CredentialScope;
-use super::service::HttpService;
+use super::service::{HttpService, ServiceFailure};
 use super::throttle::Throttle;
 use crate::auth::AuthFlow;
 use crate::error::Result;
@@ -190,11 +190,12 @@ impl ApiClient {
                 Err(e) => {
                     let e = match e.downcast::<reqwest::Error>() {
                         Ok(e) => *e,
-                        Err(source) => {
+                        Err(other) => {
+                            let redactor = Redactor::new(secrets.iter().map(String::as_str));
                             return Err(ApiError::Service {
                                 method: method.to_string(),
                                 url: display_url(&url),
-                                source,
+                                source: ServiceFailure::new(other, &redactor),
                             }
                             .into());
                         }

@@ -5,15 +5,19 @@
 //! transport reqwest lacks, a recording layer) while scope checks, auth,
 //! retries, status rules, limits and paging stay the shared layer's.
 
+use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+
+use super::Redactor;
 
 /// The error a service fails a request with. A `reqwest::Error` among them
 /// is treated as reqwest's own (retried when the request is idempotent and
 /// the connection was lost); any other fails the request with
 /// [`ApiError::Service`](super::ApiError::Service), unretried.
-pub type ServiceError = Box<dyn std::error::Error + Send + Sync>;
+pub type ServiceError = Box<dyn Error + Send + Sync>;
 
 /// The answer to one [`HttpService::call`].
 pub type ServiceFuture =
@@ -70,3 +74,54 @@ impl HttpService for reqwest::Client {
         Box::pin(async move { sent.await.map_err(ServiceError::from) })
     }
 }
+
+/// A service's own error as connectkit reports it. connectkit cannot know
+/// what a caller's error holds (a URL with an API key in its query, a
+/// header), so `Display` and `Debug` show its message, every level of its
+/// chain, with the request's credentials masked, and `source()` does not
+/// lead past it; the error itself stays reachable through
+/// [`get_ref`](Self::get_ref).
+#[derive(Clone)]
+pub struct ServiceFailure {
+    message: String,
+    error: Arc<dyn Error + Send + Sync>,
+}
+
+impl ServiceFailure {
+    /// `error`, its message masked by `redactor` (the secrets of the
+    /// request that failed).
+    pub fn new(error: ServiceError, redactor: &Redactor) -> Self {
+        let mut text = error.to_string();
+        let mut cause = error.source();
+        while let Some(e) = cause {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            cause = e.source();
+        }
+        ServiceFailure {
+            message: redactor.mask(&text),
+            error: Arc::from(error),
+        }
+    }
+
+    /// The service's error, as it returned it (to downcast to its type).
+    pub fn get_ref(&self) -> &(dyn Error + Send + Sync + 'static) {
+        &*self.error
+    }
+}
+
+impl fmt::Display for ServiceFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for ServiceFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceFailure")
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Error for ServiceFailure {}

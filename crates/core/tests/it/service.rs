@@ -1,7 +1,7 @@
 //! An `HttpService` of the caller's own in place of reqwest: it receives
 //! requests authorized and within the scope, its answers go through the
 //! same status rules, retries and limits, and its own errors come back
-//! typed with their cause, unretried.
+//! typed with their cause (credentials masked in its message), unretried.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -107,7 +107,11 @@ async fn a_service_gets_authorized_requests_and_its_answers_follow_the_shared_ru
 
 #[tokio::test]
 async fn a_service_error_is_typed_keeps_its_cause_and_is_not_retried() {
-    let cause = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "replay has no page");
+    // A caller's error may quote what it was sent: the token is masked.
+    let cause = std::io::Error::new(
+        std::io::ErrorKind::ConnectionReset,
+        format!("replay has no page for Bearer {TOKEN}"),
+    );
     let service = Scripted::answering(vec![Err(Box::new(cause))]);
     let c = client(Arc::clone(&service));
     let err = fetch(&c, &format!("{BASE}/rows?key=k")).await.unwrap_err();
@@ -126,7 +130,9 @@ async fn a_service_error_is_typed_keeps_its_cause_and_is_not_retried() {
         (method.as_str(), url.as_str()),
         ("GET", "http://127.0.0.1:9/rows")
     );
-    assert_eq!(source.to_string(), "replay has no page");
+    assert_eq!(source.to_string(), "replay has no page for ***");
+    let own = source.get_ref().downcast_ref::<std::io::Error>().unwrap();
+    assert_eq!(own.kind(), std::io::ErrorKind::ConnectionReset);
     assert_eq!(
         service.received().len(),
         1,

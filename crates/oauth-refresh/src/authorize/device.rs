@@ -137,7 +137,7 @@ impl Inner {
             Ok(r) => r,
             Err(e) => match e.downcast::<reqwest::Error>() {
                 Ok(e) => return Err(transport(*e)),
-                Err(other) => return Err(self.service_error(other)),
+                Err(other) => return Err(self.service_error(other, &redactor)),
             },
         };
         let status = response.status().as_u16();

@@ -86,7 +86,10 @@ async fn the_grant_goes_through_the_service_and_a_busy_answer_is_retried() {
 #[tokio::test]
 async fn a_service_error_is_typed_and_shows_no_secret() {
     let endpoint = Arc::new(Endpoint::default());
-    let cause = std::io::Error::other("no recorded token answer");
+    // A caller's error may quote the form it was sent: its secrets are masked.
+    let cause = std::io::Error::other(format!(
+        "no recorded answer for refresh_token={REFRESH_TOKEN}&client_secret={CLIENT_SECRET}"
+    ));
     endpoint
         .answers
         .lock()
@@ -99,8 +102,12 @@ async fn a_service_error_is_typed_and_shows_no_secret() {
         panic!("expected Error::Service, got {err:?}");
     };
     assert_eq!(host, "127.0.0.1");
-    assert_eq!(source.to_string(), "no recorded token answer");
-    let shown = format!("{err} {err:?}");
+    assert_eq!(
+        source.to_string(),
+        "no recorded answer for refresh_token=***&client_secret=***"
+    );
+    assert!(source.get_ref().downcast_ref::<std::io::Error>().is_some());
+    let shown = format!("{err} {err:?} {}", connectkit_core::Report(&err));
     for secret in [CLIENT_SECRET, REFRESH_TOKEN] {
         assert!(!shown.contains(secret), "{shown}");
     }
