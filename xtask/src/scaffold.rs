@@ -33,6 +33,10 @@ const CRATE_FILES: &[(&str, &str)] = &[
         include_str!("../templates/connector/tables.rs"),
         "src/tables.rs",
     ),
+    (
+        include_str!("../templates/connector/offline.rs"),
+        "examples/example_offline.rs",
+    ),
 ];
 const SCENARIO: &str = include_str!("../templates/connector/first.yaml");
 const SHARED_TABLE: &str = include_str!("../templates/connector/shared_table.yaml");
@@ -66,10 +70,17 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// `template` (a text or a path) for the connector `name`: `Example` and
+/// `example` become its names, except in cargo's `--example` option.
 fn fill(template: &str, name: &str) -> String {
     let mut camel = name.to_owned();
     camel[..1].make_ascii_uppercase();
-    template.replace("Example", &camel).replace("example", name)
+    let option = "--example";
+    template
+        .split(option)
+        .map(|part| part.replace("Example", &camel).replace("example", name))
+        .collect::<Vec<_>>()
+        .join(option)
 }
 
 /// `text` with `line` inserted before the first line, after `after`, that
@@ -144,7 +155,7 @@ pub fn scaffold(root: &Path, name: &str) -> Result<(Vec<PathBuf>, Vec<PathBuf>),
     let suite = root.join("fixtures/conformance").join(name);
     let mut created: Vec<(PathBuf, String)> = CRATE_FILES
         .iter()
-        .map(|(text, rel)| (krate.join(rel), fill(text, name)))
+        .map(|(text, rel)| (krate.join(fill(rel, name)), fill(text, name)))
         .collect();
     created.push((suite.join("first.yaml"), fill(SCENARIO, name)));
     created.push((
@@ -176,7 +187,7 @@ pub fn run(args: Args) -> ExitCode {
             }
             let n = &args.name;
             println!(
-                "\nNext:\n  1. cargo build -p connectkit && target/debug/connectkit tables 'jdbc:datadirect:{n}:ServiceURL=...;AccessToken=...'\n  2. cargo xtask conformance --connector {n}   (fixtures/conformance/{n}/first.yaml and the shared scenarios)\n  3. describe your API's tables in crates/{n}/src/tables.rs (and its paging in src/pages.rs),\n     then the test table in fixtures/conformance/{n}/shared_table.yaml to match"
+                "\nNext:\n  1. cargo build -p connectkit && target/debug/connectkit tables 'jdbc:datadirect:{n}:ServiceURL=...;AccessToken=...'\n  2. cargo xtask conformance --connector {n}   (fixtures/conformance/{n}/first.yaml and the shared scenarios)\n  3. describe your API's tables in crates/{n}/src/tables.rs (and its paging in src/pages.rs),\n     then the test table in fixtures/conformance/{n}/shared_table.yaml to match\n  4. cargo run -p connectkit-{n} --example {n}_offline   (pages from memory through an HttpService: a start for the crate's own tests)"
             );
             ExitCode::SUCCESS
         }
@@ -219,12 +230,18 @@ mod tests {
         assert_eq!(created.len(), CRATE_FILES.len() + 2);
         assert_eq!(changed.len(), 2);
         for f in &created {
-            let text = std::fs::read_to_string(f).unwrap();
+            // Cargo's `--example` option is the only `example` left.
+            let text = std::fs::read_to_string(f).unwrap().replace("--example", "");
             assert!(
                 !text.contains("example") && !text.contains("Example"),
                 "{f:?}"
             );
         }
+        let offline = std::fs::read_to_string(dir.path().join("crates/acme/examples/acme_offline.rs"));
+        assert!(
+            offline.unwrap().contains("cargo run -p connectkit-acme --example acme_offline"),
+            "the example is named after the connector, and says how to run it"
+        );
         let toml = std::fs::read_to_string(dir.path().join("crates/acme/Cargo.toml")).unwrap();
         assert!(toml.contains("name = \"connectkit-acme\""), "{toml}");
         let source = std::fs::read_to_string(dir.path().join("crates/acme/src/source.rs")).unwrap();

@@ -4,7 +4,8 @@
 //! connector, builds the `connectkit` and `xtask` binaries with it in the
 //! built-in list, runs `connectkit tables`, `query` and `sql --explain`
 //! against the conformance runner's servers playing the connector's first
-//! scenario (and checks what they received), then runs the connector's
+//! scenario (and checks what they received), runs the crate's example that
+//! reads its pages through an `HttpService`, then runs the connector's
 //! conformance scenarios, the shared ones included.
 //!
 //! The build reuses the target directory (`CARGO_TARGET_DIR`, else the
@@ -88,6 +89,9 @@ fn check(args: &Args) -> Result<(), String> {
         let bin = target.join("debug");
         step("connectkit tables, query, sql --explain", || {
             cli_checks(&copy, &bin.join("connectkit"), name)
+        })?;
+        step(&format!("the {name}_offline example"), || {
+            offline_example(&bin, name)
         })?;
         step(&format!("xtask conformance --connector {name}"), || {
             conformance(&copy, &bin.join("xtask"), name)
@@ -283,6 +287,20 @@ fn cli_checks(copy: &Path, connectkit: &Path, name: &str) -> Result<(), String> 
         return Err(format!("requests no route expected: {unmatched:?}"));
     }
     Ok(())
+}
+
+/// The scaffolded crate's example, which reads its pages through an
+/// `HttpService` (`with_service`) and checks what that service received:
+/// it must run and read every row.
+fn offline_example(bin: &Path, name: &str) -> Result<(), String> {
+    let example = bin.join("examples").join(format!("{name}_offline"));
+    let out = run_ok(&mut Command::new(&example))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if stdout.contains("items: [1, 2, 3]") {
+        Ok(())
+    } else {
+        Err(format!("expected the rows 1, 2, 3 in:\n{stdout}"))
+    }
 }
 
 fn has(pairs: &[(String, String)], key: &str, value: &str) -> bool {
