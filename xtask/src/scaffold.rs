@@ -237,9 +237,12 @@ mod tests {
                 "{f:?}"
             );
         }
-        let offline = std::fs::read_to_string(dir.path().join("crates/acme/examples/acme_offline.rs"));
+        let offline =
+            std::fs::read_to_string(dir.path().join("crates/acme/examples/acme_offline.rs"));
         assert!(
-            offline.unwrap().contains("cargo run -p connectkit-acme --example acme_offline"),
+            offline
+                .unwrap()
+                .contains("cargo run -p connectkit-acme --example acme_offline"),
             "the example is named after the connector, and says how to run it"
         );
         let toml = std::fs::read_to_string(dir.path().join("crates/acme/Cargo.toml")).unwrap();
