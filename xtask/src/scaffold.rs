@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// The crate's files: template text, path inside `crates/NAME/`.
+/// The crate's files: template text, path inside `crates/NAME/` (`NAME`
+/// in it is the connector's name).
 const CRATE_FILES: &[(&str, &str)] = &[
     (
         include_str!("../templates/connector/Cargo.toml.tmpl"),
@@ -35,7 +36,7 @@ const CRATE_FILES: &[(&str, &str)] = &[
     ),
     (
         include_str!("../templates/connector/offline.rs"),
-        "examples/example_offline.rs",
+        "examples/NAME_offline.rs",
     ),
 ];
 const SCENARIO: &str = include_str!("../templates/connector/first.yaml");
@@ -70,7 +71,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// `template` (a text or a path) for the connector `name`: `Example` and
+/// `template` for the connector `name`: `Example` and
 /// `example` become its names, except in cargo's `--example` option.
 fn fill(template: &str, name: &str) -> String {
     let mut camel = name.to_owned();
@@ -155,7 +156,7 @@ pub fn scaffold(root: &Path, name: &str) -> Result<(Vec<PathBuf>, Vec<PathBuf>),
     let suite = root.join("fixtures/conformance").join(name);
     let mut created: Vec<(PathBuf, String)> = CRATE_FILES
         .iter()
-        .map(|(text, rel)| (krate.join(fill(rel, name)), fill(text, name)))
+        .map(|(text, rel)| (krate.join(rel.replace("NAME", name)), fill(text, name)))
         .collect();
     created.push((suite.join("first.yaml"), fill(SCENARIO, name)));
     created.push((
