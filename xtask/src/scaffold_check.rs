@@ -5,14 +5,17 @@
 //! built-in list, runs `connectkit tables`, `query` and `sql --explain`
 //! against the conformance runner's servers playing the connector's first
 //! scenario (and checks what they received), runs the crate's example that
-//! reads its pages through an `HttpService`, then runs the connector's
-//! conformance scenarios, the shared ones included.
+//! reads its pages through an `HttpService` and its doc tests, then runs the
+//! connector's conformance scenarios, the shared ones included.
 //!
 //! The build reuses the target directory (`CARGO_TARGET_DIR`, else the
 //! checkout's `target/`) and the copy keeps the files' modification times,
 //! so only the crates the new connector changes are compiled: the
 //! connector, the `connectkit` command and what depends on it. The binaries
-//! it replaces in `debug/` are put back afterwards.
+//! it replaces in `debug/` are put back afterwards. The doc tests resolve
+//! the connector's features alone, so the first run builds a few of its
+//! dependencies (reqwest, the OAuth crate) once more with those; later runs
+//! find them in the target directory.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output};
@@ -93,6 +96,9 @@ fn check(args: &Args) -> Result<(), String> {
         step(&format!("the {name}_offline example"), || {
             offline_example(&bin, name)
         })?;
+        step(&format!("cargo test -p connectkit-{name} --doc"), || {
+            doc_tests(&copy, &target, name)
+        })?;
         step(&format!("xtask conformance --connector {name}"), || {
             conformance(&copy, &bin.join("xtask"), name)
         })
@@ -154,6 +160,20 @@ fn build(copy: &Path, target: &Path) -> Result<(), String> {
     run_ok(
         Command::new(cargo)
             .args(["build", "--workspace", "--bins", "--examples"])
+            .env("CARGO_TARGET_DIR", target)
+            .current_dir(copy),
+    )
+    .map(drop)
+}
+
+/// The scaffolded crate's runnable example (its `lib.rs` docs), as its
+/// author will first run it.
+fn doc_tests(copy: &Path, target: &Path, name: &str) -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let package = format!("connectkit-{name}");
+    run_ok(
+        Command::new(cargo)
+            .args(["test", "-p", &package, "--doc"])
             .env("CARGO_TARGET_DIR", target)
             .current_dir(copy),
     )
