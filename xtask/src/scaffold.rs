@@ -71,8 +71,8 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// `template` for the connector `name`: `Example` and
-/// `example` become its names, except in cargo's `--example` option.
+/// `template` for the connector `name`: `Example` and `example` become its
+/// names, except in cargo's `--example` option.
 fn fill(template: &str, name: &str) -> String {
     let mut camel = name.to_owned();
     camel[..1].make_ascii_uppercase();
