@@ -28,6 +28,13 @@ fn thread_cpu_ns() -> u64 {
     u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(t.tv_nsec).unwrap_or(0)
 }
 
+/// The CPU time the whole process has used (every thread: the servers the
+/// bench starts in it too), in seconds.
+pub fn process_cpu_s() -> f64 {
+    let t = clock_gettime(ClockId::ProcessCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
 /// How the batches are laid out.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {

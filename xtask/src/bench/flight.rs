@@ -4,12 +4,14 @@
 //!     - rows/s of `SELECT *` through Flight SQL (arrow-flight's
 //!       `FlightSqlServiceClient` over loopback, every endpoint fetched at
 //!       once) against the same query through `connectkit_datafusion` in
-//!       process on the same source, interleaved;
+//!       process on the same source, interleaved, and the process's CPU
+//!       time per row in the same runs (every side of it runs here);
 //!     - time to the first batch of `SELECT * ... LIMIT 10` both ways;
 //!     - the server's peak memory while it returns 100k and 1M rows: the
 //!       server runs in a child process (xtask re-executed) and the parent,
 //!       its only client, reads the child's `/proc/PID/status`.
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{ExitCode, Stdio};
@@ -22,6 +24,7 @@ use connectkit_flight_sql::{Listen, ServeConfig, Server, hash_password};
 use futures::TryStreamExt;
 use tonic::transport::{Channel, Endpoint};
 
+use super::cpu::process_cpu_s;
 use super::scan::{start_server, write_model};
 use super::{CHILD_ENV, Measure, Row, Sizes, alternate, median};
 
@@ -193,22 +196,29 @@ pub async fn run(sizes: &Sizes, exe: Option<&Path>) -> Result<Vec<Row>, String> 
     let (addr, _stop) = serve_here(&config).await?;
     let session = Session::login(&addr).await?;
     let all = "SELECT * FROM src.rows";
+    // CPU time per row of each run: the whole process's, as the upstream
+    // API, the Flight server and its client all run in it.
+    let (local_cpu, flight_cpu) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
+    let ns_per_row = |cpu: f64, rows: usize| (process_cpu_s() - cpu) * 1e9 / rows as f64;
     let (local, flight) = alternate(
         sizes.rounds,
         || async {
-            let started = Instant::now();
+            let (started, cpu) = (Instant::now(), process_cpu_s());
             let f = local_query(&ctx, all).await?;
             check(f.rows, rows, "in process")?;
+            local_cpu.borrow_mut().push(ns_per_row(cpu, f.rows));
             Ok(f.rows as f64 / started.elapsed().as_secs_f64())
         },
         || async {
-            let started = Instant::now();
+            let (started, cpu) = (Instant::now(), process_cpu_s());
             let f = flight_query(&session, all).await?;
             check(f.rows, rows, "Flight SQL")?;
+            flight_cpu.borrow_mut().push(ns_per_row(cpu, f.rows));
             Ok(f.rows as f64 / started.elapsed().as_secs_f64())
         },
     )
     .await?;
+    let (local_cpu, flight_cpu) = (local_cpu.into_inner(), flight_cpu.into_inner());
     let throughput = Row::info(
         NAME,
         format!(
@@ -222,7 +232,17 @@ pub async fn run(sizes: &Sizes, exe: Option<&Path>) -> Result<Vec<Row>, String> 
     )
     .spread(&flight, &local);
     let met = throughput.ratio.is_some_and(|r| r >= 0.8);
-    let mut out = vec![throughput.target("ratio >= 0.8", met)];
+    let cpu = Row::info(
+        NAME,
+        "CPU time per row, the same runs\n(this process: API server, Flight server and client)",
+        Measure::new(median(&flight_cpu), "ns/row"),
+    )
+    .baseline(
+        "connectkit_datafusion in process",
+        Measure::new(median(&local_cpu), "ns/row"),
+    )
+    .spread(&flight_cpu, &local_cpu);
+    let mut out = vec![throughput.target("ratio >= 0.8", met), cpu];
 
     // Time to the first batch of LIMIT 10, both ways, taking turns.
     let limited = "SELECT * FROM src.rows LIMIT 10";
