@@ -91,13 +91,7 @@ impl ServiceFailure {
     /// `error`, its message masked by `redactor` (the secrets of the
     /// request that failed).
     pub fn new(error: ServiceError, redactor: &Redactor) -> Self {
-        let mut text = error.to_string();
-        let mut cause = error.source();
-        while let Some(e) = cause {
-            text.push_str(": ");
-            text.push_str(&e.to_string());
-            cause = e.source();
-        }
+        let text = crate::Report(&*error).to_string();
         ServiceFailure {
             message: redactor.mask(&text),
             error: Arc::from(error),
